@@ -1,0 +1,26 @@
+# shellcheck shell=sh
+# Defaults for the local services; source it:  . infra/env.sh
+#
+# Exports, only when not already set:
+#   KAFKA_BOOTSTRAP=127.0.0.1:${KAFKA_PORT:-19092}
+#   DATABASE_URL=postgresql://saylau@127.0.0.1:${PG_PORT:-15432}/saylau
+# and SAYLAU_OWN_KAFKA / SAYLAU_OWN_PG = 1 when this file chose the value
+# (so the caller should start the local instance with infra/kafka.sh or
+# infra/postgres.sh), 0 when the value came from outside (use as given).
+# POSIX sh; safe to source more than once and under `set -eu`.
+
+if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
+    KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT:-19092}"
+    SAYLAU_OWN_KAFKA=1
+elif [ -z "${SAYLAU_OWN_KAFKA:-}" ]; then
+    SAYLAU_OWN_KAFKA=0
+fi
+export KAFKA_BOOTSTRAP SAYLAU_OWN_KAFKA
+
+if [ -z "${DATABASE_URL:-}" ]; then
+    DATABASE_URL="postgresql://saylau@127.0.0.1:${PG_PORT:-15432}/saylau"
+    SAYLAU_OWN_PG=1
+elif [ -z "${SAYLAU_OWN_PG:-}" ]; then
+    SAYLAU_OWN_PG=0
+fi
+export DATABASE_URL SAYLAU_OWN_PG

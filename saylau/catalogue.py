@@ -1,0 +1,65 @@
+"""The event catalogue: one JSON Schema per type and version under schemas/events/.
+
+Adding an event type is a schema file (plus, if it moves a read model, a projection rule);
+nothing else in the code needs to know the type exists.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "events"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A validation problem at a JSON path, as the API reports it."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loc": list(self.loc), "msg": self.msg}
+
+
+class Catalogue:
+    """Known event types and their payload validators."""
+
+    def __init__(self, schema_dir: Path = SCHEMA_DIR) -> None:
+        self._validators: dict[tuple[str, int], Draft202012Validator] = {}
+        self.schemas: dict[tuple[str, int], dict[str, Any]] = {}
+        for path in sorted(schema_dir.glob("*.v*.json")):
+            type_name, _, version = path.name.removesuffix(".json").rpartition(".v")
+            schema = json.loads(path.read_text())
+            Draft202012Validator.check_schema(schema)
+            self.schemas[(type_name, int(version))] = schema
+            self._validators[(type_name, int(version))] = Draft202012Validator(schema)
+
+    @property
+    def types(self) -> list[str]:
+        return sorted({name for name, _ in self._validators})
+
+    def latest_version(self, type_name: str) -> int:
+        return max(v for name, v in self._validators if name == type_name)
+
+    def validate(self, type_name: str, version: int, payload: Any) -> list[FieldError]:
+        """Errors of ``payload`` against its type's schema; empty when valid."""
+        validator = self._validators.get((type_name, version))
+        if validator is None:
+            if any(name == type_name for name, _ in self._validators):
+                return [FieldError(("schema_version",),
+                                   f"{type_name} has no schema_version {version}")]
+            return [FieldError(("type",), f"unknown event type {type_name!r}; "
+                                          f"known: {', '.join(self.types)}")]
+        return [FieldError(("payload", *err.absolute_path), err.message[:300])
+                for err in validator.iter_errors(payload)]
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> Catalogue:
+    return Catalogue()

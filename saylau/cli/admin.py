@@ -1,0 +1,87 @@
+"""Operator commands: migrate the database, create topics, manage API keys."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import asyncpg
+
+from saylau.auth import SCOPES, hash_key, new_key
+from saylau.db import migrate
+from saylau.kafka import ensure_topics
+from saylau.settings import settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("migrate", help="create the read-model tables and the Kafka topics")
+    p.add_argument("--schema", default=None, help="read-model schema (default: READ_SCHEMA)")
+    p.set_defaults(run=run_migrate)
+    k = sub.add_parser("keys", help="create, list or revoke partner API keys")
+    ks = k.add_subparsers(dest="action", required=True)
+    create = ks.add_parser("create", help="create a key (printed once; stored hashed)")
+    create.add_argument("partner")
+    create.add_argument("--scopes", default="ingest,read",
+                        help=f"comma-separated, of {', '.join(SCOPES)}")
+    create.set_defaults(run=run_keys_create)
+    revoke = ks.add_parser("revoke", help="revoke a key at once (no restart needed)")
+    revoke.add_argument("key")
+    revoke.set_defaults(run=run_keys_revoke)
+    ls = ks.add_parser("list", help="list partners, scopes and revocation")
+    ls.set_defaults(run=run_keys_list)
+
+
+async def run_migrate(args: argparse.Namespace) -> int:
+    cfg = settings()
+    conn = await asyncpg.connect(cfg.dsn)
+    try:
+        await migrate(conn, args.schema or cfg.read_schema)
+    finally:
+        await conn.close()
+    await ensure_topics(cfg)
+    print(f"migrated schema {args.schema or cfg.read_schema}; topics ready")
+    return 0
+
+
+async def run_keys_create(args: argparse.Namespace) -> int:
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        print(f"unknown scopes: {', '.join(sorted(unknown))}")
+        return 2
+    key = new_key()
+    conn = await asyncpg.connect(settings().dsn)
+    try:
+        await migrate(conn, settings().read_schema)
+        await conn.execute("INSERT INTO ingest.api_keys (key_hash, partner, scopes) "
+                           "VALUES ($1, $2, $3)", hash_key(key), args.partner, scopes)
+    finally:
+        await conn.close()
+    print(key)
+    return 0
+
+
+async def run_keys_revoke(args: argparse.Namespace) -> int:
+    conn = await asyncpg.connect(settings().dsn)
+    try:
+        done = await conn.execute("UPDATE ingest.api_keys SET revoked_at = now() "
+                                  "WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(args.key))
+    finally:
+        await conn.close()
+    if done.endswith(" 0"):
+        print("no such active key")
+        return 1
+    print("revoked")
+    return 0
+
+
+async def run_keys_list(args: argparse.Namespace) -> int:
+    conn = await asyncpg.connect(settings().dsn)
+    try:
+        rows = await conn.fetch("SELECT partner, scopes, created_at, revoked_at "
+                                "FROM ingest.api_keys ORDER BY created_at")
+    finally:
+        await conn.close()
+    for r in rows:
+        state = f"revoked {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "active"
+        print(f"{r['partner']:<24} {','.join(r['scopes']):<32} {state}")
+    return 0

@@ -1,0 +1,64 @@
+"""``saylau demo``: feed a seed scenario over HTTP, then keep a gentle live stream going."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+CITIES = [("Almaty", "Almaty"), ("Astana", "Astana"), ("North Kazakhstan", "Petropavlovsk"),
+          ("West Kazakhstan", "Oral"), ("Aktobe", "Aktobe"), ("Turkistan", "Shymkent")]
+STATION_TYPES = ["observer.access_denied", "ballot.stuffing_observed",
+                 "unauthorised_person.present", "photo_video.prohibited"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="post a seed scenario to the ingest service")
+    p.add_argument("--ingest", default="http://127.0.0.1:8080")
+    p.add_argument("--key", required=True, help="an API key with the ingest scope")
+    p.add_argument("--scenario", default=str(SCENARIOS / "kz-2021-01-10.json"))
+    p.add_argument("--pace", type=float, default=0.3, help="seconds between scenario events")
+    p.add_argument("--follow", action="store_true",
+                   help="after the scenario, keep posting synthetic reports (Ctrl-C stops)")
+    p.set_defaults(run=run_demo)
+
+
+def load_scenario(path: str | Path) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = json.loads(Path(path).read_text())["events"]
+    return events
+
+
+def synthetic_report(rng: random.Random, now: datetime) -> dict[str, Any]:
+    """A plausible election-day report, for keeping the demo dashboard moving."""
+    region, city = rng.choice(CITIES)
+    base = {"event_id": str(uuid.uuid4()), "schema_version": 1, "source": "demo-feed",
+            "occurred_at": now.isoformat(), "place": {"region": region, "city": city}}
+    if rng.random() < 0.4:
+        return {**base, "type": "detention.reported", "payload": {"count": rng.randint(1, 6)}}
+    kind = rng.choice(STATION_TYPES)
+    payload: dict[str, Any] = {"observers": rng.randint(1, 4)} if kind.startswith("observer") else {}
+    return {**base, "type": kind, "station_id": f"PS-{rng.randint(1, 60):03d}",
+            "payload": payload}
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    headers = {"Authorization": f"Bearer {args.key}"}
+    async with httpx.AsyncClient(base_url=args.ingest, headers=headers, timeout=30) as client:
+        for event in load_scenario(args.scenario):
+            reply = await client.post("/v1/events", json=event)
+            print(f"{reply.status_code} {event['type']:<32} {event.get('station_id') or ''}")
+            await asyncio.sleep(args.pace)
+        rng = random.Random(2021)
+        clock = datetime(2021, 1, 10, 12, 0, tzinfo=timezone(timedelta(hours=6)))
+        while args.follow:
+            clock += timedelta(minutes=1)
+            await client.post("/v1/events", json=synthetic_report(rng, clock))
+            await asyncio.sleep(1.0)
+    return 0

@@ -1,0 +1,170 @@
+"""Election calendars: one YAML file per election under ``elections/``.
+
+Every boundary in a file is local wall-clock time (no UTC offset), because the law sets
+them so ("until 24:00", "07:00 to 20:00 local time"). An event's time is converted to the
+zone of the region it happened in before it is compared, so a 07:00 opening means 07:00 in
+Oral (UTC+5) and 07:00 in Petropavlovsk (UTC+6) alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ELECTIONS_DIR = Path(__file__).resolve().parents[2] / "elections"
+
+
+class CalendarError(ValueError):
+    """A calendar file that cannot be used; the message names the file and the field."""
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+IanaZone = Annotated[str, AfterValidator(_zone)]
+
+
+class Election(BaseModel):
+    """One election's calendar; all datetimes are naive local wall-clock times."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z0-9-]{1,64}$")
+    name: str = Field(min_length=1, max_length=300)
+    timezone: IanaZone
+    timezones: dict[str, IanaZone] = Field(default_factory=dict)
+    announced: datetime
+    campaign_start: datetime
+    campaign_end: datetime
+    silence_start: datetime
+    silence_end: datetime
+    poll_blackout_start: datetime
+    poll_blackout_end: datetime
+    deregistration_closed_from: datetime
+    voting_day: date
+    commission_starts: time = time(6, 0)
+    stations_open: time = time(7, 0)
+    stations_close: time = time(20, 0)
+    observation_ends: datetime
+    window_end: datetime
+    sources: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _wall_clock(cls, value: Any) -> Any:
+        if isinstance(value, datetime | time) and value.tzinfo is not None:
+            raise ValueError("write local wall-clock time without a UTC offset")
+        return value
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Election:
+        for earlier, later in _ORDER:
+            if getattr(self, earlier) > getattr(self, later):
+                raise ValueError(f"{later} must not be before {earlier}")
+        if not self.silence_start <= self.voting_opens < self.silence_end:
+            raise ValueError("voting_day must fall inside silence_start..silence_end")
+        return self
+
+    @property
+    def voting_opens(self) -> datetime:
+        return datetime.combine(self.voting_day, self.stations_open)
+
+    @property
+    def voting_closes(self) -> datetime:
+        return datetime.combine(self.voting_day, self.stations_close)
+
+    @property
+    def observers_admitted_from(self) -> datetime:
+        """When the precinct commission starts work and observers may enter (06:00 by default)."""
+        return datetime.combine(self.voting_day, self.commission_starts)
+
+    def zone(self, region: str | None) -> ZoneInfo:
+        """The time zone of ``region`` in this election, else the election's default."""
+        wanted = (region or "").casefold()
+        for name, zone in self.timezones.items():
+            if name.casefold() == wanted:
+                return ZoneInfo(zone)
+        return ZoneInfo(self.timezone)
+
+    def local(self, moment: datetime, region: str | None = None) -> datetime:
+        """``moment`` as naive wall-clock time where it happened, comparable with the calendar."""
+        return moment.astimezone(self.zone(region)).replace(tzinfo=None)
+
+    def in_window(self, moment: datetime) -> bool:
+        """From the announcement until some days after voting: the events this election owns."""
+        return self.announced <= self.local(moment) < self.window_end
+
+
+_ORDER = (
+    ("announced", "campaign_start"), ("campaign_start", "campaign_end"),
+    ("campaign_end", "silence_start"), ("silence_start", "silence_end"),
+    ("poll_blackout_start", "poll_blackout_end"), ("campaign_start", "poll_blackout_start"),
+    ("campaign_start", "deregistration_closed_from"),
+    ("deregistration_closed_from", "silence_end"), ("commission_starts", "stations_open"),
+    ("stations_open", "stations_close"), ("silence_end", "observation_ends"),
+    ("observation_ends", "window_end"),
+)
+
+
+def _error_text(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        message = err["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in err["loc"])
+        problems.append(f"{where}: {message}" if where else message)
+    return f"{path.name}: " + "; ".join(problems)
+
+
+def load_election(path: Path) -> Election:
+    """Parse and validate one calendar file; the id must match the file name."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise CalendarError(f"{path.name}: (election): expected a mapping of fields")
+    try:
+        election = Election.model_validate(data)
+    except ValidationError as exc:
+        raise CalendarError(_error_text(path, exc)) from None
+    if election.id != path.stem:
+        raise CalendarError(f"{path.name}: id: {election.id!r} does not match the file name")
+    return election
+
+
+@dataclass(frozen=True)
+class Calendars:
+    """All known elections, by id. Adding an election is adding a file."""
+
+    elections: Mapping[str, Election] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, directory: Path = ELECTIONS_DIR) -> Calendars:
+        """Every ``*.yaml`` in ``directory``; raises CalendarError naming file and field."""
+        elections = [load_election(path) for path in sorted(Path(directory).glob("*.yaml"))]
+        return cls({election.id: election for election in elections})
+
+    def get(self, election_id: str) -> Election | None:
+        return self.elections.get(election_id)
+
+    def for_event(self, election_id: str | None, occurred_at: datetime) -> Election | None:
+        """The named election, else the latest-announced one whose window holds ``occurred_at``."""
+        if election_id is not None:
+            return self.get(election_id)
+        owners = [e for e in self.elections.values() if e.in_window(occurred_at)]
+        return max(owners, key=lambda e: e.announced, default=None)

@@ -1,0 +1,60 @@
+"""Kafka wiring: topics, producer and partitioning shared by ingest, projector and tools."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+from saylau.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_TOPIC_CONFIG = {
+    "retention.ms": "-1",  # the event log is the system of record: never delete
+    "retention.bytes": "-1",
+    "cleanup.policy": "delete",  # compaction would drop superseded keys: never for the log
+}
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Kafka's default (murmur2) partition, computed here so ingest can chain per partition."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+async def ensure_topics(settings: Settings, replication: int = 1, attempts: int = 60) -> None:
+    """Create the events and dead-letter topics if missing (retrying while the broker boots)."""
+    for attempt in range(attempts):
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            await admin.start()
+            topics = [NewTopic(settings.events_topic, settings.events_partitions, replication,
+                               topic_configs=EVENTS_TOPIC_CONFIG),
+                      NewTopic(settings.dead_letter_topic, 1, replication,
+                               topic_configs=EVENTS_TOPIC_CONFIG)]
+            existing = set(await admin.list_topics())
+            missing = [t for t in topics if t.name not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass
+            return
+        except Exception as exc:  # broker still starting
+            if attempt == attempts - 1:
+                raise
+            log.info("waiting for Kafka at %s: %s", settings.kafka_bootstrap, exc)
+            await asyncio.sleep(1)
+        finally:
+            await admin.close()
+
+
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a 'sent' record is on every in-sync replica, exactly once."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+        linger_ms=2, max_batch_size=512 * 1024, compression_type=None,
+        request_timeout_ms=10000, max_request_size=4 * 1024 * 1024)

@@ -1,0 +1,248 @@
+"""SQL of the projection, set-based: one statement per table per batch, all parameterised."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+import asyncpg
+import orjson
+
+from saylau.decode import Decoded, Message
+from saylau.domain.rules import Breach, RuleConfig, detention_surge
+from saylau.projection import TRIAGE_REPORTS, UNSPECIFIED_CITY, Deltas
+
+Change = dict[str, Any]
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def lock_offsets(conn: asyncpg.Connection, topic: str,
+                       partitions: list[int]) -> dict[int, int]:
+    """Stored next offsets of ``partitions``, row-locked so two workers never overlap."""
+    await conn.execute(
+        "INSERT INTO projector_offsets (topic, kafka_partition, next_offset) "
+        "SELECT $1, p, 0 FROM unnest($2::int[]) AS p ON CONFLICT DO NOTHING", topic, partitions)
+    rows = await conn.fetch(
+        "SELECT kafka_partition, next_offset FROM projector_offsets "
+        "WHERE topic = $1 AND kafka_partition = ANY($2::int[]) FOR UPDATE", topic, partitions)
+    return {r["kafka_partition"]: r["next_offset"] for r in rows}
+
+
+async def save_offsets(conn: asyncpg.Connection, topic: str, batch: Sequence[Message]) -> None:
+    nexts: dict[int, int] = {}
+    for m in batch:
+        nexts[m.partition] = max(nexts.get(m.partition, 0), m.offset + 1)
+    await conn.execute(
+        "UPDATE projector_offsets o SET next_offset = GREATEST(o.next_offset, n.next) "
+        "FROM unnest($2::int[], $3::bigint[]) AS n(p, next) "
+        "WHERE o.topic = $1 AND o.kafka_partition = n.p",
+        topic, list(nexts), list(nexts.values()))
+
+
+async def known_event_ids(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch("SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])", ids)
+    return {r["event_id"] for r in rows}
+
+
+async def fetch_records(conn: asyncpg.Connection,
+                        ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]:
+    rows = await conn.fetch("SELECT event_id, record::text AS record, status FROM events "
+                            "WHERE event_id = ANY($1::uuid[])", ids)
+    return [(r["event_id"], r["record"].encode(), r["status"]) for r in rows]
+
+
+async def insert_events(conn: asyncpg.Connection, batch: list[Decoded],
+                        statuses: dict[uuid.UUID, str]) -> None:
+    """The event store read model: every applied event, as appended."""
+    if not batch:
+        return
+    rows = []
+    for d in batch:
+        e = d.event
+        status = "report" if e.type in TRIAGE_REPORTS else statuses.get(e.event_id, "unverified")
+        rows.append((e.event_id, e.type, e.schema_version, e.occurred_at,
+                     _received_at(d.record), d.record.get("partner"), e.station_id, e.region,
+                     e.city, e.election_id, status, d.message.partition, d.message.offset,
+                     d.message.value.decode()))
+    await conn.copy_records_to_table("events", records=rows, columns=(
+        "event_id", "type", "schema_version", "occurred_at", "received_at", "partner",
+        "station_id", "region", "city", "election_id", "status", "kafka_partition",
+        "kafka_offset", "record"))
+
+
+def _received_at(record: dict[str, Any]) -> Any:
+    return datetime.fromisoformat(record["received_at"]) if "received_at" in record else None
+
+
+async def set_statuses(conn: asyncpg.Connection, statuses: dict[uuid.UUID, str]) -> None:
+    if statuses:
+        await conn.execute(
+            "UPDATE events e SET status = s.status FROM unnest($1::uuid[], $2::text[]) "
+            "AS s(id, status) WHERE e.event_id = s.id", list(statuses), list(statuses.values()))
+
+
+async def insert_dead_letters(conn: asyncpg.Connection, topic: str,
+                              dead: list[tuple[Message, str]]) -> None:
+    if dead:
+        await conn.executemany(
+            "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, reason, raw, status) "
+            "VALUES ($1, $2, $3, $4, $5, 'dead') ON CONFLICT DO NOTHING",
+            [(topic, m.partition, m.offset, reason,
+              m.value.decode("utf-8", "backslashreplace")) for m, reason in dead])
+
+
+async def apply_deltas(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
+    """Upsert the summed deltas; return the new values as change-feed entries."""
+    return (await _upsert_stations(conn, deltas) + await _upsert_incidents(conn, deltas)
+            + await _upsert_detentions(conn, deltas) + await _upsert_buckets(conn, deltas))
+
+
+async def _upsert_stations(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
+    if not deltas.stations:
+        return []
+    ids = list(deltas.stations)
+    cols = list(zip(*deltas.stations.values()))
+    rows = await conn.fetch(
+        "INSERT INTO stations AS s (station_id, region, city, total, last_event_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], "
+        "$5::timestamptz[]) ON CONFLICT (station_id) DO UPDATE SET "
+        "region = COALESCE(s.region, EXCLUDED.region), city = COALESCE(s.city, EXCLUDED.city), "
+        "total = s.total + EXCLUDED.total, "
+        "last_event_at = GREATEST(s.last_event_at, EXCLUDED.last_event_at) "
+        "RETURNING station_id, region, city, total, last_event_at",
+        ids, list(cols[0]), list(cols[1]), list(cols[2]), list(cols[3]))
+    return [{"kind": "station", "region": r["region"], "station_id": r["station_id"],
+             "data": {"station_id": r["station_id"], "region": r["region"], "city": r["city"],
+                      "total": r["total"],
+                      "last_event_at": r["last_event_at"] and r["last_event_at"].isoformat()}}
+            for r in rows]
+
+
+async def _upsert_incidents(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
+    items = [(k, v) for k, v in deltas.station_incidents.items() if v]
+    if items:
+        await conn.execute(
+            "INSERT INTO station_incidents AS i (station_id, type, reports) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) "
+            "ON CONFLICT (station_id, type) DO UPDATE SET reports = i.reports + EXCLUDED.reports",
+            [k[0] for k, _ in items], [k[1] for k, _ in items], [v for _, v in items])
+    return []
+
+
+async def _upsert_detentions(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
+    if not deltas.city_detentions:
+        return []
+    keys = list(deltas.city_detentions)
+    rows = await conn.fetch(
+        "INSERT INTO city_detentions AS c (region, city, detained_total, released_total) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) "
+        "ON CONFLICT (region, city) DO UPDATE SET "
+        "detained_total = c.detained_total + EXCLUDED.detained_total, "
+        "released_total = c.released_total + EXCLUDED.released_total "
+        "RETURNING region, city, detained_total, released_total",
+        [k[0] for k in keys], [k[1] for k in keys],
+        [v[0] for v in deltas.city_detentions.values()],
+        [v[1] for v in deltas.city_detentions.values()])
+    return [{"kind": "detentions", "region": r["region"], "station_id": None,
+             "data": {**dict(r), "detained_now": detained_now(r["detained_total"],
+                                                              r["released_total"])}}
+            for r in rows]
+
+
+def detained_now(detained_total: int, released_total: int) -> int:
+    """People still held; releases reported beyond detentions never make it negative."""
+    return max(detained_total - released_total, 0)
+
+
+async def _upsert_buckets(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
+    if deltas.detention_buckets:
+        keys = list(deltas.detention_buckets)
+        await conn.execute(
+            "INSERT INTO detention_buckets AS b (region, city, bucket_start, detained) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[]) "
+            "ON CONFLICT (region, city, bucket_start) DO UPDATE SET "
+            "detained = b.detained + EXCLUDED.detained",
+            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+            list(deltas.detention_buckets.values()))
+    return []
+
+
+def breach_row(b: Breach) -> dict[str, Any]:
+    ref = b.legal_ref
+    return {"breach_id": b.breach_id, "rule_id": b.rule_id, "kind": b.kind,
+            "severity": b.severity, "title": b.title,
+            "legal_ref": None if ref is None else {"code": ref.code, "article": ref.article,
+                                                   "part": ref.part, "text": ref.text},
+            "event_ids": sorted(b.event_ids), "station_id": b.station_id, "region": b.region,
+            "city": b.city, "election_id": b.election_id,
+            "occurred_at": b.occurred_at.isoformat(), "status": "open"}
+
+
+async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach]) -> list[Change]:
+    """Insert breaches; an existing breach with the same id takes the new evidence list."""
+    if not found:
+        return []
+    await conn.executemany(
+        "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
+        "station_id, region, city, election_id, occurred_at, status) "
+        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12, 'open') "
+        "ON CONFLICT (breach_id) DO UPDATE SET event_ids = EXCLUDED.event_ids, status = 'open'",
+        [(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
+          _json(breach_row(b)["legal_ref"]), _json(sorted(b.event_ids)), b.station_id,
+          b.region, b.city, b.election_id, b.occurred_at) for b in found])
+    return [{"kind": "breach", "region": b.region, "station_id": b.station_id,
+             "data": breach_row(b)} for b in found]
+
+
+async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[Change]:
+    """Breaches resting on one withdrawn report alone are withdrawn with it."""
+    if not event_ids:
+        return []
+    rows = await conn.fetch(
+        "UPDATE breaches SET status = 'withdrawn' WHERE status = 'open' AND "
+        "jsonb_array_length(event_ids) = 1 AND event_ids->>0 = ANY($1::text[]) "
+        "RETURNING breach_id, rule_id, region, station_id",
+        [str(e) for e in event_ids])
+    return [{"kind": "breach_withdrawn", "region": r["region"], "station_id": r["station_id"],
+             "data": {"breach_id": str(r["breach_id"]), "rule_id": r["rule_id"]}} for r in rows]
+
+
+async def evaluate_surges(conn: asyncpg.Connection, deltas: Deltas,
+                          config: RuleConfig) -> list[Change]:
+    """Flag (or withdraw) a detention surge per touched city and time bucket.
+
+    Decided from the bucket's total, never from arrival order, so replay agrees with live.
+    """
+    changes: list[Change] = []
+    for (region, city, bucket), _ in deltas.detention_buckets.items():
+        detained = await conn.fetchval(
+            "SELECT detained FROM detention_buckets WHERE region=$1 AND city=$2 "
+            "AND bucket_start=$3", region, city, bucket)
+        ids = await conn.fetch(
+            "SELECT event_id::text AS id FROM events WHERE type = 'detention.reported' "
+            "AND COALESCE(region, '(unknown)') = $1 AND COALESCE(city, $5) = $2 "
+            "AND occurred_at >= $3 AND occurred_at < $4 "
+            "AND status NOT IN ('retracted', 'rejected') ORDER BY 1",
+            region, city, bucket, bucket + timedelta(minutes=config.surge_window_minutes),
+            UNSPECIFIED_CITY)
+        surge = detention_surge(region, city, bucket, detained or 0, [r["id"] for r in ids],
+                                config)
+        if surge is not None:
+            changes += await upsert_breaches(conn, [surge])
+        else:
+            changes += await _withdraw_surge(conn, region, city, bucket, config)
+    return changes
+
+
+async def _withdraw_surge(conn: asyncpg.Connection, region: str, city: str, bucket: Any,
+                          config: RuleConfig) -> list[Change]:
+    probe = detention_surge(region, city, bucket, config.surge_threshold + 1, ["probe"], config)
+    if probe is None:
+        return []
+    rows = await conn.fetch("UPDATE breaches SET status = 'withdrawn' WHERE breach_id = $1 "
+                            "AND status = 'open' RETURNING breach_id", uuid.UUID(probe.breach_id))
+    return [{"kind": "breach_withdrawn", "region": region, "station_id": None,
+             "data": {"breach_id": probe.breach_id, "rule_id": probe.rule_id}} for _ in rows]

@@ -1,0 +1,140 @@
+"""The one projection code path: apply a batch of log records to a PostgreSQL schema.
+
+The live projector and ``saylau replay`` both call ``Projection.apply``. Everything a batch
+changes, the read models, the dead letters, the change feed and the partition offsets it
+consumed, is written in ONE transaction, so a crash at any point re-reads the batch and the
+offsets stored here make the re-delivery harmless (exactly-once effects on at-least-once
+delivery). Duplicate event ids (a partner re-sending after a timeout) are dropped by id.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import asyncpg
+import orjson
+
+from saylau.catalogue import Catalogue
+from saylau.decode import Decoded, Message, PoisonMessage, decode
+from saylau.domain.calendar import Calendars
+from saylau.domain.rules import RuleConfig, breaches
+from saylau.envelope import Envelope
+from saylau.feed import ChangeFeed
+from saylau.projection import TRIAGE_REPORTS, WITHDRAWING_REPORTS, Deltas
+from saylau import sql
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    dead: list[tuple[Message, str]] = field(default_factory=list)
+
+
+@dataclass
+class Projection:
+    """Projects the events topic into the read models of one schema."""
+
+    schema: str
+    topic: str
+    catalogue: Catalogue
+    calendars: Calendars
+    config: RuleConfig
+    feed: ChangeFeed | None = None
+
+    async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> BatchResult:
+        """Apply ``batch`` exactly once, in one transaction."""
+        result = BatchResult()
+        async with conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{self.schema}"')
+            fresh = await self._unseen(conn, batch)
+            result.skipped = len(batch) - len(fresh)
+            decoded = self._decode(fresh, result)
+            new = await self._drop_known(conn, decoded)
+            result.duplicates = len(decoded) - len(new)
+            await self._project(conn, new)
+            await sql.insert_dead_letters(conn, self.topic, result.dead)
+            await sql.save_offsets(conn, self.topic, fresh)
+            result.applied = len(new)
+        return result
+
+    async def _unseen(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> list[Message]:
+        """Messages past the stored offset of their partition (locks those partitions)."""
+        stored = await sql.lock_offsets(conn, self.topic, sorted({m.partition for m in batch}))
+        return [m for m in batch if m.offset >= stored.get(m.partition, 0)]
+
+    def _decode(self, batch: Sequence[Message], result: BatchResult) -> list[Decoded]:
+        decoded = []
+        for message in batch:
+            try:
+                decoded.append(decode(message, self.catalogue))
+            except PoisonMessage as exc:
+                result.dead.append((message, str(exc)))
+        return decoded
+
+    async def _drop_known(self, conn: asyncpg.Connection, batch: list[Decoded]) -> list[Decoded]:
+        known = await sql.known_event_ids(conn, [d.event.event_id for d in batch])
+        new = []
+        for item in batch:
+            if item.event.event_id not in known:
+                known.add(item.event.event_id)
+                new.append(item)
+        return new
+
+    async def _project(self, conn: asyncpg.Connection, batch: list[Decoded]) -> None:
+        deltas, found, statuses = Deltas(), [], {}
+        targets = await self._triage_targets(conn, batch)
+        for item in batch:
+            event = item.event
+            if event.type in TRIAGE_REPORTS:
+                self._triage(event, targets, statuses, deltas)
+                continue
+            deltas.add(event, +1, self.catalogue, self.config)
+            found += breaches(event, self.calendars, self.config)
+            targets[event.event_id] = (event, "unverified")
+        await sql.insert_events(conn, batch, statuses)
+        await sql.set_statuses(conn, statuses)
+        changed = await sql.apply_deltas(conn, deltas)
+        changed += await sql.upsert_breaches(conn, found)
+        changed += await sql.withdraw_breaches(conn, [k for k, s in statuses.items()
+                                                      if s in WITHDRAWING_REPORTS.values()])
+        changed += await sql.evaluate_surges(conn, deltas, self.config)
+        if self.feed is not None:
+            await self.feed.publish(conn, changed + [_event_change(d.event) for d in batch])
+
+    async def _triage_targets(self, conn: asyncpg.Connection,
+                              batch: list[Decoded]) -> dict[uuid.UUID, tuple[Envelope, str]]:
+        ids = [uuid.UUID(str(d.event.payload["event_id"])) for d in batch
+               if d.event.type in TRIAGE_REPORTS]
+        if not ids:
+            return {}
+        rows = await sql.fetch_records(conn, ids)
+        return {eid: (decode(Message(0, 0, raw), self.catalogue).event, status)
+                for eid, raw, status in rows}
+
+    def _triage(self, report: Envelope, targets: dict[uuid.UUID, tuple[Envelope, str]],
+                statuses: dict[uuid.UUID, str], deltas: Deltas) -> None:
+        """Verify, reject or retract an earlier report; the log itself is never edited."""
+        target_id = uuid.UUID(str(report.payload["event_id"]))
+        if target_id not in targets:
+            return
+        target, status = targets[target_id]
+        status = statuses.get(target_id, status)
+        new_status = TRIAGE_REPORTS[report.type]
+        if status in WITHDRAWING_REPORTS.values():
+            return
+        if new_status in WITHDRAWING_REPORTS.values():
+            deltas.add(target, -1, self.catalogue, self.config)
+        statuses[target_id] = new_status
+
+
+def _event_change(event: Envelope) -> dict[str, Any]:
+    return {"kind": "event", "region": event.region, "station_id": event.station_id,
+            "data": {"event_id": str(event.event_id), "type": event.type,
+                     "occurred_at": event.occurred_at.isoformat(), "city": event.city}}
+
+
+def json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()

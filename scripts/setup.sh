@@ -1,0 +1,47 @@
+# Sourced by up.sh and test.sh: install everything, start what is not given, export settings.
+# Idempotent: a second run reuses the venv, the Kafka jars and the data.
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+cd "$ROOT"
+mkdir -p var/log
+
+log() { printf '\033[1m[saylau]\033[0m %s\n' "$*" >&2; }
+
+install_python() {
+  local stamp=.venv/.installed
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    python3 -m venv .venv
+  fi
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    log "installing Python dependencies into .venv"
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -e ".[dev]"
+    touch "$stamp"
+  fi
+}
+
+start_infra() {
+  SAYLAU_STARTED_KAFKA=0
+  SAYLAU_STARTED_PG=0
+  if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
+    bash infra/kafka.sh status >/dev/null 2>&1 || SAYLAU_STARTED_KAFKA=1
+    log "starting Kafka (KRaft, 127.0.0.1:${KAFKA_PORT:-19092})"
+    bash infra/kafka.sh start
+  fi
+  if [ -z "${DATABASE_URL:-}" ]; then
+    bash infra/postgres.sh status >/dev/null 2>&1 || SAYLAU_STARTED_PG=1
+    log "starting PostgreSQL (127.0.0.1:${PG_PORT:-15432})"
+    bash infra/postgres.sh start
+  fi
+  # shellcheck source=../infra/env.sh
+  . infra/env.sh
+  export KAFKA_BOOTSTRAP DATABASE_URL SAYLAU_STARTED_KAFKA SAYLAU_STARTED_PG
+}
+
+stop_infra() {
+  [ "${SAYLAU_STARTED_KAFKA:-0}" = 1 ] && bash infra/kafka.sh stop || true
+  [ "${SAYLAU_STARTED_PG:-0}" = 1 ] && bash infra/postgres.sh stop || true
+}
+
+install_python
+start_infra

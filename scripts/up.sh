@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make up`: set everything up, start Kafka, PostgreSQL and the three services, feed the demo.
+# Ctrl-C / SIGINT / SIGTERM stops it all; the data stays for the next run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/setup.sh"
+
+[ -s var/demo-key ] || .venv/bin/python -c 'from saylau.auth import new_key; print(new_key())' > var/demo-key
+DEMO_KEY=$(cat var/demo-key)
+export SAYLAU_API_KEYS="${SAYLAU_API_KEYS:+$SAYLAU_API_KEYS,}demo:$DEMO_KEY"
+export INGEST_PORT=${INGEST_PORT:-8080} API_PORT=${API_PORT:-8081}
+export INGEST_HOST=${INGEST_HOST:-127.0.0.1} API_HOST=${API_HOST:-127.0.0.1}
+
+.venv/bin/saylau migrate >/dev/null
+pids=()
+start() { local name=$1; shift; "$@" >>"var/log/$name.log" 2>&1 & pids+=("$!"); }
+stop_all() {
+  trap - EXIT INT TERM
+  log "stopping services"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_infra
+  log "stopped; data kept in var/ (the event log is durable)"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log
+start projector .venv/bin/python -m services.projector.app
+start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log
+
+wait_ready() {
+  for _ in $(seq 1 120); do
+    curl -fs "$1" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  log "$1 did not become ready; see var/log/"; exit 1
+}
+wait_ready "http://$INGEST_HOST:$INGEST_PORT/readyz"
+wait_ready "http://$API_HOST:$API_PORT/readyz"
+
+cat <<MSG
+
+  Saylau Watch is running.
+    dashboard   http://$API_HOST:$API_PORT/?key=$DEMO_KEY
+    API         http://$API_HOST:$API_PORT/docs
+    ingest      http://$INGEST_HOST:$INGEST_PORT/docs
+    demo key    $DEMO_KEY
+    logs        var/log/{ingest,projector,api,demo}.log
+  Ctrl-C stops everything.
+
+MSG
+start demo .venv/bin/saylau demo --ingest "http://$INGEST_HOST:$INGEST_PORT" --key "$DEMO_KEY" --follow
+wait -n "${pids[@]}" || true
+log "a service exited; see var/log/"

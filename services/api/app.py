@@ -1,0 +1,239 @@
+"""Monitoring API: live views of the read models for monitoring centres, REST + SSE."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, AsyncIterator
+
+import asyncpg
+import orjson
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import ORJSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from saylau import queries
+from saylau.auth import KeyRing, Principal, parse_env_keys
+from saylau.db import connect_pool, migrate
+from saylau.settings import Settings, settings as load_settings
+from saylau.web import metrics_response, require, setup_logging, unavailable
+from services.api.live import Broadcaster, ChangeFilter
+
+STATIC = Path(__file__).resolve().parent / "static"
+ReadKey = Annotated[Principal, Depends(require("read", allow_public=True))]
+AdminKey = Annotated[Principal, Depends(require("admin"))]
+BACKFILL_LIMIT = 10000
+KEEPALIVE_SECONDS = 15
+
+
+def may_see_names(principal: Principal) -> bool:
+    """Names of detained people and observers: only for auditors and admins."""
+    return bool({"audit", "admin"} & principal.scopes)
+
+
+def create_app(config: Settings | None = None) -> FastAPI:
+    cfg = config or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_logging()
+        pool = await connect_pool(cfg.dsn, max_size=10)
+        async with pool.acquire() as conn:
+            await migrate(conn, cfg.read_schema)
+        await pool.close()
+        app.state.pool = await asyncpg.create_pool(
+            cfg.dsn, min_size=1, max_size=10, command_timeout=10, timeout=5,
+            server_settings={"search_path": cfg.read_schema})
+        app.state.keyring = KeyRing(parse_env_keys(cfg.saylau_api_keys), app.state.pool)
+        app.state.public_read = cfg.public_read
+        app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
+        await app.state.broadcaster.start()
+        yield
+        await app.state.broadcaster.stop()
+        await app.state.pool.close()
+
+    app = FastAPI(title="Saylau Watch monitoring API", version="1", lifespan=lifespan,
+                  default_response_class=ORJSONResponse)
+
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(OSError)
+    @app.exception_handler(asyncio.TimeoutError)
+    async def database_down(request: Request, exc: Exception) -> Response:
+        return unavailable(f"read models unavailable: {type(exc).__name__}")
+
+    add_routes(app)
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool  # type: ignore[no-any-return]
+
+
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+
+
+def add_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of thin routes
+    @app.get("/v1/stations")
+    async def list_stations(db: Pool, _: ReadKey, region: str | None = None,
+                            limit: int = Query(500, ge=1, le=10000)) -> Any:
+        """Polling stations with incidents, most incidents first."""
+        async with db.acquire() as conn:
+            return {"stations": await queries.stations(conn, region, limit)}
+
+    @app.get("/v1/stations/{station_id}")
+    async def get_station(station_id: str, db: Pool, _: ReadKey) -> Any:
+        """Incidents at one polling station, by type."""
+        async with db.acquire() as conn:
+            found = await queries.station(conn, station_id)
+        if found is None:
+            raise HTTPException(404, f"no reports for station {station_id!r}")
+        return found
+
+    @app.get("/v1/stations/{station_id}/timeline")
+    async def get_timeline(station_id: str, db: Pool, who: ReadKey) -> Any:
+        """Every report about one station, in time order, with its triage status."""
+        async with db.acquire() as conn:
+            events = await queries.station_timeline(conn, station_id, not may_see_names(who))
+        return {"station_id": station_id, "events": events}
+
+    @app.get("/v1/detentions")
+    async def get_detentions(db: Pool, _: ReadKey, as_of: datetime | None = None) -> Any:
+        """Detained total / released / detained now per city; ``as_of`` for a past moment."""
+        if as_of is not None and as_of.tzinfo is None:
+            raise HTTPException(422, "as_of needs a UTC offset, e.g. 2021-01-10T15:00:00+06:00")
+        async with db.acquire() as conn:
+            return await queries.detentions(conn, as_of)
+
+    @app.get("/v1/breaches")
+    async def get_breaches(db: Pool, _: ReadKey, rule: str | None = None,
+                           severity: str | None = None, region: str | None = None,
+                           since: datetime | None = None, status: str | None = None,
+                           limit: int = Query(1000, ge=1, le=10000)) -> Any:
+        """Flagged rule breaches with their legal reference, newest first."""
+        async with db.acquire() as conn:
+            return {"breaches": await queries.breaches(conn, rule, severity, region, since,
+                                                       status, limit)}
+
+    @app.get("/v1/breaches/summary")
+    async def get_breach_summary(db: Pool, _: ReadKey) -> Any:
+        """Open breaches counted per rule and per article of law."""
+        async with db.acquire() as conn:
+            return {"rules": await queries.breach_summary(conn)}
+
+    @app.get("/v1/regions")
+    async def get_regions(db: Pool, _: ReadKey) -> Any:
+        """Per-region roll-up: stations with incidents, detentions, open breaches."""
+        async with db.acquire() as conn:
+            return {"regions": await queries.regions(conn)}
+
+    @app.get("/v1/triage")
+    async def get_triage(db: Pool, who: ReadKey,
+                         limit: int = Query(200, ge=1, le=5000)) -> Any:
+        """Unverified reports, oldest first: the triage queue."""
+        async with db.acquire() as conn:
+            return {"reports": await queries.triage_queue(conn, limit, not may_see_names(who))}
+
+    @app.get("/v1/events/{event_id}")
+    async def get_event(event_id: uuid.UUID, db: Pool, who: ReadKey) -> Any:
+        """One event exactly as appended (hashes included), with its triage status."""
+        async with db.acquire() as conn:
+            found = await queries.event(conn, event_id, not may_see_names(who))
+        if found is None:
+            raise HTTPException(404, f"no event {event_id} in the read models (yet)")
+        return found
+
+    @app.get("/v1/admin/dead-letters")
+    async def get_dead_letters(db: Pool, _: AdminKey) -> Any:
+        """Log records the projector could not apply, with the reason."""
+        async with db.acquire() as conn:
+            rows = await conn.fetch("SELECT topic, kafka_partition AS partition, kafka_offset "
+                                    "AS offset, reason, raw, status FROM dead_letters "
+                                    "ORDER BY topic, kafka_partition, kafka_offset")
+        return {"dead_letters": [dict(r) for r in rows]}
+
+    @app.get("/v1/live")
+    async def live(request: Request, _: ReadKey, region: str | None = None,
+                   station: str | None = None, kinds: str | None = None,
+                   cursor: int | None = Query(None, ge=0),
+                   last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
+        """Server-Sent Events: each read-model change with its cursor (resume: Last-Event-ID)."""
+        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else cursor
+        wanted = ChangeFilter(set(filter(None, (region or "").split(","))),
+                              set(filter(None, (station or "").split(","))),
+                              set(filter(None, (kinds or "").split(","))))
+        return StreamingResponse(stream_changes(request, wanted, start),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> Response:
+        index = STATIC / "index.html"
+        if not index.exists():
+            return Response("dashboard not built", status_code=404)
+        return Response(index.read_bytes(), media_type="text/html")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(db: Pool, request: Request) -> Response:
+        """Ready when PostgreSQL answers and the change feed is followed."""
+        await db.fetchval("SELECT 1")
+        if not request.app.state.broadcaster.connected:
+            return unavailable("change feed not connected yet")
+        return ORJSONResponse({"status": "ready"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return metrics_response()
+
+
+def sse(change: dict[str, Any]) -> str:
+    data = {"cursor": change["cursor"], "kind": change["kind"], "region": change["region"],
+            "station_id": change["station_id"], "data": orjson.loads(change["data"])}
+    return f"id: {change['cursor']}\nevent: change\ndata: {orjson.dumps(data).decode()}\n\n"
+
+
+async def stream_changes(request: Request, wanted: ChangeFilter,
+                         start: int | None) -> AsyncIterator[str]:
+    broadcaster: Broadcaster = request.app.state.broadcaster
+    sub = broadcaster.subscribe(wanted)
+    try:
+        sent = broadcaster.cursor if start is None else start
+        yield f"retry: 1000\nevent: hello\ndata: {orjson.dumps({'cursor': sent}).decode()}\n\n"
+        if start is not None:
+            async with request.app.state.pool.acquire() as conn:
+                missed = await queries.changes_after(conn, start, BACKFILL_LIMIT)
+            if len(missed) == BACKFILL_LIMIT:
+                yield "event: resync\ndata: {\"reason\": \"too far behind\"}\n\n"
+                return
+            for change in missed:
+                sent = change["cursor"]
+                if wanted.wants(change):
+                    yield sse(change)
+            yield f"event: caught_up\ndata: {orjson.dumps({'cursor': sent}).decode()}\n\n"
+        while True:
+            try:
+                change = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
+            except asyncio.TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if change is None:
+                yield "event: resync\ndata: {\"reason\": \"subscriber too slow\"}\n\n"
+                return
+            if change["cursor"] > sent:
+                sent = change["cursor"]
+                yield sse(change)
+    finally:
+        broadcaster.unsubscribe(sub)
+
+
+app = create_app()

@@ -1,0 +1,26 @@
+"""Checking one submitted item: envelope, payload schema, clock. Pure."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from saylau.catalogue import Catalogue, FieldError
+from saylau.envelope import Envelope, too_far_in_future
+
+
+def validate_item(item: Any, catalogue: Catalogue, now: datetime) -> Envelope | list[FieldError]:
+    """The envelope of ``item``, or every problem found, each naming its field."""
+    if not isinstance(item, dict):
+        return [FieldError((), "an event must be a JSON object")]
+    try:
+        envelope = Envelope.model_validate(item)
+    except ValidationError as exc:
+        return [FieldError(tuple(e["loc"]), e["msg"]) for e in exc.errors()[:20]]
+    errors = catalogue.validate(envelope.type, envelope.schema_version, envelope.payload)
+    if too_far_in_future(envelope.occurred_at, now):
+        errors.append(FieldError(("occurred_at",), "occurred_at is more than a day in the future"))
+    if not envelope.station_id and not envelope.place and not envelope.type.startswith("report."):
+        errors.append(FieldError(("station_id",), "give station_id or place (region, city)"))
+    return errors or envelope

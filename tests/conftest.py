@@ -1,0 +1,25 @@
+"""Shared fixtures. Integration and e2e tests use the real Kafka and PostgreSQL that
+``scripts/test.sh`` starts (or KAFKA_BOOTSTRAP / DATABASE_URL when given)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from tests.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """One running ingest + projector + api for the tests that only post and read."""
+    running = Stack().start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def own_stack() -> Iterator[Stack]:
+    """A private stack, for tests that kill or restart services."""
+    running = Stack()
+    yield running
+    running.stop()
