@@ -185,7 +185,9 @@ ensure_jars() {
     [ -d "$LIBS" ] && mv "$LIBS" "$LIBS.old"
     mv "$tmp" "$LIBS"
     rm -rf "$LIBS.old"
-    log "jars ready ($(ls "$LIBS"/kafka_2.13-*.jar | xargs -n1 basename), $((SECONDS - t0)) s)"
+    local jar
+    jar="$(compgen -G "$LIBS/kafka_2.13-*.jar" | head -n 1)"
+    log "jars ready (${jar##*/}, $((SECONDS - t0)) s)"
 }
 
 render_props() {
@@ -199,6 +201,7 @@ render_props() {
         -e "s|\${KAFKA_CONTROLLER_PORT}|$esc_cport|g" \
         -e "s|\${KAFKA_DATA}|$esc_data|g" \
         "$INFRA/server.properties.in" >"$tmp"
+    # shellcheck disable=SC2016  # a literal "${" is what we look for
     if grep -q '\${' "$tmp"; then
         rm -f "$tmp"
         die "unsubstituted variable left in server.properties"
@@ -277,6 +280,7 @@ cmd_start() {
         (
             cd "$RUN_DIR"
             exec 9>&- </dev/null >>"$OUT_FILE" 2>&1
+            # shellcheck disable=SC2016  # expanded by the inner bash
             exec setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
                 java $KAFKA_HEAP \
                 -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -288,8 +292,8 @@ cmd_start() {
                 -cp "$LIBS/*" kafka.Kafka "$PROPS"
         ) &
         # wait until the wrapper has written the pid
-        local i
-        for i in $(seq 1 50); do
+        local _
+        for _ in $(seq 1 50); do
             [ -s "$PID_FILE" ] && break
             sleep 0.1
         done

@@ -43,7 +43,9 @@ BIN=""
 find_bin() {
     local d
     BIN=""
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V); do
+    local -a dirs=(/usr/lib/postgresql/*/bin)
+    [ -d "${dirs[0]}" ] || return 1
+    for d in $(printf '%s\n' "${dirs[@]}" | sort -V); do
         [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/postgres" ] && BIN="$d"
     done
     [ -n "$BIN" ]
@@ -171,7 +173,7 @@ server_running() {
 }
 
 accepting() {
-    "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 3 >/dev/null 2>&1
+    "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -t 3 >/dev/null 2>&1
 }
 
 port_open() {

@@ -50,6 +50,7 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
+services=("${pids[@]}")
 start demo .venv/bin/saylau demo --ingest "http://$INGEST_HOST:$INGEST_PORT" --key "$DEMO_KEY" --follow
-wait -n "${pids[@]}" || true
+wait -n "${services[@]}" || true
 log "a service exited; see var/log/"
