@@ -5,12 +5,13 @@ the log yields the same breaches and a projector can upsert them.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, uuid5
 
+from saylau.domain.calendar import Election
 from saylau.domain.legal import LegalRef
 from saylau.envelope import Envelope
 
@@ -47,17 +48,56 @@ class RuleConfig:
     kettling_max_temp_c: float = 0.0
 
 
+@dataclass(frozen=True)
+class Case:
+    """An event as the rules see it: payload at its latest version, its election if known."""
+
+    event: Envelope
+    payload: Mapping[str, Any]
+    election: Election | None
+
+    def local_time(self, election: Election) -> datetime:
+        return election.local(self.event.occurred_at, self.event.region)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule found, before it is tied to the event as a Breach."""
+
+    rule_id: str
+    severity: Severity
+    title: str
+    legal_ref: LegalRef | None
+    kind: Literal["legal", "alert"] = "legal"
+
+
+Rule = Callable[[Case, RuleConfig], list[Finding]]
+
+
 def breach_id(rule_id: str, event_ids: Sequence[str], extra: str = "") -> str:
     """Deterministic id, so replaying the log yields the same breaches."""
     key = rule_id + "|" + ",".join(sorted(event_ids)) + (f"|{extra}" if extra else "")
     return str(uuid5(BREACH_NAMESPACE, key))
 
 
+def as_breach(case: Case, found: Finding) -> Breach:
+    """Tie a finding to the event it was found in."""
+    event = case.event
+    event_ids = (str(event.event_id),)
+    return Breach(
+        breach_id=breach_id(found.rule_id, event_ids), rule_id=found.rule_id,
+        severity=found.severity, title=found.title, legal_ref=found.legal_ref,
+        event_ids=event_ids, station_id=event.station_id, region=event.region, city=event.city,
+        occurred_at=event.occurred_at,
+        election_id=case.election.id if case.election else event.election_id, kind=found.kind,
+    )
+
+
 def surge_bucket_start(occurred_at: datetime, config: RuleConfig) -> datetime:
     """Start of the fixed UTC bucket holding ``occurred_at``, so surges are order-independent."""
     width = timedelta(minutes=config.surge_window_minutes)
-    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return epoch + ((occurred_at.astimezone(timezone.utc) - epoch) // width) * width
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((occurred_at.astimezone(UTC) - epoch) // width) * width
 
 
 def detention_surge(region: str, city: str | None, bucket_start: datetime,
@@ -71,7 +111,7 @@ def detention_surge(region: str, city: str | None, bucket_start: datetime,
     """
     if detained_in_bucket <= config.surge_threshold:
         return None
-    bucket = bucket_start.astimezone(timezone.utc)
+    bucket = bucket_start.astimezone(UTC)
     rule_id = "detention.surge"
     return Breach(
         breach_id=breach_id(rule_id, (), f"{region}|{city or ''}|{bucket.isoformat()}"),

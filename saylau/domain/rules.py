@@ -7,57 +7,33 @@ gets none of them, but still gets the rules that hold whatever the date.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from saylau.domain import legal
 from saylau.domain.breach import (
     Breach,
+    Case,
+    Finding,
+    Rule,
     RuleConfig,
     Severity,
-    breach_id,
+    as_breach,
     detention_surge,
     surge_bucket_start,
     withdrawn_by,
     withdrawn_event_id,
 )
-from saylau.domain.calendar import Calendars, Election
+from saylau.domain.calendar import Calendars
 from saylau.domain.legal import LegalRef
 from saylau.domain.upcasters import upcast
 from saylau.envelope import Envelope
 
-__all__ = ["Breach", "LegalRef", "RuleConfig", "breaches", "detention_surge",
-           "surge_bucket_start", "withdrawn_by", "withdrawn_event_id", "RULES"]
+__all__ = ["RULES", "Breach", "LegalRef", "RuleConfig", "breaches", "detention_surge",
+           "surge_bucket_start", "withdrawn_by", "withdrawn_event_id"]
 
 MIN_POLLSTER_YEARS = 5
-
-
-@dataclass(frozen=True)
-class Case:
-    """An event as the rules see it: payload at its latest version, its election if known."""
-
-    event: Envelope
-    payload: Mapping[str, Any]
-    election: Election | None
-
-    def local_time(self, election: Election) -> datetime:
-        return election.local(self.event.occurred_at, self.event.region)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What a rule found, before it is tied to the event as a Breach."""
-
-    rule_id: str
-    severity: Severity
-    title: str
-    legal_ref: LegalRef | None
-    kind: Literal["legal", "alert"] = "legal"
-
-
-Rule = Callable[[Case, RuleConfig], list[Finding]]
 
 
 def campaigning_while_prohibited(case: Case, config: RuleConfig) -> list[Finding]:
@@ -217,16 +193,3 @@ def breaches(event: Envelope, calendars: Calendars, config: RuleConfig) -> list[
     case = Case(event, payload, calendars.for_event(event.election_id, event.occurred_at))
     return [as_breach(case, found)
             for rule in RULES.get(event.type, ()) for found in rule(case, config)]
-
-
-def as_breach(case: Case, found: Finding) -> Breach:
-    """Tie a finding to the event it was found in."""
-    event = case.event
-    event_ids = (str(event.event_id),)
-    return Breach(
-        breach_id=breach_id(found.rule_id, event_ids), rule_id=found.rule_id,
-        severity=found.severity, title=found.title, legal_ref=found.legal_ref,
-        event_ids=event_ids, station_id=event.station_id, region=event.region, city=event.city,
-        occurred_at=event.occurred_at,
-        election_id=case.election.id if case.election else event.election_id, kind=found.kind,
-    )

@@ -1,7 +1,7 @@
 """Every breach rule on both sides of its boundary, in the election's own local time."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -279,7 +279,7 @@ def test_same_bucket_in_any_offset_gives_the_same_id() -> None:
     in_utc = detention_surge("Almaty", "Almaty", at("2021-01-10T06:00:00+00:00"), 30, [], CONFIG)
     local = detention_surge("Almaty", "Almaty", at("2021-01-10T12:00:00+06:00"), 30, [], CONFIG)
     assert in_utc and local and in_utc.breach_id == local.breach_id
-    assert in_utc.occurred_at.tzinfo == timezone.utc
+    assert in_utc.occurred_at.tzinfo == UTC
 
 
 # --- determinism and withdrawal ---
