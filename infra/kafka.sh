@@ -11,6 +11,8 @@
 #   KAFKA_HOME ($ROOT/.cache/kafka; jars in $KAFKA_HOME/libs)
 #   KAFKA_DATA ($ROOT/var/kafka/data)  KAFKA_HEAP ("-Xms256m -Xmx768m")
 #   KAFKA_START_TIMEOUT (90 seconds)
+#   KAFKA_RUN_DIR ($ROOT/var/kafka: pid, logs, server.properties, cluster id, lock; give a
+#     second broker its own, or start/stop/status act on the first one)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -23,7 +25,7 @@ KAFKA_DATA="${KAFKA_DATA:-$ROOT/var/kafka/data}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx768m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
-RUN_DIR="$ROOT/var/kafka"
+RUN_DIR="${KAFKA_RUN_DIR:-$ROOT/var/kafka}"
 LOG_DIR="$RUN_DIR/logs"
 PID_FILE="$RUN_DIR/kafka.pid"
 OUT_FILE="$RUN_DIR/kafka.out"

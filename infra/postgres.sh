@@ -7,7 +7,8 @@
 #
 # Clients: DATABASE_URL=postgresql://saylau@127.0.0.1:15432/saylau (trust auth, no password)
 # Environment (all optional):
-#   PG_PORT (15432)  PG_DATA ($ROOT/var/pg/data)
+#   PG_PORT (15432)  PG_DATA ($PG_BASE/data)
+#   PG_BASE ($ROOT/var/pg: socket dir, server log, lock; give a second server its own)
 # The server binaries are Debian's (newest /usr/lib/postgresql/*/bin); when
 # absent they are installed with apt-get. As root, initdb/postgres run as the
 # `postgres` user; as any other user they run as that user.
@@ -16,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
 PG_PORT="${PG_PORT:-15432}"
-PG_BASE="$ROOT/var/pg"
+PG_BASE="${PG_BASE:-$ROOT/var/pg}"
 PG_DATA="${PG_DATA:-$PG_BASE/data}"
 PG_RUN="$PG_BASE/run"
 PG_LOG="$PG_BASE/postgres.log"

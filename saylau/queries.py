@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from saylau.projection import TRIAGE_REPORTS
 from saylau.sql import detained_now
 
 PERSONAL_FIELDS = ("persons", "names")
@@ -152,3 +153,27 @@ async def changes_after(conn: asyncpg.Connection, cursor: int, limit: int) -> li
 
 async def last_cursor(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT value FROM change_cursor WHERE id = 1") or 0)
+
+
+REPORT_TIMELINE = """
+SELECT to_timestamp(floor(extract(epoch FROM occurred_at) / $1) * $1) AS start,
+       count(*)::int AS reports
+FROM events WHERE type <> ALL($2::text[]) GROUP BY 1 ORDER BY 1 DESC LIMIT $3
+"""
+
+
+async def report_timeline(conn: asyncpg.Connection, bucket_minutes: int,
+                          limit: int) -> dict[str, Any]:
+    """Reports per ``bucket_minutes`` of occurred_at, the latest ``limit`` buckets.
+
+    Triage reports (verified / retracted / rejected) judge other reports and are not counted.
+    ``cursor`` is read in the same snapshot, so a live client resuming from it neither
+    misses nor double-counts a report.
+    """
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        cursor = await last_cursor(conn)
+        rows = await conn.fetch(REPORT_TIMELINE, bucket_minutes * 60,
+                                list(TRIAGE_REPORTS), limit)
+    return {"bucket_minutes": bucket_minutes, "cursor": cursor,
+            "not_counted": sorted(TRIAGE_REPORTS),
+            "buckets": [dict(r) for r in reversed(rows)]}

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     kettling_max_hours: float = 3.0
     public_read: bool = False
     projector_metrics_port: int = 0
+    projector_ready_seconds: float = 10.0
+    event_schema_dir: str = ""
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+    cors_origins: str = ""
 
     @property
     def dsn(self) -> str:

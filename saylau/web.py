@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Awaitable, Callable
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import ORJSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -53,6 +56,50 @@ def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[P
         return principal
 
     return check
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket per partner: ``rate`` requests a second on average, ``burst`` at once."""
+
+    rate: float
+    burst: int
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def wait_for(self, partner: str, now: float | None = None) -> float:
+        """Take a token for ``partner``: 0 when granted, else the seconds until one is free."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, then = self.buckets.get(partner, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        if tokens >= 1:
+            self.buckets[partner] = (tokens - 1, now)
+            return 0.0
+        self.buckets[partner] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+
+def rate_limited(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """``require(scope)``, then the partner's rate limit (429 with Retry-After when spent)."""
+
+    async def check(request: Request,
+                    principal: Annotated[Principal, Depends(require(scope))]) -> Principal:
+        wait = request.app.state.limiter.wait_for(principal.partner)
+        if wait:
+            raise HTTPException(429, f"rate limit for {principal.partner!r} reached; retry later",
+                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        return principal
+
+    return check
+
+
+def allow_cors(app: FastAPI, origins: str) -> None:
+    """CORS stays closed (no Access-Control-* headers) unless origins are configured."""
+    allowed = [o.strip() for o in origins.split(",") if o.strip()]
+    if allowed:
+        app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
 
 
 def metrics_response() -> Response:

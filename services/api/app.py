@@ -19,7 +19,7 @@ from saylau.auth import KeyRing, Principal, parse_env_keys
 from saylau.db import connect_pool, migrate
 from saylau.settings import Settings, settings as load_settings
 from saylau.web import metrics_response, require, setup_logging, unavailable
-from services.api.live import Broadcaster, ChangeFilter
+from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 
 STATIC = Path(__file__).resolve().parent / "static"
 ReadKey = Annotated[Principal, Depends(require("read", allow_public=True))]
@@ -131,6 +131,14 @@ def add_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of thin routes
         async with db.acquire() as conn:
             return {"regions": await queries.regions(conn)}
 
+    @app.get("/v1/timeline")
+    async def get_report_timeline(db: Pool, _: ReadKey,
+                                  bucket_minutes: int = Query(10, ge=1, le=1440),
+                                  limit: int = Query(144, ge=1, le=5000)) -> Any:
+        """Reports per time bucket (latest buckets) and the change cursor the counts include."""
+        async with db.acquire() as conn:
+            return await queries.report_timeline(conn, bucket_minutes, limit)
+
     @app.get("/v1/triage")
     async def get_triage(db: Pool, who: ReadKey,
                          limit: int = Query(200, ge=1, le=5000)) -> Any:
@@ -196,10 +204,8 @@ def add_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of thin routes
         return metrics_response()
 
 
-def sse(change: dict[str, Any]) -> str:
-    data = {"cursor": change["cursor"], "kind": change["kind"], "region": change["region"],
-            "station_id": change["station_id"], "data": orjson.loads(change["data"])}
-    return f"id: {change['cursor']}\nevent: change\ndata: {orjson.dumps(data).decode()}\n\n"
+def sse_event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {orjson.dumps(data).decode()}\n\n"
 
 
 async def stream_changes(request: Request, wanted: ChangeFilter,
@@ -208,32 +214,46 @@ async def stream_changes(request: Request, wanted: ChangeFilter,
     sub = broadcaster.subscribe(wanted)
     try:
         sent = broadcaster.cursor if start is None else start
-        yield f"retry: 1000\nevent: hello\ndata: {orjson.dumps({'cursor': sent}).decode()}\n\n"
+        yield "retry: 1000\n" + sse_event("hello", {"cursor": sent})
         if start is not None:
-            async with request.app.state.pool.acquire() as conn:
-                missed = await queries.changes_after(conn, start, BACKFILL_LIMIT)
-            if len(missed) == BACKFILL_LIMIT:
-                yield "event: resync\ndata: {\"reason\": \"too far behind\"}\n\n"
+            missed = await backfill(request, wanted, start)
+            if missed is None:
+                yield sse_event("resync", {"reason": "too far behind"})
                 return
-            for change in missed:
-                sent = change["cursor"]
-                if wanted.wants(change):
-                    yield sse(change)
-            yield f"event: caught_up\ndata: {orjson.dumps({'cursor': sent}).decode()}\n\n"
-        while True:
-            try:
-                change = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_SECONDS)
-            except asyncio.TimeoutError:
-                yield ": keepalive\n\n"
-                continue
-            if change is None:
-                yield "event: resync\ndata: {\"reason\": \"subscriber too slow\"}\n\n"
-                return
-            if change["cursor"] > sent:
-                sent = change["cursor"]
-                yield sse(change)
+            text, sent = missed
+            yield text
+        async for text in live_tail(sub, sent):
+            yield text
     finally:
         broadcaster.unsubscribe(sub)
+
+
+async def backfill(request: Request, wanted: ChangeFilter,
+                   start: int) -> tuple[str, int] | None:
+    """The changes after ``start`` from the table, ending in ``caught_up``; None if too many."""
+    async with request.app.state.pool.acquire() as conn:
+        missed = await queries.changes_after(conn, start, BACKFILL_LIMIT)
+    if len(missed) == BACKFILL_LIMIT:
+        return None
+    sent = missed[-1]["cursor"] if missed else start
+    text = "".join(sse(c) for c in missed if wanted.wants(c))
+    return text + sse_event("caught_up", {"cursor": sent, "missed": len(missed)}), sent
+
+
+async def live_tail(sub: Subscriber, sent: int) -> AsyncIterator[str]:
+    """Queued changes past ``sent``, several per write under load; ends with ``resync``."""
+    while True:
+        items = await sub.take(KEEPALIVE_SECONDS)
+        if not items:
+            yield ": keepalive\n\n"
+            continue
+        fresh = [c for c in items if c is not None and c["cursor"] > sent]
+        if fresh:
+            sent = fresh[-1]["cursor"]
+            yield "".join(c["sse"] for c in fresh)
+        if items[-1] is None:
+            yield sse_event("resync", {"reason": "subscriber too slow"})
+            return
 
 
 app = create_app()

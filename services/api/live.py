@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 
 from saylau import queries
 from saylau.feed import CHANNEL
@@ -20,6 +21,14 @@ from saylau.feed import CHANNEL
 log = logging.getLogger("saylau.api.live")
 QUEUE_SIZE = 2000
 FETCH_LIMIT = 5000
+MAX_COALESCED = 500
+
+
+def sse(change: dict[str, Any]) -> str:
+    """One change as an SSE message; its ``id`` is the cursor a client resumes from."""
+    data = {"cursor": change["cursor"], "kind": change["kind"], "region": change["region"],
+            "station_id": change["station_id"], "data": orjson.loads(change["data"])}
+    return f"id: {change['cursor']}\nevent: change\ndata: {orjson.dumps(data).decode()}\n\n"
 
 
 @dataclass
@@ -51,6 +60,16 @@ class Subscriber:
             while not self.queue.empty():
                 self.queue.get_nowait()
             self.queue.put_nowait(None)  # tells the stream to send "resync" and close
+
+    async def take(self, timeout: float) -> list[dict[str, Any] | None]:
+        """What is queued (one write to the socket for many changes); [] after ``timeout``."""
+        try:
+            items = [await asyncio.wait_for(self.queue.get(), timeout)]
+        except TimeoutError:
+            return []
+        while not self.queue.empty() and len(items) < MAX_COALESCED:
+            items.append(self.queue.get_nowait())
+        return items
 
 
 class Broadcaster:
@@ -111,6 +130,7 @@ class Broadcaster:
         while True:
             rows = await queries.changes_after(conn, self.cursor, FETCH_LIMIT)
             for change in rows:
+                change["sse"] = sse(change)  # serialised once, not once per subscriber
                 for sub in list(self.subscribers):
                     sub.offer(change)
             if rows:

@@ -16,7 +16,8 @@ from saylau.catalogue import catalogue
 from saylau.db import connect_pool, migrate
 from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import Settings, settings as load_settings
-from saylau.web import metrics_response, problem, require, setup_logging, unavailable
+from saylau.web import (RateLimiter, allow_cors, metrics_response, problem, rate_limited,
+                        setup_logging, unavailable)
 from services.ingest.intake import Intake, Outcome
 
 log = logging.getLogger("saylau.ingest")
@@ -25,7 +26,7 @@ MAX_BATCH_BODY = 16 * MAX_BODY
 MAX_BATCH = 1000
 ACCEPTED = Counter("saylau_events_accepted_total", "Events acknowledged by the broker")
 REJECTED = Counter("saylau_events_rejected_total", "Events not appended", ["reason"])
-IngestKey = Annotated[Principal, Depends(require("ingest"))]
+IngestKey = Annotated[Principal, Depends(rate_limited("ingest"))]
 ENVELOPE_REF = {"$ref": "#/components/schemas/Envelope"}
 
 
@@ -51,6 +52,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Saylau Watch ingest", version="1", lifespan=lifespan,
                   default_response_class=ORJSONResponse)
+    app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
+    allow_cors(app, cfg.cors_origins)
     add_routes(app)
     return app
 

@@ -23,6 +23,7 @@ def event(type_name: str, occurred_at: str, payload: dict[str, Any], *,
           election_id: str | None = None, version: int = 1, key: str = "") -> Envelope:
     """An envelope whose event_id is derived from its content, so tests are repeatable."""
     event_id = uuid5(NAMESPACE_URL, f"test|{type_name}|{occurred_at}|{key}")
-    return Envelope(event_id=event_id, type=type_name, schema_version=version,
-                    occurred_at=occurred_at, source="unit-test", station_id=station_id,
-                    election_id=election_id, place=place, payload=payload)
+    return Envelope.model_validate({
+        "event_id": event_id, "type": type_name, "schema_version": version,
+        "occurred_at": occurred_at, "source": "unit-test", "station_id": station_id,
+        "election_id": election_id, "place": place, "payload": payload})

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from saylau.domain import legal
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import (
+    Breach,
+    LegalRef,
     RuleConfig,
     breaches,
     detention_surge,
@@ -15,6 +18,7 @@ from saylau.domain.rules import (
     withdrawn_by,
     withdrawn_event_id,
 )
+from saylau.envelope import Envelope
 from tests.unit.builders import ASTANA, ORAL, PETROPAVLOVSK, calendars, event
 
 CONFIG = RuleConfig()
@@ -24,8 +28,13 @@ QUALIFIED_POLL = {"publisher_kind": "legal_entity", "publisher": "Strategy", "ch
 CANCELLED = {"candidate": "Asylbek Kozhakhmetov", "reason": "tax declaration"}
 
 
-def rule_ids(envelope, config: RuleConfig = CONFIG) -> list[str]:
+def rule_ids(envelope: Envelope, config: RuleConfig = CONFIG) -> list[str]:
     return [b.rule_id for b in breaches(envelope, calendars(), config)]
+
+
+def cited(breach: Breach) -> LegalRef:
+    assert breach.legal_ref is not None
+    return breach.legal_ref
 
 
 # --- campaigning before the period / during silence (Art. 102 CAO) ---
@@ -67,7 +76,7 @@ def test_prohibited_campaigning_cites_article_102_cao() -> None:
                         calendars(), CONFIG)
     assert (breach.legal_ref, breach.election_id, breach.kind) == (
         legal.CAMPAIGNING_WHILE_PROHIBITED, "kz-2023-03-19", "legal")
-    assert breach.legal_ref.code == "CAO" and breach.legal_ref.article == "102"
+    assert (cited(breach).code, cited(breach).article) == ("CAO", "102")
 
 
 # --- polls (Elections Law Art. 28 §9) ---
@@ -170,7 +179,7 @@ def test_ballot_stuffing_is_critical_even_without_an_election() -> None:
     [breach] = breaches(stuffing, calendars(), CONFIG)
     assert (breach.rule_id, breach.severity, breach.election_id) == (
         "ballot.stuffing", "critical", None)
-    assert (breach.legal_ref.code, breach.legal_ref.article) == ("CC", "151")
+    assert (cited(breach).code, cited(breach).article) == ("CC", "151")
 
 
 @pytest.mark.parametrize(("type_name", "payload", "code", "article", "part"), [
@@ -185,14 +194,14 @@ def test_campaign_offences_cite_their_article(type_name: str, payload: dict[str,
                                               code: str, article: str, part: str | None) -> None:
     [breach] = breaches(event(type_name, "2023-03-01T12:00:00+06:00", payload), calendars(),
                         CONFIG)
-    ref = breach.legal_ref
+    ref = cited(breach)
     assert (breach.rule_id, ref.code, ref.article, ref.part) == (type_name, code, article, part)
 
 
 @pytest.mark.parametrize("type_name", [
     "station.opened", "fine.imposed", "detention.released", "report.verified"])
 def test_neutral_events_break_no_rule(type_name: str) -> None:
-    payloads = {"fine.imposed": {"article": "102", "amount": 51750},
+    payloads: dict[str, dict[str, Any]] = {"fine.imposed": {"article": "102", "amount": 51750},
                 "detention.released": {"count": 1},
                 "report.verified": {"event_id": "6f2c1a7e-3b9d-4c51-9a0e-21c7d4b8e660"}}
     assert rule_ids(event(type_name, "2023-03-19T08:00:00+06:00",
@@ -207,8 +216,8 @@ def test_old_payload_versions_are_upcast_before_the_rules_run() -> None:
 
 # --- kettling alert ---
 
-def kettle(hours: str, temperature: float, *, ended: bool = True) -> object:
-    payload = {"started_at": "2021-01-10T12:00:00+06:00", "air_temperature_c": temperature}
+def kettle(hours: str, temperature: float, *, ended: bool = True) -> Envelope:
+    payload: dict[str, Any] = {"started_at": "2021-01-10T12:00:00+06:00", "air_temperature_c": temperature}
     if ended:
         payload["ended_at"] = f"2021-01-10T{hours}+06:00"
     return event("protest.kettled", "2021-01-10T12:00:00+06:00", payload, place=ASTANA,

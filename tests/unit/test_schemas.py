@@ -29,7 +29,8 @@ CATALOGUE_TYPES = {
 
 
 def load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
 
 
 def unbounded(node: dict[str, Any], where: str = "") -> list[str]:

@@ -1,0 +1,1 @@
+"""The pipeline benchmark (``make bench``); not part of the test suite."""

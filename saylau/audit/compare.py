@@ -1,0 +1,78 @@
+"""Compare two read-model schemas table by table: row counts, checksums, differing rows.
+
+The checksum is computed in PostgreSQL: the md5 of each row's text (columns in table order),
+aggregated in primary-key order and hashed again, so it is deterministic, independent of
+physical row order, and never builds a string the size of the table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Table
+
+from saylau.tables import READ_MODELS, metadata
+
+
+@dataclass
+class TableComparison:
+    table: str
+    rows: tuple[int, int]
+    checksums: tuple[str, str]
+    only_left: list[dict[str, Any]] = field(default_factory=list)
+    only_right: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        return self.rows[0] == self.rows[1] and self.checksums[0] == self.checksums[1]
+
+
+class MissingSchema(Exception):
+    """A schema to compare does not exist or lacks a read-model table."""
+
+
+def _columns(table: Table) -> str:
+    return ", ".join(f'"{c.name}"' for c in table.columns)
+
+
+def checksum_sql(schema: str, table: Table) -> str:
+    order = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+    return (f'SELECT count(*) AS n, md5(COALESCE(string_agg(md5(ROW({_columns(table)})::text), '
+            f"'' ORDER BY {order}), '')) AS checksum FROM \"{schema}\".\"{table.name}\"")
+
+
+def difference_sql(left: str, right: str, table: Table, limit: int) -> str:
+    cols = _columns(table)
+    return (f'(SELECT {cols} FROM "{left}"."{table.name}" EXCEPT ALL '
+            f'SELECT {cols} FROM "{right}"."{table.name}") LIMIT {int(limit)}')
+
+
+async def ensure_schemas(conn: asyncpg.Connection, *schemas: str) -> None:
+    for schema in schemas:
+        present = {r["table_name"] for r in await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema)}
+        missing = [t for t in READ_MODELS if t not in present]
+        if missing:
+            raise MissingSchema(f"schema {schema!r} has no table {missing[0]!r}"
+                                if present else f"no schema {schema!r}")
+
+
+async def compare(conn: asyncpg.Connection, left: str, right: str,
+                  limit: int = 20) -> list[TableComparison]:
+    """Every table of ``READ_MODELS`` in ``left`` against ``right``, in one snapshot."""
+    await ensure_schemas(conn, left, right)
+    out = []
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        for name in READ_MODELS:
+            table = metadata.tables[name]
+            a = await conn.fetchrow(checksum_sql(left, table))
+            b = await conn.fetchrow(checksum_sql(right, table))
+            found = TableComparison(name, (a["n"], b["n"]), (a["checksum"], b["checksum"]))
+            if not found.equal:
+                found.only_left = [dict(r) for r in
+                                   await conn.fetch(difference_sql(left, right, table, limit))]
+                found.only_right = [dict(r) for r in
+                                    await conn.fetch(difference_sql(right, left, table, limit))]
+            out.append(found)
+    return out

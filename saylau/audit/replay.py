@@ -1,0 +1,116 @@
+"""Rebuild the read models from the log into a fresh schema, with the live projection code.
+
+The replay feeds the log through ``saylau.store.Projection.apply``, the same object the live
+projector runs, in large batches and without a change feed (the ``changes`` table is for
+live push, not part of the audit). ``until`` gives the read models as of a past moment: only
+events that *occurred* (``occurred_at``, the partner's clock) at or before it are applied,
+whenever they were received.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import asyncpg
+import orjson
+
+from saylau.catalogue import catalogue
+from saylau.db import migrate
+from saylau.decode import Message
+from saylau.domain.calendar import Calendars
+from saylau.domain.rules import RuleConfig
+from saylau.settings import Settings
+from saylau.store import Projection
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+NEVER_REPLACED = ("public", "ingest", "information_schema")
+
+
+class Log(Protocol):
+    topic: str
+
+    def chunks(self, size: int) -> AsyncIterator[list[Message]]: ...
+
+
+class RefusedSchema(Exception):
+    """The target schema is not one replay may create or replace."""
+
+
+@dataclass
+class ReplayStats:
+    schema: str
+    read: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    after_until: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Log records processed per second."""
+        return self.read / self.seconds if self.seconds else 0.0
+
+
+def rule_config(cfg: Settings) -> RuleConfig:
+    """The thresholds the live projector uses (same settings, same values)."""
+    return RuleConfig(surge_threshold=cfg.surge_threshold,
+                      surge_window_minutes=cfg.surge_window_minutes,
+                      kettling_max_hours=cfg.kettling_max_hours)
+
+
+def replay_projection(schema: str, topic: str, cfg: Settings) -> Projection:
+    """A ``Projection`` like the live one, writing ``schema`` and publishing no change feed."""
+    return Projection(schema, topic, catalogue(), Calendars.load(), rule_config(cfg), feed=None)
+
+
+async def prepare_schema(conn: asyncpg.Connection, schema: str, live: str, force: bool) -> bool:
+    """Create ``schema`` empty; replace an old ``replay_*`` schema; others only with force.
+
+    Returns whether an existing schema was dropped.
+    """
+    if not SCHEMA_NAME.match(schema) or schema in NEVER_REPLACED or schema.startswith("pg_"):
+        raise RefusedSchema(f"{schema!r} is not a schema name replay may use")
+    exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+    if exists and not schema.startswith("replay_") and not force:
+        what = "the live read models" if schema == live else "not a replay_ schema"
+        raise RefusedSchema(f"schema {schema!r} exists ({what}); pass --force to replace it")
+    if exists:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await migrate(conn, schema)
+    return bool(exists)
+
+
+async def replay(conn: asyncpg.Connection, log: Log, projection: Projection, batch: int,
+                 until: datetime | None = None,
+                 on_progress: Callable[[int], None] = lambda n: None) -> ReplayStats:
+    """Apply every record of ``log`` (occurred by ``until``, if given) to ``projection``."""
+    stats, started = ReplayStats(projection.schema), time.perf_counter()
+    async for chunk in log.chunks(batch):
+        stats.read += len(chunk)
+        kept = chunk if until is None else [m for m in chunk if occurred_by(m, until)]
+        stats.after_until += len(chunk) - len(kept)
+        if kept:
+            result = await projection.apply(conn, kept)
+            stats.applied += result.applied
+            stats.duplicates += result.duplicates
+            stats.dead += len(result.dead)
+        on_progress(len(chunk))
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def occurred_by(message: Message, until: datetime) -> bool:
+    """Whether the record's ``occurred_at`` is at or before ``until``.
+
+    A record whose time cannot be read is kept, so the projection dead-letters it as live does.
+    """
+    try:
+        occurred = datetime.fromisoformat(orjson.loads(message.value)["occurred_at"])
+        return occurred.tzinfo is None or occurred <= until
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return True
