@@ -40,11 +40,13 @@ def parse_env_keys(spec: str) -> dict[str, Principal]:
 
 
 class KeyRing:
-    """Looks keys up in the environment list, then in ``ingest.api_keys`` (briefly cached)."""
+    """Looks keys up in the environment list, then in ``<ingest schema>.api_keys`` (cached 2 s)."""
 
-    def __init__(self, env_keys: dict[str, Principal], pool: asyncpg.Pool | None) -> None:
+    def __init__(self, env_keys: dict[str, Principal], pool: asyncpg.Pool | None,
+                 schema: str = "ingest") -> None:
         self.env_keys = env_keys
         self.pool = pool
+        self.schema = schema
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def principal(self, key: str) -> Principal | None:
@@ -62,6 +64,6 @@ class KeyRing:
         if self.pool is None:
             return None
         row = await self.pool.fetchrow(
-            "SELECT partner, scopes FROM ingest.api_keys WHERE key_hash = $1 "
+            f'SELECT partner, scopes FROM "{self.schema}".api_keys WHERE key_hash = $1 '  # noqa: S608
             "AND revoked_at IS NULL", digest)
         return Principal(row["partner"], frozenset(row["scopes"])) if row else None

@@ -47,6 +47,11 @@ class Catalogue:
     def latest_version(self, type_name: str) -> int:
         return max(v for name, v in self._validators if name == type_name)
 
+    def scope(self, type_name: str) -> str:
+        """Where events of this type happen: station, place, campaign, report or registry."""
+        schema = self.schemas.get((type_name, self.latest_version(type_name)), {})
+        return str(schema.get("x-saylau", {}).get("scope", "place"))
+
     def validate(self, type_name: str, version: int, payload: Any) -> list[FieldError]:
         """Errors of ``payload`` against its type's schema; empty when valid."""
         validator = self._validators.get((type_name, version))

@@ -5,9 +5,15 @@ import asyncpg
 
 from saylau.tables import ddl
 
-INGEST_DDL = [
-    "CREATE SCHEMA IF NOT EXISTS ingest",
-    """CREATE TABLE IF NOT EXISTS ingest.accepted_events (
+
+def ingest_ddl(schema: str) -> list[str]:
+    """Ingest's own tables (dedup ids, API keys): not read models, never replayed."""
+    return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', f'SET search_path TO "{schema}"',
+            *INGEST_TABLES]
+
+
+INGEST_TABLES = [
+    """CREATE TABLE IF NOT EXISTS accepted_events (
         event_id uuid PRIMARY KEY,
         content_hash text NOT NULL,
         kafka_key text NOT NULL,
@@ -15,7 +21,7 @@ INGEST_DDL = [
         kafka_offset bigint NOT NULL,
         partner text NOT NULL,
         received_at timestamptz NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS ingest.api_keys (
+    """CREATE TABLE IF NOT EXISTS api_keys (
         key_hash text PRIMARY KEY,
         partner text NOT NULL,
         scopes text[] NOT NULL,
@@ -24,15 +30,18 @@ INGEST_DDL = [
 ]
 
 
-async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10,
+                       search_path: str | None = None) -> asyncpg.Pool:
+    settings = {"search_path": f'"{search_path}"'} if search_path else None
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                     command_timeout=30)
+                                     command_timeout=30, server_settings=settings)
 
 
-async def migrate(conn: asyncpg.Connection, schema: str = "live") -> None:
+async def migrate(conn: asyncpg.Connection, schema: str = "live",
+                  ingest_schema: str = "ingest") -> None:
     """Create the read-model tables in ``schema`` and ingest's own tables (idempotent)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(8675309)")
-        for statement in [*INGEST_DDL, *ddl(schema)]:
+        for statement in [*ingest_ddl(ingest_schema), *ddl(schema)]:
             await conn.execute(statement)
         await conn.execute("SET search_path TO DEFAULT")

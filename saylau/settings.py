@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     dead_letter_topic: str = "saylau.events.dlq"
     events_partitions: int = 6
     read_schema: str = "live"
+    ingest_schema: str = "ingest"
     saylau_api_keys: str = ""
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080

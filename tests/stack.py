@@ -59,6 +59,7 @@ class Stack:
         self.ingest_port, self.api_port = free_port(), free_port()
         self.env = {**os.environ, "EVENTS_TOPIC": f"{self.name}.events",
                     "DEAD_LETTER_TOPIC": f"{self.name}.dlq", "READ_SCHEMA": self.name,
+                    "INGEST_SCHEMA": f"{self.name}_ingest",
                     "PROJECTOR_GROUP": f"{self.name}-projector",
                     "EVENTS_PARTITIONS": str(self.partitions),
                     "SAYLAU_API_KEYS": f"tester:{self.writer_key},"
@@ -94,6 +95,13 @@ class Stack:
 
     def start_projector(self) -> subprocess.Popen[bytes]:
         return self._spawn("projector", [sys.executable, "-m", "services.projector.app"])
+
+    def start_webhooks(self) -> subprocess.Popen[bytes]:
+        """The outgoing-webhooks worker (optional: only webhook tests need it)."""
+        logged = LOGS / f"{self.name}-webhooks-{len(self.procs.get('webhooks', []))}.log"
+        proc = self._spawn("webhooks", [sys.executable, "-m", "services.webhooks.app"])
+        wait_until(lambda: "following" in logged.read_text(), 60)
+        return proc
 
     def start(self) -> "Stack":
         self.start_ingest()

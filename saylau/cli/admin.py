@@ -12,6 +12,10 @@ from saylau.kafka import ensure_topics
 from saylau.settings import settings
 
 
+def keys_table() -> str:
+    return f'"{settings().ingest_schema}".api_keys'
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("migrate", help="create the read-model tables and the Kafka topics")
     p.add_argument("--schema", default=None, help="read-model schema (default: READ_SCHEMA)")
@@ -34,7 +38,7 @@ async def run_migrate(args: argparse.Namespace) -> int:
     cfg = settings()
     conn = await asyncpg.connect(cfg.dsn)
     try:
-        await migrate(conn, args.schema or cfg.read_schema)
+        await migrate(conn, args.schema or cfg.read_schema, cfg.ingest_schema)
     finally:
         await conn.close()
     await ensure_topics(cfg)
@@ -51,8 +55,8 @@ async def run_keys_create(args: argparse.Namespace) -> int:
     key = new_key()
     conn = await asyncpg.connect(settings().dsn)
     try:
-        await migrate(conn, settings().read_schema)
-        await conn.execute("INSERT INTO ingest.api_keys (key_hash, partner, scopes) "
+        await migrate(conn, settings().read_schema, settings().ingest_schema)
+        await conn.execute(f"INSERT INTO {keys_table()} (key_hash, partner, scopes) "
                            "VALUES ($1, $2, $3)", hash_key(key), args.partner, scopes)
     finally:
         await conn.close()
@@ -63,7 +67,7 @@ async def run_keys_create(args: argparse.Namespace) -> int:
 async def run_keys_revoke(args: argparse.Namespace) -> int:
     conn = await asyncpg.connect(settings().dsn)
     try:
-        done = await conn.execute("UPDATE ingest.api_keys SET revoked_at = now() "
+        done = await conn.execute(f"UPDATE {keys_table()} SET revoked_at = now() "
                                   "WHERE key_hash = $1 AND revoked_at IS NULL", hash_key(args.key))
     finally:
         await conn.close()
@@ -78,7 +82,7 @@ async def run_keys_list(args: argparse.Namespace) -> int:
     conn = await asyncpg.connect(settings().dsn)
     try:
         rows = await conn.fetch("SELECT partner, scopes, created_at, revoked_at "
-                                "FROM ingest.api_keys ORDER BY created_at")
+                                f"FROM {keys_table()} ORDER BY created_at")
     finally:
         await conn.close()
     for r in rows:

@@ -82,7 +82,7 @@ class Intake:
     async def _dedup(self, pending: list[Pending], outcomes: list[Outcome | None]) -> list[Pending]:
         """Known ids: same content → duplicate (200), other content → conflict (409)."""
         rows = await self.pool.fetch(
-            "SELECT event_id, content_hash FROM ingest.accepted_events "
+            "SELECT event_id, content_hash FROM accepted_events "
             "WHERE event_id = ANY($1::uuid[])", [p.envelope.event_id for p in pending])
         known = {r["event_id"]: r["content_hash"] for r in rows}
         fresh = []
@@ -103,7 +103,7 @@ class Intake:
         """Triage reports go to their target's partition, so they always follow it."""
         targets = [uuid.UUID(str(p.envelope.payload["event_id"])) for p in pending
                    if p.envelope.type.startswith("report.")]
-        rows = await self.pool.fetch("SELECT event_id, kafka_key FROM ingest.accepted_events "
+        rows = await self.pool.fetch("SELECT event_id, kafka_key FROM accepted_events "
                                      "WHERE event_id = ANY($1::uuid[])", targets)
         keys = {r["event_id"]: r["kafka_key"] for r in rows}
         keys.update({p.envelope.event_id: partition_key(p.envelope) for p in pending})
@@ -157,7 +157,7 @@ class Intake:
             return
         try:
             await self.pool.execute(
-                "INSERT INTO ingest.accepted_events (event_id, content_hash, kafka_key, "
+                "INSERT INTO accepted_events (event_id, content_hash, kafka_key, "
                 "kafka_partition, kafka_offset, partner, received_at) SELECT * FROM unnest("
                 "$1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], "
                 "$7::timestamptz[]) ON CONFLICT DO NOTHING",

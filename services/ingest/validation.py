@@ -21,6 +21,9 @@ def validate_item(item: Any, catalogue: Catalogue, now: datetime) -> Envelope | 
     errors = catalogue.validate(envelope.type, envelope.schema_version, envelope.payload)
     if too_far_in_future(envelope.occurred_at, now):
         errors.append(FieldError(("occurred_at",), "occurred_at is more than a day in the future"))
-    if not envelope.station_id and not envelope.place and not envelope.type.startswith("report."):
-        errors.append(FieldError(("station_id",), "give station_id or place (region, city)"))
+    if errors:
+        return errors
+    located = catalogue.scope(envelope.type) in ("station", "place")
+    if located and not envelope.station_id and not envelope.place:
+        errors.append(FieldError(("station_id",), f"{envelope.type} needs station_id or place"))
     return errors or envelope
