@@ -5,6 +5,7 @@ projector writes), with no validation, no HTTP and no projection logic in betwee
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from typing import Any
@@ -28,6 +29,7 @@ async def create_topic(settings: Settings, topic: str, partitions: int) -> None:
         await admin.create_topics([NewTopic(topic, partitions, 1)])
     finally:
         await admin.close()
+    await asyncio.sleep(2.0)  # let every partition elect its leader before timing writes
 
 
 async def produce(settings: Settings, topic: str,

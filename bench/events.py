@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from saylau.catalogue import catalogue
 from saylau.chain import ChainHead
 from saylau.envelope import Envelope, canonical, content_hash, partition_key
 from saylau.kafka import partition_for
 
 STATIONS = 10_000
 CITIES = [(f"Region-{r}", f"City-{r}-{c}") for r in range(17) for c in range(12)]
-VOTING_DAY = datetime(2021, 1, 10, 1, 0, tzinfo=timezone.utc)  # 07:00 in Almaty
+VOTING_DAY = datetime(2021, 1, 10, 1, 0, tzinfo=UTC)  # 07:00 in Almaty
 
 
 def _station(rng: random.Random) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def _payload(rng: random.Random, kind: int) -> tuple[str, dict[str, Any], bool]:
     if kind < 30:
         return "station.opened", {"commission_members_present": rng.randrange(5, 12)}, True
     if kind < 55:
-        return "voter.turned_away", {"reason": "not on the list", "count": 1}, True
+        return "voter.turned_away", {"reason": "not_on_list", "count": 1}, True
     if kind < 75:
         return "observer.access_denied", {"observers": rng.randrange(1, 5),
                                           "organisation": "El Dauysy"}, True
@@ -61,11 +62,12 @@ def events(n: int, seed: int) -> list[dict[str, Any]]:
 def log_records(items: list[dict[str, Any]], partitions: int,
                 partner: str = "bench") -> list[tuple[int, bytes, bytes]]:
     """(partition, key, value) of each item as ingest would append it."""
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     heads: dict[int, ChainHead] = {}
     out = []
     for item in items:
         envelope = Envelope.model_validate(item)
+        assert not catalogue().validate(envelope.type, 1, envelope.payload), item
         wire = envelope.wire()
         key = partition_key(envelope)
         partition = partition_for(key, partitions)

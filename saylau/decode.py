@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import fastjsonschema
 import orjson
 from pydantic import ValidationError
 
-from saylau.catalogue import Catalogue
+from saylau.catalogue import Catalogue, FieldError
 from saylau.domain.upcasters import upcast
 from saylau.envelope import Envelope, stored_envelope
 
@@ -28,6 +30,44 @@ class Decoded:
     event: Envelope
 
 
+class CompiledCatalogue(Catalogue):
+    """The catalogue with every payload schema also compiled to Python (fastjsonschema).
+
+    A payload the compiled check accepts is valid; any other gets the catalogue's own
+    (jsonschema) verdict and messages. The compiled check is never laxer: the schemas use
+    only draft-07 keywords, string enums and consts, and it also checks ``format``, which
+    jsonschema leaves alone, so at worst a valid payload takes the slow path.
+    """
+
+    def __init__(self, base: Catalogue) -> None:
+        self.__dict__.update(base.__dict__)
+        self._compiled = {key: check for key, schema in base.schemas.items()
+                          if (check := _compile(schema)) is not None}
+
+    def validate(self, type_name: str, version: int, payload: Any) -> list[FieldError]:
+        check = self._compiled.get((type_name, version))
+        if check is not None:
+            try:
+                check(payload)
+                return []
+            except fastjsonschema.JsonSchemaException:
+                pass
+        return super().validate(type_name, version, payload)
+
+
+def _compile(schema: dict[str, Any]) -> Any:
+    try:
+        return fastjsonschema.compile(schema, use_default=False)
+    except (fastjsonschema.JsonSchemaDefinitionException, ValueError):
+        return None  # this schema keeps the jsonschema path only
+
+
+@lru_cache(maxsize=8)
+def compiled(catalogue: Catalogue) -> Catalogue:
+    """``catalogue`` with compiled payload checks (same answers, faster)."""
+    return catalogue if isinstance(catalogue, CompiledCatalogue) else CompiledCatalogue(catalogue)
+
+
 class PoisonMessage(Exception):
     """A record the projector cannot apply; it goes to the dead-letter table with the reason."""
 
@@ -45,7 +85,7 @@ def decode(message: Message, catalogue: Catalogue) -> Decoded:
     except ValidationError as exc:
         raise PoisonMessage(f"invalid envelope: {exc.errors()[0]['loc']}: "
                             f"{exc.errors()[0]['msg']}") from None
-    errors = catalogue.validate(event.type, event.schema_version, event.payload)
+    errors = compiled(catalogue).validate(event.type, event.schema_version, event.payload)
     if errors:
         raise PoisonMessage(f"invalid payload: {errors[0].loc}: {errors[0].msg}")
     version, payload = upcast(event.type, event.schema_version, event.payload)

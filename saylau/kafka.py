@@ -53,8 +53,12 @@ async def ensure_topics(settings: Settings, replication: int = 1, attempts: int 
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
-    """Idempotent, acks=all: a 'sent' record is on every in-sync replica, exactly once."""
+    """Idempotent, acks=all: a 'sent' record is on every in-sync replica, exactly once.
+
+    A 5 ms linger lets one request carry a whole HTTP batch per partition (fewer, larger
+    produce requests) for a few ms of latency, far inside the POST→visible budget.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
-        linger_ms=2, max_batch_size=512 * 1024, compression_type=None,
+        linger_ms=5, max_batch_size=1024 * 1024, compression_type=None,
         request_timeout_ms=10000, max_request_size=4 * 1024 * 1024)

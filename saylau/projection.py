@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from saylau.catalogue import Catalogue
@@ -19,6 +20,7 @@ WITHDRAWING_REPORTS = {"report.retracted": "retracted", "report.rejected": "reje
 TRIAGE_REPORTS = {**WITHDRAWING_REPORTS, "report.verified": "verified"}
 
 
+@lru_cache(maxsize=1024)
 def is_incident(catalogue: Catalogue, type_name: str) -> bool:
     """Whether the catalogue marks this type as an incident (``x-saylau.incident``)."""
     schema = catalogue.schemas.get((type_name, catalogue.latest_version(type_name)), {})

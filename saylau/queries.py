@@ -10,7 +10,9 @@ import orjson
 from saylau.projection import TRIAGE_REPORTS
 from saylau.sql import detained_now
 
-PERSONAL_FIELDS = ("persons", "names")
+NOT_REPORTS = (*TRIAGE_REPORTS, "message.received")
+"""Types about reports (triage, raw inbound messages), not reports of what happened."""
+PERSONAL_FIELDS = ("persons", "names", "sender")
 REDACTED = "[redacted]"
 
 
@@ -119,7 +121,8 @@ async def regions(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 async def triage_queue(conn: asyncpg.Connection, limit: int, redact: bool) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT record::text AS record FROM events WHERE status = "
-                            "'unverified' ORDER BY received_at, event_id LIMIT $1", limit)
+                            "'unverified' AND type <> ALL($2::text[]) ORDER BY received_at, event_id "
+                            "LIMIT $1", limit, list(NOT_REPORTS))
     return [shown_record(r["record"], redact) for r in rows]
 
 
@@ -173,7 +176,7 @@ async def report_timeline(conn: asyncpg.Connection, bucket_minutes: int,
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         cursor = await last_cursor(conn)
         rows = await conn.fetch(REPORT_TIMELINE, bucket_minutes * 60,
-                                list(TRIAGE_REPORTS), limit)
+                                list(NOT_REPORTS), limit)
     return {"bucket_minutes": bucket_minutes, "cursor": cursor,
-            "not_counted": sorted(TRIAGE_REPORTS),
+            "not_counted": sorted(NOT_REPORTS),
             "buckets": [dict(r) for r in reversed(rows)]}

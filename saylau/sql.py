@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 import asyncpg
 import orjson
@@ -185,14 +186,20 @@ async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach]) -> list
     """Insert breaches; an existing breach with the same id takes the new evidence list."""
     if not found:
         return []
-    await conn.executemany(
+    latest = {b.breach_id: b for b in found}  # one row per id: the last evidence wins
+    cols = list(zip(*[(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
+                       _json(breach_row(b)["legal_ref"]), _json(sorted(b.event_ids)),
+                       b.station_id, b.region, b.city, b.election_id, b.occurred_at)
+                      for b in latest.values()]))
+    await conn.execute(
         "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
         "station_id, region, city, election_id, occurred_at, status) "
-        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11, $12, 'open') "
+        "SELECT id, rule, kind, sev, title, ref::jsonb, ids::jsonb, st, reg, city, el, at, "
+        "'open' FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
+        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+        "$12::timestamptz[]) AS b(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at) "
         "ON CONFLICT (breach_id) DO UPDATE SET event_ids = EXCLUDED.event_ids, status = 'open'",
-        [(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
-          _json(breach_row(b)["legal_ref"]), _json(sorted(b.event_ids)), b.station_id,
-          b.region, b.city, b.election_id, b.occurred_at) for b in found])
+        *[list(c) for c in cols])
     return [{"kind": "breach", "region": b.region, "station_id": b.station_id,
              "data": breach_row(b)} for b in found]
 
@@ -215,34 +222,70 @@ async def evaluate_surges(conn: asyncpg.Connection, deltas: Deltas,
     """Flag (or withdraw) a detention surge per touched city and time bucket.
 
     Decided from the bucket's total, never from arrival order, so replay agrees with live.
+    Set-based: one query for the totals, one for the evidence of the buckets over the
+    threshold, one upsert and one withdrawal, however many buckets the batch touched.
     """
-    changes: list[Change] = []
-    for (region, city, bucket), _ in deltas.detention_buckets.items():
-        detained = await conn.fetchval(
-            "SELECT detained FROM detention_buckets WHERE region=$1 AND city=$2 "
-            "AND bucket_start=$3", region, city, bucket)
-        ids = await conn.fetch(
-            "SELECT event_id::text AS id FROM events WHERE type = 'detention.reported' "
-            "AND COALESCE(region, '(unknown)') = $1 AND COALESCE(city, $5) = $2 "
-            "AND occurred_at >= $3 AND occurred_at < $4 "
-            "AND status NOT IN ('retracted', 'rejected') ORDER BY 1",
-            region, city, bucket, bucket + timedelta(minutes=config.surge_window_minutes),
-            UNSPECIFIED_CITY)
-        surge = detention_surge(region, city, bucket, detained or 0, [r["id"] for r in ids],
-                                config)
-        if surge is not None:
-            changes += await upsert_breaches(conn, [surge])
-        else:
-            changes += await _withdraw_surge(conn, region, city, bucket, config)
-    return changes
-
-
-async def _withdraw_surge(conn: asyncpg.Connection, region: str, city: str, bucket: Any,
-                          config: RuleConfig) -> list[Change]:
-    probe = detention_surge(region, city, bucket, config.surge_threshold + 1, ["probe"], config)
-    if probe is None:
+    keys = list(deltas.detention_buckets)
+    if not keys:
         return []
-    rows = await conn.fetch("UPDATE breaches SET status = 'withdrawn' WHERE breach_id = $1 "
-                            "AND status = 'open' RETURNING breach_id", uuid.UUID(probe.breach_id))
-    return [{"kind": "breach_withdrawn", "region": region, "station_id": None,
-             "data": {"breach_id": probe.breach_id, "rule_id": probe.rule_id}} for _ in rows]
+    totals = await _bucket_totals(conn, keys)
+    over = [k for k in keys if _surge(k, totals[k], ["probe"], config) is not None]
+    evidence = await _surge_evidence(conn, over, config)
+    surges = {k: _surge(k, totals[k], evidence.get(k, []), config) for k in over}
+    probes = {k: _surge(k, config.surge_threshold + 1, ["probe"], config)
+              for k in keys if k not in surges}
+    upserted = await upsert_breaches(conn, [b for b in surges.values() if b is not None])
+    withdrawn = await _withdraw_surges(conn, [p for p in probes.values() if p is not None])
+    by_id = {c["data"]["breach_id"]: c for c in upserted + withdrawn}
+    found = [surges.get(k) or probes.get(k) for k in keys]
+    return [by_id[b.breach_id] for b in found if b is not None and b.breach_id in by_id]
+
+
+Bucket = tuple[str, str, datetime]
+
+
+def _surge(key: Bucket, detained: int, ids: list[str], config: RuleConfig) -> Breach | None:
+    return detention_surge(key[0], key[1], key[2], detained, ids, config)
+
+
+async def _bucket_totals(conn: asyncpg.Connection, keys: list[Bucket]) -> dict[Bucket, int]:
+    rows = await conn.fetch(
+        "SELECT t.i, b.detained FROM unnest($1::text[], $2::text[], $3::timestamptz[]) "
+        "WITH ORDINALITY AS t(region, city, bucket, i) JOIN detention_buckets b "
+        "ON b.region = t.region AND b.city = t.city AND b.bucket_start = t.bucket",
+        *[list(c) for c in zip(*keys)])
+    found = {keys[r["i"] - 1]: r["detained"] for r in rows}
+    return {k: found.get(k) or 0 for k in keys}
+
+
+async def _surge_evidence(conn: asyncpg.Connection, keys: list[Bucket],
+                          config: RuleConfig) -> dict[Bucket, list[str]]:
+    """Ids of the standing (not retracted or rejected) detention reports of each bucket."""
+    if not keys:
+        return {}
+    window = timedelta(minutes=config.surge_window_minutes)
+    rows = await conn.fetch(
+        "SELECT t.i, e.event_id::text AS id FROM unnest($1::text[], $2::text[], "
+        "$3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS t(region, city, lo, hi, i) "
+        "JOIN events e ON e.type = 'detention.reported' "
+        "AND COALESCE(e.region, '(unknown)') = t.region AND COALESCE(e.city, $5) = t.city "
+        "AND e.occurred_at >= t.lo AND e.occurred_at < t.hi "
+        "AND e.status NOT IN ('retracted', 'rejected')",
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+        [k[2] + window for k in keys], UNSPECIFIED_CITY)
+    evidence: dict[Bucket, list[str]] = {}
+    for r in rows:
+        evidence.setdefault(keys[r["i"] - 1], []).append(r["id"])
+    return evidence
+
+
+async def _withdraw_surges(conn: asyncpg.Connection, probes: list[Breach]) -> list[Change]:
+    if not probes:
+        return []
+    rows = await conn.fetch("UPDATE breaches SET status = 'withdrawn' WHERE status = 'open' "
+                            "AND breach_id = ANY($1::uuid[]) RETURNING breach_id",
+                            [uuid.UUID(p.breach_id) for p in probes])
+    gone = {str(r["breach_id"]) for r in rows}
+    return [{"kind": "breach_withdrawn", "region": p.region, "station_id": None,
+             "data": {"breach_id": p.breach_id, "rule_id": p.rule_id}}
+            for p in probes if p.breach_id in gone]

@@ -18,7 +18,7 @@ import orjson
 from saylau.catalogue import Catalogue
 from saylau.decode import Decoded, Message, PoisonMessage, decode
 from saylau.domain.calendar import Calendars
-from saylau.domain.rules import RuleConfig, breaches
+from saylau.domain.rules import RULES, RuleConfig, breaches
 from saylau.envelope import Envelope
 from saylau.feed import ChangeFeed
 from saylau.projection import TRIAGE_REPORTS, WITHDRAWING_REPORTS, Deltas
@@ -92,7 +92,8 @@ class Projection:
                 self._triage(event, targets, statuses, deltas)
                 continue
             deltas.add(event, +1, self.catalogue, self.config)
-            found += breaches(event, self.calendars, self.config)
+            if event.type in RULES:  # most reports break no rule: skip the calendar work
+                found += breaches(event, self.calendars, self.config)
             targets[event.event_id] = (event, "unverified")
         await sql.insert_events(conn, batch, statuses)
         await sql.set_statuses(conn, statuses)

@@ -83,8 +83,9 @@ class RateLimiter:
 def rate_limited(scope: str) -> Callable[..., Awaitable[Principal]]:
     """``require(scope)``, then the partner's rate limit (429 with Retry-After when spent)."""
 
-    async def check(request: Request,
-                    principal: Annotated[Principal, Depends(require(scope))]) -> Principal:
+    authenticated = Depends(require(scope))  # string annotations cannot see closure names
+
+    async def check(request: Request, principal: Principal = authenticated) -> Principal:
         wait = request.app.state.limiter.wait_for(principal.partner)
         if wait:
             raise HTTPException(429, f"rate limit for {principal.partner!r} reached; retry later",

@@ -11,7 +11,7 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -45,11 +45,13 @@ class KafkaLog:
         self.extents: dict[int, Extent] = {}
         self.header: dict[str, Any] | None = None
 
-    async def __aenter__(self) -> KafkaLog:
+    async def __aenter__(self) -> Self:
         await self._consumer.start()
         if self.topic not in await self._consumer.topics():
             await self._consumer.stop()
             raise LookupError(f"no topic {self.topic!r} at the broker")
+        self._consumer._client.add_topic(self.topic)  # topics() does not fill this cache
+        await self._consumer._client.force_metadata_update()
         parts = [TopicPartition(self.topic, p)
                  for p in sorted(self._consumer.partitions_for_topic(self.topic) or ())]
         self._consumer.assign(parts)
@@ -109,7 +111,7 @@ class ExportLog:
         self.total = 0
         self._file: IO[bytes] | None = None
 
-    async def __aenter__(self) -> ExportLog:
+    async def __aenter__(self) -> Self:
         self._file = self.path.open("rb")
         first = self._file.readline()
         if first.strip() and HEADER_KEY in (parsed := _object(first, 1)):

@@ -13,12 +13,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import asyncpg
 import orjson
 
-from saylau.catalogue import catalogue
+from saylau.catalogue import Catalogue, catalogue
 from saylau.db import migrate
 from saylau.decode import Message
 from saylau.domain.calendar import Calendars
@@ -63,17 +64,26 @@ def rule_config(cfg: Settings) -> RuleConfig:
                       kettling_max_hours=cfg.kettling_max_hours)
 
 
+def event_catalogue(cfg: Settings) -> Catalogue:
+    """The catalogue the live projector loads (EVENT_SCHEMA_DIR pins another release's)."""
+    return Catalogue(Path(cfg.event_schema_dir)) if cfg.event_schema_dir else catalogue()
+
+
 def replay_projection(schema: str, topic: str, cfg: Settings) -> Projection:
     """A ``Projection`` like the live one, writing ``schema`` and publishing no change feed."""
-    return Projection(schema, topic, catalogue(), Calendars.load(), rule_config(cfg), feed=None)
+    return Projection(schema, topic, event_catalogue(cfg), Calendars.load(), rule_config(cfg),
+                      feed=None)
 
 
-async def prepare_schema(conn: asyncpg.Connection, schema: str, live: str, force: bool) -> bool:
+async def prepare_schema(conn: asyncpg.Connection, schema: str, cfg: Settings,
+                         force: bool) -> bool:
     """Create ``schema`` empty; replace an old ``replay_*`` schema; others only with force.
 
     Returns whether an existing schema was dropped.
     """
-    if not SCHEMA_NAME.match(schema) or schema in NEVER_REPLACED or schema.startswith("pg_"):
+    live = cfg.read_schema
+    if (not SCHEMA_NAME.match(schema) or schema in (*NEVER_REPLACED, cfg.ingest_schema)
+            or schema.startswith("pg_")):
         raise RefusedSchema(f"{schema!r} is not a schema name replay may use")
     exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
     if exists and not schema.startswith("replay_") and not force:
@@ -81,7 +91,7 @@ async def prepare_schema(conn: asyncpg.Connection, schema: str, live: str, force
         raise RefusedSchema(f"schema {schema!r} exists ({what}); pass --force to replace it")
     if exists:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await migrate(conn, schema)
+    await migrate(conn, schema, ingest_schema=cfg.ingest_schema)
     return bool(exists)
 
 

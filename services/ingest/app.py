@@ -18,6 +18,7 @@ from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import Settings, settings as load_settings
 from saylau.web import (RateLimiter, allow_cors, metrics_response, problem, rate_limited,
                         setup_logging, unavailable)
+from services.ingest import channels
 from services.ingest.intake import Intake, Outcome
 
 log = logging.getLogger("saylau.ingest")
@@ -36,14 +37,14 @@ def create_app(config: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
-        pool = await connect_pool(cfg.dsn, max_size=8)
+        pool = await connect_pool(cfg.dsn, max_size=8, search_path=cfg.ingest_schema)
         async with pool.acquire() as conn:
-            await migrate(conn, cfg.read_schema)
+            await migrate(conn, cfg.read_schema, cfg.ingest_schema)
         await ensure_topics(cfg)
         producer = make_producer(cfg)
         await producer.start()
         partitions = len(await producer.partitions_for(cfg.events_topic))
-        app.state.keyring = KeyRing(parse_env_keys(cfg.saylau_api_keys), pool)
+        app.state.keyring = KeyRing(parse_env_keys(cfg.saylau_api_keys), pool, cfg.ingest_schema)
         app.state.intake = Intake(producer, pool, catalogue(), cfg.events_topic, partitions)
         app.state.pool, app.state.producer = pool, producer
         yield
@@ -86,6 +87,7 @@ async def submit(request: Request, items: list[Any], partner: str) -> list[Outco
 
 
 def add_routes(app: FastAPI) -> None:
+    app.include_router(channels.router)
     @app.post("/v1/events", status_code=202, openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": ENVELOPE_REF}}}})
     async def post_event(request: Request, principal: IngestKey) -> Response:

@@ -5,7 +5,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from saylau.catalogue import Catalogue, FieldError
 from saylau.chain import ChainHead
+from saylau.decode import compiled
 from saylau.envelope import Envelope, canonical, content_hash, partition_key
 from saylau.kafka import partition_for
 from services.ingest.validation import validate_item
@@ -44,6 +45,7 @@ class Outcome:
 class Pending:
     index: int
     envelope: Envelope
+    wire: dict[str, Any]
     digest: str
     key: str = ""
 
@@ -57,14 +59,14 @@ class Intake:
 
     def __init__(self, producer: AIOKafkaProducer, pool: asyncpg.Pool, catalogue: Catalogue,
                  topic: str, partitions: int) -> None:
-        self.producer, self.pool, self.catalogue = producer, pool, catalogue
+        self.producer, self.pool, self.catalogue = producer, pool, compiled(catalogue)
         self.topic, self.partitions = topic, partitions
         self.heads: dict[int, ChainHead] = {}
         self.locks: dict[int, asyncio.Lock] = {}
 
     async def submit(self, items: list[Any], partner: str) -> list[Outcome]:
         """Validate, dedup and append ``items``; one outcome per item, in order."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         outcomes: list[Outcome | None] = [None] * len(items)
         pending: list[Pending] = []
         for i, item in enumerate(items):
@@ -72,7 +74,8 @@ class Intake:
             if isinstance(checked, list):
                 outcomes[i] = Outcome(422, "rejected", _id_of(item), checked)
             else:
-                pending.append(Pending(i, checked, content_hash(checked.wire())))
+                wire = checked.wire()
+                pending.append(Pending(i, checked, wire, content_hash(wire)))
         pending = await self._dedup(pending, outcomes)
         await self._route_reports(pending, outcomes)
         pending = [p for p in pending if outcomes[p.index] is None]
@@ -137,7 +140,7 @@ class Intake:
 
     async def _send(self, p: Pending, partner: str, now: datetime) -> asyncio.Future[Any]:
         partition = partition_for(p.key, self.partitions)
-        record = {**p.envelope.wire(), "received_at": now.isoformat(), "partner": partner,
+        record = {**p.wire, "received_at": now.isoformat(), "partner": partner,
                   "content_hash": p.digest}
         async with self.locks.setdefault(partition, asyncio.Lock()):
             self.heads.setdefault(partition, ChainHead()).seal(record)

@@ -9,29 +9,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import faust
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from saylau.catalogue import catalogue
+from saylau.catalogue import Catalogue, catalogue
 from saylau.db import connect_pool, migrate
 from saylau.decode import Message
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
 from saylau.feed import ChangeFeed
-from saylau.kafka import ensure_topics
+from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import settings
-from saylau.store import Projection
+from saylau.store import BatchResult, Projection
 
 log = logging.getLogger("saylau.projector")
 cfg = settings()
 APPLIED = Counter("saylau_projector_events_applied_total", "Events applied to read models")
 DEAD = Counter("saylau_projector_dead_letters_total", "Records sent to the dead-letter table")
 APPLY_SECONDS = Histogram("saylau_projector_batch_apply_seconds", "Batch transaction time")
-LAG = Gauge("saylau_projector_lag", "High watermark minus next offset", ["partition"])
+LAG = Gauge("saylau_projector_lag", "High watermark minus next offset to apply", ["partition"])
 MAX_BACKOFF = 10.0
+DB_ERRORS = (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError)
 
 app = faust.App(
     cfg.projector_group,
@@ -45,8 +51,21 @@ app = faust.App(
     broker_commit_every=1000,
     broker_commit_interval=1.0,
     stream_buffer_maxsize=8192,
+    datadir=str(Path(__file__).resolve().parents[2] / "var" / "faust" / cfg.projector_group),
 )
 events_topic = app.topic(cfg.events_topic, value_type=bytes, key_type=bytes)
+
+
+@dataclass
+class Health:
+    """What readiness needs: the PostgreSQL pool and when the lag was last measured."""
+
+    pool: asyncpg.Pool | None = None
+    lag: dict[int, int] = field(default_factory=dict)
+    lag_known_at: float = float("-inf")
+
+
+health = Health()
 
 
 def rule_config() -> RuleConfig:
@@ -55,13 +74,18 @@ def rule_config() -> RuleConfig:
                       kettling_max_hours=cfg.kettling_max_hours)
 
 
+def event_catalogue() -> Catalogue:
+    """The catalogue this projector knows (EVENT_SCHEMA_DIR pins another release's schemas)."""
+    return Catalogue(Path(cfg.event_schema_dir)) if cfg.event_schema_dir else catalogue()
+
+
 def live_projection() -> Projection:
-    return Projection(cfg.read_schema, cfg.events_topic, catalogue(), Calendars.load(),
+    return Projection(cfg.read_schema, cfg.events_topic, event_catalogue(), Calendars.load(),
                       rule_config(), ChangeFeed(notify=True))
 
 
 async def apply_until_done(pool: asyncpg.Pool, projection: Projection,
-                           batch: list[Message]) -> None:
+                           batch: list[Message]) -> BatchResult:
     """Apply a batch, retrying with backoff while PostgreSQL is away; never skips a batch."""
     delay = 0.2
     while True:
@@ -72,10 +96,32 @@ async def apply_until_done(pool: asyncpg.Pool, projection: Projection,
             APPLY_SECONDS.observe(time.perf_counter() - started)
             APPLIED.inc(result.applied)
             DEAD.inc(len(result.dead))
-            return
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError,
-                asyncio.TimeoutError) as exc:
+            return result
+        except DB_ERRORS as exc:
             log.warning("batch of %d not applied (%s); retrying in %.1fs", len(batch), exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+
+async def publish_dead_letters(producer: AIOKafkaProducer, dead: list[tuple[Message, str]]) -> None:
+    """Copy each dead letter, raw bytes and reason, to the dead-letter topic, once committed.
+
+    The ``dead_letters`` table, written in the batch's own transaction, is the record (the
+    admin API and replay read it); the topic is the feed for alerting and other consumers.
+    """
+    delay = 0.2
+    while dead:
+        try:
+            for message, reason in dead:
+                await producer.send_and_wait(
+                    cfg.dead_letter_topic, message.value,
+                    key=f"{cfg.events_topic}/{message.partition}/{message.offset}".encode(),
+                    headers=[("reason", reason.encode()), ("topic", cfg.events_topic.encode()),
+                             ("partition", str(message.partition).encode()),
+                             ("offset", str(message.offset).encode())])
+            return
+        except Exception as exc:  # noqa: BLE001 - any send failure: retry, the table has it
+            log.warning("dead letters not published (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
 
@@ -86,9 +132,9 @@ async def connect_with_retry() -> asyncpg.Pool:
         try:
             pool = await connect_pool(cfg.dsn, max_size=4)
             async with pool.acquire() as conn:
-                await migrate(conn, cfg.read_schema)
+                await migrate(conn, cfg.read_schema, cfg.ingest_schema)
             return pool
-        except (asyncpg.PostgresError, OSError) as exc:
+        except DB_ERRORS as exc:
             log.warning("PostgreSQL unavailable (%s); retrying", exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
@@ -97,32 +143,77 @@ async def connect_with_retry() -> asyncpg.Pool:
 @app.agent(events_topic)
 async def project_events(stream: Any) -> AsyncIterator[None]:
     """Project each batch of the events topic in one transaction."""
-    pool = await connect_with_retry()
+    pool = health.pool = await connect_with_retry()
     projection = live_projection()
-    async for events in stream.take_events(cfg.projector_batch, cfg.projector_batch_seconds):
-        batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
-        await apply_until_done(pool, projection, batch)
-        yield None
+    producer = make_producer(cfg)
+    await producer.start()
+    try:
+        async for events in stream.take_events(cfg.projector_batch, cfg.projector_batch_seconds):
+            batch = [Message(e.message.partition, e.message.offset, e.message.value)
+                     for e in events]
+            result = await apply_until_done(pool, projection, batch)
+            await publish_dead_letters(producer, result.dead)
+            yield None
+    finally:
+        await producer.stop()
 
 
 @app.timer(interval=2.0)
 async def report_lag() -> None:
-    """Export per-partition lag as a gauge."""
-    consumer = app.consumer
-    for tp in consumer.assignment():
-        if tp.topic != cfg.events_topic:
-            continue
-        high = consumer.highwater(tp)
-        position = consumer._active_partitions and await _position(consumer, tp)
-        if high is not None and position is not None:
-            LAG.labels(str(tp.partition)).set(max(high - position, 0))
-
-
-async def _position(consumer: Any, tp: Any) -> int | None:
+    """Export per-partition lag: the broker's end offset minus the next offset to apply."""
+    tps = [tp for tp in app.consumer.assignment() if tp.topic == cfg.events_topic]
+    if health.pool is None or not tps:
+        return
     try:
-        return int(await consumer._consumer.position(tp))  # aiokafka's read position
-    except Exception:
-        return None
+        ends = await asyncio.wait_for(app.consumer.highwaters(*tps), 5)
+        rows = await asyncio.wait_for(health.pool.fetch(
+            f'SELECT kafka_partition, next_offset FROM "{cfg.read_schema}".projector_offsets '
+            "WHERE topic = $1", cfg.events_topic), 5)
+    except Exception as exc:  # noqa: BLE001 - unknown lag is what readiness reports
+        log.info("lag unknown: %s", exc)
+        return
+    applied = {r["kafka_partition"]: r["next_offset"] for r in rows}
+    health.lag = {tp.partition: max(ends[tp] - applied.get(tp.partition, 0), 0) for tp in tps}
+    for partition, lag in health.lag.items():
+        LAG.labels(str(partition)).set(lag)
+    health.lag_known_at = time.monotonic()
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(_: web.Request) -> web.Response:
+    """Ready when PostgreSQL answers and the lag (which needs Kafka to answer) is fresh."""
+    problems = []
+    try:
+        assert health.pool is not None, "no PostgreSQL pool yet"
+        await asyncio.wait_for(health.pool.fetchval("SELECT 1"), 2)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        problems.append(f"PostgreSQL: {exc or type(exc).__name__}")
+    if time.monotonic() - health.lag_known_at > cfg.projector_ready_seconds:
+        problems.append("lag unknown (Kafka or PostgreSQL not answering, or no partitions)")
+    body = {"status": "not ready" if problems else "ready", "problems": problems,
+            "lag": {str(p): n for p, n in sorted(health.lag.items())}}
+    return web.json_response(body, status=503 if problems else 200,
+                             headers={"Retry-After": "2"} if problems else None)
+
+
+async def metrics(_: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@app.task
+async def serve_health() -> None:
+    """/healthz, /readyz and /metrics on PROJECTOR_METRICS_PORT (off when 0)."""
+    if not cfg.projector_metrics_port:
+        return
+    server = web.Application()
+    server.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz),
+                       web.get("/metrics", metrics)])
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", cfg.projector_metrics_port).start()
 
 
 def main() -> None:
@@ -131,8 +222,6 @@ def main() -> None:
 
     setup_logging()
     asyncio.run(ensure_topics(cfg))
-    if cfg.projector_metrics_port:
-        start_http_server(cfg.projector_metrics_port, addr="127.0.0.1")
     from faust.worker import Worker
 
     Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()

@@ -15,6 +15,7 @@ ENVELOPE_SCHEMA = SCHEMA_DIR.parent / "envelope.v1.json"
 PATHS = sorted(SCHEMA_DIR.glob("*.v*.json"))
 SCOPES = {"station", "place", "campaign", "report", "registry"}
 CATALOGUE_TYPES = {
+    "message.received",
     "station.opened", "station.closed", "observer.access_denied", "observer.expelled",
     "ballot.stuffing_observed", "unauthorised_person.present", "ballot_box.seal_broken",
     "count.procedure_violated", "voter.turned_away", "voter_list.irregularity",

@@ -1,0 +1,243 @@
+"""``saylau replay | compare | verify | export``: the auditor's subcommands.
+
+Exit status: 0 success or a clean result, 1 a difference or a failed verification,
+2 bad usage (unknown topic or schema, a schema replay may not replace, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+
+from saylau.audit.compare import MissingSchema, TableComparison, compare
+from saylau.audit.export import Filters, export
+from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
+from saylau.audit.replay import RefusedSchema, prepare_schema, replay, replay_projection
+from saylau.audit.verify import LogAudit
+from saylau.settings import settings
+
+FILTERED_NOTE = ("A filtered export (--since/--until/--region) leaves gaps in every hash chain: "
+                 "verify can then check content hashes only. Export the whole log for a full "
+                 "offline verification.")
+
+
+class Progress:
+    """A one-line progress report on stderr: done/total, percent, rate."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.started = self._shown = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._shown >= (0.2 if self.tty else 5.0):
+            self._shown = now
+            self._show(end="\r" if self.tty else "\n")
+
+    def close(self) -> None:
+        self._show(end="\n")
+
+    def _show(self, end: str) -> None:
+        rate = self.done / max(time.monotonic() - self.started, 1e-9)
+        pct = f" {100 * self.done / self.total:5.1f}%" if self.total else ""
+        sys.stderr.write(f"{self.label}: {self.done:,}/{self.total:,}{pct} {rate:,.0f}/s{end}")
+        sys.stderr.flush()
+
+
+def timestamp(text: str) -> datetime:
+    """An ISO 8601 time with a UTC offset (argparse type)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("needs a UTC offset, e.g. 2021-01-10T15:00:00+06:00")
+    return value
+
+
+def register(sub: Any) -> None:
+    _replay_parser(sub)
+    c = sub.add_parser("compare", help="compare a replayed schema with the live read models",
+                       description="Row counts and md5 checksums of every read-model table "
+                                   "in both schemas; the differing rows when they differ.")
+    c.add_argument("--live", default=None, help="live schema (default: READ_SCHEMA)")
+    c.add_argument("--replay", required=True, help="schema written by 'saylau replay'")
+    c.add_argument("--limit", type=int, default=20, help="differing rows shown per side")
+    c.set_defaults(run=run_compare)
+    v = sub.add_parser("verify", help="check content hashes and hash chains of the log",
+                       description=LogAudit.__doc__)
+    _log_source_args(v)
+    v.set_defaults(run=run_verify)
+    _export_parser(sub)
+
+
+def _log_source_args(p: argparse.ArgumentParser) -> None:
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--topic", default=None, help="events topic (default: EVENTS_TOPIC)")
+    source.add_argument("--from-export", type=Path, metavar="FILE.ndjson",
+                        help="read an NDJSON file written by 'saylau export' instead of Kafka")
+
+
+def _replay_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "replay", help="rebuild the read models from the log into a fresh schema",
+        description="Feed the whole log through the live projection code into a new schema. "
+                    "--until gives the read models as of a past moment: only events that "
+                    "OCCURRED (occurred_at) at or before it are applied, whenever received.")
+    _log_source_args(p)
+    p.add_argument("--schema", help="target schema (default: replay_<yyyymmddhhmmss>); an "
+                                    "existing replay_* schema is replaced")
+    p.add_argument("--force", action="store_true",
+                   help="allow replacing an existing schema not named replay_* (even live)")
+    p.add_argument("--until", type=timestamp, metavar="TIMESTAMP",
+                   help="as-of: apply only events with occurred_at <= TIMESTAMP")
+    p.add_argument("--batch", type=int, default=5000, help="records per transaction")
+    p.add_argument("--order", choices=ORDERS, default="round-robin",
+                   help="how partitions interleave (Kafka only; the result must not depend "
+                        "on it)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for --order shuffle")
+    p.set_defaults(run=run_replay)
+
+
+def _export_parser(sub: Any) -> None:
+    p = sub.add_parser("export", help="write the log (or part of it) as NDJSON or CSV",
+                       description="Export records with their content hash and chain link. "
+                                   + FILTERED_NOTE)
+    p.add_argument("--topic", default=None, help="events topic (default: EVENTS_TOPIC)")
+    p.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
+    p.add_argument("--since", type=timestamp, metavar="TIMESTAMP",
+                   help="only events with occurred_at >= TIMESTAMP")
+    p.add_argument("--until", type=timestamp, metavar="TIMESTAMP",
+                   help="only events with occurred_at <= TIMESTAMP")
+    p.add_argument("--region", help="only events whose place.region is REGION")
+    p.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    p.set_defaults(run=run_export)
+
+
+def open_log(args: argparse.Namespace, order: str = "round-robin",
+             seed: int | None = None) -> KafkaLog | ExportLog:
+    if getattr(args, "from_export", None):
+        return ExportLog(args.from_export)
+    cfg = settings()
+    return KafkaLog(cfg.kafka_bootstrap, args.topic or cfg.events_topic, order, seed)
+
+
+def fail(message: str, status: int = 2) -> int:
+    print(f"saylau: {message}", file=sys.stderr)
+    return status
+
+
+async def run_replay(args: argparse.Namespace) -> int:
+    cfg = settings()
+    if args.batch < 1:
+        return fail("--batch must be at least 1")
+    schema = args.schema or f"replay_{datetime.now(UTC):%Y%m%d%H%M%S}"
+    conn = await asyncpg.connect(cfg.dsn, command_timeout=None)
+    try:
+        async with open_log(args, args.order, args.seed) as log:
+            dropped = await prepare_schema(conn, schema, cfg, args.force)
+            if dropped:
+                print(f"replaced existing schema {schema}", file=sys.stderr)
+            progress = Progress(f"replay {log.topic} -> {schema}", log.total)
+            stats = await replay(conn, log, replay_projection(schema, log.topic, cfg),
+                                 args.batch, args.until, progress)
+            progress.close()
+    except (RefusedSchema, LookupError, ValueError, FileNotFoundError) as exc:
+        return fail(str(exc))
+    finally:
+        await conn.close()
+    print(f"replayed {stats.read:,} records of {log.topic} into schema {schema} in "
+          f"{stats.seconds:.1f} s: {stats.rate:,.0f} events/s")
+    print(f"  applied {stats.applied:,}, duplicates dropped {stats.duplicates:,}, "
+          f"dead letters {stats.dead:,}"
+          + (f", occurred after --until {stats.after_until:,}" if args.until else ""))
+    return 0
+
+
+async def run_compare(args: argparse.Namespace) -> int:
+    cfg = settings()
+    live = args.live or cfg.read_schema
+    conn = await asyncpg.connect(cfg.dsn, command_timeout=None)
+    try:
+        tables = await compare(conn, live, args.replay, args.limit)
+    except MissingSchema as exc:
+        return fail(str(exc))
+    finally:
+        await conn.close()
+    print_comparison(tables, live, args.replay)
+    different = [t.table for t in tables if not t.equal]
+    print(f"{len(tables) - len(different)}/{len(tables)} tables equal"
+          + (f"; DIFFERENT: {', '.join(different)}" if different else ""))
+    return 1 if different else 0
+
+
+def print_comparison(tables: list[TableComparison], left: str, right: str) -> None:
+    print(f"{'table':<20} {left + ' rows':>14} {right + ' rows':>20}  "
+          f"{'checksum ' + left:<34} {'checksum ' + right:<34} result")
+    for t in tables:
+        print(f"{t.table:<20} {t.rows[0]:>14,} {t.rows[1]:>20,}  {t.checksums[0]:<34} "
+              f"{t.checksums[1]:<34} {'equal' if t.equal else 'DIFFERENT'}")
+    for t in tables:
+        for side, rows in ((left, t.only_left), (right, t.only_right)):
+            for row in rows:
+                print(f"  {t.table}: only in {side}: {row}")
+
+
+async def run_verify(args: argparse.Namespace) -> int:
+    try:
+        async with open_log(args) as log:
+            filtered = isinstance(log, ExportLog) and log.filtered
+            audit = LogAudit(check_chain=not filtered)
+            progress = Progress(f"verify {log.topic}", log.total)
+            async for chunk in log.chunks(5000):
+                for message in chunk:
+                    audit.check(message)
+                progress(len(chunk))
+            progress.close()
+            if isinstance(log, ExportLog):
+                audit.check_extents({} if filtered else log.extents)
+    except (LookupError, ValueError, FileNotFoundError) as exc:
+        return fail(str(exc))
+    return report_verification(audit, filtered)
+
+
+def report_verification(audit: LogAudit, filtered: bool) -> int:
+    findings = audit.findings()
+    for finding in findings:
+        print(finding)
+    chains = len(audit.heads)
+    if filtered:
+        print("filtered export: hash chains NOT checked, content hashes only")
+    print(f"checked {audit.checked:,} records, {chains} chain(s): "
+          + ("OK" if not findings else f"{len(findings)} problem(s); first: {findings[0]}"))
+    for (partition, chain_id), (seq, offset, head) in sorted(audit.heads.items()):
+        print(f"  head partition {partition} chain {chain_id[:8]} seq {seq} "
+              f"offset {offset} hash {head}")
+    return 1 if findings else 0
+
+
+async def run_export(args: argparse.Namespace) -> int:
+    filters = Filters(args.since, args.until, args.region)
+    out: IO[bytes] = args.output.open("wb") if args.output else sys.stdout.buffer
+    try:
+        async with open_log(args, order="partition") as log:
+            progress = Progress(f"export {log.topic}", log.total)
+            written = await export(log, out, args.format, filters, on_progress=progress)
+            progress.close()
+    except LookupError as exc:
+        return fail(str(exc))
+    finally:
+        if args.output:
+            out.close()
+    print(f"exported {written:,} of {log.total:,} records as {args.format}"
+          + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    if filters.active:
+        print(FILTERED_NOTE, file=sys.stderr)
+    return 0

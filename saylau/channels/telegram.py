@@ -1,0 +1,72 @@
+"""Telegram-style bot updates: the message text is a coded report (the SMS grammar).
+
+``/report PS660 OAD 4`` and plain ``PS660 OAD 4`` are the same; ``/start`` and ``/help``
+answer with the grammar. The message's own id (per chat) and its ``date`` make the events,
+so Telegram re-delivering an update produces the same envelopes: a duplicate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from saylau.channels import Context, Inbound, Made
+from saylau.channels.sms import HELP, parse_sms
+
+IGNORED = "Only text messages are read. " + HELP
+EDITED = "Edits are not recorded; send the corrected report as a new message."
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one update is: a message to read (``inbound``) or nothing to record."""
+
+    chat_id: int | str | None
+    inbound: Inbound | None
+    answer: str = IGNORED
+
+
+class UpdateError(ValueError):
+    """Not a Telegram update at all (the webhook answers 422)."""
+
+
+def read_update(update: Any, gateway: str) -> Update:
+    """The message carried by ``update`` (text as sent); None for updates without text."""
+    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        raise UpdateError("a Telegram update is a JSON object with an integer update_id")
+    message = update.get("message")
+    if not isinstance(message, dict):
+        edited = update.get("edited_message")
+        chat = (edited if isinstance(edited, dict) else {}).get("chat") or {}
+        return Update(chat.get("id"), None, EDITED if edited else "")
+    chat_id = (message.get("chat") or {}).get("id")
+    text, when = message.get("text"), message.get("date")
+    if chat_id is None or not isinstance(message.get("message_id"), int):
+        raise UpdateError("message.chat.id and message.message_id are required")
+    if not isinstance(text, str) or not isinstance(when, int):
+        return Update(chat_id, None)
+    inbound = Inbound("telegram", gateway, f"{chat_id}:{message['message_id']}", str(chat_id),
+                      text, datetime.fromtimestamp(when, UTC))
+    return Update(chat_id, inbound)
+
+
+def command_text(text: str) -> str:
+    """``/report@SaylauBot PS660 OAD 4`` → ``PS660 OAD 4``; other text unchanged."""
+    head, _, rest = text.strip().partition(" ")
+    if head.split("@")[0].lower() == "/report":
+        return rest
+    return text.strip()
+
+
+def parse_update(update: Update, context: Context) -> Made:
+    """Envelopes and the reply for one update (edits and non-text messages make none)."""
+    if update.inbound is None:
+        return Made([], update.answer)
+    return parse_sms(replace(update.inbound, text=command_text(update.inbound.text)), context)
+
+
+def reply(update: Update, text: str) -> dict[str, Any]:
+    """The webhook answer Telegram executes as a ``sendMessage`` call."""
+    if update.chat_id is None or not text:
+        return {}
+    return {"method": "sendMessage", "chat_id": update.chat_id, "text": text}

@@ -1,0 +1,178 @@
+"""Outgoing webhooks: subscriptions, the delivery log, and how a delivery is signed.
+
+Subscriptions are configuration, not projections: they live in the ingest-side schema
+(``INGEST_SCHEMA``) next to API keys, are never replayed, and survive a read-model rebuild.
+A delivery is a change from the change feed for one subscription; its id is derived from
+both, so a redelivery after a crash carries the same ``X-Saylau-Delivery`` id.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+KINDS = ("breach", "breach_withdrawn", "detentions", "station", "event")
+DELIVERY_NAMESPACE = uuid.UUID("0c7d7f55-2a53-5c5e-8f0d-3e8e0f6b9a11")
+
+WEBHOOK_TABLES = [
+    """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+        subscription_id uuid PRIMARY KEY,
+        partner text NOT NULL,
+        url text NOT NULL,
+        kinds text[] NOT NULL,
+        region text,
+        secret text NOT NULL,
+        after_cursor bigint NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        deleted_at timestamptz)""",
+    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        delivery_id uuid PRIMARY KEY,
+        subscription_id uuid NOT NULL REFERENCES webhook_subscriptions,
+        cursor bigint NOT NULL,
+        kind text NOT NULL,
+        body text NOT NULL,
+        status text NOT NULL,
+        attempts int NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now())""",
+    """CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries
+        (next_attempt_at) WHERE status = 'pending'""",
+    """CREATE INDEX IF NOT EXISTS webhook_deliveries_log ON webhook_deliveries
+        (subscription_id, cursor)""",
+    """CREATE TABLE IF NOT EXISTS webhook_attempts (
+        delivery_id uuid NOT NULL REFERENCES webhook_deliveries,
+        attempt int NOT NULL,
+        attempted_at timestamptz NOT NULL DEFAULT now(),
+        status_code int,
+        error text,
+        duration_ms int NOT NULL,
+        PRIMARY KEY (delivery_id, attempt))""",
+    """CREATE TABLE IF NOT EXISTS webhook_cursor (
+        read_schema text PRIMARY KEY,
+        value bigint NOT NULL)""",
+]
+
+
+async def migrate_webhooks(conn: asyncpg.Connection, schema: str) -> None:
+    """Create the webhook tables in the ingest-side ``schema`` (idempotent)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(8675310)")
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(f'SET LOCAL search_path TO "{schema}"')
+        for statement in WEBHOOK_TABLES:
+            await conn.execute(statement)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Which changes a partner wants POSTed to ``url``."""
+
+    subscription_id: uuid.UUID
+    url: str
+    kinds: frozenset[str]
+    region: str | None
+    after_cursor: int
+
+    def wants(self, change: dict[str, Any]) -> bool:
+        """Changes after the subscription was made, of a wanted kind (and region)."""
+        return (change["cursor"] > self.after_cursor and change["kind"] in self.kinds
+                and (self.region is None or change["region"] == self.region))
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def delivery_id(subscription_id: uuid.UUID, cursor: int) -> uuid.UUID:
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"{subscription_id}|{cursor}")
+
+
+def delivery_body(subscription_id: uuid.UUID, change: dict[str, Any]) -> str:
+    """The JSON POSTed: the change as the live stream shows it, plus the delivery's ids."""
+    return orjson.dumps({
+        "delivery_id": str(delivery_id(subscription_id, change["cursor"])),
+        "subscription_id": str(subscription_id), "cursor": change["cursor"],
+        "kind": change["kind"], "region": change["region"], "station_id": change["station_id"],
+        "data": orjson.loads(change["data"])}).decode()
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``X-Saylau-Signature``: HMAC-SHA256 over ``<timestamp>.<body>``, hex, ``sha256=``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    """What a subscriber checks (constant-time); they should also reject old timestamps."""
+    return timestamp.isdigit() and hmac.compare_digest(
+        signature(secret, int(timestamp), body), header)
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds before retry ``attempt + 1``: base, 2·base, 4·base, … at most ``cap``."""
+    return float(min(cap, base * 2 ** max(attempt - 1, 0)))
+
+
+class PostgresSubscriptions:
+    """Subscriptions and their delivery log, for the API (queries scoped to one partner)."""
+
+    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+        self.conn, self.s = conn, f'"{schema}"'
+
+    async def create(self, partner: str, url: str, kinds: list[str], region: str | None,
+                     after_cursor: int) -> dict[str, Any]:
+        row = await self.conn.fetchrow(
+            f"INSERT INTO {self.s}.webhook_subscriptions (subscription_id, partner, url, kinds, "
+            "region, secret, after_cursor) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "RETURNING subscription_id, url, kinds, region, secret, created_at",
+            uuid.uuid4(), partner, url, sorted(set(kinds)), region, new_secret(), after_cursor)
+        return public(row, with_secret=True)
+
+    async def list(self, partner: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch(
+            f"SELECT * FROM {self.s}.webhook_subscriptions WHERE partner = $1 "
+            "AND deleted_at IS NULL ORDER BY created_at", partner)
+        return [public(r) for r in rows]
+
+    async def owned(self, partner: str, subscription_id: uuid.UUID) -> bool:
+        return bool(await self.conn.fetchval(
+            f"SELECT 1 FROM {self.s}.webhook_subscriptions WHERE subscription_id = $1 "
+            "AND partner = $2 AND deleted_at IS NULL", subscription_id, partner))
+
+    async def delete(self, partner: str, subscription_id: uuid.UUID) -> bool:
+        async with self.conn.transaction():
+            found = await self.conn.fetchval(
+                f"UPDATE {self.s}.webhook_subscriptions SET deleted_at = now() "
+                "WHERE subscription_id = $1 AND partner = $2 AND deleted_at IS NULL "
+                "RETURNING 1", subscription_id, partner)
+            await self.conn.execute(
+                f"UPDATE {self.s}.webhook_deliveries SET status = 'cancelled' "
+                "WHERE subscription_id = $1 AND status = 'pending'", subscription_id)
+        return bool(found)
+
+    async def deliveries(self, subscription_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
+        """Newest first, each with every attempt (time, HTTP status or error, duration)."""
+        rows = await self.conn.fetch(
+            f"SELECT d.delivery_id, d.cursor, d.kind, d.status, d.attempts, d.next_attempt_at, "
+            "d.created_at, COALESCE(jsonb_agg(jsonb_build_object('attempt', a.attempt, "
+            "'at', a.attempted_at, 'status_code', a.status_code, 'error', a.error, "
+            "'duration_ms', a.duration_ms) ORDER BY a.attempt) FILTER (WHERE a.attempt "
+            "IS NOT NULL), '[]')::text AS log "
+            f"FROM {self.s}.webhook_deliveries d LEFT JOIN {self.s}.webhook_attempts a "
+            "USING (delivery_id) WHERE d.subscription_id = $1 GROUP BY d.delivery_id "
+            "ORDER BY d.cursor DESC LIMIT $2", subscription_id, limit)
+        return [{**{k: v for k, v in dict(r).items() if k != "log"},
+                 "attempt_log": orjson.loads(r["log"])} for r in rows]
+
+
+def public(row: asyncpg.Record, with_secret: bool = False) -> dict[str, Any]:
+    """A subscription as its owner sees it; the secret only once, when it is made."""
+    out = {"id": str(row["subscription_id"]), "url": row["url"], "kinds": list(row["kinds"]),
+           "region": row["region"], "created_at": row["created_at"]}
+    return {**out, "secret": row["secret"]} if with_secret else out

@@ -1,0 +1,476 @@
+// Saylau Watch dashboard: a REST snapshot, then the live change stream (SSE) on top of it.
+//
+// The snapshot's cursor comes from /v1/timeline, read in the same database snapshot as the
+// report counts; the stream resumes from it, so no change is missed or counted twice.
+// Every label comes from /static/i18n/<lang>.json.
+"use strict";
+
+(() => {
+  const params = new URLSearchParams(location.search);
+  const KEY = params.get("key") || "";
+  const LANGS = { en: "en-GB", kk: "kk-KZ", ru: "ru-RU" };
+  const LANG = params.get("lang") in LANGS ? params.get("lang") : "en";
+  const TZ = "Asia/Almaty";
+  const BUCKET_MINUTES = 10;
+  const CHART_BUCKETS = 36;
+  const FEED_SIZE = 60;
+  const STATION_ROWS = 200;
+  const RENDER_EVERY_MS = 150;
+  const RETRY_MS = 3000;
+
+  const $ = (selector) => document.querySelector(selector);
+  let labels = {};
+  const t = (key, vars = {}) =>
+    (labels[key] ?? key).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  const fmt = (n) => new Intl.NumberFormat(LANGS[LANG]).format(n);
+  const clock = (options) => new Intl.DateTimeFormat(LANGS[LANG], { timeZone: TZ, ...options });
+  const hhmm = clock({ hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const dayTime = clock({ day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+                          hourCycle: "h23" });
+  const dayOnly = clock({ day: "numeric", month: "long", year: "numeric" });
+
+  const state = {
+    cursor: 0, cities: new Map(), stations: new Map(), breaches: new Map(),
+    regions: new Set(), buckets: new Map(), notCounted: new Set(),
+    sort: { key: "total", dir: -1 }, regionFilter: "", updated: null,
+  };
+  const dirty = new Set();
+  const flashed = new Set();
+  let renderTimer = null;
+  let source = null;
+
+  // ---- helpers -------------------------------------------------------------------------
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    node.append(...children.filter((c) => c !== null && c !== undefined));
+    return node;
+  }
+
+  function svg(tag, attrs = {}, text = null) {
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+    if (text !== null) node.textContent = text;
+    return node;
+  }
+
+  async function api(path) {
+    const reply = await fetch(path, { headers: { Authorization: `Bearer ${KEY}` } });
+    if (!reply.ok) throw new Error(`${path}: HTTP ${reply.status}`);
+    return reply.json();
+  }
+
+  const cityKey = (c) => `${c.region}\u241f${c.city}`;
+  const normaliseBreach = (b) =>
+    ({ ...b, region: b.region ?? b.place?.region ?? null, city: b.city ?? b.place?.city ?? null });
+  const bucketOf = (iso) => {
+    const size = BUCKET_MINUTES * 60000;
+    return Math.floor(Date.parse(iso) / size) * size;
+  };
+
+  function mark(...panels) {
+    panels.forEach((p) => dirty.add(p));
+    if (renderTimer === null) renderTimer = setTimeout(render, RENDER_EVERY_MS);
+  }
+
+  // ---- labels --------------------------------------------------------------------------
+  async function loadLabels() {
+    const reply = await fetch(`/static/i18n/${LANG}.json`);
+    labels = await reply.json();
+    document.documentElement.lang = LANG;
+    for (const node of document.querySelectorAll("[data-i18n]")) {
+      node.textContent = t(node.dataset.i18n);
+    }
+    $("[data-testid=timeline-title]").textContent = t("timeline.title", { minutes: BUCKET_MINUTES });
+    renderLanguages();
+  }
+
+  function renderLanguages() {
+    const nav = $("[data-testid=languages]");
+    nav.replaceChildren(...Object.keys(LANGS).map((code) => {
+      const next = new URLSearchParams(location.search);
+      next.set("lang", code);
+      return el("a", { href: `?${next}`, lang: code, "aria-current": code === LANG && "true",
+                       text: code.toUpperCase() });
+    }));
+  }
+
+  // ---- connection indicator ------------------------------------------------------------
+  function setConnection(name, detail = "") {
+    const box = $("[data-testid=connection]");
+    if (box.dataset.state !== name && name === "reconnecting") {
+      detail = t("conn.since", { time: hhmmLocal(new Date()) });
+    }
+    box.dataset.state = name;
+    $("[data-testid=connection-label]").textContent = t(`conn.${name}`);
+    $("[data-testid=connection-detail]").textContent = detail;
+  }
+
+  const hhmmLocal = (date) =>
+    date.toLocaleTimeString(LANGS[LANG], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+  function banner(text) {
+    const node = $("[data-testid=banner]");
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  // ---- snapshot ------------------------------------------------------------------------
+  async function loadSnapshot() {
+    const timeline = await api(`/v1/timeline?bucket_minutes=${BUCKET_MINUTES}&limit=1000`);
+    const [detentions, breaches, stations, regions] = await Promise.all([
+      api("/v1/detentions"), api("/v1/breaches?limit=10000"),
+      api("/v1/stations?limit=10000"), api("/v1/regions")]);
+    state.cursor = timeline.cursor;
+    state.notCounted = new Set(timeline.not_counted);
+    state.buckets = new Map(timeline.buckets.map((b) => [Date.parse(b.start), b.reports]));
+    state.cities = new Map(detentions.cities.map((c) => [cityKey(c), c]));
+    state.breaches = new Map(breaches.breaches.map((b) => [b.breach_id, normaliseBreach(b)]));
+    state.stations = new Map(stations.stations.map((s) => [s.station_id, s]));
+    state.regions = new Set(regions.regions.map((r) => r.region));
+    state.updated = new Date();
+    mark("kpis", "detentions", "breaches", "stations", "regions", "timeline", "footer");
+  }
+
+  async function start() {
+    setConnection("connecting");
+    try {
+      await loadSnapshot();
+      banner("");
+      clearTimeout(renderTimer);
+      render(); // the snapshot is on screen before the stream can say "live"
+    } catch (error) {
+      banner(t("app.load_failed", { error: error.message }));
+      setConnection("reconnecting");
+      setTimeout(start, RETRY_MS);
+      return;
+    }
+    follow();
+  }
+
+  // ---- live stream ---------------------------------------------------------------------
+  function follow() {
+    if (source) source.close();
+    const query = new URLSearchParams({ access_token: KEY, cursor: String(state.cursor) });
+    source = new EventSource(`/v1/live?${query}`);
+    source.addEventListener("hello", () => setConnection("catching_up"));
+    source.addEventListener("caught_up", (e) => {
+      const { missed } = JSON.parse(e.data);
+      setConnection("live", t("conn.caught_up", { missed: fmt(missed) }));
+    });
+    source.addEventListener("change", (e) => apply(JSON.parse(e.data)));
+    source.addEventListener("resync", () => {
+      source.close();
+      setConnection("resyncing");
+      start();
+    });
+    source.onerror = () => {
+      setConnection("reconnecting");
+      if (source.readyState === EventSource.CLOSED) setTimeout(follow, RETRY_MS);
+    };
+  }
+
+  const APPLY = {
+    detentions(d) {
+      state.cities.set(cityKey(d), d);
+      flashed.add(`city:${cityKey(d)}`);
+      state.regions.add(d.region);
+      mark("kpis", "detentions", "regions");
+    },
+    station(d) {
+      if (d.total > 0) state.stations.set(d.station_id, d);
+      else state.stations.delete(d.station_id);
+      flashed.add(`station:${d.station_id}`);
+      if (d.region) state.regions.add(d.region);
+      mark("kpis", "stations", "regions");
+    },
+    breach(d) {
+      const breach = normaliseBreach(d);
+      state.breaches.set(breach.breach_id, breach);
+      flashed.add(`breach:${breach.breach_id}`);
+      if (breach.region) state.regions.add(breach.region);
+      mark("kpis", "breaches", "regions");
+    },
+    breach_withdrawn(d) {
+      const breach = state.breaches.get(d.breach_id);
+      if (breach) breach.status = "withdrawn";
+      mark("kpis", "breaches", "regions");
+    },
+    event(d) {
+      if (state.notCounted.has(d.type)) return;
+      const bucket = bucketOf(d.occurred_at);
+      state.buckets.set(bucket, (state.buckets.get(bucket) || 0) + 1);
+      mark("timeline");
+    },
+  };
+
+  function apply(change) {
+    if (change.cursor <= state.cursor) return; // already part of the snapshot
+    state.cursor = change.cursor;
+    state.updated = new Date();
+    (APPLY[change.kind] || (() => {}))(change.data);
+    mark("footer");
+  }
+
+  // ---- rendering -----------------------------------------------------------------------
+  function render() {
+    renderTimer = null;
+    const panels = [...dirty];
+    dirty.clear();
+    for (const panel of panels) RENDER[panel]();
+    for (const node of document.querySelectorAll("[data-flash-key]")) {
+      if (flashed.has(node.dataset.flashKey)) node.classList.add("flash");
+    }
+    flashed.clear();
+  }
+
+  const openBreaches = () => [...state.breaches.values()].filter((b) => b.status === "open");
+
+  const RENDER = {
+    kpis() {
+      const cities = [...state.cities.values()];
+      const sum = (field) => cities.reduce((total, c) => total + c[field], 0);
+      $("[data-testid=kpi-detained-now]").textContent = fmt(sum("detained_now"));
+      $("[data-testid=kpi-detained-total]").textContent = fmt(sum("detained_total"));
+      $("[data-testid=kpi-open-breaches]").textContent = fmt(openBreaches().length);
+      $("[data-testid=kpi-stations]").textContent = fmt(state.stations.size);
+    },
+
+    detentions() {
+      const rows = [...state.cities.values()]
+        .filter((c) => c.detained_total || c.released_total)
+        .sort((a, b) => b.detained_now - a.detained_now || b.detained_total - a.detained_total
+                        || a.city.localeCompare(b.city));
+      $(".detentions .empty").hidden = rows.length > 0;
+      $("[data-testid=detentions] tbody").replaceChildren(...rows.map(cityRow));
+    },
+
+    breaches() {
+      const all = [...state.breaches.values()]
+        .sort((a, b) => Date.parse(b.occurred_at) - Date.parse(a.occurred_at)
+                        || (a.status === "open" ? -1 : 1));
+      const items = all.slice(0, FEED_SIZE).map(breachItem);
+      if (all.length > FEED_SIZE) {
+        items.push(el("li", { class: "more", text: t("breaches.more", { count: all.length - FEED_SIZE }) }));
+      }
+      $(".breaches .empty").hidden = all.length > 0;
+      $("[data-testid=breaches]").replaceChildren(...items);
+    },
+
+    stations() {
+      renderRegionFilter();
+      const { key, dir } = state.sort;
+      const all = [...state.stations.values()]
+        .filter((s) => !state.regionFilter || s.region === state.regionFilter)
+        .sort((a, b) => dir * compare(a[key], b[key]) || a.station_id.localeCompare(b.station_id));
+      $(".stations .empty").hidden = all.length > 0;
+      $("[data-testid=stations] tbody").replaceChildren(...all.slice(0, STATION_ROWS).map(stationRow));
+      $("[data-testid=stations-count]").textContent =
+        t("stations.shown", { shown: fmt(Math.min(all.length, STATION_ROWS)), total: fmt(all.length) });
+      for (const th of document.querySelectorAll("[data-testid=stations] th[data-sort]")) {
+        th.setAttribute("aria-sort", th.dataset.sort !== key ? "none"
+                                     : dir > 0 ? "ascending" : "descending");
+      }
+    },
+
+    regions() {
+      const tiles = regionSummaries();
+      const worst = Math.max(1, ...tiles.map((r) => r.incidents + r.breaches + r.detained_now));
+      const grid = $("[data-testid=regions]");
+      if (!tiles.length) {
+        grid.replaceChildren(el("p", { class: "empty", text: t("regions.empty") }));
+        return;
+      }
+      grid.replaceChildren(...tiles.map((r) => regionTile(r, worst)));
+    },
+
+    timeline() {
+      renderTimeline($("[data-testid=timeline-chart]"));
+    },
+
+    footer() {
+      $("[data-testid=cursor]").textContent = t("footer.cursor", { cursor: fmt(state.cursor) });
+      $("[data-testid=updated]").textContent =
+        state.updated ? t("footer.updated", { time: hhmmLocal(state.updated) }) : "";
+    },
+  };
+
+  const compare = (a, b) =>
+    typeof a === "number" && typeof b === "number" ? a - b : String(a ?? "").localeCompare(String(b ?? ""));
+
+  function cityRow(c) {
+    return el("tr", { "data-testid": "city-row", "data-city": c.city, "data-region": c.region,
+                      "data-flash-key": `city:${cityKey(c)}` },
+      el("td", {}, el("span", { class: "name", text: c.city }),
+         el("span", { class: "sub", text: c.region })),
+      el("td", { class: "num big", "data-testid": "city-detained-now", text: fmt(c.detained_now) }),
+      el("td", { class: "num", "data-testid": "city-detained-total", text: fmt(c.detained_total) }),
+      el("td", { class: "num muted", "data-testid": "city-released", text: fmt(c.released_total) }));
+  }
+
+  function legalRef(ref) {
+    if (!ref) return el("span", { class: "legal alert", text: t("breaches.alert") });
+    const where = [t("legal.article", { article: ref.article }),
+                   ref.part ? t("legal.part", { part: ref.part }) : null].filter(Boolean).join(", ");
+    return el("span", { class: "legal", title: ref.text, "data-testid": "breach-legal-ref" },
+      el("abbr", { title: t(`code.${ref.code}`), text: ref.code }), ` ${where}`);
+  }
+
+  function breachItem(b) {
+    const place = [b.region, b.city, b.station_id && t("breaches.station", { station: b.station_id })]
+      .filter(Boolean).join(" · ");
+    return el("li", { class: `breach sev-${b.severity} ${b.status}`, "data-testid": "breach",
+                      "data-breach-id": b.breach_id, "data-status": b.status,
+                      "data-flash-key": `breach:${b.breach_id}` },
+      el("div", { class: "breach-head" },
+        el("span", { class: "badge", "data-testid": "breach-severity", "data-severity": b.severity,
+                     text: t(`severity.${b.severity}`) }),
+        el("span", { class: "title", text: b.title }),
+        b.status === "withdrawn" ? el("span", { class: "tag", text: t("breaches.withdrawn") }) : null),
+      el("div", { class: "breach-meta" }, legalRef(b.legal_ref),
+        el("span", { class: "place", text: place }),
+        el("time", { datetime: b.occurred_at, text: dayTime.format(new Date(b.occurred_at)) })),
+      b.legal_ref ? el("p", { class: "legal-text", text: b.legal_ref.text }) : null);
+  }
+
+  function stationRow(s) {
+    return el("tr", { "data-testid": "station-row", "data-station": s.station_id,
+                      "data-flash-key": `station:${s.station_id}` },
+      el("td", { class: "name", text: s.station_id }),
+      el("td", { text: s.region ?? "" }),
+      el("td", { text: s.city ?? "" }),
+      el("td", { class: "num big", "data-testid": "station-total", text: fmt(s.total) }),
+      el("td", { class: "muted", text: s.last_event_at ? dayTime.format(new Date(s.last_event_at)) : "" }));
+  }
+
+  function renderRegionFilter() {
+    const select = $("[data-testid=station-region-filter]");
+    const names = [...new Set([...state.stations.values()].map((s) => s.region).filter(Boolean))].sort();
+    if (state.regionFilter && !names.includes(state.regionFilter)) names.push(state.regionFilter);
+    const wanted = ["", ...names].join("\n");
+    if (select.dataset.options === wanted) return;
+    select.dataset.options = wanted;
+    select.replaceChildren(el("option", { value: "", text: t("stations.all_regions") }),
+      ...names.map((n) => el("option", { value: n, text: n })));
+    select.value = state.regionFilter;
+  }
+
+  function regionSummaries() {
+    const by = new Map([...state.regions].filter(Boolean).map((name) => [name,
+      { region: name, stations: 0, incidents: 0, detained_now: 0, breaches: 0 }]));
+    const get = (name) => by.get(name) ?? by.set(name, { region: name, stations: 0, incidents: 0,
+                                                          detained_now: 0, breaches: 0 }).get(name);
+    for (const s of state.stations.values()) {
+      if (!s.region) continue;
+      get(s.region).stations += 1;
+      get(s.region).incidents += s.total;
+    }
+    for (const c of state.cities.values()) get(c.region).detained_now += c.detained_now;
+    for (const b of openBreaches()) if (b.region) get(b.region).breaches += 1;
+    return [...by.values()].sort((a, b) => a.region.localeCompare(b.region));
+  }
+
+  function regionTile(r, worst) {
+    const heat = (r.incidents + r.breaches + r.detained_now) / worst;
+    const stat = (value, label, testid) =>
+      el("div", { class: "stat" }, el("b", { "data-testid": testid, text: fmt(value) }),
+         el("span", { text: label }));
+    return el("article", { class: "region", "data-testid": "region", "data-region": r.region,
+                           style: `--heat:${heat.toFixed(3)}` },
+      el("h3", { text: r.region }),
+      el("div", { class: "stats" },
+        stat(r.detained_now, t("regions.detained_now"), "region-detained-now"),
+        stat(r.breaches, t("regions.breaches"), "region-breaches"),
+        stat(r.stations, t("regions.stations"), "region-stations"),
+        stat(r.incidents, t("regions.incidents"), "region-incidents")));
+  }
+
+  // ---- timeline chart (inline SVG) -----------------------------------------------------
+  function renderTimeline(box) {
+    const total = [...state.buckets.values()].reduce((a, b) => a + b, 0);
+    box.dataset.total = String(total);
+    if (!state.buckets.size) {
+      box.replaceChildren(el("p", { class: "empty", text: t("timeline.empty") }));
+      return;
+    }
+    const size = BUCKET_MINUTES * 60000;
+    const last = Math.max(...state.buckets.keys());
+    const starts = Array.from({ length: CHART_BUCKETS }, (_, i) => last - (CHART_BUCKETS - 1 - i) * size);
+    const counts = starts.map((s) => state.buckets.get(s) || 0);
+    box.replaceChildren(chart(starts, counts), el("p", { class: "chart-note muted" },
+      `${dayOnly.format(new Date(last))} · ${t("timeline.peak", { count: fmt(Math.max(...counts)) })}`));
+  }
+
+  function chart(starts, counts) {
+    const W = 900, H = 250, left = 40, right = 24, bottom = 26, top = 12;
+    const max = niceMax(Math.max(...counts));
+    const plotH = H - bottom - top;
+    const step = (W - left - right) / counts.length;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "chart-svg",
+                              "aria-label": t("timeline.title", { minutes: BUCKET_MINUTES }) });
+    for (let i = 0; i <= 4; i += 1) {
+      const y = top + plotH - (plotH * i) / 4;
+      root.append(svg("line", { x1: left, x2: W - right, y1: y, y2: y, class: "grid-line" }),
+                  svg("text", { x: left - 6, y: y + 4, class: "axis", "text-anchor": "end" },
+                      fmt((max * i) / 4)));
+    }
+    counts.forEach((count, i) => {
+      const h = (plotH * count) / max;
+      const x = left + i * step + step * 0.12;
+      const bar = svg("rect", { x, y: top + plotH - h, width: step * 0.76, height: Math.max(h, 0),
+                                rx: 2, class: i === counts.length - 1 ? "bar bar-now" : "bar",
+                                "data-start": new Date(starts[i]).toISOString(), "data-count": count });
+      bar.append(svg("title", {}, `${hhmm.format(new Date(starts[i]))} · ${fmt(count)}`));
+      root.append(bar);
+      if (i % 6 === 0 || i === counts.length - 1) {
+        root.append(svg("text", { x: x + step * 0.38, y: H - 8, class: "axis", "text-anchor": "middle" },
+                        hhmm.format(new Date(starts[i]))));
+      }
+    });
+    return root;
+  }
+
+  const niceMax = (n) => {
+    if (n <= 4) return 4;
+    const magnitude = 10 ** Math.floor(Math.log10(n));
+    return [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((m) => m >= n);
+  };
+
+  // ---- controls ------------------------------------------------------------------------
+  function bindControls() {
+    for (const th of document.querySelectorAll("[data-testid=stations] th[data-sort]")) {
+      th.tabIndex = 0;
+      const sortBy = () => {
+        const key = th.dataset.sort;
+        const numeric = key === "total" || key === "last_event_at";
+        state.sort = state.sort.key === key ? { key, dir: -state.sort.dir } : { key, dir: numeric ? -1 : 1 };
+        mark("stations");
+      };
+      th.addEventListener("click", sortBy);
+      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") sortBy(); });
+    }
+    $("[data-testid=station-region-filter]").addEventListener("change", (e) => {
+      state.regionFilter = e.target.value;
+      mark("stations");
+    });
+  }
+
+  async function main() {
+    if (params.get("wall") === "1") document.body.classList.add("wall");
+    await loadLabels();
+    bindControls();
+    if (!KEY) {
+      banner(t("app.no_key"));
+      setConnection("offline");
+      return;
+    }
+    start();
+  }
+
+  main();
+})();

@@ -1,0 +1,1 @@
+"""Outgoing webhooks worker: signed POSTs of change-feed entries to partners' URLs."""

@@ -1,0 +1,219 @@
+"""Audit end to end: replay == live after duplicates, a retraction and a projector crash;
+verify on the real log and on tampered exports; exports; as-of; topic retention."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from saylau.audit.logsource import KafkaLog
+from saylau.settings import Settings
+from tests.factories import access_denied, detention, envelope, release, stuffing, unique
+from tests.stack import Stack, wait_until
+
+SAYLAU = Path(sys.executable).parent / "saylau"
+AT_11, AT_12, AT_13 = ("2021-01-10T11:00:00+06:00", "2021-01-10T12:00:00+06:00",
+                       "2021-01-10T13:00:00+06:00")
+AT_15, AT_16 = "2021-01-10T15:00:00+06:00", "2021-01-10T16:00:00+06:00"
+
+
+def saylau(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SAYLAU), *args], check=False, env=stack.env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def ok(done: subprocess.CompletedProcess[str], status: int = 0) -> str:
+    assert done.returncode == status, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+async def _fetch(query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(Settings().dsn)
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
+    return asyncio.run(_fetch(query, *args))
+
+
+def caught_up(stack: Stack) -> bool:
+    """The live projector has stored, for every partition, the high watermark as next offset."""
+    async def highs() -> dict[int, int]:
+        async with KafkaLog(Settings().kafka_bootstrap, f"{stack.name}.events") as log:
+            return {p: e.high for p, e in log.extents.items() if e.high}
+    rows = fetch(f'SELECT kafka_partition, next_offset FROM "{stack.name}".projector_offsets')
+    return {r["kafka_partition"]: r["next_offset"] for r in rows} == asyncio.run(highs())
+
+
+@pytest.fixture
+def schemas() -> Iterator[list[str]]:
+    """Replay schemas a test creates, dropped afterwards."""
+    created: list[str] = []
+    yield created
+    for schema in created:
+        fetch(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def scenario(city: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A voting day with a detention at 11:00 and one at 16:00 in ``city``, station reports,
+    and a 12:00 detention retracted at 13:00; returns (events, the retraction)."""
+    stations = [unique("PS") for _ in range(8)]
+    wrong = detention(city, 100, occurred_at=AT_12)
+    events = [detention(city, 5, occurred_at=AT_11), detention(city, 7, occurred_at=AT_16),
+              wrong, release(city, 2, occurred_at=AT_13),
+              *[access_denied(s) for s in stations], *[stuffing(s) for s in stations],
+              *[detention(unique(), n + 1) for n in range(30)]]
+    return events, envelope("report.retracted", {"event_id": wrong["event_id"]},
+                            occurred_at=AT_13)
+
+
+def wave(n: int) -> list[dict[str, Any]]:
+    city, stations = unique(), [unique("PS") for _ in range(20)]
+    return [access_denied(stations[i % 20]) if i % 3 else detention(city, 1 + i % 4)
+            for i in range(n)]
+
+
+@pytest.mark.slow
+def test_replay_equals_live_after_duplicates_retraction_and_crash(
+        own_stack: Stack, schemas: list[str], tmp_path: Path) -> None:
+    stack, city = own_stack.start(), unique()
+    events, retraction = scenario(city)
+    assert stack.post_batch(events).status_code == 200
+    assert stack.post(events[0]).json()["status"] == "duplicate"
+    assert [r["status"] for r in stack.post_batch(events[4:6]).json()["results"]] == \
+        ["duplicate", "duplicate"]
+    assert stack.post(retraction).status_code == 202
+    assert stack.post_batch(wave(200)).status_code == 200
+    stack.kill("projector")  # SIGKILL, mid-stream
+    for _ in range(3):
+        assert stack.post_batch(wave(150)).status_code == 200
+    stack.start_projector()
+    wait_until(lambda: caught_up(stack), timeout=120, interval=0.5)
+
+    schemas += [f"replay_{stack.name}", f"replay_{stack.name}_shuffled"]
+    assert "events/s" in ok(saylau(stack, "replay", "--schema", schemas[0]))
+    assert "6/6 tables equal" in ok(saylau(stack, "compare", "--replay", schemas[0]))
+    ok(saylau(stack, "replay", "--schema", schemas[1], "--order", "shuffle", "--seed", "7",
+              "--batch", "13"))
+    assert "6/6 tables equal" in ok(saylau(stack, "compare", "--replay", schemas[1]))
+
+    assert "OK" in ok(saylau(stack, "verify"))
+    export = tmp_path / "log.ndjson"
+    ok(saylau(stack, "export", "-o", str(export)))
+    assert "OK" in ok(saylau(stack, "verify", "--from-export", str(export)))
+    schemas.append(f"replay_{stack.name}_offline")
+    ok(saylau(stack, "replay", "--from-export", str(export), "--schema", schemas[-1]))
+    assert "6/6 tables equal" in ok(saylau(stack, "compare", "--replay", schemas[-1]))
+    check_tampered_exports(stack, export, tmp_path)
+    check_as_of_replay(stack, city, schemas)
+
+
+def check_tampered_exports(stack: Stack, export: Path, tmp_path: Path) -> None:
+    header, *lines = export.read_bytes().splitlines(keepends=True)
+    p, first, second, third = lines_of_one_partition(lines)
+
+    altered = [orjson.loads(line) for line in lines]
+    altered[second]["record"]["payload"]["count"] = 999
+    (tmp_path / "altered.ndjson").write_bytes(header + b"".join(
+        orjson.dumps(line) + b"\n" for line in altered))
+    out = ok(saylau(stack, "verify", "--from-export", str(tmp_path / "altered.ndjson")), 1)
+    assert f"partition {p} offset {offset(lines[second])}: altered" in out
+
+    (tmp_path / "missing.ndjson").write_bytes(header + b"".join(lines[:second] +
+                                                                lines[second + 1:]))
+    out = ok(saylau(stack, "verify", "--from-export", str(tmp_path / "missing.ndjson")), 1)
+    assert f"partition {p} offset {offset(lines[third])}: missing" in out
+
+    swapped = list(lines)
+    swapped[first], swapped[second] = swapped[second], swapped[first]
+    (tmp_path / "swapped.ndjson").write_bytes(header + b"".join(swapped))
+    out = ok(saylau(stack, "verify", "--from-export", str(tmp_path / "swapped.ndjson")), 1)
+    assert f"partition {p} offset {offset(lines[second])}: reordered" in out
+
+
+def lines_of_one_partition(lines: list[bytes]) -> tuple[int, int, int, int]:
+    """A partition and the indexes of three of its consecutive detention-count lines."""
+    by_partition: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        parsed = orjson.loads(line)
+        if "count" in parsed["record"]["payload"]:
+            by_partition.setdefault(parsed["partition"], []).append(i)
+    p, found = next((p, ix) for p, ix in sorted(by_partition.items()) if len(ix) >= 3
+                    and ix[2] - ix[0] == 2)
+    return p, found[0], found[1], found[2]
+
+
+def offset(line: bytes) -> int:
+    return int(orjson.loads(line)["offset"])
+
+
+def check_as_of_replay(stack: Stack, city: str, schemas: list[str]) -> None:
+    schemas.append(f"replay_{stack.name}_at_15")
+    out = ok(saylau(stack, "replay", "--schema", schemas[-1], "--until", AT_15))
+    assert "occurred after --until" in out
+    [row] = fetch(f'SELECT detained_total, released_total FROM "{schemas[-1]}".city_detentions '
+                  "WHERE city = $1", city)
+    assert (row["detained_total"], row["released_total"]) == (5, 2)
+
+
+def test_replay_refuses_to_overwrite_live(stack: Stack) -> None:
+    done = saylau(stack, "replay", "--schema", stack.name)
+    assert done.returncode == 2 and "--force" in done.stderr
+    assert saylau(stack, "replay", "--until", "2021-01-10T15:00").returncode == 2
+    assert saylau(stack, "compare", "--replay", "replay_does_not_exist").returncode == 2
+
+
+def test_filtered_and_csv_exports(stack: Stack, tmp_path: Path) -> None:
+    region = unique("region")
+    mine = [detention(unique(), 3, region=region) for _ in range(3)]
+    assert stack.post_batch([*mine, detention(unique(), 4)]).status_code == 200
+    ndjson, table = tmp_path / "region.ndjson", tmp_path / "region.csv"
+    done = ok(saylau(stack, "export", "--region", region, "-o", str(ndjson)))
+    assert done == ""
+    assert len(ndjson.read_bytes().splitlines()) == 1 + 3
+    out = ok(saylau(stack, "verify", "--from-export", str(ndjson)))
+    assert "hash chains NOT checked" in out and "OK" in out
+    ok(saylau(stack, "export", "--region", region, "--format", "csv", "-o", str(table)))
+    rows = list(csv.DictReader(table.open()))
+    assert sorted(r["event_id"] for r in rows) == sorted(e["event_id"] for e in mine)
+    assert all(len(r["content_hash"]) == 64 and r["chain_hash"] for r in rows)
+    assert orjson.loads(rows[0]["payload"]) == {"count": 3}
+
+
+def test_detentions_as_of_a_past_moment(stack: Stack) -> None:
+    city = unique()
+    for event in (detention(city, 5, occurred_at=AT_11), detention(city, 7, occurred_at=AT_16)):
+        assert stack.post(event).status_code == 202
+    wait_until(lambda: (c := stack.detentions_in(city)) and c["detained_total"] == 12)
+    cities = stack.get("/v1/detentions", as_of=AT_15).json()["cities"]
+    assert next(c for c in cities if c["city"] == city)["detained_total"] == 5
+
+
+def test_events_topic_never_deletes(stack: Stack) -> None:
+    async def topic_config() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=Settings().kafka_bootstrap)
+        await admin.start()
+        try:
+            [response] = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, f"{stack.name}.events")])
+        finally:
+            await admin.close()
+        [resource] = response.resources
+        return {entry[0]: entry[1] for entry in resource[4]}
+
+    config = asyncio.run(topic_config())
+    assert config["retention.ms"] == "-1"
+    assert config["cleanup.policy"] == "delete"

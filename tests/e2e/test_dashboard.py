@@ -1,0 +1,155 @@
+"""End to end in a real browser: the dashboard follows the live stream without a reload."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from tests.factories import detention, release, stuffing, unique
+from tests.stack import ROOT, Stack
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+ARTIFACTS = ROOT / "test-artifacts"
+LIVE_TIMEOUT_MS = 15_000
+
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
+                                reason="needs Debian's chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def open_dashboard(page: Page, stack: Stack, query: str = "") -> None:
+    page.goto(f"{stack.api_url}/?key={stack.reader_key}{query}")
+    expect(page.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "live", timeout=LIVE_TIMEOUT_MS)
+
+
+def city_row(page: Page, city: str) -> Locator:
+    return page.locator(f'[data-testid="city-row"][data-city="{city}"]')
+
+
+def test_detention_counts_update_live(stack: Stack, page: Page) -> None:
+    city = unique("Oral")
+    open_dashboard(page, stack)
+    reports_before = int(page.get_by_test_id("timeline-chart").get_attribute("data-total") or 0)
+    for event in (detention(city, 12, region="West Kazakhstan"),
+                  detention(city, 5, region="West Kazakhstan")):
+        assert stack.post(event).status_code == 202
+    row = city_row(page, city)
+    expect(row.get_by_test_id("city-detained-now")).to_have_text("17", timeout=LIVE_TIMEOUT_MS)
+    expect(row.get_by_test_id("city-detained-total")).to_have_text("17")
+
+    assert stack.post(release(city, 4, region="West Kazakhstan")).status_code == 202
+    expect(row.get_by_test_id("city-detained-now")).to_have_text("13", timeout=LIVE_TIMEOUT_MS)
+    expect(row.get_by_test_id("city-detained-total")).to_have_text("17")
+    expect(page.get_by_test_id("timeline-chart")).to_have_attribute(
+        "data-total", str(reports_before + 3), timeout=LIVE_TIMEOUT_MS)
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
+
+
+def test_breach_and_station_appear_live(stack: Stack, page: Page) -> None:
+    station = unique("PS")
+    open_dashboard(page, stack)
+    assert stack.post(stuffing(station)).status_code == 202
+    row = page.locator(f'[data-testid="station-row"][data-station="{station}"]')
+    expect(row.get_by_test_id("station-total")).to_have_text("1", timeout=LIVE_TIMEOUT_MS)
+    breach = page.get_by_test_id("breach").filter(has_text=station).first
+    expect(breach.get_by_test_id("breach-severity")).to_have_attribute("data-severity", "critical")
+    expect(breach.get_by_test_id("breach-legal-ref")).to_contain_text("Art.")
+    tile = page.locator('[data-testid="region"][data-region="West Kazakhstan"]')
+    expect(tile).to_be_visible()
+
+
+def test_station_filter_and_sort(stack: Stack, page: Page) -> None:
+    busy, quiet = unique("PS"), unique("PS")
+    for event in (stuffing(busy), stuffing(busy), stuffing(quiet)):
+        assert stack.post(event).status_code == 202
+    open_dashboard(page, stack)
+    rows = page.get_by_test_id("station-row")
+    expect(rows.filter(has_text=busy).get_by_test_id("station-total")).to_have_text(
+        "2", timeout=LIVE_TIMEOUT_MS)
+    page.get_by_test_id("station-region-filter").select_option("West Kazakhstan")
+    expect(rows.filter(has_not_text="West Kazakhstan")).to_have_count(0)
+    expect(rows.filter(has_text=quiet)).to_have_count(1)
+    header = page.locator('th[data-sort="total"]')
+    expect(header).to_have_attribute("aria-sort", "descending")
+    header.click()
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    totals = [int(t) for t in page.get_by_test_id("station-total").all_text_contents()]
+    assert totals == sorted(totals)
+
+
+def test_shows_lost_connection_and_catches_up(own_stack: Stack, page: Page) -> None:
+    """The api dies; reports keep arriving; the page says so, then shows what it missed."""
+    city = unique("Aktobe")
+    own_stack.start()
+    open_dashboard(page, own_stack)
+    own_stack.kill("api")
+    expect(page.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "reconnecting", timeout=LIVE_TIMEOUT_MS)
+    assert own_stack.post(detention(city, 9, region="Aktobe")).status_code == 202
+    own_stack.start_api()
+    expect(city_row(page, city).get_by_test_id("city-detained-now")).to_have_text(
+        "9", timeout=LIVE_TIMEOUT_MS)
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("connection-detail")).to_contain_text("caught up")
+
+
+def test_labels_in_kazakh_and_wall_mode(stack: Stack, page: Page) -> None:
+    open_dashboard(page, stack, "&lang=kk&wall=1")
+    assert page.locator("html").get_attribute("lang") == "kk"
+    expect(page.get_by_test_id("connection-label")).to_have_text("Тікелей")
+    assert "wall" in (page.locator("body").get_attribute("class") or "")
+
+
+def test_screenshot(stack: Stack, page: Page) -> None:
+    """A demo-like picture of the page, saved as a test artefact."""
+    seed_demo(stack)
+    open_dashboard(page, stack)
+    expect(page.get_by_test_id("city-row").first).to_be_visible()
+    page.wait_for_timeout(2000)  # let the row highlight fade
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.set_viewport_size({"width": 2560, "height": 1440})
+    page.goto(page.url + "&wall=1")
+    expect(page.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "live", timeout=LIVE_TIMEOUT_MS)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-wall.png"))
+    assert Path(ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def seed_demo(stack: Stack) -> None:
+    events = [detention("Almaty", 23, region="Almaty", occurred_at="2021-01-10T12:05:00+06:00"),
+              detention("Almaty", 9, region="Almaty", occurred_at="2021-01-10T12:40:00+06:00"),
+              release("Almaty", 11, region="Almaty", occurred_at="2021-01-10T13:30:00+06:00"),
+              detention("Nur-Sultan", 14, region="Nur-Sultan",
+                        occurred_at="2021-01-10T12:20:00+06:00"),
+              detention("Shymkent", 4, region="Turkistan",
+                        occurred_at="2021-01-10T13:10:00+06:00")]
+    events += [stuffing(f"PS-{n:03d}", occurred_at=f"2021-01-10T1{n % 4 + 1}:{n:02d}:00+06:00")
+               for n in (14, 27, 27, 33, 48)]
+    assert stack.post_batch(events).status_code == 200

@@ -1,0 +1,84 @@
+"""The projector SIGKILLed mid-stream, again and again: afterwards every count is exact."""
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.factories import access_denied, detention, unique
+from tests.stack import Stack, wait_until
+
+pytestmark = pytest.mark.slow
+FAST_REJOIN = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": "1"}
+BATCHES, BATCH_SIZE, KILLS = 20, 100, 3
+
+
+@pytest.fixture
+def crash_stack() -> Iterator[Stack]:
+    stack = Stack(extra_env=FAST_REJOIN)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+class Partner(threading.Thread):
+    """Posts batches and keeps what was accepted (202) per city and per station."""
+
+    def __init__(self, stack: Stack, batches: list[list[dict[str, Any]]]) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.batches, self.posted = stack, batches, 0
+        self.detained: Counter[str] = Counter()
+        self.incidents: Counter[str] = Counter()
+
+    def run(self) -> None:
+        for batch in self.batches:
+            results = self.stack.post_batch(batch).json()["results"]
+            for event, result in zip(batch, results, strict=True):
+                if result["code"] == 202:
+                    self.count(event)
+            self.posted += 1
+
+    def count(self, event: dict[str, Any]) -> None:
+        if event["type"] == "detention.reported":
+            self.detained[event["place"]["city"]] += event["payload"]["count"]
+        else:
+            self.incidents[event["station_id"]] += 1
+
+
+def mixed_batches(cities: list[str], stations: list[str]) -> list[list[dict[str, Any]]]:
+    rng = random.Random(7)
+    events = [detention(rng.choice(cities), rng.randint(1, 9)) if i % 3 else
+              access_denied(rng.choice(stations)) for i in range(BATCHES * BATCH_SIZE)]
+    batches = [events[i:i + BATCH_SIZE] for i in range(0, len(events), BATCH_SIZE)]
+    return batches + [batches[3]]  # a partner re-sends a whole batch after a timeout
+
+
+def test_projector_killed_repeatedly_loses_and_doubles_nothing(crash_stack: Stack) -> None:
+    stack = crash_stack
+    cities, stations = [unique() for _ in range(12)], [unique("PS") for _ in range(8)]
+    partner = Partner(stack, mixed_batches(cities, stations))
+    partner.start()
+    for n in range(KILLS):
+        wait_until(lambda n=n: partner.posted >= (n + 1) * BATCHES // (KILLS + 1), 60)
+        time.sleep(random.uniform(0.05, 0.4))
+        stack.kill("projector", signal.SIGKILL)
+        stack.start_projector()
+    partner.join(120)
+    assert sum(partner.detained.values()) and sum(partner.incidents.values())
+
+    def exact() -> bool:
+        cities_now = {c["city"]: c["detained_total"] for c in stack.get("/v1/detentions")
+                      .json()["cities"] if c["city"] in partner.detained}
+        return cities_now == dict(partner.detained)
+
+    wait_until(exact, 60, 0.5)
+    for station, expected in partner.incidents.items():
+        assert stack.get(f"/v1/stations/{station}").json()["total"] == expected
+    assert len(stack.procs["projector"]) == KILLS + 1
