@@ -40,8 +40,9 @@ class Deltas:
     stations: dict[str, list[Any]] = field(default_factory=dict)
     city_detentions: dict[tuple[str, str], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0]))
-    detention_buckets: dict[tuple[str, str, datetime], int] = field(
-        default_factory=lambda: defaultdict(int))
+    detention_buckets: dict[tuple[str, str, datetime], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0]))
+    """Per city and time bucket: [detained by standing reports, detained ever reported]."""
 
     def add(self, event: Envelope, sign: int, catalogue: Catalogue, config: RuleConfig) -> None:
         """Count ``event`` once (sign=+1) or take it back (sign=-1)."""
@@ -66,6 +67,8 @@ class Deltas:
         if event.type == "detention.reported":
             self.city_detentions[key][0] += count
             bucket = surge_bucket_start(event.occurred_at, config)
-            self.detention_buckets[(*key, bucket)] += count
+            totals = self.detention_buckets[(*key, bucket)]
+            totals[0] += count
+            totals[1] += max(count, 0)  # what was ever reported: a retraction does not undo it
         else:
             self.city_detentions[key][1] += count

@@ -162,12 +162,13 @@ async def _upsert_buckets(conn: asyncpg.Connection, deltas: Deltas) -> list[Chan
     if deltas.detention_buckets:
         keys = list(deltas.detention_buckets)
         await conn.execute(
-            "INSERT INTO detention_buckets AS b (region, city, bucket_start, detained) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[]) "
-            "ON CONFLICT (region, city, bucket_start) DO UPDATE SET "
-            "detained = b.detained + EXCLUDED.detained",
+            "INSERT INTO detention_buckets AS b (region, city, bucket_start, detained, reported) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], "
+            "$5::int[]) ON CONFLICT (region, city, bucket_start) DO UPDATE SET "
+            "detained = b.detained + EXCLUDED.detained, reported = b.reported + EXCLUDED.reported",
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-            list(deltas.detention_buckets.values()))
+            [v[0] for v in deltas.detention_buckets.values()],
+            [v[1] for v in deltas.detention_buckets.values()])
     return []
 
 
@@ -182,8 +183,9 @@ def breach_row(b: Breach) -> dict[str, Any]:
             "occurred_at": b.occurred_at.isoformat(), "status": "open"}
 
 
-async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach]) -> list[Change]:
-    """Insert breaches; an existing breach with the same id takes the new evidence list."""
+async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
+                          status: str = "open") -> list[Change]:
+    """Insert breaches; an existing breach with the same id takes the new content whole."""
     if not found:
         return []
     latest = {b.breach_id: b for b in found}  # one row per id: the last evidence wins
@@ -195,13 +197,18 @@ async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach]) -> list
         "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
         "station_id, region, city, election_id, occurred_at, status) "
         "SELECT id, rule, kind, sev, title, ref::jsonb, ids::jsonb, st, reg, city, el, at, "
-        "'open' FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
+        "$13 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
         "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
         "$12::timestamptz[]) AS b(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at) "
-        "ON CONFLICT (breach_id) DO UPDATE SET event_ids = EXCLUDED.event_ids, status = 'open'",
-        *[list(c) for c in cols])
-    return [{"kind": "breach", "region": b.region, "station_id": b.station_id,
-             "data": breach_row(b)} for b in found]
+        "ON CONFLICT (breach_id) DO UPDATE SET kind = EXCLUDED.kind, "
+        "severity = EXCLUDED.severity, title = EXCLUDED.title, legal_ref = EXCLUDED.legal_ref, "
+        "event_ids = EXCLUDED.event_ids, station_id = EXCLUDED.station_id, "
+        "region = EXCLUDED.region, city = EXCLUDED.city, election_id = EXCLUDED.election_id, "
+        "occurred_at = EXCLUDED.occurred_at, status = EXCLUDED.status",
+        *[list(c) for c in cols], status)
+    kind = "breach" if status == "open" else "breach_withdrawn"
+    return [{"kind": kind, "region": b.region, "station_id": b.station_id,
+             "data": {**breach_row(b), "status": status}} for b in latest.values()]
 
 
 async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[Change]:
@@ -219,26 +226,25 @@ async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]
 
 async def evaluate_surges(conn: asyncpg.Connection, deltas: Deltas,
                           config: RuleConfig) -> list[Change]:
-    """Flag (or withdraw) a detention surge per touched city and time bucket.
+    """Flag a detention surge per touched city and time bucket, from the bucket's totals only.
 
-    Decided from the bucket's total, never from arrival order, so replay agrees with live.
-    Set-based: one query for the totals, one for the evidence of the buckets over the
-    threshold, one upsert and one withdrawal, however many buckets the batch touched.
+    Open when the standing reports exceed the threshold; withdrawn when only the reports
+    ever made did (some were retracted or rejected); otherwise no row. The outcome depends
+    on the log, never on arrival order or batch boundaries, so replay agrees with live.
+    Set-based: one query for the totals, one for the evidence, two upserts.
     """
     keys = list(deltas.detention_buckets)
     if not keys:
         return []
     totals = await _bucket_totals(conn, keys)
-    over = [k for k in keys if _surge(k, totals[k], ["probe"], config) is not None]
-    evidence = await _surge_evidence(conn, over, config)
-    surges = {k: _surge(k, totals[k], evidence.get(k, []), config) for k in over}
-    probes = {k: _surge(k, config.surge_threshold + 1, ["probe"], config)
-              for k in keys if k not in surges}
-    upserted = await upsert_breaches(conn, [b for b in surges.values() if b is not None])
-    withdrawn = await _withdraw_surges(conn, [p for p in probes.values() if p is not None])
-    by_id = {c["data"]["breach_id"]: c for c in upserted + withdrawn}
-    found = [surges.get(k) or probes.get(k) for k in keys]
-    return [by_id[b.breach_id] for b in found if b is not None and b.breach_id in by_id]
+    standing = [k for k in keys if _surge(k, totals[k][0], ["probe"], config)]
+    withdrawn = [k for k in keys if k not in standing
+                 and _surge(k, totals[k][1], ["probe"], config)]
+    evidence = await _surge_evidence(conn, standing + withdrawn, config)
+    opened = [_surge(k, totals[k][0], evidence[k][0], config) for k in standing]
+    gone = [_surge(k, totals[k][1], evidence[k][1], config) for k in withdrawn]
+    return (await upsert_breaches(conn, [b for b in opened if b is not None])
+            + await upsert_breaches(conn, [b for b in gone if b is not None], "withdrawn"))
 
 
 Bucket = tuple[str, str, datetime]
@@ -248,44 +254,37 @@ def _surge(key: Bucket, detained: int, ids: list[str], config: RuleConfig) -> Br
     return detention_surge(key[0], key[1], key[2], detained, ids, config)
 
 
-async def _bucket_totals(conn: asyncpg.Connection, keys: list[Bucket]) -> dict[Bucket, int]:
+async def _bucket_totals(conn: asyncpg.Connection,
+                         keys: list[Bucket]) -> dict[Bucket, tuple[int, int]]:
     rows = await conn.fetch(
-        "SELECT t.i, b.detained FROM unnest($1::text[], $2::text[], $3::timestamptz[]) "
-        "WITH ORDINALITY AS t(region, city, bucket, i) JOIN detention_buckets b "
+        "SELECT t.i, b.detained, b.reported FROM unnest($1::text[], $2::text[], "
+        "$3::timestamptz[]) WITH ORDINALITY AS t(region, city, bucket, i) "
+        "JOIN detention_buckets b "
         "ON b.region = t.region AND b.city = t.city AND b.bucket_start = t.bucket",
         *[list(c) for c in zip(*keys)])
-    found = {keys[r["i"] - 1]: r["detained"] for r in rows}
-    return {k: found.get(k) or 0 for k in keys}
+    found = {keys[r["i"] - 1]: (r["detained"], r["reported"]) for r in rows}
+    return {k: found.get(k, (0, 0)) for k in keys}
 
 
-async def _surge_evidence(conn: asyncpg.Connection, keys: list[Bucket],
-                          config: RuleConfig) -> dict[Bucket, list[str]]:
-    """Ids of the standing (not retracted or rejected) detention reports of each bucket."""
+async def _surge_evidence(conn: asyncpg.Connection, keys: list[Bucket], config: RuleConfig
+                          ) -> dict[Bucket, tuple[list[str], list[str]]]:
+    """Per bucket: ids of the standing detention reports, and of all reports ever made."""
+    evidence: dict[Bucket, tuple[list[str], list[str]]] = {k: ([], []) for k in keys}
     if not keys:
-        return {}
+        return evidence
     window = timedelta(minutes=config.surge_window_minutes)
     rows = await conn.fetch(
-        "SELECT t.i, e.event_id::text AS id FROM unnest($1::text[], $2::text[], "
-        "$3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS t(region, city, lo, hi, i) "
+        "SELECT t.i, e.event_id::text AS id, e.status NOT IN ('retracted', 'rejected') AS ok "
+        "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) "
+        "WITH ORDINALITY AS t(region, city, lo, hi, i) "
         "JOIN events e ON e.type = 'detention.reported' "
         "AND COALESCE(e.region, '(unknown)') = t.region AND COALESCE(e.city, $5) = t.city "
-        "AND e.occurred_at >= t.lo AND e.occurred_at < t.hi "
-        "AND e.status NOT IN ('retracted', 'rejected')",
+        "AND e.occurred_at >= t.lo AND e.occurred_at < t.hi",
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
         [k[2] + window for k in keys], UNSPECIFIED_CITY)
-    evidence: dict[Bucket, list[str]] = {}
     for r in rows:
-        evidence.setdefault(keys[r["i"] - 1], []).append(r["id"])
+        standing, ever = evidence[keys[r["i"] - 1]]
+        ever.append(r["id"])
+        if r["ok"]:
+            standing.append(r["id"])
     return evidence
-
-
-async def _withdraw_surges(conn: asyncpg.Connection, probes: list[Breach]) -> list[Change]:
-    if not probes:
-        return []
-    rows = await conn.fetch("UPDATE breaches SET status = 'withdrawn' WHERE status = 'open' "
-                            "AND breach_id = ANY($1::uuid[]) RETURNING breach_id",
-                            [uuid.UUID(p.breach_id) for p in probes])
-    gone = {str(r["breach_id"]) for r in rows}
-    return [{"kind": "breach_withdrawn", "region": p.region, "station_id": None,
-             "data": {"breach_id": p.breach_id, "rule_id": p.rule_id}}
-            for p in probes if p.breach_id in gone]

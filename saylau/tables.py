@@ -63,6 +63,7 @@ detention_buckets = Table(
     Column("city", Text, nullable=False),
     Column("bucket_start", DateTime(timezone=True), nullable=False),
     Column("detained", Integer, nullable=False),
+    Column("reported", Integer, nullable=False),
     PrimaryKeyConstraint("region", "city", "bucket_start"),
 )
 
@@ -122,6 +123,12 @@ READ_MODELS = ("events", "station_incidents", "stations", "city_detentions",
 """Tables an audit compares: the projection of the log, nothing about delivery."""
 
 
+UPGRADES = [
+    "ALTER TABLE detention_buckets ADD COLUMN IF NOT EXISTS reported int NOT NULL DEFAULT 0",
+]
+"""Column additions for schemas created by an earlier release (idempotent)."""
+
+
 def ddl(schema: str) -> list[str]:
     """CREATE statements for every table, idempotent, inside ``schema``."""
     dialect = postgresql.dialect()
@@ -130,5 +137,6 @@ def ddl(schema: str) -> list[str]:
         statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
         statements += [str(CreateIndex(ix, if_not_exists=True).compile(dialect=dialect))
                        for ix in table.indexes]
+    statements += UPGRADES
     statements.append("INSERT INTO change_cursor (id, value) VALUES (1, 0) ON CONFLICT DO NOTHING")
     return statements
