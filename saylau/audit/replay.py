@@ -13,18 +13,15 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 import asyncpg
 import orjson
 
-from saylau.catalogue import Catalogue, catalogue
 from saylau.db import migrate
 from saylau.decode import Message
-from saylau.domain.calendar import Calendars
-from saylau.domain.rules import RuleConfig
 from saylau.settings import Settings
+from saylau.bootstrap import build_projection
 from saylau.store import Projection
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -57,22 +54,9 @@ class ReplayStats:
         return self.read / self.seconds if self.seconds else 0.0
 
 
-def rule_config(cfg: Settings) -> RuleConfig:
-    """The thresholds the live projector uses (same settings, same values)."""
-    return RuleConfig(surge_threshold=cfg.surge_threshold,
-                      surge_window_minutes=cfg.surge_window_minutes,
-                      kettling_max_hours=cfg.kettling_max_hours)
-
-
-def event_catalogue(cfg: Settings) -> Catalogue:
-    """The catalogue the live projector loads (EVENT_SCHEMA_DIR pins another release's)."""
-    return Catalogue(Path(cfg.event_schema_dir)) if cfg.event_schema_dir else catalogue()
-
-
 def replay_projection(schema: str, topic: str, cfg: Settings) -> Projection:
     """A ``Projection`` like the live one, writing ``schema`` and publishing no change feed."""
-    return Projection(schema, topic, event_catalogue(cfg), Calendars.load(), rule_config(cfg),
-                      feed=None)
+    return build_projection(cfg, schema, topic, feed=None)
 
 
 async def prepare_schema(conn: asyncpg.Connection, schema: str, cfg: Settings,

@@ -20,14 +20,12 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from saylau.catalogue import Catalogue, catalogue
 from saylau.db import connect_pool, migrate
 from saylau.decode import Message
-from saylau.domain.calendar import Calendars
-from saylau.domain.rules import RuleConfig
 from saylau.feed import ChangeFeed
 from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import settings
+from saylau.bootstrap import build_projection
 from saylau.store import BatchResult, Projection
 
 log = logging.getLogger("saylau.projector")
@@ -68,20 +66,8 @@ class Health:
 health = Health()
 
 
-def rule_config() -> RuleConfig:
-    return RuleConfig(surge_threshold=cfg.surge_threshold,
-                      surge_window_minutes=cfg.surge_window_minutes,
-                      kettling_max_hours=cfg.kettling_max_hours)
-
-
-def event_catalogue() -> Catalogue:
-    """The catalogue this projector knows (EVENT_SCHEMA_DIR pins another release's schemas)."""
-    return Catalogue(Path(cfg.event_schema_dir)) if cfg.event_schema_dir else catalogue()
-
-
 def live_projection() -> Projection:
-    return Projection(cfg.read_schema, cfg.events_topic, event_catalogue(), Calendars.load(),
-                      rule_config(), ChangeFeed(notify=True))
+    return build_projection(cfg, cfg.read_schema, cfg.events_topic, ChangeFeed(notify=True))
 
 
 async def apply_until_done(pool: asyncpg.Pool, projection: Projection,
