@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.http import Connection
+from bench.http_load import Connection
 from tests.stack import Stack
 
 

@@ -142,7 +142,7 @@ def shown_record(text: str, redact: bool) -> dict[str, Any]:
     if redact:
         payload = record.get("payload", {})
         for name in PERSONAL_FIELDS:
-            if name in payload:
+            if isinstance(payload.get(name), (str, list)):  # names; a head count stays
                 payload[name] = REDACTED
     return record
 

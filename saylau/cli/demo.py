@@ -15,8 +15,12 @@ import httpx
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 CITIES = [("Almaty", "Almaty"), ("Astana", "Astana"), ("North Kazakhstan", "Petropavlovsk"),
           ("West Kazakhstan", "Oral"), ("Aktobe", "Aktobe"), ("Turkistan", "Shymkent")]
-STATION_TYPES = ["observer.access_denied", "ballot.stuffing_observed",
-                 "unauthorised_person.present", "photo_video.prohibited"]
+STATION_PAYLOADS: dict[str, Any] = {
+    "observer.access_denied": lambda rng: {"observers": rng.randint(1, 4)},
+    "ballot.stuffing_observed": lambda rng: {"ballots": rng.randint(5, 60)},
+    "unauthorised_person.present": lambda rng: {"persons": rng.randint(1, 3)},
+    "photo_video.prohibited": lambda rng: {"person_role": "observer"},
+}
 
 
 def register(sub: Any) -> None:
@@ -42,10 +46,9 @@ def synthetic_report(rng: random.Random, now: datetime) -> dict[str, Any]:
             "occurred_at": now.isoformat(), "place": {"region": region, "city": city}}
     if rng.random() < 0.4:
         return {**base, "type": "detention.reported", "payload": {"count": rng.randint(1, 6)}}
-    kind = rng.choice(STATION_TYPES)
-    payload: dict[str, Any] = {"observers": rng.randint(1, 4)} if kind.startswith("observer") else {}
+    kind = rng.choice(sorted(STATION_PAYLOADS))
     return {**base, "type": kind, "station_id": f"PS-{rng.randint(1, 60):03d}",
-            "payload": payload}
+            "payload": STATION_PAYLOADS[kind](rng)}
 
 
 async def run_demo(args: argparse.Namespace) -> int:

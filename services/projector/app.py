@@ -37,6 +37,8 @@ LAG = Gauge("saylau_projector_lag", "High watermark minus next offset to apply",
 MAX_BACKOFF = 10.0
 DB_ERRORS = (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError)
 
+FAUST_DIR = Path(__file__).resolve().parents[2] / "var" / "faust"
+FAUST_DIR.mkdir(parents=True, exist_ok=True)
 app = faust.App(
     cfg.projector_group,
     broker=f"kafka://{cfg.kafka_bootstrap}",
@@ -49,7 +51,7 @@ app = faust.App(
     broker_commit_every=1000,
     broker_commit_interval=1.0,
     stream_buffer_maxsize=8192,
-    datadir=str(Path(__file__).resolve().parents[2] / "var" / "faust" / cfg.projector_group),
+    datadir=str(FAUST_DIR / cfg.projector_group),
 )
 events_topic = app.topic(cfg.events_topic, value_type=bytes, key_type=bytes)
 

@@ -187,7 +187,7 @@ def test_unknown_fields(fuzz_stack: Stack, ledger: Ledger, extra: dict[str, Any]
         event["payload"].update(extra)
     else:
         event.update(extra)
-    reply = send(fuzz_stack, ledger, orjson.dumps(event))
+    reply = send(fuzz_stack, ledger, json.dumps(event).encode())
     assert reply.status_code == (422 if extra else 202)
 
 

@@ -461,7 +461,10 @@
   }
 
   async function main() {
-    if (params.get("wall") === "1") document.body.classList.add("wall");
+    if (params.get("wall") === "1") {
+      document.documentElement.classList.add("wall"); // rem-based sizes grow with it
+      document.body.classList.add("wall");
+    }
     await loadLabels();
     bindControls();
     if (!KEY) {

@@ -1,0 +1,28 @@
+"""The demo feed of `make up` only posts events the catalogue accepts."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from saylau.catalogue import Catalogue
+from saylau.cli.demo import SCENARIOS, load_scenario, synthetic_report
+from services.ingest.validation import validate_item
+
+NOW = datetime(2021, 1, 10, 12, 0, tzinfo=timezone(timedelta(hours=6)))
+
+
+def test_synthetic_reports_are_valid() -> None:
+    rng, catalogue = random.Random(7), Catalogue()
+    kinds = set()
+    for _ in range(300):
+        report = synthetic_report(rng, NOW)
+        checked = validate_item(report, catalogue, NOW)
+        assert not isinstance(checked, list), (report, checked)
+        kinds.add(report["type"])
+    assert len(kinds) >= 4
+
+
+def test_demo_scenario_is_valid() -> None:
+    catalogue, later = Catalogue(), datetime(2030, 1, 1, tzinfo=timezone.utc)
+    for event in load_scenario(SCENARIOS / "kz-2021-01-10.json"):
+        assert not isinstance(validate_item(event, catalogue, later), list), event
