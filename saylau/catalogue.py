@@ -39,17 +39,19 @@ class Catalogue:
             Draft202012Validator.check_schema(schema)
             self.schemas[(type_name, int(version))] = schema
             self._validators[(type_name, int(version))] = Draft202012Validator(schema)
+        self._latest = {name: max(v for n, v in self._validators if n == name)
+                        for name, _ in self._validators}
 
     @property
     def types(self) -> list[str]:
-        return sorted({name for name, _ in self._validators})
+        return sorted(self._latest)
 
     def latest_version(self, type_name: str) -> int:
-        return max(v for name, v in self._validators if name == type_name)
+        return self._latest[type_name]
 
     def scope(self, type_name: str) -> str:
         """Where events of this type happen: station, place, campaign, report or registry."""
-        schema = self.schemas.get((type_name, self.latest_version(type_name)), {})
+        schema = self.schemas.get((type_name, self._latest.get(type_name, 0)), {})
         return str(schema.get("x-saylau", {}).get("scope", "place"))
 
     def validate(self, type_name: str, version: int, payload: Any) -> list[FieldError]:
