@@ -188,7 +188,7 @@ def test_unknown_fields(fuzz_stack: Stack, ledger: Ledger, extra: dict[str, Any]
     else:
         event.update(extra)
     reply = send(fuzz_stack, ledger, json.dumps(event).encode())
-    assert reply.status_code == (422 if extra else 202)
+    assert reply.status_code in ((400, 422) if extra else (202,))  # 400: ints past 64 bits
 
 
 @FUZZ
