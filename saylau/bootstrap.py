@@ -15,7 +15,10 @@ def rule_config(cfg: Settings) -> RuleConfig:
     """The alert thresholds from the settings (the same for live and replay)."""
     return RuleConfig(surge_threshold=cfg.surge_threshold,
                       surge_window_minutes=cfg.surge_window_minutes,
-                      kettling_max_hours=cfg.kettling_max_hours)
+                      kettling_max_hours=cfg.kettling_max_hours,
+                      turnout_jump_share=cfg.turnout_jump_share,
+                      turnout_jump_voters=cfg.turnout_jump_voters,
+                      corroboration_window_minutes=cfg.corroboration_window_minutes)
 
 
 def event_catalogue(cfg: Settings) -> Catalogue:

@@ -7,7 +7,8 @@ from saylau.tables import ddl
 
 
 def ingest_ddl(schema: str) -> list[str]:
-    """Ingest's own tables (dedup ids, API keys): not read models, never replayed."""
+    """Ingest's own tables (dedup ids, API keys, registered station ids): not read models,
+    never replayed."""
     return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', f'SET search_path TO "{schema}"',
             *INGEST_TABLES]
 
@@ -27,6 +28,9 @@ INGEST_TABLES = [
         scopes text[] NOT NULL,
         revoked_at timestamptz,
         created_at timestamptz NOT NULL DEFAULT now())""",
+    """CREATE TABLE IF NOT EXISTS known_stations (
+        station_id text PRIMARY KEY,
+        registered_at timestamptz NOT NULL)""",
 ]
 
 

@@ -7,12 +7,17 @@ from typing import Any
 import asyncpg
 import orjson
 
+from saylau.fieldwork import TRIAGE_ACTIONS
 from saylau.projection import TRIAGE_REPORTS
+from saylau.queries_field import triage_summaries, triage_summary
 from saylau.sql import detained_now
 
-NOT_REPORTS = (*TRIAGE_REPORTS, "message.received")
-"""Types about reports (triage, raw inbound messages), not reports of what happened."""
-PERSONAL_FIELDS = ("persons", "names", "sender")
+REGISTRY_TYPES = ("station.registered", "station.moved", "observer.accredited",
+                  "observer.accreditation_revoked", "turnout.announced")
+NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, "message.received", *REGISTRY_TYPES)
+"""Types about reports (triage, raw inbound messages) or registries and official figures,
+not reports of what happened."""
+PERSONAL_FIELDS = ("persons", "names", "sender", "name")
 REDACTED = "[redacted]"
 
 
@@ -23,9 +28,11 @@ async def station(conn: asyncpg.Connection, station_id: str) -> dict[str, Any] |
     incidents = await conn.fetch("SELECT type, reports FROM station_incidents "
                                  "WHERE station_id = $1 AND reports <> 0 ORDER BY type",
                                  station_id)
+    distinct = await conn.fetchval("SELECT count(*) FROM incident_groups "
+                                   "WHERE station_id = $1", station_id)
     return {"station_id": station_id, "region": row["region"], "city": row["city"],
             "incidents": {r["type"]: r["reports"] for r in incidents}, "total": row["total"],
-            "last_event_at": row["last_event_at"]}
+            "distinct_incidents": distinct, "last_event_at": row["last_event_at"]}
 
 
 async def station_timeline(conn: asyncpg.Connection, station_id: str,
@@ -119,11 +126,22 @@ async def regions(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+TRIAGE_QUEUE = """
+SELECT e.event_id, e.record::text AS record FROM events e
+WHERE e.status = 'unverified' AND e.type <> ALL($2::text[])
+ORDER BY NOT EXISTS (SELECT 1 FROM triage_actions a
+                     WHERE a.report_id = e.event_id AND a.kind = 'escalated'),
+         e.received_at, e.event_id
+LIMIT $1
+"""
+
+
 async def triage_queue(conn: asyncpg.Connection, limit: int, redact: bool) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT record::text AS record FROM events WHERE status = "
-                            "'unverified' AND type <> ALL($2::text[]) ORDER BY received_at, event_id "
-                            "LIMIT $1", limit, list(NOT_REPORTS))
-    return [shown_record(r["record"], redact) for r in rows]
+    """Unverified reports, urgent ones first, each with its claim, escalations and comments."""
+    rows = await conn.fetch(TRIAGE_QUEUE, limit, list(NOT_REPORTS))
+    handled = await triage_summaries(conn, [r["event_id"] for r in rows])
+    return [{**shown_record(r["record"], redact),
+             "triage": handled.get(r["event_id"], triage_summary([]))} for r in rows]
 
 
 async def event(conn: asyncpg.Connection, event_id: Any,

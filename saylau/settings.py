@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     surge_threshold: int = 20
     surge_window_minutes: int = 60
     kettling_max_hours: float = 3.0
+    turnout_jump_share: float = 0.15
+    turnout_jump_voters: int = 300
+    corroboration_window_minutes: int = 30
     public_read: bool = False
     projector_metrics_port: int = 0
     projector_ready_seconds: float = 10.0

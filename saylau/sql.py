@@ -11,6 +11,7 @@ import orjson
 
 from saylau.decode import Decoded, Message
 from saylau.domain.rules import Breach, RuleConfig, detention_surge
+from saylau.fieldwork import TRIAGE_ACTIONS
 from saylau.projection import TRIAGE_REPORTS, UNSPECIFIED_CITY, Deltas
 
 Change = dict[str, Any]
@@ -63,7 +64,8 @@ async def insert_events(conn: asyncpg.Connection, batch: list[Decoded],
     rows = []
     for d in batch:
         e = d.event
-        status = "report" if e.type in TRIAGE_REPORTS else statuses.get(e.event_id, "unverified")
+        about_report = e.type in TRIAGE_REPORTS or e.type in TRIAGE_ACTIONS
+        status = "report" if about_report else statuses.get(e.event_id, "unverified")
         rows.append((e.event_id, e.type, e.schema_version, e.occurred_at,
                      _received_at(d.record), d.record.get("partner"), e.station_id, e.region,
                      e.city, e.election_id, status, d.message.partition, d.message.offset,
@@ -130,6 +132,12 @@ async def _upsert_incidents(conn: asyncpg.Connection, deltas: Deltas) -> list[Ch
             "SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) "
             "ON CONFLICT (station_id, type) DO UPDATE SET reports = i.reports + EXCLUDED.reports",
             [k[0] for k, _ in items], [k[1] for k, _ in items], [v for _, v in items])
+        # a count back at zero leaves no row: as if its reports had been withdrawn in the
+        # batch that made them, which is what a replay in larger batches sees
+        await conn.execute(
+            "DELETE FROM station_incidents i USING unnest($1::text[], $2::text[]) AS k(s, t) "
+            "WHERE i.station_id = k.s AND i.type = k.t AND i.reports = 0",
+            [k[0] for k, v in items if v < 0], [k[1] for k, v in items if v < 0])
     return []
 
 

@@ -18,11 +18,16 @@ import orjson
 from saylau.catalogue import Catalogue
 from saylau.decode import Decoded, Message, PoisonMessage, decode
 from saylau.domain.calendar import Calendars
+from saylau.domain.checklists import ChecklistBook, checklist_book
 from saylau.domain.rules import RULES, RuleConfig, breaches
 from saylau.envelope import Envelope
 from saylau.feed import ChangeFeed
+from saylau.fieldwork import TRIAGE_ACTIONS
 from saylau.projection import TRIAGE_REPORTS, WITHDRAWING_REPORTS, Deltas
-from saylau import sql
+from saylau import sql, sql_field
+
+TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS)
+"""Types about an earlier report, named by ``payload.event_id``."""
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Projection:
     calendars: Calendars
     config: RuleConfig
     feed: ChangeFeed | None = None
+    checklists: ChecklistBook = field(default_factory=checklist_book)
 
     async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> BatchResult:
         """Apply ``batch`` exactly once, in one transaction."""
@@ -84,12 +90,18 @@ class Projection:
         return new
 
     async def _project(self, conn: asyncpg.Connection, batch: list[Decoded]) -> None:
-        deltas, found, statuses = Deltas(), [], {}
+        deltas, found, statuses = Deltas(checklists=self.checklists), [], {}
+        urgent: list[dict[str, Any]] = []
         targets = await self._triage_targets(conn, batch)
         for item in batch:
             event = item.event
             if event.type in TRIAGE_REPORTS:
                 self._triage(event, targets, statuses, deltas)
+                continue
+            if event.type in TRIAGE_ACTIONS:
+                deltas.fieldwork.add_action(event, item.record.get("partner"))
+                if event.type == "triage.escalated":
+                    urgent.append(_urgent_change(event, targets))
                 continue
             deltas.add(event, +1, self.catalogue, self.config)
             if event.type in RULES:  # most reports break no rule: skip the calendar work
@@ -102,13 +114,15 @@ class Projection:
         changed += await sql.withdraw_breaches(conn, [k for k, s in statuses.items()
                                                       if s in WITHDRAWING_REPORTS.values()])
         changed += await sql.evaluate_surges(conn, deltas, self.config)
+        changed += await sql_field.apply_fieldwork(conn, deltas.fieldwork, self.config)
         if self.feed is not None:
-            await self.feed.publish(conn, changed + [_event_change(d.event) for d in batch])
+            await self.feed.publish(conn, urgent + changed + [_event_change(d.event)
+                                                              for d in batch])
 
     async def _triage_targets(self, conn: asyncpg.Connection,
                               batch: list[Decoded]) -> dict[uuid.UUID, tuple[Envelope, str]]:
         ids = [uuid.UUID(str(d.event.payload["event_id"])) for d in batch
-               if d.event.type in TRIAGE_REPORTS]
+               if d.event.type in TARGETING]
         if not ids:
             return {}
         rows = await sql.fetch_records(conn, ids)
@@ -135,6 +149,19 @@ def _event_change(event: Envelope) -> dict[str, Any]:
     return {"kind": "event", "region": event.region, "station_id": event.station_id,
             "data": {"event_id": str(event.event_id), "type": event.type,
                      "occurred_at": event.occurred_at.isoformat(), "city": event.city}}
+
+
+def _urgent_change(escalation: Envelope,
+                   targets: dict[uuid.UUID, tuple[Envelope, str]]) -> dict[str, Any]:
+    """A report escalated as urgent: pushed on the live feed in the escalation's own batch."""
+    report_id = uuid.UUID(str(escalation.payload["event_id"]))
+    report = targets[report_id][0] if report_id in targets else None
+    return {"kind": "urgent", "region": report and report.region,
+            "station_id": report and report.station_id,
+            "data": {"event_id": str(report_id), "escalation_id": str(escalation.event_id),
+                     "type": report and report.type, "reason": escalation.payload["reason"],
+                     "operator": escalation.payload.get("operator"),
+                     "escalated_at": escalation.occurred_at.isoformat()}}
 
 
 def json_text(value: Any) -> str:

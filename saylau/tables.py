@@ -5,8 +5,8 @@ with the same DDL and the same projection code, so the two can be compared table
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, PrimaryKeyConstraint,
-                        Table, Text)
+from sqlalchemy import (ARRAY, BigInteger, Boolean, Column, DateTime, Float, Integer, MetaData,
+                        PrimaryKeyConstraint, Table, Text)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -84,6 +84,76 @@ breaches = Table(
     Column("status", Text, nullable=False),
 )
 
+station_registry = Table(
+    "station_registry", metadata,
+    Column("station_id", Text, primary_key=True),
+    Column("number", Integer),
+    Column("region", Text, index=True),
+    Column("district", Text),
+    Column("city", Text),
+    Column("registered_voters", Integer),
+    Column("details_stamp", Text),
+    Column("address", Text),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("location_stamp", Text),
+)
+"""Stations as registered (``details``) and moved (``location``): each part is taken from the
+latest event that sets it, by its stamp ``occurred_at|event_id``, so order never matters."""
+
+observers = Table(
+    "observers", metadata,
+    Column("observer_id", Text, primary_key=True),
+    Column("organisation", Text),
+    Column("name", Text),
+    Column("station_id", Text, index=True),
+    Column("accreditation_stamp", Text),
+    Column("accredited", Boolean, nullable=False),
+    Column("status_stamp", Text, nullable=False),
+)
+
+incident_groups = Table(
+    "incident_groups", metadata,
+    Column("location", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("bucket_start", DateTime(timezone=True), nullable=False),
+    Column("station_id", Text, index=True),
+    Column("reports", Integer, nullable=False),
+    Column("report_ids", ARRAY(Text), nullable=False),
+    PrimaryKeyConstraint("location", "type", "bucket_start"),
+)
+"""One row per distinct incident: its standing reports (the corroboration count) and their ids."""
+
+station_turnout = Table(
+    "station_turnout", metadata,
+    Column("station_id", Text, nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("voters", Integer, nullable=False),
+    Column("event_id", UUID, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("station_id", "hour"),
+)
+
+announced_turnout = Table(
+    "announced_turnout", metadata,
+    Column("region", Text, nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("percent", Float, nullable=False),
+    Column("stamp", Text, nullable=False),
+    PrimaryKeyConstraint("region", "hour"),
+)
+
+triage_actions = Table(
+    "triage_actions", metadata,
+    Column("action_id", UUID, primary_key=True),
+    Column("report_id", UUID, nullable=False, index=True),
+    Column("kind", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("partner", Text),
+    Column("operator", Text),
+    Column("note", Text),
+)
+
 projector_offsets = Table(
     "projector_offsets", metadata,
     Column("topic", Text, nullable=False),
@@ -119,7 +189,8 @@ dead_letters = Table(
 )
 
 READ_MODELS = ("events", "station_incidents", "stations", "city_detentions",
-               "detention_buckets", "breaches")
+               "detention_buckets", "breaches", "station_registry", "observers",
+               "incident_groups", "station_turnout", "announced_turnout", "triage_actions")
 """Tables an audit compares: the projection of the log, nothing about delivery."""
 
 

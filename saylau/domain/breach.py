@@ -46,6 +46,12 @@ class RuleConfig:
     surge_window_minutes: int = 60
     kettling_max_hours: float = 3.0
     kettling_max_temp_c: float = 0.0
+    turnout_jump_share: float = 0.15
+    """Flag more than this share of the registered voters voting per hour between counts."""
+    turnout_jump_voters: int = 300
+    """The same, in voters per hour, for stations without registered voters in the registry."""
+    corroboration_window_minutes: int = 30
+    """Reports of one type at one station or place in one such fixed bucket are one incident."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from saylau.domain.breach import (
 )
 from saylau.domain.calendar import Calendars
 from saylau.domain.legal import LegalRef
+from saylau.domain.protocol import protocol_contradictions
 from saylau.domain.upcasters import upcast
 from saylau.envelope import Envelope
 
@@ -163,6 +164,7 @@ RULES: Mapping[str, tuple[Rule, ...]] = {
     "observer.access_denied": (observers_kept_out,),
     "observer.expelled": (observers_kept_out,),
     "protest.kettled": (kettled_in_the_cold,),
+    "protocol.reported": (protocol_contradictions,),
     "ballot.stuffing_observed": (always(
         "ballot.stuffing", "critical", "Ballot stuffing", legal.BALLOT_STUFFING),),
     "campaign_material.anonymous": (always(

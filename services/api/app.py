@@ -24,7 +24,7 @@ from saylau.kafka import make_producer
 from saylau.settings import Settings, settings as load_settings
 from saylau.web import allow_cors, metrics_response, require, setup_logging, unavailable
 from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
-from services.api import webhooks_routes
+from services.api import field_routes, webhooks_routes
 
 STATIC = Path(__file__).resolve().parent / "static"
 ReadKey = Annotated[Principal, Depends(require("read", allow_public=True))]
@@ -153,6 +153,7 @@ async def replay(conn: asyncpg.Connection, kafka: AIOKafkaProducer, topic: str,
 
 def add_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of thin routes
     app.include_router(webhooks_routes.router)
+    app.include_router(field_routes.router)
     @app.get("/v1/stations")
     async def list_stations(db: Pool, _: ReadKey, region: str | None = None,
                             limit: int = Query(500, ge=1, le=10000)) -> Any:
@@ -217,7 +218,7 @@ def add_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of thin routes
     @app.get("/v1/triage")
     async def get_triage(db: Pool, who: ReadKey,
                          limit: int = Query(200, ge=1, le=5000)) -> Any:
-        """Unverified reports, oldest first: the triage queue."""
+        """The triage queue: unverified reports, urgent first, with claim, urgency and notes."""
         async with db.acquire() as conn:
             return {"reports": await queries.triage_queue(conn, limit, not may_see_names(who))}
 

@@ -19,7 +19,7 @@ from saylau.settings import Settings, settings as load_settings
 from saylau.web import (RateLimiter, allow_cors, metrics_response, problem, rate_limited,
                         setup_logging, unavailable)
 from services.ingest import channels
-from services.ingest.intake import Intake, Outcome
+from services.ingest.intake import INGEST_ONLY, Intake, Outcome
 
 log = logging.getLogger("saylau.ingest")
 MAX_BODY = 1024 * 1024
@@ -75,9 +75,10 @@ async def read_json(request: Request, limit: int) -> Any | ORJSONResponse:
         return problem(400, f"body is not valid JSON (UTF-8): {exc}")
 
 
-async def submit(request: Request, items: list[Any], partner: str) -> list[Outcome] | Response:
+async def submit(request: Request, items: list[Any], partner: str,
+                 scopes: frozenset[str] = INGEST_ONLY) -> list[Outcome] | Response:
     try:
-        outcomes: list[Outcome] = await request.app.state.intake.submit(items, partner)
+        outcomes: list[Outcome] = await request.app.state.intake.submit(items, partner, scopes)
     except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
         log.warning("database unavailable: %s", exc)
         return unavailable("database unavailable; nothing was appended")
@@ -95,7 +96,7 @@ def add_routes(app: FastAPI) -> None:
         item = await read_json(request, MAX_BODY)
         if isinstance(item, Response):
             return item
-        outcomes = await submit(request, [item], principal.partner)
+        outcomes = await submit(request, [item], principal.partner, principal.scopes)
         if isinstance(outcomes, Response):
             return outcomes
         outcome = outcomes[0]
@@ -103,8 +104,8 @@ def add_routes(app: FastAPI) -> None:
             return unavailable("Kafka did not acknowledge the event; it was not accepted")
         if outcome.code == 422:
             return problem(422, [e.as_dict() for e in outcome.errors])
-        if outcome.code == 409:
-            return problem(409, [e.as_dict() for e in outcome.errors])
+        if outcome.code in (403, 409):
+            return problem(outcome.code, [e.as_dict() for e in outcome.errors])
         return ORJSONResponse(outcome.body(), status_code=outcome.code)
 
     @app.post("/v1/events:batch", openapi_extra={"requestBody": {
@@ -118,7 +119,7 @@ def add_routes(app: FastAPI) -> None:
         if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
             return problem(422, [{"loc": ["body"],
                                   "msg": f"a JSON array of 1 to {MAX_BATCH} events"}])
-        outcomes = await submit(request, items, principal.partner)
+        outcomes = await submit(request, items, principal.partner, principal.scopes)
         if isinstance(outcomes, Response):
             return outcomes
         results = [{"index": i, "code": o.code, **o.body()} for i, o in enumerate(outcomes)]

@@ -25,7 +25,10 @@ CATALOGUE_TYPES = {
     "campaigning.obstructed", "campaigning.by_commission_member",
     "media.campaign_terms_unreported", "candidate.registration_cancelled",
     "prosecutor.summons", "fine.imposed", "report.verified", "report.rejected",
-    "report.retracted",
+    "report.retracted", "triage.claimed", "triage.escalated", "triage.commented",
+    "station.registered", "station.moved", "observer.accredited",
+    "observer.accreditation_revoked", "checklist.submitted", "turnout.reported",
+    "turnout.announced", "protocol.reported",
 }
 
 
