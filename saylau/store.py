@@ -26,6 +26,10 @@ from saylau.fieldwork import TRIAGE_ACTIONS
 from saylau.projection import TRIAGE_REPORTS, WITHDRAWING_REPORTS, Deltas
 from saylau import sql, sql_field
 
+REJECTED_CONTENT = (asyncpg.exceptions.DataError,
+                    asyncpg.exceptions.IntegrityConstraintViolationError)
+"""Errors about a record's content (SQLSTATE classes 22 and 23): retrying cannot help."""
+
 TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS)
 """Types about an earlier report, named by ``payload.event_id``."""
 
@@ -51,7 +55,36 @@ class Projection:
     checklists: ChecklistBook = field(default_factory=checklist_book)
 
     async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> BatchResult:
-        """Apply ``batch`` exactly once, in one transaction."""
+        """Apply ``batch`` exactly once, in one transaction.
+
+        If the database rejects the content (a constraint or data error, which no retry can
+        cure), the batch is applied record by record instead and the record the database
+        rejects on its own becomes a dead letter with the error as its reason; so one bad
+        record never stalls its partition. Other errors (connection lost, deadlock, missing
+        table) propagate: the caller retries them.
+        """
+        try:
+            return await self._apply(conn, batch)
+        except REJECTED_CONTENT as exc:
+            if len(batch) == 1:
+                return await self._bury(conn, batch[0], exc)
+        results = [await self.apply(conn, [message]) for message in batch]
+        return BatchResult(sum(r.applied for r in results), sum(r.duplicates for r in results),
+                           sum(r.skipped for r in results), [d for r in results for d in r.dead])
+
+    async def _bury(self, conn: asyncpg.Connection, message: Message,
+                    exc: Exception) -> BatchResult:
+        """Dead-letter one record the database refused, and move past it."""
+        reason = f"database rejected it: {type(exc).__name__}: {exc}"[:1000]
+        async with conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{self.schema}"')
+            if not await self._unseen(conn, [message]):
+                return BatchResult(skipped=1)
+            await sql.insert_dead_letters(conn, self.topic, [(message, reason)])
+            await sql.save_offsets(conn, self.topic, [message])
+        return BatchResult(dead=[(message, reason)])
+
+    async def _apply(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> BatchResult:
         result = BatchResult()
         async with conn.transaction():
             await conn.execute(f'SET LOCAL search_path TO "{self.schema}"')
