@@ -8,4 +8,4 @@ test-fast: ## the same without the slow fault-injection tests
 bench:     ## the pipeline benchmark against the raw Kafka / PostgreSQL ceilings
 	bash scripts/bench.sh
 lint:
-	.venv/bin/ruff check saylau services tests
+	.venv/bin/ruff check saylau services tests bench scripts

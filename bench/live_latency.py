@@ -17,24 +17,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import re
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import httpx  # noqa: E402
-import orjson  # noqa: E402
+import httpx
+import orjson
 
-from tests.factories import access_denied, detention, stuffing  # noqa: E402
-from tests.stack import Stack  # noqa: E402
+from tests.factories import access_denied, detention, stuffing
+from tests.stack import Stack
 
 RESULTS = ROOT / "bench" / "results" / "live_latency.json"
 EVENT_CHANGE = re.compile(rb'"kind":"event",[^\n]{0,400}?"event_id":"([0-9a-f-]{36})"')

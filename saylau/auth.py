@@ -64,6 +64,6 @@ class KeyRing:
         if self.pool is None:
             return None
         row = await self.pool.fetchrow(
-            f'SELECT partner, scopes FROM "{self.schema}".api_keys WHERE key_hash = $1 '  # noqa: S608
+            f'SELECT partner, scopes FROM "{self.schema}".api_keys WHERE key_hash = $1 '
             "AND revoked_at IS NULL", digest)
         return Principal(row["partner"], frozenset(row["scopes"])) if row else None

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EARLIEST_OCCURRED_AT = datetime(1990, 1, 1, tzinfo=timezone.utc)
+EARLIEST_OCCURRED_AT = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)
 INGEST_FIELDS = ("received_at", "partner", "content_hash", "chain")
 

@@ -9,12 +9,14 @@ delivery). Duplicate event ids (a partner re-sending after a timeout) are droppe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import asyncpg
 import orjson
 
+from saylau import sql, sql_field
 from saylau.catalogue import Catalogue
 from saylau.decode import Decoded, Message, PoisonMessage, decode
 from saylau.domain.calendar import Calendars
@@ -24,7 +26,6 @@ from saylau.envelope import Envelope
 from saylau.feed import ChangeFeed
 from saylau.fieldwork import TRIAGE_ACTIONS
 from saylau.projection import TRIAGE_REPORTS, WITHDRAWING_REPORTS, Deltas
-from saylau import sql, sql_field
 
 REJECTED_CONTENT = (asyncpg.exceptions.DataError,
                     asyncpg.exceptions.IntegrityConstraintViolationError)

@@ -5,8 +5,19 @@ with the same DDL and the same projection code, so the two can be compared table
 """
 from __future__ import annotations
 
-from sqlalchemy import (ARRAY, BigInteger, Boolean, Column, DateTime, Float, Integer, MetaData,
-                        PrimaryKeyConstraint, Table, Text)
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.schema import CreateIndex, CreateTable

@@ -2,7 +2,7 @@
 ``scripts/test.sh`` starts (or KAFKA_BOOTSTRAP / DATABASE_URL when given)."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -77,7 +78,8 @@ class Stack:
 
     def _spawn(self, service: str, args: list[str]) -> subprocess.Popen[bytes]:
         n = len(self.procs.get(service, []))
-        out = open(LOGS / f"{self.name}-{service}-{n}.log", "ab")
+        log = LOGS / f"{self.name}-{service}-{n}.log"
+        out = open(log, "ab")  # noqa: SIM115 - the child process owns the file
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=out, stderr=out,
                                 start_new_session=True)
         self.procs.setdefault(service, []).append(proc)
@@ -103,7 +105,7 @@ class Stack:
         wait_until(lambda: "following" in logged.read_text(), 60)
         return proc
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.start_ingest()
         self.start_projector()
         self.start_api()

@@ -18,10 +18,10 @@ from typing import Protocol
 import asyncpg
 import orjson
 
+from saylau.bootstrap import build_projection
 from saylau.db import migrate
 from saylau.decode import Message
 from saylau.settings import Settings
-from saylau.bootstrap import build_projection
 from saylau.store import Projection
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

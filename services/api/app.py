@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, AsyncIterator
+from typing import Annotated, Any
 
 import asyncpg
 import orjson
@@ -21,10 +22,11 @@ from saylau import queries
 from saylau.auth import KeyRing, Principal, parse_env_keys
 from saylau.db import connect_pool, migrate
 from saylau.kafka import make_producer
-from saylau.settings import Settings, settings as load_settings
+from saylau.settings import Settings
+from saylau.settings import settings as load_settings
 from saylau.web import allow_cors, metrics_response, require, setup_logging, unavailable
-from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 from services.api import field_routes, webhooks_routes
+from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 
 STATIC = Path(__file__).resolve().parent / "static"
 ReadKey = Annotated[Principal, Depends(require("read", allow_public=True))]
@@ -151,7 +153,7 @@ async def replay(conn: asyncpg.Connection, kafka: AIOKafkaProducer, topic: str,
     return done
 
 
-def add_routes(app: FastAPI) -> None:  # noqa: C901 - a flat list of thin routes
+def add_routes(app: FastAPI) -> None:
     app.include_router(webhooks_routes.router)
     app.include_router(field_routes.router)
     @app.get("/v1/stations")

@@ -104,7 +104,7 @@ class Broadcaster:
                 await self._follow()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any loss of the feed means reconnect
                 self.connected = False
                 log.warning("change feed connection lost (%s); reconnecting", exc)
                 await asyncio.sleep(1)
@@ -120,7 +120,7 @@ class Broadcaster:
                 await self._drain(conn)
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await conn.fetchval("SELECT 1")  # notice a dead connection
                 self._wake.clear()
         finally:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Annotated, Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 import asyncpg
 import orjson
@@ -15,9 +16,17 @@ from saylau.auth import KeyRing, Principal, parse_env_keys
 from saylau.catalogue import catalogue
 from saylau.db import connect_pool, migrate
 from saylau.kafka import ensure_topics, make_producer
-from saylau.settings import Settings, settings as load_settings
-from saylau.web import (RateLimiter, allow_cors, metrics_response, problem, rate_limited,
-                        setup_logging, unavailable)
+from saylau.settings import Settings
+from saylau.settings import settings as load_settings
+from saylau.web import (
+    RateLimiter,
+    allow_cors,
+    metrics_response,
+    problem,
+    rate_limited,
+    setup_logging,
+    unavailable,
+)
 from services.ingest import channels
 from services.ingest.intake import INGEST_ONLY, Intake, Outcome
 
@@ -137,7 +146,7 @@ def add_routes(app: FastAPI) -> None:
         try:
             await request.app.state.pool.fetchval("SELECT 1")
             await request.app.state.producer.client.fetch_all_metadata()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
             return unavailable(f"not ready: {exc}")
         return ORJSONResponse({"status": "ready"})
 

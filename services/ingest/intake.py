@@ -166,7 +166,7 @@ class Intake:
             try:  # aiokafka never fails a batch whose leader is known but unreachable
                 meta = await asyncio.wait_for(asyncio.shield(future),
                                               max(deadline - loop.time(), 0.01))
-            except Exception as exc:  # not acknowledged: never claim it accepted
+            except Exception as exc:  # noqa: BLE001 - not acknowledged: never claim it accepted
                 log.warning("broker did not acknowledge %s: %s", p.envelope.event_id, exc)
                 self.heads.pop(partition_for(p.key, self.partitions), None)
                 outcomes[p.index] = Outcome(503, "unavailable", str(p.envelope.event_id))
@@ -186,7 +186,7 @@ class Intake:
             try:
                 return await self.producer.send(self.topic, canonical(record),
                                                 key=p.key.encode(), partition=partition)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever failed, nothing was sent
                 self.heads.pop(partition, None)
                 failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 failed.set_exception(exc)

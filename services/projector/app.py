@@ -20,12 +20,12 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from saylau.bootstrap import build_projection
 from saylau.db import connect_pool, migrate
 from saylau.decode import Message
 from saylau.feed import ChangeFeed
 from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import settings
-from saylau.bootstrap import build_projection
 from saylau.store import BatchResult, Projection
 
 log = logging.getLogger("saylau.projector")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from saylau.catalogue import Catalogue
 from saylau.cli.demo import SCENARIOS, load_scenario, synthetic_report
@@ -23,6 +23,6 @@ def test_synthetic_reports_are_valid() -> None:
 
 
 def test_demo_scenario_is_valid() -> None:
-    catalogue, later = Catalogue(), datetime(2030, 1, 1, tzinfo=timezone.utc)
+    catalogue, later = Catalogue(), datetime(2030, 1, 1, tzinfo=UTC)
     for event in load_scenario(SCENARIOS / "kz-2021-01-10.json"):
         assert not isinstance(validate_item(event, catalogue, later), list), event
