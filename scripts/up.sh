@@ -28,6 +28,7 @@ trap 'exit 130' INT TERM
 start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log
 start projector .venv/bin/python -m services.projector.app
 start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log
+start webhooks .venv/bin/python -m services.webhooks.app
 
 wait_ready() {
   for _ in $(seq 1 120); do
@@ -46,7 +47,7 @@ cat <<MSG
     API         http://$API_HOST:$API_PORT/docs
     ingest      http://$INGEST_HOST:$INGEST_PORT/docs
     demo key    $DEMO_KEY
-    logs        var/log/{ingest,projector,api,demo}.log
+    logs        var/log/{ingest,projector,api,webhooks,demo}.log
   Ctrl-C stops everything.
 
 MSG

@@ -21,7 +21,7 @@ from saylau.web import require
 from saylau.webhooks import PostgresSubscriptions, migrate_webhooks
 
 SubscriberKey = Annotated[Principal, Depends(require("read"))]
-Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event"]
+Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event", "incident", "urgent"]
 
 
 @contextlib.asynccontextmanager
@@ -39,7 +39,7 @@ class WebhookCreate(BaseModel):
     """A subscription: where to POST, which kinds of change, optionally one region."""
 
     url: AnyHttpUrl = Field(max_length=2000)
-    kinds: list[Kind] = Field(min_length=1, max_length=5)
+    kinds: list[Kind] = Field(min_length=1, max_length=7)
     region: str | None = Field(default=None, min_length=1, max_length=100)
 
 
