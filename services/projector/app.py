@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -87,8 +88,24 @@ async def apply_until_done(pool: asyncpg.Pool, projection: Projection,
             return result
         except DB_ERRORS as exc:
             log.warning("batch of %d not applied (%s); retrying in %.1fs", len(batch), exc, delay)
-            await asyncio.sleep(delay)
+            await back_off(delay)
             delay = min(delay * 2, MAX_BACKOFF)
+
+
+async def back_off(delay: float) -> None:
+    """Sleep before a retry; when asked to stop meanwhile, exit without acknowledging.
+
+    Leaving the agent normally would let faust acknowledge (and commit) the batch that was
+    never applied; exiting at once leaves Kafka's offsets behind PostgreSQL's, which is safe:
+    the batch is read again on restart and the stored offsets filter what was applied.
+    """
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline:
+        if app.should_stop:
+            log.warning("stopping while PostgreSQL is unavailable; unapplied work is re-read")
+            logging.shutdown()
+            os._exit(0)
+        await asyncio.sleep(0.2)
 
 
 async def publish_dead_letters(producer: AIOKafkaProducer, dead: list[tuple[Message, str]]) -> None:
@@ -124,7 +141,7 @@ async def connect_with_retry() -> asyncpg.Pool:
             return pool
         except DB_ERRORS as exc:
             log.warning("PostgreSQL unavailable (%s); retrying", exc)
-            await asyncio.sleep(delay)
+            await back_off(delay)
             delay = min(delay * 2, MAX_BACKOFF)
 
 
