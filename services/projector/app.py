@@ -156,7 +156,12 @@ async def project_events(stream: Any) -> AsyncIterator[None]:
         async for events in stream.take_events(cfg.projector_batch, cfg.projector_batch_seconds):
             batch = [Message(e.message.partition, e.message.offset, e.message.value)
                      for e in events]
-            result = await apply_until_done(pool, projection, batch)
+            try:
+                result = await apply_until_done(pool, projection, batch)
+            except Exception:  # noqa: BLE001 - a bug: crash before faust acknowledges the batch
+                log.exception("projection failed; exiting without acknowledging the batch")
+                logging.shutdown()
+                os._exit(70)
             await publish_dead_letters(producer, result.dead)
             yield None
     finally:
