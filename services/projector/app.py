@@ -158,7 +158,7 @@ async def project_events(stream: Any) -> AsyncIterator[None]:
                      for e in events]
             try:
                 result = await apply_until_done(pool, projection, batch)
-            except Exception:  # noqa: BLE001 - a bug: crash before faust acknowledges the batch
+            except Exception:  # a bug: crash before faust acknowledges the batch
                 log.exception("projection failed; exiting without acknowledging the batch")
                 logging.shutdown()
                 os._exit(70)
