@@ -5,6 +5,11 @@ import asyncpg
 
 from saylau.tables import ddl
 
+UNAVAILABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+               OSError, TimeoutError)
+"""What a lost or restarting database raises (a broken pooled connection can raise
+InternalClientError, which is neither of asyncpg's other bases): answer 503 / retry."""
+
 
 def ingest_ddl(schema: str) -> list[str]:
     """Ingest's own tables (dedup ids, API keys, registered station ids): not read models,

@@ -84,6 +84,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(asyncpg.PostgresError)
     @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.InternalClientError)
     @app.exception_handler(OSError)
     @app.exception_handler(asyncio.TimeoutError)
     async def database_down(request: Request, exc: Exception) -> Response:

@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import asyncpg
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import ORJSONResponse, Response
@@ -14,7 +13,7 @@ from prometheus_client import Counter
 
 from saylau.auth import KeyRing, Principal, parse_env_keys
 from saylau.catalogue import catalogue
-from saylau.db import connect_pool, migrate
+from saylau.db import UNAVAILABLE, connect_pool, migrate
 from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
@@ -88,7 +87,7 @@ async def submit(request: Request, items: list[Any], partner: str,
                  scopes: frozenset[str] = INGEST_ONLY) -> list[Outcome] | Response:
     try:
         outcomes: list[Outcome] = await request.app.state.intake.submit(items, partner, scopes)
-    except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+    except UNAVAILABLE as exc:
         log.warning("database unavailable: %s", exc)
         return unavailable("database unavailable; nothing was appended")
     for o in outcomes:

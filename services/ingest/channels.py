@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import ORJSONResponse, Response
@@ -23,6 +22,7 @@ from saylau.channels import Context, Inbound, Made, message_event
 from saylau.channels.bulk import Line, parse_csv, parse_ndjson, partner_namespace
 from saylau.channels.sms import parse_sms
 from saylau.channels.telegram import UpdateError, parse_update, read_update, reply
+from saylau.db import UNAVAILABLE
 from saylau.domain.calendar import Calendars
 from saylau.web import problem, rate_limited
 from services.ingest.intake import Outcome
@@ -135,7 +135,7 @@ async def already_accepted(request: Request, event_ids: list[str]) -> set[str]:
         rows = await request.app.state.pool.fetch(
             "SELECT event_id::text AS id FROM accepted_events WHERE event_id = ANY($1::uuid[])",
             event_ids)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    except UNAVAILABLE:
         raise HTTPException(503, "database unavailable; nothing was appended",
                             headers={"Retry-After": "2"}) from None
     return {r["id"] for r in rows}

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from saylau.bootstrap import build_projection
-from saylau.db import connect_pool, migrate
+from saylau.db import UNAVAILABLE, connect_pool, migrate
 from saylau.decode import Message
 from saylau.feed import ChangeFeed
 from saylau.kafka import ensure_topics, make_producer
@@ -36,7 +36,7 @@ DEAD = Counter("saylau_projector_dead_letters_total", "Records sent to the dead-
 APPLY_SECONDS = Histogram("saylau_projector_batch_apply_seconds", "Batch transaction time")
 LAG = Gauge("saylau_projector_lag", "High watermark minus next offset to apply", ["partition"])
 MAX_BACKOFF = 10.0
-DB_ERRORS = (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError)
+DB_ERRORS = UNAVAILABLE
 
 FAUST_DIR = Path(__file__).resolve().parents[2] / "var" / "faust"
 FAUST_DIR.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from saylau.db import connect_pool
+from saylau.db import UNAVAILABLE, connect_pool
 from saylau.feed import CHANNEL
 from saylau.settings import Settings
 from saylau.web import setup_logging
@@ -189,7 +189,7 @@ async def keep_running(loop: Callable[[], Awaitable[None]]) -> None:
     while True:
         try:
             await loop()
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except UNAVAILABLE as exc:
             log.warning("%s stopped (%s); again in 1 s", loop.__name__, exc)
             await asyncio.sleep(1)
 
