@@ -106,8 +106,8 @@ async def apply_deltas(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]
 async def _upsert_stations(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
     if not deltas.stations:
         return []
-    ids = list(deltas.stations)
-    cols = list(zip(*deltas.stations.values()))
+    ids = sorted(deltas.stations)  # one lock order for every worker: no deadlocks
+    cols = list(zip(*(deltas.stations[i] for i in ids)))
     rows = await conn.fetch(
         "INSERT INTO stations AS s (station_id, region, city, total, last_event_at) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], "
@@ -125,7 +125,7 @@ async def _upsert_stations(conn: asyncpg.Connection, deltas: Deltas) -> list[Cha
 
 
 async def _upsert_incidents(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
-    items = [(k, v) for k, v in deltas.station_incidents.items() if v]
+    items = sorted((k, v) for k, v in deltas.station_incidents.items() if v)
     if items:
         await conn.execute(
             "INSERT INTO station_incidents AS i (station_id, type, reports) "
@@ -144,7 +144,7 @@ async def _upsert_incidents(conn: asyncpg.Connection, deltas: Deltas) -> list[Ch
 async def _upsert_detentions(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
     if not deltas.city_detentions:
         return []
-    keys = list(deltas.city_detentions)
+    keys = sorted(deltas.city_detentions)
     rows = await conn.fetch(
         "INSERT INTO city_detentions AS c (region, city, detained_total, released_total) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) "
@@ -153,8 +153,8 @@ async def _upsert_detentions(conn: asyncpg.Connection, deltas: Deltas) -> list[C
         "released_total = c.released_total + EXCLUDED.released_total "
         "RETURNING region, city, detained_total, released_total",
         [k[0] for k in keys], [k[1] for k in keys],
-        [v[0] for v in deltas.city_detentions.values()],
-        [v[1] for v in deltas.city_detentions.values()])
+        [deltas.city_detentions[k][0] for k in keys],
+        [deltas.city_detentions[k][1] for k in keys])
     return [{"kind": "detentions", "region": r["region"], "station_id": None,
              "data": {**dict(r), "detained_now": detained_now(r["detained_total"],
                                                               r["released_total"])}}
@@ -168,15 +168,15 @@ def detained_now(detained_total: int, released_total: int) -> int:
 
 async def _upsert_buckets(conn: asyncpg.Connection, deltas: Deltas) -> list[Change]:
     if deltas.detention_buckets:
-        keys = list(deltas.detention_buckets)
+        keys = sorted(deltas.detention_buckets)
         await conn.execute(
             "INSERT INTO detention_buckets AS b (region, city, bucket_start, detained, reported) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], "
             "$5::int[]) ON CONFLICT (region, city, bucket_start) DO UPDATE SET "
             "detained = b.detained + EXCLUDED.detained, reported = b.reported + EXCLUDED.reported",
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-            [v[0] for v in deltas.detention_buckets.values()],
-            [v[1] for v in deltas.detention_buckets.values()])
+            [deltas.detention_buckets[k][0] for k in keys],
+            [deltas.detention_buckets[k][1] for k in keys])
     return []
 
 
@@ -196,7 +196,8 @@ async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
     """Insert breaches; an existing breach with the same id takes the new content whole."""
     if not found:
         return []
-    latest = {b.breach_id: b for b in found}  # one row per id: the last evidence wins
+    by_id = {b.breach_id: b for b in found}  # one row per id: the last evidence wins
+    latest = {i: by_id[i] for i in sorted(by_id)}
     cols = list(zip(*[(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
                        _json(breach_row(b)["legal_ref"]), _json(sorted(b.event_ids)),
                        b.station_id, b.region, b.city, b.election_id, b.occurred_at)
