@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-CITIES = [("Almaty", "Almaty"), ("Astana", "Astana"), ("North Kazakhstan", "Petropavlovsk"),
-          ("West Kazakhstan", "Oral"), ("Aktobe", "Aktobe"), ("Turkistan", "Shymkent")]
+CITIES = [("Almaty", "Almaty"), ("Nur-Sultan", "Nur-Sultan"), ("North Kazakhstan", "Petropavlovsk"),
+          ("West Kazakhstan", "Oral"), ("Aktobe", "Aktobe"), ("Shymkent", "Shymkent")]
 STATION_PAYLOADS: dict[str, Any] = {
     "observer.access_denied": lambda rng: {"observers": rng.randint(1, 4)},
     "ballot.stuffing_observed": lambda rng: {"ballots": rng.randint(5, 60)},
