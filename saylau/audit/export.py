@@ -17,7 +17,7 @@ from typing import IO, Any, Protocol
 
 import orjson
 
-from saylau.audit.logsource import HEADER_KEY, Extent, export_line
+from saylau.audit.logsource import HEADER_KEY, Extent, export_line, parse_record
 from saylau.decode import Message
 
 CSV_COLUMNS = ("partition", "offset", "event_id", "type", "schema_version", "occurred_at",
@@ -93,7 +93,7 @@ async def export(log: Log, out: IO[bytes], fmt: str, filters: Filters, batch: in
     written = 0
     async for chunk in log.chunks(batch):
         for message in chunk:
-            record = _record(message.value) if filters.active or fmt == "csv" else None
+            record = parse_record(message.value) if filters.active or fmt == "csv" else None
             if not filters.keeps(record):
                 continue
             written += 1
@@ -112,11 +112,3 @@ def _flush(text: io.StringIO, out: IO[bytes]) -> None:
         out.write(text.getvalue().encode())
         text.seek(0)
         text.truncate()
-
-
-def _record(value: bytes) -> dict[str, Any] | None:
-    try:
-        record = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None

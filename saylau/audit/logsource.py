@@ -176,3 +176,12 @@ def _object(line: bytes, number: int) -> dict[str, Any]:
                                             <= parsed.keys()):
         raise ValueError(f"line {number}: expected an object with partition, offset, record")
     return parsed
+
+
+def parse_record(value: bytes) -> dict[str, Any] | None:
+    """The JSON object a log record holds, or None when it is not one (poison)."""
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None

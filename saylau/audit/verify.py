@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from saylau.audit.logsource import Extent
+from saylau.audit.logsource import Extent, parse_record
 from saylau.chain import ChainVerifier
 from saylau.decode import Message
 from saylau.envelope import content_hash, stored_envelope
@@ -61,7 +59,7 @@ class LogAudit:
         p, offset = message.partition, message.offset
         previous = self._last_offset.get(p)
         self._last_offset[p] = offset if previous is None else max(previous, offset)
-        record = _record(message.value)
+        record = parse_record(message.value)
         if record is None:
             return self._flag(p, offset, "altered", "record is not a JSON object")
         if not _content_intact(record):
@@ -128,14 +126,6 @@ class LogAudit:
         unique = {(f.partition, f.offset, f.kind): f for f in
                   [*self._first.values(), *self._altered]}
         return sorted(unique.values(), key=lambda f: (f.partition, f.offset, f.kind))
-
-
-def _record(value: bytes) -> dict[str, Any] | None:
-    try:
-        record = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def _content_intact(record: dict[str, Any]) -> bool:
