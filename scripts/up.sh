@@ -57,5 +57,8 @@ cat <<MSG
 MSG
 services=("${pids[@]}")
 start demo .venv/bin/saylau demo --ingest "http://$INGEST_HOST:$INGEST_PORT" --key "$DEMO_KEY" --follow
-wait -n "${services[@]}" || true
-log "a service exited; see var/log/"
+status=0
+wait -n "${services[@]}" || status=$?
+sleep 0.2  # a Ctrl-C reaches the services too: let the INT trap win over the message below
+log "a service exited (status $status); see var/log/"
+exit 1
