@@ -11,47 +11,23 @@ from typing import Annotated, Any
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import ORJSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
 
 from saylau import queries
-from saylau.auth import KeyRing, Principal, parse_env_keys
+from saylau.auth import KeyRing, parse_env_keys
 from saylau.db import connect_pool, migrate
-from saylau.kafka import make_producer
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
-from saylau.web import allow_cors, metrics_response, require, setup_logging, unavailable
-from services.api import field_routes, webhooks_routes
+from saylau.web import allow_cors, metrics_response, setup_logging, unavailable
+from services.api import admin_routes, field_routes, webhooks_routes
+from services.api.deps import Pool, ReadKey, may_see_names
 from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 
 STATIC = Path(__file__).resolve().parent / "static"
-ReadKey = Annotated[Principal, Depends(require("read", allow_public=True))]
-AdminKey = Annotated[Principal, Depends(require("admin"))]
 BACKFILL_LIMIT = 10000
 KEEPALIVE_SECONDS = 15
-
-
-class DeadLetterRef(BaseModel):
-    """One dead letter, by its position in the events topic."""
-
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
-
-
-class DeadLetterReplay(BaseModel):
-    """Which dead letters to re-append: those listed, or every one still dead."""
-
-    dead_letters: list[DeadLetterRef] = Field(default_factory=list, max_length=10000)
-    all: bool = False
-
-
-def may_see_names(principal: Principal) -> bool:
-    """Names of detained people and observers: only for auditors and admins."""
-    return bool({"audit", "admin"} & principal.scopes)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -98,65 +74,10 @@ def create_app(config: Settings | None = None) -> FastAPI:
     return app
 
 
-def pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool  # type: ignore[no-any-return]
-
-
-Pool = Annotated[asyncpg.Pool, Depends(pool)]
-
-
-async def producer(request: Request) -> AIOKafkaProducer:
-    """Kafka is needed only to replay dead letters: connect on first use."""
-    state = request.app.state
-    async with state.producer_lock:
-        if state.producer is None:
-            started = make_producer(state.settings)
-            try:
-                await started.start()
-            except KafkaError as exc:
-                await started.stop()
-                raise HTTPException(503, f"Kafka unavailable: {exc}",
-                                    headers={"Retry-After": "5"}) from None
-            state.producer = started
-    return state.producer  # type: ignore[no-any-return]
-
-
-Producer = Annotated[AIOKafkaProducer, Depends(producer)]
-REPLAYABLE = """
-SELECT kafka_partition AS partition, kafka_offset AS offset, raw FROM dead_letters
-WHERE topic = $1 AND status = 'dead' AND ($2 OR (kafka_partition, kafka_offset) IN
-  (SELECT * FROM unnest($3::int[], $4::bigint[])))
-ORDER BY kafka_partition, kafka_offset FOR UPDATE"""
-
-
-async def replay(conn: asyncpg.Connection, kafka: AIOKafkaProducer, topic: str,
-                 wanted: DeadLetterReplay) -> list[dict[str, Any]]:
-    """Re-append each dead record, unchanged, to its partition; then mark it ``replayed``.
-
-    The projector decodes the copy with its current code; if it is still poison it becomes a
-    new dead letter. A copy appended but not marked (Kafka acked, then PostgreSQL failed) is
-    harmless: the projector drops a second copy of an event id.
-    """
-    done = []
-    async with conn.transaction():
-        rows = await conn.fetch(REPLAYABLE, topic, wanted.all,
-                                [d.partition for d in wanted.dead_letters],
-                                [d.offset for d in wanted.dead_letters])
-        for row in rows:
-            origin = f"{topic}/{row['partition']}/{row['offset']}"
-            meta = await kafka.send_and_wait(topic, row["raw"].encode(), partition=row["partition"],
-                                             headers=[("replay-of", origin.encode())])
-            done.append({"partition": row["partition"], "offset": row["offset"],
-                         "appended_at": {"partition": meta.partition, "offset": meta.offset}})
-        await conn.executemany("UPDATE dead_letters SET status = 'replayed' WHERE topic = $1 "
-                               "AND kafka_partition = $2 AND kafka_offset = $3",
-                               [(topic, d["partition"], d["offset"]) for d in done])
-    return done
-
-
 def add_routes(app: FastAPI) -> None:
     app.include_router(webhooks_routes.router)
     app.include_router(field_routes.router)
+    app.include_router(admin_routes.router)
     @app.get("/v1/stations")
     async def list_stations(db: Pool, _: ReadKey, region: str | None = None,
                             limit: int = Query(500, ge=1, le=10000)) -> Any:
@@ -233,34 +154,6 @@ def add_routes(app: FastAPI) -> None:
         if found is None:
             raise HTTPException(404, f"no event {event_id} in the read models (yet)")
         return found
-
-    @app.get("/v1/admin/dead-letters")
-    async def get_dead_letters(db: Pool, _: AdminKey) -> Any:
-        """Log records the projector could not apply, with the reason."""
-        async with db.acquire() as conn:
-            rows = await conn.fetch("SELECT topic, kafka_partition AS partition, kafka_offset "
-                                    "AS offset, reason, raw, status FROM dead_letters "
-                                    "ORDER BY topic, kafka_partition, kafka_offset")
-        return {"dead_letters": [dict(r) for r in rows]}
-
-    @app.post("/v1/admin/dead-letters/replay")
-    async def replay_dead_letters(body: DeadLetterReplay, db: Pool, kafka: Producer,
-                                  _: AdminKey, request: Request) -> Any:
-        """Re-append dead letters to the events topic, after the projector was fixed."""
-        if not body.all and not body.dead_letters:
-            raise HTTPException(422, [{"loc": ["body", "dead_letters"],
-                                       "msg": "list dead letters, or set all: true"}])
-        topic = request.app.state.settings.events_topic
-        try:
-            async with db.acquire() as conn:
-                done = await replay(conn, kafka, topic, body)
-        except KafkaError as exc:
-            return unavailable(f"Kafka did not acknowledge; nothing marked replayed: {exc}", 5)
-        asked = {(d.partition, d.offset) for d in body.dead_letters}
-        missing = asked - {(d["partition"], d["offset"]) for d in done}
-        return {"replayed": done, "not_replayable": [
-            {"partition": p, "offset": o, "msg": "no dead letter there, or already replayed"}
-            for p, o in sorted(missing)]}
 
     @app.get("/v1/live")
     async def live(request: Request, _: ReadKey, region: str | None = None,

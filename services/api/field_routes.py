@@ -1,24 +1,14 @@
 """Registry, turnout and incident views: stations per region, turnout roll-up, incidents."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from saylau import queries_field
-from saylau.auth import Principal
-from saylau.web import require
+from services.api.deps import Pool, ReadKey
 
-ReadKey = Annotated[Principal, Depends(require("read", allow_public=True))]
 router = APIRouter(tags=["registries"])
-
-
-def pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool  # type: ignore[no-any-return]
-
-
-Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
 @router.get("/v1/regions/{region}/stations")
