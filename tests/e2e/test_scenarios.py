@@ -27,8 +27,9 @@ def test_scenario_through_http(scenario_stack: Stack, path: Path) -> None:
         reply = scenario_stack.post(event)
         assert reply.status_code in (200, 202), (event["type"], reply.text)
     expect = scenario["expect"]
-    last = scenario["events"][-1]["event_id"]
-    wait_until(lambda: scenario_stack.get(f"/v1/events/{last}").status_code == 200)
+    for event in scenario["events"]:  # partitions apply independently: wait for every one
+        wait_until(lambda e=event: scenario_stack.get(f"/v1/events/{e['event_id']}")
+                   .status_code == 200)
     breaches = scenario_stack.get("/v1/breaches", limit=10000).json()["breaches"]
     assert_breaches(breaches, expect)
     assert_detentions(scenario_stack, expect.get("detentions", {}))
