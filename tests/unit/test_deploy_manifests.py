@@ -186,3 +186,10 @@ def test_k8s_selectors_match_pod_labels() -> None:
             assert doc["spec"]["selector"]["matchLabels"].items() <= labels.items()
             assert any(d["kind"] == "Service" and d["spec"]["selector"].items() <= labels.items()
                        for d in k8s()) or doc["metadata"]["name"] == "projector"
+
+
+def test_the_image_the_manifests_name_has_a_dockerfile() -> None:
+    dockerfile = (INFRA.parent / "Dockerfile").read_text()
+    for needed in ("COPY saylau", "COPY services", "COPY schemas", "COPY elections",
+                   "pip install --no-cache-dir -e ."):  # editable: schemas/ stays beside
+        assert needed in dockerfile, needed

@@ -1,0 +1,16 @@
+# The saylau-watch image the manifests in infra/ run (ingest, projector, api, webhooks,
+# saylau CLI: one image, the command picks the service). Build: docker build -t saylau-watch:0.1.0 .
+# Installed editable, so schemas/, elections/ and scenarios/ stay where the code looks for them.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY saylau ./saylau
+COPY services ./services
+COPY schemas ./schemas
+COPY elections ./elections
+COPY scenarios ./scenarios
+RUN pip install --no-cache-dir -e . && useradd --system --home /app saylau && mkdir -p var/faust \
+    && chown -R saylau /app/var
+USER saylau
+EXPOSE 8080 8081
+CMD ["uvicorn", "services.api.app:app", "--host", "0.0.0.0", "--port", "8081"]
