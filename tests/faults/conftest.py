@@ -59,7 +59,7 @@ class PrivatePostgres(Instance):
 def _unique_home(kind: str, script: str, variable: str) -> Path:
     """A fresh run directory; refuses to go on if the script would act on the shared server."""
     if variable not in (ROOT / "infra" / script).read_text():
-        pytest.skip(f"infra/{script} does not honour {variable}: it would touch the shared one")
+        pytest.fail(f"infra/{script} does not honour {variable}: it would touch the shared one")
     return ROOT / "var" / f"test-{kind}-{uuid.uuid4().hex[:8]}"
 
 
