@@ -10,7 +10,7 @@ import asyncpg
 import orjson
 
 from saylau.decode import Decoded, Message
-from saylau.domain.rules import Breach, RuleConfig, detention_surge
+from saylau.domain.rules import Breach, RuleConfig, detention_surge, withdrawn_by
 from saylau.fieldwork import TRIAGE_ACTIONS
 from saylau.projection import TRIAGE_REPORTS, UNSPECIFIED_CITY, Deltas
 
@@ -221,14 +221,17 @@ async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
 
 
 async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[Change]:
-    """Breaches resting on one withdrawn report alone are withdrawn with it."""
+    """Breaches the withdrawn reports alone supported (``rules.withdrawn_by``) are withdrawn."""
     if not event_ids:
         return []
+    gone = [str(e) for e in event_ids]
+    candidates = await conn.fetch("SELECT breach_id, event_ids::text AS ids FROM breaches "
+                                  "WHERE status = 'open' AND event_ids ?| $1::text[]", gone)
+    ids = [r["breach_id"] for r in candidates
+           if any(withdrawn_by(e, orjson.loads(r["ids"])) for e in gone)]
     rows = await conn.fetch(
-        "UPDATE breaches SET status = 'withdrawn' WHERE status = 'open' AND "
-        "jsonb_array_length(event_ids) = 1 AND event_ids->>0 = ANY($1::text[]) "
-        "RETURNING breach_id, rule_id, region, station_id",
-        [str(e) for e in event_ids])
+        "UPDATE breaches SET status = 'withdrawn' WHERE breach_id = ANY($1::uuid[]) "
+        "RETURNING breach_id, rule_id, region, station_id", ids)
     return [{"kind": "breach_withdrawn", "region": r["region"], "station_id": r["station_id"],
              "data": {"breach_id": str(r["breach_id"]), "rule_id": r["rule_id"]}} for r in rows]
 

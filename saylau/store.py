@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import orjson
 
 from saylau import sql, sql_field
 from saylau.catalogue import Catalogue
@@ -196,7 +195,3 @@ def _urgent_change(escalation: Envelope,
                      "type": report and report.type, "reason": escalation.payload["reason"],
                      "operator": escalation.payload.get("operator"),
                      "escalated_at": escalation.occurred_at.isoformat()}}
-
-
-def json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()

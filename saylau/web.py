@@ -104,6 +104,23 @@ def allow_cors(app: FastAPI, origins: str) -> None:
                            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
 
 
+class BodyTooLarge(Exception):
+    """The request body passed its limit; answer 413."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read in chunks and refused (BodyTooLarge) as soon as it passes limit."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"body over {limit} bytes")
+    return bytes(body)
+
+
 def metrics_response() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -18,11 +18,13 @@ from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web import (
+    BodyTooLarge,
     RateLimiter,
     allow_cors,
     metrics_response,
     problem,
     rate_limited,
+    read_body,
     setup_logging,
     unavailable,
 )
@@ -68,14 +70,10 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
 
 async def read_json(request: Request, limit: int) -> Any | ORJSONResponse:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return problem(413, f"body over {limit} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return problem(413, f"body over {limit} bytes")
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge as exc:
+        return problem(413, str(exc))
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -24,7 +24,7 @@ from saylau.channels.sms import parse_sms
 from saylau.channels.telegram import UpdateError, parse_update, read_update, reply
 from saylau.db import UNAVAILABLE
 from saylau.domain.calendar import Calendars
-from saylau.web import problem, rate_limited
+from saylau.web import BodyTooLarge, problem, rate_limited, read_body
 from services.ingest.intake import Outcome
 from services.ingest.validation import validate_item
 
@@ -57,13 +57,11 @@ def gateway_context(request: Request, channel: str, now: datetime) -> Context:
                    region=query.get("region"))
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"body over {limit} bytes")
-    return body
+async def bounded_body(request: Request, limit: int) -> bytes:
+    try:
+        return await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
 
 
 def fields_of(body: bytes, content_type: str) -> dict[str, Any]:
@@ -155,7 +153,7 @@ async def append(request: Request, items: list[Any], partner: str) -> list[Outco
 async def post_sms(request: Request, principal: IngestKey) -> Response:
     """An SMS from a gateway (form or JSON: from, text, message_id); the reply to send back."""
     now = datetime.now(UTC)
-    data = fields_of(await read_body(request, MAX_MESSAGE_BODY),
+    data = fields_of(await bounded_body(request, MAX_MESSAGE_BODY),
                      request.headers.get("content-type", ""))
     inbound = Inbound("sms", principal.partner, first(data, ID_FIELDS)[:200],
                       first(data, SENDER_FIELDS), first(data, TEXT_FIELDS), sent_at(data, now))
@@ -167,7 +165,7 @@ async def post_sms(request: Request, principal: IngestKey) -> Response:
 @router.post("/telegram")
 async def post_telegram(request: Request, principal: IngestKey) -> Response:
     """A Telegram bot update; the answer is a sendMessage call replying in the same chat."""
-    body = await read_body(request, MAX_MESSAGE_BODY)
+    body = await bounded_body(request, MAX_MESSAGE_BODY)
     try:
         update = read_update(orjson.loads(body), principal.partner)
     except (orjson.JSONDecodeError, UpdateError) as exc:
@@ -185,7 +183,7 @@ async def post_import(request: Request, principal: IngestKey) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/x-ndjson", "application/jsonl", "text/csv"):
         return problem(415, "send application/x-ndjson (one envelope per line) or text/csv")
-    text = (await read_body(request, MAX_IMPORT_BODY)).decode("utf-8-sig", "replace")
+    text = (await bounded_body(request, MAX_IMPORT_BODY)).decode("utf-8-sig", "replace")
     parse = parse_csv if content_type == "text/csv" else parse_ndjson
     lines = parse(text, partner_namespace(principal.partner))
     if len(lines) > MAX_IMPORT_LINES:

@@ -58,10 +58,6 @@ class Pending:
     warnings: list[str] = field(default_factory=list)
 
 
-class BrokerUnavailable(Exception):
-    pass
-
-
 class Intake:
     """The append path shared by the JSON API and the other intake channels."""
 
