@@ -20,9 +20,9 @@ from saylau.db import migrate
 from saylau.decode import Message
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
-from saylau.feed import ChangeFeed
+from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
-from saylau.store import Projection
 
 
 async def run(n: int, batch: int) -> None:

@@ -21,8 +21,8 @@ from saylau.db import migrate
 from saylau.decode import Message
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
+from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
-from saylau.store import Projection
 
 BATCH = 5000
 CAP_SECONDS = 20.0

@@ -3,8 +3,8 @@
 Produces the events straight to a new, uniquely named topic with aiokafka, as ingest would
 append them (``bench.events.log_records``: wire envelope, content hash, chain per partition),
 then times ``saylau replay`` as a subprocess and writes ``bench/results/replay_rate.json``.
-``--profile`` replays again in-process under cProfile and adds wall time per SQL statement
-family (``saylau.sql`` functions), to show where a batch's time goes.
+``--profile`` replays again in-process under cProfile and adds wall time per read model's
+write and per bookkeeping step (offsets, dedup lookups), to show where a batch's time goes.
 
     . infra/env.sh && .venv/bin/python -m bench.replay_rate --events 200000
 """
@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +94,19 @@ def timed_replay(env: dict[str, str], topic: str, schema: str, batch: int) -> di
 
 
 async def profile(cfg: Settings, topic: str, schema: str, batch: int) -> dict[str, Any]:
-    """Replay in-process under cProfile; SQL wall time per ``saylau.sql`` function."""
-    from saylau import sql
+    """Replay in-process under cProfile; SQL wall time per read model and bookkeeping step."""
     from saylau.audit.logsource import KafkaLog
     from saylau.audit.replay import prepare_schema, replay, replay_projection
+    from saylau.readmodels import events as stored_events
+    from saylau.readmodels import postgres, tracking
 
     spent: dict[str, float] = defaultdict(float)
-    for name in ("lock_offsets", "save_offsets", "known_event_ids", "fetch_records",
-                 "insert_events", "set_statuses", "insert_dead_letters", "apply_deltas",
-                 "upsert_breaches", "withdraw_breaches", "evaluate_surges"):
-        setattr(sql, name, _timed(getattr(sql, name), name, spent))
+    for module, name in ((tracking, "lock_offsets"), (tracking, "save_offsets"),
+                         (tracking, "insert_dead_letters"), (stored_events, "known_event_ids"),
+                         (stored_events, "fetch_records")):
+        setattr(module, name, _timed(getattr(module, name), name, spent))
+    postgres.READ_MODELS = tuple(replace(m, write=_timed(m.write, m.name, spent))
+                                 for m in postgres.READ_MODELS)
     conn = await asyncpg.connect(cfg.dsn, command_timeout=None)
     profiler = cProfile.Profile()
     try:

@@ -6,9 +6,9 @@ from pathlib import Path
 from saylau.catalogue import Catalogue, catalogue
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
-from saylau.feed import ChangeFeed
+from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
-from saylau.store import Projection
 
 
 def rule_config(cfg: Settings) -> RuleConfig:

@@ -1,42 +1,45 @@
-"""PostgreSQL connections and migrations."""
+"""PostgreSQL connections, ingest's own tables, and migrations."""
 from __future__ import annotations
 
 import asyncpg
+from sqlalchemy import Column, DateTime, Integer, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
 
-from saylau.tables import ddl
+from saylau import readmodels  # noqa: F401 - defines the read-model tables
+from saylau.ddl import INGEST, READ, ddl, table
 
 UNAVAILABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                OSError, TimeoutError)
 """What a lost or restarting database raises (a broken pooled connection can raise
 InternalClientError, which is neither of asyncpg's other bases): answer 503 / retry."""
 
+accepted_events = table(
+    "accepted_events", INGEST,
+    Column("event_id", UUID, primary_key=True),
+    Column("content_hash", Text, nullable=False),
+    Column("kafka_key", Text, nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BIGINT, nullable=False),
+    Column("partner", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+"""Ingest's own tables (dedup ids, API keys, registered station ids): not read models,
+never replayed."""
 
-def ingest_ddl(schema: str) -> list[str]:
-    """Ingest's own tables (dedup ids, API keys, registered station ids): not read models,
-    never replayed."""
-    return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', f'SET search_path TO "{schema}"',
-            *INGEST_TABLES]
+api_keys = table(
+    "api_keys", INGEST,
+    Column("key_hash", Text, primary_key=True),
+    Column("partner", Text, nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)
 
-
-INGEST_TABLES = [
-    """CREATE TABLE IF NOT EXISTS accepted_events (
-        event_id uuid PRIMARY KEY,
-        content_hash text NOT NULL,
-        kafka_key text NOT NULL,
-        kafka_partition int NOT NULL,
-        kafka_offset bigint NOT NULL,
-        partner text NOT NULL,
-        received_at timestamptz NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS api_keys (
-        key_hash text PRIMARY KEY,
-        partner text NOT NULL,
-        scopes text[] NOT NULL,
-        revoked_at timestamptz,
-        created_at timestamptz NOT NULL DEFAULT now())""",
-    """CREATE TABLE IF NOT EXISTS known_stations (
-        station_id text PRIMARY KEY,
-        registered_at timestamptz NOT NULL)""",
-]
+known_stations = table(
+    "known_stations", INGEST,
+    Column("station_id", Text, primary_key=True),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+)
 
 
 async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10,
@@ -51,6 +54,6 @@ async def migrate(conn: asyncpg.Connection, schema: str = "live",
     """Create the read-model tables in ``schema`` and ingest's own tables (idempotent)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(8675309)")
-        for statement in [*ingest_ddl(ingest_schema), *ddl(schema)]:
+        for statement in [*ddl(ingest_schema, INGEST), *ddl(schema, READ)]:
             await conn.execute(statement)
         await conn.execute("SET search_path TO DEFAULT")

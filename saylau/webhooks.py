@@ -16,57 +16,80 @@ from typing import Any
 
 import asyncpg
 import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+
+from saylau.ddl import WEBHOOKS, ddl, table
 
 KINDS = ("breach", "breach_withdrawn", "detentions", "station", "event")
 DELIVERY_NAMESPACE = uuid.UUID("0c7d7f55-2a53-5c5e-8f0d-3e8e0f6b9a11")
 
-WEBHOOK_TABLES = [
-    """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
-        subscription_id uuid PRIMARY KEY,
-        partner text NOT NULL,
-        url text NOT NULL,
-        kinds text[] NOT NULL,
-        region text,
-        secret text NOT NULL,
-        after_cursor bigint NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now(),
-        deleted_at timestamptz)""",
-    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
-        delivery_id uuid PRIMARY KEY,
-        subscription_id uuid NOT NULL REFERENCES webhook_subscriptions,
-        cursor bigint NOT NULL,
-        kind text NOT NULL,
-        body text NOT NULL,
-        status text NOT NULL,
-        attempts int NOT NULL DEFAULT 0,
-        next_attempt_at timestamptz NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now())""",
-    """CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries
-        (next_attempt_at) WHERE status = 'pending'""",
-    """CREATE INDEX IF NOT EXISTS webhook_deliveries_log ON webhook_deliveries
-        (subscription_id, cursor)""",
-    """CREATE TABLE IF NOT EXISTS webhook_attempts (
-        delivery_id uuid NOT NULL REFERENCES webhook_deliveries,
-        attempt int NOT NULL,
-        attempted_at timestamptz NOT NULL DEFAULT now(),
-        status_code int,
-        error text,
-        duration_ms int NOT NULL,
-        PRIMARY KEY (delivery_id, attempt))""",
-    """CREATE TABLE IF NOT EXISTS webhook_cursor (
-        read_schema text PRIMARY KEY,
-        value bigint NOT NULL)""",
-]
+webhook_subscriptions = table(
+    "webhook_subscriptions", WEBHOOKS,
+    Column("subscription_id", UUID, primary_key=True),
+    Column("partner", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("kinds", ARRAY(Text), nullable=False),
+    Column("region", Text),
+    Column("secret", Text, nullable=False),
+    Column("after_cursor", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+webhook_deliveries = table(
+    "webhook_deliveries", WEBHOOKS,
+    Column("delivery_id", UUID, primary_key=True),
+    Column("subscription_id", UUID, ForeignKey("webhook_subscriptions.subscription_id"),
+           nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("webhook_deliveries_due", "next_attempt_at",
+          postgresql_where=text("status = 'pending'")),
+    Index("webhook_deliveries_log", "subscription_id", "cursor"),
+)
+
+webhook_attempts = table(
+    "webhook_attempts", WEBHOOKS,
+    Column("delivery_id", UUID, ForeignKey("webhook_deliveries.delivery_id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False,
+           server_default=text("now()")),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    PrimaryKeyConstraint("delivery_id", "attempt"),
+)
+
+webhook_cursor = table(
+    "webhook_cursor", WEBHOOKS,
+    Column("read_schema", Text, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
 
 
 async def migrate_webhooks(conn: asyncpg.Connection, schema: str) -> None:
     """Create the webhook tables in the ingest-side ``schema`` (idempotent)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(8675310)")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        await conn.execute(f'SET LOCAL search_path TO "{schema}"')
-        for statement in WEBHOOK_TABLES:
+        for statement in ddl(schema, WEBHOOKS):
             await conn.execute(statement)
+        await conn.execute("SET search_path TO DEFAULT")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Table
 
-from saylau.tables import READ_MODELS, metadata
+from saylau.readmodels import audited_tables
 
 
 @dataclass
@@ -52,7 +52,7 @@ async def ensure_schemas(conn: asyncpg.Connection, *schemas: str) -> None:
     for schema in schemas:
         present = {r["table_name"] for r in await conn.fetch(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema)}
-        missing = [t for t in READ_MODELS if t not in present]
+        missing = [t.name for t in audited_tables() if t.name not in present]
         if missing:
             raise MissingSchema(f"schema {schema!r} has no table {missing[0]!r}"
                                 if present else f"no schema {schema!r}")
@@ -60,12 +60,12 @@ async def ensure_schemas(conn: asyncpg.Connection, *schemas: str) -> None:
 
 async def compare(conn: asyncpg.Connection, left: str, right: str,
                   limit: int = 20) -> list[TableComparison]:
-    """Every table of ``READ_MODELS`` in ``left`` against ``right``, in one snapshot."""
+    """Every audited table of ``READ_MODELS`` in ``left`` against ``right``, in one snapshot."""
     await ensure_schemas(conn, left, right)
     out = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        for name in READ_MODELS:
-            table = metadata.tables[name]
+        for table in audited_tables():
+            name = table.name
             a = await conn.fetchrow(checksum_sql(left, table))
             b = await conn.fetchrow(checksum_sql(right, table))
             found = TableComparison(name, (a["n"], b["n"]), (a["checksum"], b["checksum"]))

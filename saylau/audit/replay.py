@@ -1,6 +1,6 @@
 """Rebuild the read models from the log into a fresh schema, with the live projection code.
 
-The replay feeds the log through ``saylau.store.Projection.apply``, the same object the live
+The replay feeds the log through ``saylau.readmodels.transaction.Projection.apply``, the same object the live
 projector runs, in large batches and without a change feed (the ``changes`` table is for
 live push, not part of the audit). ``until`` gives the read models as of a past moment: only
 events that *occurred* (``occurred_at``, the partner's clock) at or before it are applied,
@@ -21,8 +21,8 @@ import orjson
 from saylau.bootstrap import build_projection
 from saylau.db import migrate
 from saylau.decode import Message
+from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
-from saylau.store import Projection
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 NEVER_REPLACED = ("public", "ingest", "information_schema")

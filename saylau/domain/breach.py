@@ -13,10 +13,10 @@ from uuid import NAMESPACE_URL, uuid5
 
 from saylau.domain.calendar import Election
 from saylau.domain.legal import LegalRef
+from saylau.domain.vocabulary import WITHDRAWING_TYPES
 from saylau.envelope import Envelope
 
 BREACH_NAMESPACE = uuid5(NAMESPACE_URL, "https://saylau.watch/breaches")
-WITHDRAWING_TYPES = frozenset({"report.rejected", "report.retracted"})
 Severity = Literal["critical", "high", "medium", "low"]
 
 

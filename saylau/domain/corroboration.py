@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from saylau.domain.breach import RuleConfig
+from saylau.domain.vocabulary import UNKNOWN_REGION
 from saylau.envelope import Envelope
 
 INCIDENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://saylau.watch/incidents")
@@ -23,7 +24,7 @@ def incident_location(event: Envelope) -> str:
     """The station, else ``region/city``: the same key the log partitions by."""
     if event.station_id:
         return event.station_id
-    return f"{event.region or '(unknown)'}/{event.city or ''}"
+    return f"{event.region or UNKNOWN_REGION}/{event.city or ''}"
 
 
 def incident_bucket(occurred_at: datetime, config: RuleConfig) -> datetime:

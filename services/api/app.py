@@ -15,9 +15,18 @@ from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import ORJSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from saylau import queries
 from saylau.auth import KeyRing, parse_env_keys
 from saylau.db import connect_pool, migrate
+from saylau.readmodels import (
+    breaches,
+    changefeed,
+    detentions,
+    regions,
+    stations,
+    timeline,
+    triage,
+)
+from saylau.readmodels import events as stored_events
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web import allow_cors, metrics_response, setup_logging, unavailable
@@ -83,13 +92,13 @@ def add_routes(app: FastAPI) -> None:
                             limit: int = Query(500, ge=1, le=10000)) -> Any:
         """Polling stations with incidents, most incidents first."""
         async with db.acquire() as conn:
-            return {"stations": await queries.stations(conn, region, limit)}
+            return {"stations": await stations.list_stations(conn, region, limit)}
 
     @app.get("/v1/stations/{station_id}")
     async def get_station(station_id: str, db: Pool, _: ReadKey) -> Any:
         """Incidents at one polling station, by type."""
         async with db.acquire() as conn:
-            found = await queries.station(conn, station_id)
+            found = await stations.station(conn, station_id)
         if found is None:
             raise HTTPException(404, f"no reports for station {station_id!r}")
         return found
@@ -98,7 +107,7 @@ def add_routes(app: FastAPI) -> None:
     async def get_timeline(station_id: str, db: Pool, who: ReadKey) -> Any:
         """Every report about one station, in time order, with its triage status."""
         async with db.acquire() as conn:
-            events = await queries.station_timeline(conn, station_id, not may_see_names(who))
+            events = await stored_events.station_timeline(conn, station_id, not may_see_names(who))
         return {"station_id": station_id, "events": events}
 
     @app.get("/v1/detentions")
@@ -107,7 +116,7 @@ def add_routes(app: FastAPI) -> None:
         if as_of is not None and as_of.tzinfo is None:
             raise HTTPException(422, "as_of needs a UTC offset, e.g. 2021-01-10T15:00:00+06:00")
         async with db.acquire() as conn:
-            return await queries.detentions(conn, as_of)
+            return await detentions.detentions(conn, as_of)
 
     @app.get("/v1/breaches")
     async def get_breaches(db: Pool, _: ReadKey, rule: str | None = None,
@@ -116,20 +125,20 @@ def add_routes(app: FastAPI) -> None:
                            limit: int = Query(1000, ge=1, le=10000)) -> Any:
         """Flagged rule breaches with their legal reference, newest first."""
         async with db.acquire() as conn:
-            return {"breaches": await queries.breaches(conn, rule, severity, region, since,
-                                                       status, limit)}
+            return {"breaches": await breaches.list_breaches(conn, rule, severity, region,
+                                                            since, status, limit)}
 
     @app.get("/v1/breaches/summary")
     async def get_breach_summary(db: Pool, _: ReadKey) -> Any:
         """Open breaches counted per rule and per article of law."""
         async with db.acquire() as conn:
-            return {"rules": await queries.breach_summary(conn)}
+            return {"rules": await breaches.breach_summary(conn)}
 
     @app.get("/v1/regions")
     async def get_regions(db: Pool, _: ReadKey) -> Any:
         """Per-region roll-up: stations with incidents, detentions, open breaches."""
         async with db.acquire() as conn:
-            return {"regions": await queries.regions(conn)}
+            return {"regions": await regions.regions(conn)}
 
     @app.get("/v1/timeline")
     async def get_report_timeline(db: Pool, _: ReadKey,
@@ -137,20 +146,20 @@ def add_routes(app: FastAPI) -> None:
                                   limit: int = Query(144, ge=1, le=5000)) -> Any:
         """Reports per time bucket (latest buckets) and the change cursor the counts include."""
         async with db.acquire() as conn:
-            return await queries.report_timeline(conn, bucket_minutes, limit)
+            return await timeline.report_timeline(conn, bucket_minutes, limit)
 
     @app.get("/v1/triage")
     async def get_triage(db: Pool, who: ReadKey,
                          limit: int = Query(200, ge=1, le=5000)) -> Any:
         """The triage queue: unverified reports, urgent first, with claim, urgency and notes."""
         async with db.acquire() as conn:
-            return {"reports": await queries.triage_queue(conn, limit, not may_see_names(who))}
+            return {"reports": await triage.triage_queue(conn, limit, not may_see_names(who))}
 
     @app.get("/v1/events/{event_id}")
     async def get_event(event_id: uuid.UUID, db: Pool, who: ReadKey) -> Any:
         """One event exactly as appended (hashes included), with its triage status."""
         async with db.acquire() as conn:
-            found = await queries.event(conn, event_id, not may_see_names(who))
+            found = await stored_events.event(conn, event_id, not may_see_names(who))
         if found is None:
             raise HTTPException(404, f"no event {event_id} in the read models (yet)")
         return found
@@ -223,7 +232,7 @@ async def backfill(request: Request, wanted: ChangeFilter,
                    start: int) -> tuple[str, int] | None:
     """The changes after ``start`` from the table, ending in ``caught_up``; None if too many."""
     async with request.app.state.pool.acquire() as conn:
-        missed = await queries.changes_after(conn, start, BACKFILL_LIMIT)
+        missed = await changefeed.changes_after(conn, start, BACKFILL_LIMIT)
     if len(missed) == BACKFILL_LIMIT:
         return None
     sent = missed[-1]["cursor"] if missed else start

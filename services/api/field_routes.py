@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from saylau import queries_field
+from saylau.readmodels import incidents, regions, turnout
 from services.api.deps import Pool, ReadKey
 
 router = APIRouter(tags=["registries"])
@@ -17,14 +17,14 @@ async def get_region_stations(region: str, db: Pool, _: ReadKey,
     """Stations of a region: registry data, report and distinct-incident totals, observers."""
     async with db.acquire() as conn:
         return {"region": region,
-                "stations": await queries_field.region_stations(conn, region, limit)}
+                "stations": await regions.region_stations(conn, region, limit)}
 
 
 @router.get("/v1/regions/{region}/turnout")
 async def get_region_turnout(region: str, db: Pool, _: ReadKey) -> Any:
     """Per hour: turnout counted by observers at registered stations vs the announced one."""
     async with db.acquire() as conn:
-        return {"region": region, "hours": await queries_field.region_turnout(conn, region)}
+        return {"region": region, "hours": await turnout.region_turnout(conn, region)}
 
 
 @router.get("/v1/stations/{station_id}/incidents")
@@ -32,4 +32,4 @@ async def get_station_incidents(station_id: str, db: Pool, _: ReadKey) -> Any:
     """Distinct incidents at a station, each with its corroboration count and report ids."""
     async with db.acquire() as conn:
         return {"station_id": station_id,
-                "incidents": await queries_field.station_incidents(conn, station_id)}
+                "incidents": await incidents.station_incidents(conn, station_id)}

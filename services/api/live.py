@@ -15,8 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from saylau import queries
-from saylau.feed import CHANNEL
+from saylau.readmodels.changefeed import CHANNEL, changes_after, last_cursor
 
 log = logging.getLogger("saylau.api.live")
 QUEUE_SIZE = 2000
@@ -114,7 +113,7 @@ class Broadcaster:
         try:
             await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
             if not self.cursor:
-                self.cursor = await queries.last_cursor(conn)
+                self.cursor = await last_cursor(conn)
             self.connected = True
             while True:
                 await self._drain(conn)
@@ -128,7 +127,7 @@ class Broadcaster:
 
     async def _drain(self, conn: asyncpg.Connection) -> None:
         while True:
-            rows = await queries.changes_after(conn, self.cursor, FETCH_LIMIT)
+            rows = await changes_after(conn, self.cursor, FETCH_LIMIT)
             for change in rows:
                 change["sse"] = sse(change)  # serialised once, not once per subscriber
                 for sub in list(self.subscribers):

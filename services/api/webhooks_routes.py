@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from saylau import queries
 from saylau.auth import Principal
+from saylau.readmodels.changefeed import last_cursor
 from saylau.web import require
 from saylau.webhooks import PostgresSubscriptions, migrate_webhooks
 
@@ -53,7 +53,7 @@ async def subscriptions(request: Request) -> AsyncIterator[PostgresSubscriptions
 async def create_webhook(body: WebhookCreate, request: Request, who: SubscriberKey) -> Any:
     """Subscribe; the answer holds the signing secret, shown this once only."""
     async with subscriptions(request) as subs:
-        after = await queries.last_cursor(subs.conn)
+        after = await last_cursor(subs.conn)
         return await subs.create(who.partner, str(body.url), list(body.kinds), body.region,
                                  after)
 

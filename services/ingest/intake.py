@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaProducer
 from saylau.catalogue import Catalogue, FieldError
 from saylau.chain import ChainHead
 from saylau.decode import compiled
+from saylau.domain.vocabulary import OPERATOR_TYPES
 from saylau.envelope import Envelope, canonical, content_hash, partition_key
 from saylau.kafka import partition_for
-from saylau.projection import OPERATOR_TYPES
 from services.ingest.validation import validate_item
 
 log = logging.getLogger("saylau.ingest")

@@ -8,10 +8,8 @@ from pydantic import ValidationError
 
 from saylau.catalogue import Catalogue, FieldError
 from saylau.domain.checklists import ChecklistBook, checklist_book
+from saylau.domain.vocabulary import STATION_KEYED
 from saylau.envelope import Envelope, too_far_in_future
-
-STATION_KEYED = ("station.registered", "station.moved")
-"""Registry events about one station: it is the envelope's station_id."""
 
 
 def validate_item(item: Any, catalogue: Catalogue, now: datetime,

@@ -1,6 +1,6 @@
 """Projector: faust-streaming agents that project the event log into PostgreSQL read models.
 
-The agent only batches and retries; all projection logic is ``saylau.store.Projection``, the
+The agent only batches and retries; all projection logic is ``saylau.readmodels.transaction.Projection``, the
 same code ``saylau replay`` runs. Offsets stored in PostgreSQL (written in each batch's
 transaction) decide what is applied, so faust's own commits may lag without harm.
 """
@@ -24,10 +24,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from saylau.bootstrap import build_projection
 from saylau.db import UNAVAILABLE, connect_pool, migrate
 from saylau.decode import Message
-from saylau.feed import ChangeFeed
 from saylau.kafka import ensure_topics, make_producer
+from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.transaction import BatchResult, Projection
 from saylau.settings import settings
-from saylau.store import BatchResult, Projection
 
 log = logging.getLogger("saylau.projector")
 cfg = settings()

@@ -24,7 +24,7 @@ import asyncpg
 import httpx
 
 from saylau.db import UNAVAILABLE, connect_pool
-from saylau.feed import CHANNEL
+from saylau.readmodels.changefeed import CHANNEL, changes_after
 from saylau.settings import Settings
 from saylau.web import setup_logging
 from saylau.webhooks import (
@@ -61,10 +61,7 @@ class Worker:
         """Turn the next changes into deliveries; how many changes were read."""
         async with self.pool.acquire() as conn, conn.transaction():
             cursor = await self._cursor(conn)
-            rows = await conn.fetch(
-                f"SELECT cursor, kind, region, station_id, data::text AS data FROM "
-                f"{self.changes} WHERE cursor > $1 ORDER BY cursor LIMIT $2",
-                cursor, FETCH_LIMIT)
+            rows = await changes_after(conn, cursor, FETCH_LIMIT, self.cfg.read_schema)
             if not rows:
                 return 0
             subs = await active_subscriptions(conn)

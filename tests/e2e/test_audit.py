@@ -17,8 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from saylau.audit.logsource import KafkaLog
+from saylau.readmodels import audited_tables
 from saylau.settings import Settings
-from saylau.tables import READ_MODELS
 from tests.factories import access_denied, detention, envelope, release, stuffing, unique
 from tests.stack import Stack, wait_until
 
@@ -26,7 +26,8 @@ SAYLAU = Path(sys.executable).parent / "saylau"
 AT_11, AT_12, AT_13 = ("2021-01-10T11:00:00+06:00", "2021-01-10T12:00:00+06:00",
                        "2021-01-10T13:00:00+06:00")
 AT_15, AT_16 = "2021-01-10T15:00:00+06:00", "2021-01-10T16:00:00+06:00"
-ALL_EQUAL = f"{len(READ_MODELS)}/{len(READ_MODELS)} tables equal"
+AUDITED = len(audited_tables())
+ALL_EQUAL = f"{AUDITED}/{AUDITED} tables equal"
 
 
 def saylau(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:

@@ -15,9 +15,9 @@ import httpx
 import orjson
 import pytest
 
-from saylau.feed import ChangeFeed
+from saylau.ddl import ddl
+from saylau.readmodels.changefeed import ChangeFeed
 from saylau.settings import Settings
-from saylau.tables import ddl
 from services.api import live
 from services.api.app import live_tail
 from services.api.live import Broadcaster, ChangeFilter

@@ -2,25 +2,52 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from saylau.catalogue import Catalogue
 from saylau.domain.breach import RuleConfig
+from saylau.domain.checklists import checklist_book
 from saylau.envelope import Envelope
-from saylau.projection import Deltas
+from saylau.readmodels import incidents, registry, stations, turnout
+from saylau.readmodels.base import Batch, Counted
+from saylau.readmodels.batch import incident_types
 from tests.unit.builders import PETROPAVLOVSK, event
 
 CONFIG = RuleConfig(corroboration_window_minutes=30)
 CATALOGUE = Catalogue()
+CHECKLISTS = checklist_book()
 REGISTERED = {"number": 660, "address": "School 12", "region": "North Kazakhstan",
               "registered_voters": 2000}
 
 
-def fold(events: list[Envelope], signs: list[int] | None = None) -> Deltas:
-    deltas = Deltas()
-    for e, sign in zip(events, signs or [1] * len(events), strict=True):
-        deltas.add(e, sign, CATALOGUE, CONFIG)
-    return deltas
+@dataclass
+class FieldRows:
+    """The field read models' folds of one batch, side by side."""
+
+    details: dict[str, Any]
+    locations: dict[str, Any]
+    accreditations: dict[str, Any]
+    statuses: dict[str, Any]
+    groups: dict[Any, incidents.Group]
+    turnout_stations: set[str]
+
+
+@dataclass
+class Folded:
+    stations: dict[str, Any]
+    station_incidents: dict[Any, int]
+    fieldwork: FieldRows
+
+
+def fold(events: list[Envelope], signs: list[int] | None = None) -> Folded:
+    batch = Batch(counted=[Counted(e, sign, tuple(incident_types(e, CATALOGUE, CHECKLISTS)))
+                           for e, sign in zip(events, signs or [1] * len(events), strict=True)])
+    at_stations, registered = stations.fold(batch, CONFIG), registry.fold(batch, CONFIG)
+    field = FieldRows(registered.details, registered.locations, registered.accreditations,
+                      registered.statuses, incidents.fold(batch, CONFIG),
+                      turnout.fold(batch, CONFIG).stations)
+    return Folded(at_stations.stations, at_stations.station_incidents, field)
 
 
 def registry_events() -> list[Envelope]:

@@ -1,0 +1,56 @@
+"""The words the read models share: event-type sets, report statuses and placeholders.
+
+The only home of these names. SQL receives them as bind parameters, never as literals, so a
+new type or status is added here once and every projection, query and ingest check follows.
+"""
+from __future__ import annotations
+
+DETENTION_REPORTED = "detention.reported"
+DETENTION_RELEASED = "detention.released"
+DETENTION_TYPES = (DETENTION_REPORTED, DETENTION_RELEASED)
+
+WITHDRAWING_REPORTS = {"report.retracted": "retracted", "report.rejected": "rejected"}
+"""Reports that withdraw an earlier report, and the status they leave it in."""
+WITHDRAWN_STATUSES = tuple(WITHDRAWING_REPORTS.values())
+WITHDRAWING_TYPES = frozenset(WITHDRAWING_REPORTS)
+TRIAGE_REPORTS = {**WITHDRAWING_REPORTS, "report.verified": "verified"}
+TRIAGE_ACTIONS = {"triage.claimed": "claimed", "triage.escalated": "escalated",
+                  "triage.commented": "commented"}
+ESCALATED = "triage.escalated"
+TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS)
+"""Types about an earlier report, named by ``payload.event_id``."""
+OPERATOR_TYPES = frozenset({"report.verified", "report.rejected", *TRIAGE_ACTIONS})
+"""Types only operators post: ingest requires the ``triage`` scope for them."""
+
+UNVERIFIED = "unverified"
+ABOUT_A_REPORT = "report"
+"""The status of a triage report or action itself: it judges a report, it is not one."""
+
+STATION_REGISTERED = "station.registered"
+STATION_MOVED = "station.moved"
+STATION_KEYED = (STATION_REGISTERED, STATION_MOVED)
+OBSERVER_ACCREDITED = "observer.accredited"
+OBSERVER_REVOKED = "observer.accreditation_revoked"
+TURNOUT_REPORTED = "turnout.reported"
+TURNOUT_ANNOUNCED = "turnout.announced"
+CHECKLIST_SUBMITTED = "checklist.submitted"
+MESSAGE_RECEIVED = "message.received"
+REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERVER_REVOKED,
+                  TURNOUT_ANNOUNCED)
+TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
+"""Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
+NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES)
+"""Types about reports (triage, raw inbound messages) or registries and official figures,
+not reports of what happened."""
+
+UNKNOWN_REGION = "(unknown)"
+UNSPECIFIED_CITY = "(unspecified)"
+
+
+def detained_now(detained_total: int, released_total: int) -> int:
+    """People still held; releases reported beyond detentions never make it negative."""
+    return max(detained_total - released_total, 0)
+
+BREACH_OPEN = "open"
+BREACH_WITHDRAWN = "withdrawn"
+"""A breach whose evidence was withdrawn stays on record with this status."""

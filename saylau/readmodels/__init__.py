@@ -1,0 +1,40 @@
+"""The read models, one module each, and the registry that lists them.
+
+``READ_MODELS`` is in write order: the batch transaction folds and writes each in turn (the
+stored events first, since later models read statuses from them; surges after detentions and
+breaches; turnout after the registry). ``saylau compare`` checks the tables of the audited
+ones; ``migrate`` creates all of them. Adding a read model: a module defining ``READ_MODEL``
+(see ``saylau.readmodels.base.ReadModel``), listed here, and its route.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Table
+
+from saylau.readmodels import (
+    breaches,
+    changefeed,
+    detentions,
+    events,
+    incidents,
+    regions,
+    registry,
+    stations,
+    surges,
+    timeline,
+    tracking,
+    triage,
+    turnout,
+)
+from saylau.readmodels.base import ReadModel
+
+READ_MODELS: tuple[ReadModel, ...] = (
+    events.READ_MODEL, stations.READ_MODEL, detentions.READ_MODEL, breaches.READ_MODEL,
+    surges.READ_MODEL, registry.READ_MODEL, triage.READ_MODEL, incidents.READ_MODEL,
+    turnout.READ_MODEL, regions.READ_MODEL, timeline.READ_MODEL, changefeed.READ_MODEL,
+    tracking.READ_MODEL,
+)
+
+
+def audited_tables() -> list[Table]:
+    """Tables an audit compares: the projection of the log, nothing about delivery."""
+    return [t for m in READ_MODELS if m.audited for t in m.tables]

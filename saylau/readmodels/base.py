@@ -1,0 +1,85 @@
+"""What every read model is made of, and the batch it folds.
+
+A read model is one module of ``saylau.readmodels`` that defines ``READ_MODEL``: its tables
+(on the one shared ``MetaData``), a pure ``fold`` of a ``Batch`` into its rows, an async
+``write`` of those rows inside the batch transaction, and the queries the api calls.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Table
+
+from saylau.decode import Decoded
+from saylau.domain.breach import Breach, RuleConfig
+from saylau.envelope import Envelope
+
+Change = dict[str, Any]
+"""A change-feed entry: ``{"kind", "region", "station_id", "data"}``."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    """An event counted once (``sign`` +1) or taken back (-1, its report was withdrawn), with
+    what it counts as at its station (``kinds``: itself if an incident, or its checklist's
+    violations)."""
+
+    event: Envelope
+    sign: int
+    kinds: tuple[str, ...]
+
+
+@dataclass
+class Batch:
+    """What one batch of new events means, decided before anything is written. Pure data."""
+
+    applied: list[Decoded] = field(default_factory=list)
+    """The new events, in log order, each stored once."""
+    counted: list[Counted] = field(default_factory=list)
+    statuses: dict[uuid.UUID, str] = field(default_factory=dict)
+    """Earlier reports the batch verified, rejected or retracted, and their new status."""
+    actions: list[tuple[Envelope, str | None]] = field(default_factory=list)
+    """Operators' claims, escalations and comments, with the partner that posted them."""
+    found: list[Breach] = field(default_factory=list)
+    """Breaches the rules found in the new events."""
+    urgent: list[Change] = field(default_factory=list)
+    """Escalations, pushed on the change feed in the batch that made them."""
+
+
+Fold = Callable[[Batch, RuleConfig], Any]
+Write = Callable[[asyncpg.Connection, Any, RuleConfig], Awaitable[list[Change]]]
+
+
+async def _nothing(conn: asyncpg.Connection, rows: Any, config: RuleConfig) -> list[Change]:
+    return []
+
+
+def _no_rows(batch: Batch, config: RuleConfig) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """One read model: its tables, its pure fold and its batch write.
+
+    ``write(conn, fold(batch, config), config)`` runs inside the batch transaction with the
+    read schema on the ``search_path`` and returns the change-feed entries of what it changed.
+    ``audited``: whether ``saylau compare`` checks its tables (a projection of the log) or not
+    (delivery bookkeeping: offsets, dead letters, the change feed). A read model made of
+    queries over other read models has no tables and the default fold and write.
+    """
+
+    name: str
+    tables: tuple[Table, ...] = ()
+    fold: Fold = _no_rows
+    write: Write = _nothing
+    audited: bool = True
+
+
+def columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column, for ``unnest`` bind parameters."""
+    return [list(c) for c in zip(*rows)]

@@ -1,0 +1,112 @@
+"""What a batch of new events means for the read models, decided in memory. Pure.
+
+``plan_batch`` walks the new events in log order: a verification, rejection or retraction
+changes an earlier report's status (a withdrawn report is counted back, -1); an operator's
+claim, escalation or comment is recorded; every other event is counted (+1) and checked
+against the breach rules. The read models then fold the resulting ``Batch``.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from saylau.catalogue import Catalogue
+from saylau.decode import Decoded
+from saylau.domain.calendar import Calendars
+from saylau.domain.checklists import ChecklistBook
+from saylau.domain.rules import RULES, RuleConfig, breaches
+from saylau.domain.vocabulary import (
+    CHECKLIST_SUBMITTED,
+    ESCALATED,
+    TRIAGE_ACTIONS,
+    TRIAGE_REPORTS,
+    UNVERIFIED,
+    WITHDRAWN_STATUSES,
+)
+from saylau.envelope import Envelope
+from saylau.readmodels.base import Batch, Change, Counted
+
+Targets = dict[uuid.UUID, tuple[Envelope, str]]
+"""Earlier reports the batch's triage events name, with their stored status."""
+
+
+@lru_cache(maxsize=1024)
+def is_incident(catalogue: Catalogue, type_name: str) -> bool:
+    """Whether the catalogue marks this type as an incident (``x-saylau.incident``)."""
+    schema = catalogue.schemas.get((type_name, catalogue.latest_version(type_name)), {})
+    return bool(schema.get("x-saylau", {}).get("incident", False))
+
+
+def incident_types(event: Envelope, catalogue: Catalogue, checklists: ChecklistBook) -> list[str]:
+    """What ``event`` counts as at its station: itself if an incident, or its checklist's
+    violations (``checklist.violation:<checklist>.<question>``), or nothing."""
+    if event.type == CHECKLIST_SUBMITTED:
+        return checklists.violation_types(event.payload)
+    return [event.type] if is_incident(catalogue, event.type) else []
+
+
+@dataclass(frozen=True)
+class Planner:
+    """The catalogue, calendars, checklists and thresholds a batch is planned with."""
+
+    catalogue: Catalogue
+    calendars: Calendars
+    config: RuleConfig
+    checklists: ChecklistBook
+
+    def counted(self, event: Envelope, sign: int) -> Counted:
+        return Counted(event, sign, tuple(incident_types(event, self.catalogue,
+                                                         self.checklists)))
+
+    def plan(self, new: list[Decoded], targets: Targets) -> Batch:
+        """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge."""
+        batch, targets = Batch(applied=new), dict(targets)
+        for item in new:
+            event = item.event
+            if event.type in TRIAGE_REPORTS:
+                self._judge(event, targets, batch)
+            elif event.type in TRIAGE_ACTIONS:
+                batch.actions.append((event, item.record.get("partner")))
+                if event.type == ESCALATED:
+                    batch.urgent.append(urgent_change(event, targets))
+            else:
+                batch.counted.append(self.counted(event, +1))
+                if event.type in RULES:  # most reports break no rule: skip the calendar work
+                    batch.found += breaches(event, self.calendars, self.config)
+                targets[event.event_id] = (event, UNVERIFIED)
+        return batch
+
+    def _judge(self, report: Envelope, targets: Targets, batch: Batch) -> None:
+        """Verify, reject or retract an earlier report; the log itself is never edited."""
+        target_id = uuid.UUID(str(report.payload["event_id"]))
+        if target_id not in targets:
+            return
+        target, status = targets[target_id]
+        status = batch.statuses.get(target_id, status)
+        new_status = TRIAGE_REPORTS[report.type]
+        if status in WITHDRAWN_STATUSES:
+            return
+        if new_status in WITHDRAWN_STATUSES:
+            batch.counted.append(self.counted(target, -1))
+        batch.statuses[target_id] = new_status
+
+
+def event_change(event: Envelope) -> Change:
+    """The change-feed entry of a new event."""
+    return {"kind": "event", "region": event.region, "station_id": event.station_id,
+            "data": {"event_id": str(event.event_id), "type": event.type,
+                     "occurred_at": event.occurred_at.isoformat(), "city": event.city}}
+
+
+def urgent_change(escalation: Envelope, targets: Targets) -> dict[str, Any]:
+    """A report escalated as urgent: pushed on the live feed in the escalation's own batch."""
+    report_id = uuid.UUID(str(escalation.payload["event_id"]))
+    report = targets[report_id][0] if report_id in targets else None
+    return {"kind": "urgent", "region": report and report.region,
+            "station_id": report and report.station_id,
+            "data": {"event_id": str(report_id), "escalation_id": str(escalation.event_id),
+                     "type": report and report.type, "reason": escalation.payload["reason"],
+                     "operator": escalation.payload.get("operator"),
+                     "escalated_at": escalation.occurred_at.isoformat()}}

@@ -1,0 +1,136 @@
+"""Breaches and alerts: what the rules found, open or withdrawn with their evidence."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import Column, DateTime, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from saylau.ddl import READ, table
+from saylau.domain.breach import Breach, RuleConfig, withdrawn_by
+from saylau.domain.vocabulary import BREACH_OPEN, BREACH_WITHDRAWN, WITHDRAWN_STATUSES
+from saylau.readmodels.base import Batch, Change, ReadModel, columns
+
+breaches = table(
+    "breaches", READ,
+    Column("breach_id", UUID, primary_key=True),
+    Column("rule_id", Text, nullable=False, index=True),
+    Column("kind", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("legal_ref", JSONB),
+    Column("event_ids", JSONB, nullable=False),
+    Column("station_id", Text),
+    Column("region", Text),
+    Column("city", Text),
+    Column("election_id", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False),
+)
+Rows = tuple[list[Breach], list[uuid.UUID]]
+
+
+def fold(batch: Batch, config: RuleConfig) -> Rows:
+    """Breaches found, and the reports withdrawn, by the batch."""
+    return batch.found, [k for k, s in batch.statuses.items() if s in WITHDRAWN_STATUSES]
+
+
+async def write(conn: asyncpg.Connection, rows: Rows, config: RuleConfig) -> list[Change]:
+    found, withdrawn = rows
+    return await upsert_breaches(conn, found) + await withdraw_breaches(conn, withdrawn)
+
+
+READ_MODEL = ReadModel("breaches", (breaches,), fold, write)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def breach_row(b: Breach) -> dict[str, Any]:
+    ref = b.legal_ref
+    return {"breach_id": b.breach_id, "rule_id": b.rule_id, "kind": b.kind,
+            "severity": b.severity, "title": b.title,
+            "legal_ref": None if ref is None else {"code": ref.code, "article": ref.article,
+                                                   "part": ref.part, "text": ref.text},
+            "event_ids": sorted(b.event_ids), "station_id": b.station_id, "region": b.region,
+            "city": b.city, "election_id": b.election_id,
+            "occurred_at": b.occurred_at.isoformat(), "status": BREACH_OPEN}
+
+
+async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
+                          status: str = BREACH_OPEN) -> list[Change]:
+    """Insert breaches; an existing breach with the same id takes the new content whole."""
+    if not found:
+        return []
+    by_id = {b.breach_id: b for b in found}  # one row per id: the last evidence wins
+    latest = [by_id[i] for i in sorted(by_id)]
+    await conn.execute(
+        "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
+        "station_id, region, city, election_id, occurred_at, status) "
+        "SELECT id, rule, kind, sev, title, ref::jsonb, ids::jsonb, st, reg, city, el, at, "
+        "$13 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
+        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+        "$12::timestamptz[]) AS b(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at) "
+        "ON CONFLICT (breach_id) DO UPDATE SET kind = EXCLUDED.kind, "
+        "severity = EXCLUDED.severity, title = EXCLUDED.title, legal_ref = EXCLUDED.legal_ref, "
+        "event_ids = EXCLUDED.event_ids, station_id = EXCLUDED.station_id, "
+        "region = EXCLUDED.region, city = EXCLUDED.city, election_id = EXCLUDED.election_id, "
+        "occurred_at = EXCLUDED.occurred_at, status = EXCLUDED.status",
+        *columns([(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
+                   _json(breach_row(b)["legal_ref"]), _json(sorted(b.event_ids)),
+                   b.station_id, b.region, b.city, b.election_id, b.occurred_at)
+                  for b in latest]), status)
+    kind = "breach" if status == BREACH_OPEN else "breach_withdrawn"
+    return [{"kind": kind, "region": b.region, "station_id": b.station_id,
+             "data": {**breach_row(b), "status": status}} for b in latest]
+
+
+async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[Change]:
+    """Breaches the withdrawn reports alone supported (``rules.withdrawn_by``) are withdrawn."""
+    if not event_ids:
+        return []
+    gone = [str(e) for e in event_ids]
+    candidates = await conn.fetch("SELECT breach_id, event_ids::text AS ids FROM breaches "
+                                  "WHERE status = $2 AND event_ids ?| $1::text[]",
+                                  gone, BREACH_OPEN)
+    ids = [r["breach_id"] for r in candidates
+           if any(withdrawn_by(e, orjson.loads(r["ids"])) for e in gone)]
+    rows = await conn.fetch(
+        "UPDATE breaches SET status = $2 WHERE breach_id = ANY($1::uuid[]) "
+        "RETURNING breach_id, rule_id, region, station_id", ids, BREACH_WITHDRAWN)
+    return [{"kind": "breach_withdrawn", "region": r["region"], "station_id": r["station_id"],
+             "data": {"breach_id": str(r["breach_id"]), "rule_id": r["rule_id"]}} for r in rows]
+
+
+async def list_breaches(conn: asyncpg.Connection, rule: str | None, severity: str | None,
+                        region: str | None, since: datetime | None,
+                        status: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT * FROM breaches WHERE ($1::text IS NULL OR rule_id = $1) "
+        "AND ($2::text IS NULL OR severity = $2) AND ($3::text IS NULL OR region = $3) "
+        "AND ($4::timestamptz IS NULL OR occurred_at >= $4) "
+        "AND ($5::text IS NULL OR status = $5) "
+        "ORDER BY occurred_at DESC, breach_id LIMIT $6",
+        rule, severity, region, since, status, limit)
+    return [breach_public(r) for r in rows]
+
+
+def breach_public(row: asyncpg.Record) -> dict[str, Any]:
+    out = dict(row)
+    out["legal_ref"] = orjson.loads(out["legal_ref"]) if out["legal_ref"] else None
+    out["event_ids"] = orjson.loads(out["event_ids"])
+    out["place"] = {"region": out.pop("region"), "city": out.pop("city")}
+    return out
+
+
+async def breach_summary(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT rule_id, severity, legal_ref->>'code' AS code, legal_ref->>'article' AS article,"
+        " count(*) AS breaches FROM breaches WHERE status = $1 "
+        "GROUP BY 1, 2, 3, 4 ORDER BY breaches DESC, rule_id", BREACH_OPEN)
+    return [dict(r) for r in rows]

@@ -1,0 +1,160 @@
+"""Detentions per city, now or as they stood at a past moment, and per surge time bucket."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Column, DateTime, Integer, PrimaryKeyConstraint, Text
+
+from saylau.ddl import READ, table
+from saylau.domain.breach import RuleConfig, surge_bucket_start
+from saylau.domain.vocabulary import (
+    DETENTION_REPORTED,
+    DETENTION_TYPES,
+    UNKNOWN_REGION,
+    UNSPECIFIED_CITY,
+    WITHDRAWING_TYPES,
+    detained_now,
+)
+from saylau.envelope import Envelope
+from saylau.readmodels.base import Batch, Change, ReadModel
+
+UPGRADE = "ALTER TABLE detention_buckets ADD COLUMN IF NOT EXISTS reported int NOT NULL DEFAULT 0"
+"""For schemas created by a release before ``reported`` (idempotent)."""
+
+city_detentions = table(
+    "city_detentions", READ,
+    Column("region", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("detained_total", Integer, nullable=False),
+    Column("released_total", Integer, nullable=False),
+    PrimaryKeyConstraint("region", "city"),
+)
+
+detention_buckets = table(
+    "detention_buckets", READ,
+    Column("region", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("bucket_start", DateTime(timezone=True), nullable=False),
+    Column("detained", Integer, nullable=False),
+    Column("reported", Integer, nullable=False),
+    PrimaryKeyConstraint("region", "city", "bucket_start"),
+    after=(UPGRADE,),
+)
+City = tuple[str, str]
+Bucket = tuple[str, str, datetime]
+
+
+def city_of(region: str | None, city: str | None) -> City:
+    """The row a detention counts in; placeholders where the report names no place."""
+    return region or UNKNOWN_REGION, city or UNSPECIFIED_CITY
+
+
+def tally(totals: dict[City, list[int]], key: City, type_name: str, count: int) -> None:
+    """Add ``count`` people detained or released in ``key``: [detained, released]."""
+    totals[key][0 if type_name == DETENTION_REPORTED else 1] += count
+
+
+@dataclass
+class DetentionRows:
+    city_detentions: dict[City, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0]))
+    detention_buckets: dict[Bucket, list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0]))
+    """Per city and time bucket: [detained by standing reports, detained ever reported]."""
+
+
+def fold(batch: Batch, config: RuleConfig) -> DetentionRows:
+    rows = DetentionRows()
+    for c in batch.counted:
+        if c.event.type in DETENTION_TYPES:
+            _add(rows, c.event, c.sign, config)
+    return rows
+
+
+def _add(rows: DetentionRows, event: Envelope, sign: int, config: RuleConfig) -> None:
+    key, count = city_of(event.region, event.city), int(event.payload["count"]) * sign
+    tally(rows.city_detentions, key, event.type, count)
+    if event.type == DETENTION_REPORTED:
+        totals = rows.detention_buckets[(*key, surge_bucket_start(event.occurred_at, config))]
+        totals[0] += count
+        totals[1] += max(count, 0)  # what was ever reported: a retraction does not undo it
+
+
+async def write(conn: asyncpg.Connection, rows: DetentionRows,
+                config: RuleConfig) -> list[Change]:
+    changed = await _upsert_cities(conn, rows)
+    await _upsert_buckets(conn, rows)
+    return changed
+
+
+async def _upsert_cities(conn: asyncpg.Connection, rows: DetentionRows) -> list[Change]:
+    if not rows.city_detentions:
+        return []
+    keys = sorted(rows.city_detentions)
+    found = await conn.fetch(
+        "INSERT INTO city_detentions AS c (region, city, detained_total, released_total) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) "
+        "ON CONFLICT (region, city) DO UPDATE SET "
+        "detained_total = c.detained_total + EXCLUDED.detained_total, "
+        "released_total = c.released_total + EXCLUDED.released_total "
+        "RETURNING region, city, detained_total, released_total",
+        [k[0] for k in keys], [k[1] for k in keys],
+        [rows.city_detentions[k][0] for k in keys], [rows.city_detentions[k][1] for k in keys])
+    return [{"kind": "detentions", "region": r["region"], "station_id": None,
+             "data": {**dict(r), "detained_now": detained_now(r["detained_total"],
+                                                              r["released_total"])}}
+            for r in found]
+
+
+async def _upsert_buckets(conn: asyncpg.Connection, rows: DetentionRows) -> None:
+    if rows.detention_buckets:
+        keys = sorted(rows.detention_buckets)
+        await conn.execute(
+            "INSERT INTO detention_buckets AS b (region, city, bucket_start, detained, reported) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], "
+            "$5::int[]) ON CONFLICT (region, city, bucket_start) DO UPDATE SET "
+            "detained = b.detained + EXCLUDED.detained, reported = b.reported + EXCLUDED.reported",
+            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+            [rows.detention_buckets[k][0] for k in keys],
+            [rows.detention_buckets[k][1] for k in keys])
+
+
+READ_MODEL = ReadModel("detentions", (city_detentions, detention_buckets), fold, write)
+
+STANDING_AS_OF = """
+SELECT region, city, type, (record->'payload'->>'count')::int AS count FROM events
+WHERE type = ANY($2::text[]) AND occurred_at <= $1
+  AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type = ANY($3::text[])
+                  AND r.record->'payload'->>'event_id' = events.event_id::text
+                  AND r.occurred_at <= $1)
+ORDER BY COALESCE(region, $4), COALESCE(city, $5)
+"""
+
+
+async def detentions(conn: asyncpg.Connection, as_of: datetime | None) -> dict[str, Any]:
+    """Detention counts per city, now or as they stood at ``as_of`` (by occurred_at)."""
+    totals = await (_now(conn) if as_of is None else _as_of(conn, as_of))
+    cities = [{"region": k[0], "city": k[1], "detained_total": d, "released_total": r,
+               "detained_now": detained_now(d, r)} for k, (d, r) in totals.items() if d or r]
+    return {"cities": cities, "detained_total": sum(c["detained_total"] for c in cities),
+            "detained_now": sum(c["detained_now"] for c in cities), "as_of": as_of}
+
+
+async def _now(conn: asyncpg.Connection) -> dict[City, list[int]]:
+    rows = await conn.fetch("SELECT region, city, detained_total, released_total "
+                            "FROM city_detentions ORDER BY region, city")
+    return {(r["region"], r["city"]): [r["detained_total"], r["released_total"]] for r in rows}
+
+
+async def _as_of(conn: asyncpg.Connection, as_of: datetime) -> dict[City, list[int]]:
+    """The same tally the projection keeps, over the reports standing at ``as_of``."""
+    rows = await conn.fetch(STANDING_AS_OF, as_of, list(DETENTION_TYPES),
+                            list(WITHDRAWING_TYPES), UNKNOWN_REGION, UNSPECIFIED_CITY)
+    totals: dict[City, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        tally(totals, city_of(r["region"], r["city"]), r["type"], r["count"])
+    return totals

@@ -1,0 +1,110 @@
+"""The stored events: every applied event exactly as appended, with its triage status."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import BigInteger, Column, DateTime, Integer, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from saylau.ddl import READ, table
+from saylau.decode import Decoded
+from saylau.domain.breach import RuleConfig
+from saylau.domain.vocabulary import ABOUT_A_REPORT, TARGETING, UNVERIFIED
+from saylau.readmodels.base import Batch, Change, ReadModel
+
+events = table(
+    "events", READ,
+    Column("event_id", UUID, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("partner", Text),
+    Column("station_id", Text, index=True),
+    Column("region", Text),
+    Column("city", Text),
+    Column("election_id", Text),
+    Column("status", Text, nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("record", JSONB, nullable=False),
+)
+COLUMNS = ("event_id", "type", "schema_version", "occurred_at", "received_at", "partner",
+           "station_id", "region", "city", "election_id", "status", "kafka_partition",
+           "kafka_offset", "record")
+PERSONAL_FIELDS = ("persons", "names", "sender", "name")
+REDACTED = "[redacted]"
+Rows = tuple[list[tuple[Any, ...]], dict[uuid.UUID, str]]
+
+
+def fold(batch: Batch, config: RuleConfig) -> Rows:
+    """A row per new event, and the new statuses of earlier reports."""
+    return [_row(d, batch.statuses) for d in batch.applied], batch.statuses
+
+
+def _row(d: Decoded, statuses: dict[uuid.UUID, str]) -> tuple[Any, ...]:
+    e = d.event
+    status = ABOUT_A_REPORT if e.type in TARGETING else statuses.get(e.event_id, UNVERIFIED)
+    received = d.record.get("received_at")
+    return (e.event_id, e.type, e.schema_version, e.occurred_at,
+            received and datetime.fromisoformat(received), d.record.get("partner"),
+            e.station_id, e.region, e.city, e.election_id, status, d.message.partition,
+            d.message.offset, d.message.value.decode())
+
+
+async def write(conn: asyncpg.Connection, rows: Rows, config: RuleConfig) -> list[Change]:
+    new, statuses = rows
+    if new:
+        await conn.copy_records_to_table("events", records=new, columns=COLUMNS)
+    if statuses:
+        await conn.execute(
+            "UPDATE events e SET status = s.status FROM unnest($1::uuid[], $2::text[]) "
+            "AS s(id, status) WHERE e.event_id = s.id", list(statuses), list(statuses.values()))
+    return []
+
+
+READ_MODEL = ReadModel("events", (events,), fold, write)
+
+
+async def known_event_ids(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await conn.fetch("SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])", ids)
+    return {r["event_id"] for r in rows}
+
+
+async def fetch_records(conn: asyncpg.Connection,
+                        ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]:
+    rows = await conn.fetch("SELECT event_id, record::text AS record, status FROM events "
+                            "WHERE event_id = ANY($1::uuid[])", ids)
+    return [(r["event_id"], r["record"].encode(), r["status"]) for r in rows]
+
+
+async def event(conn: asyncpg.Connection, event_id: Any,
+                redact: bool) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT record::text AS record, status, kafka_partition, "
+                              "kafka_offset FROM events WHERE event_id = $1", event_id)
+    if row is None:
+        return None
+    return {"record": shown_record(row["record"], redact), "status": row["status"],
+            "partition": row["kafka_partition"], "offset": row["kafka_offset"]}
+
+
+async def station_timeline(conn: asyncpg.Connection, station_id: str,
+                           redact: bool) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT record::text AS record, status FROM events "
+                            "WHERE station_id = $1 ORDER BY occurred_at, event_id", station_id)
+    return [{**shown_record(r["record"], redact), "status": r["status"]} for r in rows]
+
+
+def shown_record(text: str, redact: bool) -> dict[str, Any]:
+    """The record as appended; names of detained people and observers hidden unless allowed."""
+    record: dict[str, Any] = orjson.loads(text)
+    if redact:
+        payload = record.get("payload", {})
+        for name in PERSONAL_FIELDS:
+            if isinstance(payload.get(name), (str, list)):  # names; a head count stays
+                payload[name] = REDACTED
+    return record

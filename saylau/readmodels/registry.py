@@ -1,0 +1,148 @@
+"""The registries: polling stations as registered and moved, observers as accredited.
+
+Each part of a row is taken from the latest event that sets it, by its stamp
+(``occurred_at|event_id``), inside the upsert: last-writer-wins, so order never matters.
+Registry facts are corrected by later events, never withdrawn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Boolean, Column, Float, Integer, Text
+
+from saylau.ddl import READ, table
+from saylau.domain.breach import RuleConfig
+from saylau.domain.vocabulary import (
+    OBSERVER_ACCREDITED,
+    OBSERVER_REVOKED,
+    STATION_KEYED,
+    STATION_REGISTERED,
+)
+from saylau.envelope import Envelope
+from saylau.readmodels.base import Batch, Change, ReadModel, columns
+
+station_registry = table(
+    "station_registry", READ,
+    Column("station_id", Text, primary_key=True),
+    Column("number", Integer),
+    Column("region", Text, index=True),
+    Column("district", Text),
+    Column("city", Text),
+    Column("registered_voters", Integer),
+    Column("details_stamp", Text),
+    Column("address", Text),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("location_stamp", Text),
+)
+
+observers = table(
+    "observers", READ,
+    Column("observer_id", Text, primary_key=True),
+    Column("organisation", Text),
+    Column("name", Text),
+    Column("station_id", Text, index=True),
+    Column("accreditation_stamp", Text),
+    Column("accredited", Boolean, nullable=False),
+    Column("status_stamp", Text, nullable=False),
+)
+
+
+def stamp(event: Envelope) -> str:
+    """Sortable text of (occurred_at in UTC, event_id): later stamp, later fact."""
+    moment = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return f"{moment}|{event.event_id}"
+
+
+def latest(rows: dict[Any, Any], key: Any, row: tuple[Any, ...]) -> None:
+    """Keep the row with the greater stamp (its first element)."""
+    if key not in rows or row[0] > rows[key][0]:
+        rows[key] = row
+
+
+@dataclass
+class RegistryRows:
+    details: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """station_id → (stamp, number, region, district, city, registered_voters)."""
+    locations: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """station_id → (stamp, address, lat, lon)."""
+    accreditations: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """observer_id → (stamp, organisation, name, station_id)."""
+    statuses: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """observer_id → (stamp, accredited)."""
+
+
+def fold(batch: Batch, config: RuleConfig) -> RegistryRows:
+    rows = RegistryRows()
+    for c in batch.counted:
+        if c.sign > 0:
+            _register(rows, c.event)
+    return rows
+
+
+def _register(rows: RegistryRows, event: Envelope) -> None:
+    p, at = event.payload, stamp(event)
+    if event.type == STATION_REGISTERED and event.station_id:
+        latest(rows.details, event.station_id, (
+            at, p["number"], p["region"], p.get("district"), p.get("city"),
+            p["registered_voters"]))
+    if event.type in STATION_KEYED and event.station_id:
+        latest(rows.locations, event.station_id, (at, p["address"], p.get("lat"), p.get("lon")))
+    if event.type == OBSERVER_ACCREDITED:
+        latest(rows.accreditations, p["observer_id"], (
+            at, p["organisation"], p["name"], p.get("station_id")))
+    if event.type in (OBSERVER_ACCREDITED, OBSERVER_REVOKED):
+        latest(rows.statuses, p["observer_id"], (at, event.type == OBSERVER_ACCREDITED))
+
+
+def lww(column: str, stamp_column: str) -> str:
+    """SET clause: take the new value only if its stamp is later."""
+    return (f"{column} = CASE WHEN EXCLUDED.{stamp_column} > COALESCE(r.{stamp_column}, '') "
+            f"THEN EXCLUDED.{column} ELSE r.{column} END")
+
+
+async def write(conn: asyncpg.Connection, rows: RegistryRows, config: RuleConfig) -> list[Change]:
+    await _upsert_stations(conn, rows)
+    await _upsert_observers(conn, rows)
+    return []
+
+
+async def _upsert_stations(conn: asyncpg.Connection, rows: RegistryRows) -> None:
+    ids = sorted(rows.details.keys() | rows.locations.keys())
+    if not ids:
+        return
+    cols = columns([(*rows.details.get(i, (None,) * 6), *rows.locations.get(i, (None,) * 4))
+                    for i in ids])
+    sets = [lww(c, "details_stamp") for c in ("number", "region", "district", "city",
+                                               "registered_voters")]
+    sets += [lww(c, "location_stamp") for c in ("address", "lat", "lon")]
+    await conn.execute(
+        "INSERT INTO station_registry AS r (station_id, details_stamp, number, region, district,"
+        " city, registered_voters, location_stamp, address, lat, lon) SELECT * FROM unnest("
+        "$1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], "
+        "$8::text[], $9::text[], $10::float8[], $11::float8[]) ON CONFLICT (station_id) DO "
+        f"UPDATE SET {', '.join(sets)}, "
+        "details_stamp = GREATEST(r.details_stamp, EXCLUDED.details_stamp), "
+        "location_stamp = GREATEST(r.location_stamp, EXCLUDED.location_stamp)", ids, *cols)
+
+
+async def _upsert_observers(conn: asyncpg.Connection, rows: RegistryRows) -> None:
+    ids = sorted(rows.statuses)
+    if not ids:
+        return
+    cols = columns([(*rows.accreditations.get(i, (None,) * 4), *rows.statuses[i])
+                    for i in ids])
+    sets = [lww(c, "accreditation_stamp") for c in ("organisation", "name", "station_id")]
+    await conn.execute(
+        "INSERT INTO observers AS r (observer_id, accreditation_stamp, organisation, name, "
+        "station_id, status_stamp, accredited) SELECT * FROM unnest($1::text[], $2::text[], "
+        "$3::text[], $4::text[], $5::text[], $6::text[], $7::bool[]) ON CONFLICT (observer_id) "
+        f"DO UPDATE SET {', '.join(sets)}, {lww('accredited', 'status_stamp')}, "
+        "accreditation_stamp = GREATEST(r.accreditation_stamp, EXCLUDED.accreditation_stamp), "
+        "status_stamp = GREATEST(r.status_stamp, EXCLUDED.status_stamp)", ids, *cols)
+
+
+READ_MODEL = ReadModel("registry", (station_registry, observers), fold, write)

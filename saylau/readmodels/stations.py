@@ -1,0 +1,124 @@
+"""Stations with incidents: reports per station and per incident type (a report of a
+checklist counts once per violation it shows)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Column, DateTime, Integer, PrimaryKeyConstraint, Text
+
+from saylau.ddl import READ, table
+from saylau.domain.breach import RuleConfig
+from saylau.readmodels.base import Batch, Change, ReadModel, columns
+
+station_incidents = table(
+    "station_incidents", READ,
+    Column("station_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("reports", Integer, nullable=False),
+    PrimaryKeyConstraint("station_id", "type"),
+)
+
+stations = table(
+    "stations", READ,
+    Column("station_id", Text, primary_key=True),
+    Column("region", Text),
+    Column("city", Text),
+    Column("total", Integer, nullable=False),
+    Column("last_event_at", DateTime(timezone=True)),
+)
+
+
+@dataclass
+class StationRows:
+    stations: dict[str, list[Any]] = field(default_factory=dict)
+    """station_id → [region, city, reports added, latest occurred_at]."""
+    station_incidents: dict[tuple[str, str], int] = field(
+        default_factory=lambda: defaultdict(int))
+
+
+def fold(batch: Batch, config: RuleConfig) -> StationRows:
+    rows = StationRows()
+    for c in batch.counted:
+        e = c.event
+        if not e.station_id:
+            continue
+        row = rows.stations.setdefault(e.station_id, [e.region, e.city, 0, None])
+        row[0] = row[0] or e.region
+        row[1] = row[1] or e.city
+        for kind in c.kinds:
+            rows.station_incidents[(e.station_id, kind)] += c.sign
+            row[2] += c.sign
+            row[3] = max(filter(None, (row[3], e.occurred_at)))
+    return rows
+
+
+async def write(conn: asyncpg.Connection, rows: StationRows, config: RuleConfig) -> list[Change]:
+    changed = await _upsert_stations(conn, rows)
+    await _upsert_incidents(conn, rows)
+    return changed
+
+
+async def _upsert_stations(conn: asyncpg.Connection, rows: StationRows) -> list[Change]:
+    if not rows.stations:
+        return []
+    ids = sorted(rows.stations)  # one lock order for every worker: no deadlocks
+    found = await conn.fetch(
+        "INSERT INTO stations AS s (station_id, region, city, total, last_event_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], "
+        "$5::timestamptz[]) ON CONFLICT (station_id) DO UPDATE SET "
+        "region = COALESCE(s.region, EXCLUDED.region), city = COALESCE(s.city, EXCLUDED.city), "
+        "total = s.total + EXCLUDED.total, "
+        "last_event_at = GREATEST(s.last_event_at, EXCLUDED.last_event_at) "
+        "RETURNING station_id, region, city, total, last_event_at",
+        ids, *columns([tuple(rows.stations[i]) for i in ids]))
+    return [{"kind": "station", "region": r["region"], "station_id": r["station_id"],
+             "data": {"station_id": r["station_id"], "region": r["region"], "city": r["city"],
+                      "total": r["total"],
+                      "last_event_at": r["last_event_at"] and r["last_event_at"].isoformat()}}
+            for r in found]
+
+
+async def _upsert_incidents(conn: asyncpg.Connection, rows: StationRows) -> None:
+    items = sorted((k, v) for k, v in rows.station_incidents.items() if v)
+    if not items:
+        return
+    await conn.execute(
+        "INSERT INTO station_incidents AS i (station_id, type, reports) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) "
+        "ON CONFLICT (station_id, type) DO UPDATE SET reports = i.reports + EXCLUDED.reports",
+        [k[0] for k, _ in items], [k[1] for k, _ in items], [v for _, v in items])
+    # a count back at zero leaves no row: as if its reports had been withdrawn in the
+    # batch that made them, which is what a replay in larger batches sees
+    await conn.execute(
+        "DELETE FROM station_incidents i USING unnest($1::text[], $2::text[]) AS k(s, t) "
+        "WHERE i.station_id = k.s AND i.type = k.t AND i.reports = 0",
+        [k[0] for k, v in items if v < 0], [k[1] for k, v in items if v < 0])
+
+
+READ_MODEL = ReadModel("stations", (station_incidents, stations), fold, write)
+
+
+async def station(conn: asyncpg.Connection, station_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM stations WHERE station_id = $1", station_id)
+    if row is None:
+        return None
+    incidents = await conn.fetch("SELECT type, reports FROM station_incidents "
+                                 "WHERE station_id = $1 AND reports <> 0 ORDER BY type",
+                                 station_id)
+    distinct = await conn.fetchval("SELECT count(*) FROM incident_groups "
+                                   "WHERE station_id = $1", station_id)
+    return {"station_id": station_id, "region": row["region"], "city": row["city"],
+            "incidents": {r["type"]: r["reports"] for r in incidents}, "total": row["total"],
+            "distinct_incidents": distinct, "last_event_at": row["last_event_at"]}
+
+
+async def list_stations(conn: asyncpg.Connection, region: str | None,
+                        limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT station_id, region, city, total, last_event_at FROM stations "
+        "WHERE ($1::text IS NULL OR region = $1) AND total > 0 "
+        "ORDER BY total DESC, station_id LIMIT $2", region, limit)
+    return [dict(r) for r in rows]

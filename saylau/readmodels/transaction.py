@@ -1,0 +1,151 @@
+"""The one projection code path: apply a batch of log records to the read models.
+
+The live projector and ``saylau replay`` both call ``Projection.apply``. Everything a batch
+changes, the read models, the dead letters, the change feed and the partition offsets it
+consumed, is written in ONE transaction of a ``ProjectionStore``, so a crash at any point
+re-reads the batch and the stored offsets make the re-delivery harmless (exactly-once effects
+on at-least-once delivery). Duplicate event ids (a partner re-sending after a timeout) are
+dropped by id. The store is PostgreSQL live (``saylau.readmodels.postgres``) and an in-memory
+fake in the orchestration's contract tests.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+
+from saylau.catalogue import Catalogue
+from saylau.decode import Decoded, Message, PoisonMessage, decode
+from saylau.domain.calendar import Calendars
+from saylau.domain.checklists import ChecklistBook, checklist_book
+from saylau.domain.rules import RuleConfig
+from saylau.domain.vocabulary import TARGETING
+from saylau.readmodels.base import Batch
+from saylau.readmodels.batch import Planner, Targets
+from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.postgres import PostgresProjectionStore
+from saylau.readmodels.tracking import next_offsets
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    dead: list[tuple[Message, str]] = field(default_factory=list)
+
+
+class ProjectionStore(Protocol):
+    """Where a batch is written; every method but ``transaction`` runs inside one."""
+
+    rejected_content: tuple[type[Exception], ...]
+    """Errors about a record's content that no retry can cure."""
+
+    def transaction(self) -> AbstractAsyncContextManager[None]: ...
+    async def lock_offsets(self, partitions: list[int]) -> dict[int, int]: ...
+    async def save_offsets(self, nexts: dict[int, int]) -> None: ...
+    async def known_event_ids(self, ids: list[uuid.UUID]) -> set[uuid.UUID]: ...
+    async def fetch_records(self, ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]: ...
+    async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None: ...
+    async def write(self, batch: Batch) -> None:
+        """Fold and write every read model, and publish the changes."""
+
+
+@dataclass
+class Projection:
+    """Projects the events topic into the read models of one schema."""
+
+    schema: str
+    topic: str
+    catalogue: Catalogue
+    calendars: Calendars
+    config: RuleConfig
+    feed: ChangeFeed | None = None
+    checklists: ChecklistBook = field(default_factory=checklist_book)
+
+    async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> BatchResult:
+        """Apply ``batch`` exactly once, in one PostgreSQL transaction on ``conn``."""
+        store = PostgresProjectionStore(conn, self.schema, self.topic, self.config, self.feed)
+        return await self.apply_to(store, batch)
+
+    async def apply_to(self, store: ProjectionStore, batch: Sequence[Message]) -> BatchResult:
+        """Apply ``batch`` exactly once, in one transaction of ``store``.
+
+        If the store rejects the content (a constraint or data error, which no retry can
+        cure), the batch is applied record by record instead and the record rejected on its
+        own becomes a dead letter with the error as its reason; so one bad record never
+        stalls its partition. Other errors (connection lost, deadlock, missing table)
+        propagate: the caller retries them.
+        """
+        try:
+            return await self._apply(store, batch)
+        except store.rejected_content as exc:
+            if len(batch) == 1:
+                return await self._bury(store, batch[0], exc)
+        results = [await self.apply_to(store, [message]) for message in batch]
+        return BatchResult(sum(r.applied for r in results), sum(r.duplicates for r in results),
+                           sum(r.skipped for r in results), [d for r in results for d in r.dead])
+
+    async def _bury(self, store: ProjectionStore, message: Message,
+                    exc: Exception) -> BatchResult:
+        """Dead-letter one record the store refused, and move past it."""
+        reason = f"database rejected it: {type(exc).__name__}: {exc}"[:1000]
+        async with store.transaction():
+            if not await self._unseen(store, [message]):
+                return BatchResult(skipped=1)
+            await store.insert_dead_letters([(message, reason)])
+            await store.save_offsets(next_offsets([message]))
+        return BatchResult(dead=[(message, reason)])
+
+    async def _apply(self, store: ProjectionStore, batch: Sequence[Message]) -> BatchResult:
+        result = BatchResult()
+        async with store.transaction():
+            fresh = await self._unseen(store, batch)
+            result.skipped = len(batch) - len(fresh)
+            decoded = self._decode(fresh, result)
+            new = await self._drop_known(store, decoded)
+            result.duplicates = len(decoded) - len(new)
+            await store.write(self._planner().plan(new, await self._targets(store, new)))
+            await store.insert_dead_letters(result.dead)
+            await store.save_offsets(next_offsets(fresh))
+            result.applied = len(new)
+        return result
+
+    def _planner(self) -> Planner:
+        return Planner(self.catalogue, self.calendars, self.config, self.checklists)
+
+    async def _unseen(self, store: ProjectionStore, batch: Sequence[Message]) -> list[Message]:
+        """Messages past the stored offset of their partition (locks those partitions)."""
+        stored = await store.lock_offsets(sorted({m.partition for m in batch}))
+        return [m for m in batch if m.offset >= stored.get(m.partition, 0)]
+
+    def _decode(self, batch: Sequence[Message], result: BatchResult) -> list[Decoded]:
+        decoded = []
+        for message in batch:
+            try:
+                decoded.append(decode(message, self.catalogue))
+            except PoisonMessage as exc:
+                result.dead.append((message, str(exc)))
+        return decoded
+
+    async def _drop_known(self, store: ProjectionStore, batch: list[Decoded]) -> list[Decoded]:
+        known = await store.known_event_ids([d.event.event_id for d in batch])
+        new = []
+        for item in batch:
+            if item.event.event_id not in known:
+                known.add(item.event.event_id)
+                new.append(item)
+        return new
+
+    async def _targets(self, store: ProjectionStore, batch: list[Decoded]) -> Targets:
+        """The stored reports the batch's triage events name."""
+        ids = [uuid.UUID(str(d.event.payload["event_id"])) for d in batch
+               if d.event.type in TARGETING]
+        if not ids:
+            return {}
+        return {eid: (decode(Message(0, 0, raw), self.catalogue).event, status)
+                for eid, raw, status in await store.fetch_records(ids)}
