@@ -1,0 +1,43 @@
+"""The batch transaction's contract against PostgreSQL (a throw-away read schema)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from saylau.ddl import ddl
+from saylau.domain.rules import RuleConfig
+from saylau.readmodels.postgres import PostgresProjectionStore
+from saylau.settings import Settings
+from tests.unit.batch_contract import BatchTransactionContract, projection
+
+
+class TestPostgresBatchTransaction(BatchTransactionContract):
+    @pytest.fixture
+    async def store(self) -> AsyncIterator[PostgresProjectionStore]:
+        schema = "tbatch_" + uuid.uuid4().hex[:10]
+        conn = await asyncpg.connect(Settings().dsn)
+        try:
+            async with conn.transaction():
+                for statement in ddl(schema):
+                    await conn.execute(statement)
+            yield PostgresProjectionStore(conn, schema, projection().topic, RuleConfig())
+        finally:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await conn.close()
+
+    async def stored_event_ids(self, store: PostgresProjectionStore) -> set[uuid.UUID]:
+        rows = await store.conn.fetch(f'SELECT event_id FROM "{store.schema}".events')
+        return {r["event_id"] for r in rows}
+
+    async def detained(self, store: PostgresProjectionStore) -> int:
+        return int(await store.conn.fetchval(
+            f'SELECT COALESCE(sum(detained_total), 0) FROM "{store.schema}".city_detentions'))
+
+    async def offsets(self, store: PostgresProjectionStore) -> dict[int, int]:
+        rows = await store.conn.fetch(
+            f'SELECT kafka_partition, next_offset FROM "{store.schema}".projector_offsets '
+            "WHERE next_offset > 0")
+        return {r["kafka_partition"]: r["next_offset"] for r in rows}
