@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from saylau.domain.vocabulary import DETENTION_REPORTED
+
 Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
 
@@ -21,7 +23,7 @@ def detention_reported_v1_to_v2(payload: Payload) -> Payload:
 
 
 UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
-    ("detention.reported", 1): detention_reported_v1_to_v2,
+    (DETENTION_REPORTED, 1): detention_reported_v1_to_v2,
 }
 
 

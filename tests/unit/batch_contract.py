@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from functools import cache
 from typing import Any
 
 import orjson
@@ -27,7 +28,9 @@ def message(offset: int, event: dict[str, Any], partition: int = 0) -> Message:
     return Message(partition, offset, orjson.dumps(record))
 
 
+@cache
 def projection() -> Projection:
+    """The projection under test (its catalogue and calendars load once)."""
     return Projection("contract", "contract.events", catalogue(), Calendars.load(), RuleConfig())
 
 
