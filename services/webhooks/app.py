@@ -8,7 +8,8 @@ Run: ``python -m services.webhooks.app``. Two loops share one database:
 * ``deliver_due`` claims due deliveries (``SKIP LOCKED``, so several workers may run),
   POSTs them, logs every attempt and schedules retries with exponential backoff until
   ``WEBHOOK_MAX_ATTEMPTS``. A crash between POST and log means one more POST with the
-  same ``X-Saylau-Delivery`` id: at-least-once, and the id lets subscribers dedup.
+  same ``webhook-id``: at-least-once, and the id lets subscribers dedup. Signatures follow
+  the Standard Webhooks specification (``saylau.webhooks.signed_headers``).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -33,7 +35,7 @@ from saylau.webhooks import (
     delivery_body,
     delivery_id,
     migrate_webhooks,
-    signature,
+    signed_headers,
 )
 
 log = logging.getLogger("saylau.webhooks")
@@ -157,11 +159,9 @@ class Worker:
 async def post(client: httpx.AsyncClient, url: str, secret: str, delivery: uuid.UUID,
                body: bytes) -> tuple[int | None, str | None, int]:
     """One signed POST: ``(HTTP status or None, error text or None, milliseconds)``."""
-    timestamp, started = int(time.time()), time.monotonic()
-    headers = {"Content-Type": "application/json", "X-Saylau-Delivery": str(delivery),
-               "X-Saylau-Timestamp": str(timestamp),
-               "X-Saylau-Signature": signature(secret, timestamp, body),
-               "User-Agent": "SaylauWatch-Webhooks/1"}
+    started = time.monotonic()
+    headers = {"Content-Type": "application/json", "User-Agent": "SaylauWatch-Webhooks/1",
+               **signed_headers(secret, delivery, body, datetime.now(UTC))}
     try:
         reply = await client.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
