@@ -20,11 +20,13 @@ from saylau.intake.service import Intake
 from saylau.kafka import ensure_topics, make_producer
 from saylau.settings import Settings
 from saylau.store import Projection
+from saylau.webhooks import migrate_webhooks
 
 
 @dataclass(frozen=True)
 class Needs:
-    """What one entrypoint needs built: the pool's size and search path, and the rest."""
+    """What one entrypoint needs built: the pool's size and search path, the producer (and
+    the topics), the intake service, the live projection, the webhook tables."""
 
     search_path: str | None = None
     pool_size: int = 10
@@ -32,6 +34,7 @@ class Needs:
     producer: bool = False
     intake: bool = False
     projection: bool = False
+    webhooks: bool = False
 
 
 @dataclass
@@ -58,6 +61,8 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
     try:
         async with pool.acquire() as conn:
             await migrate(conn, cfg.read_schema, cfg.ingest_schema)
+            if needs.webhooks:
+                await migrate_webhooks(conn, cfg.ingest_schema)
         wired = Wiring(cfg, pool, KeyRing(parse_env_keys(cfg.saylau_api_keys), pool,
                                           cfg.ingest_schema))
         if needs.producer or needs.intake:

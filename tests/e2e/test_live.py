@@ -19,8 +19,8 @@ from saylau.feed import ChangeFeed
 from saylau.settings import Settings
 from saylau.tables import ddl
 from services.api import live
-from services.api.app import live_tail
 from services.api.live import Broadcaster, ChangeFilter
+from services.api.routes.live import live_tail
 from tests.factories import detention, unique
 from tests.stack import Stack, wait_until
 
