@@ -24,8 +24,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_fixed
 
-from saylau.db import UNAVAILABLE, connect_pool
+from saylau.bootstrap import Needs, bootstrap
+from saylau.db import UNAVAILABLE
 from saylau.feed import CHANNEL
 from saylau.settings import Settings
 from saylau.web import setup_logging
@@ -34,7 +36,6 @@ from saylau.webhooks import (
     backoff,
     delivery_body,
     delivery_id,
-    migrate_webhooks,
     signed_headers,
 )
 
@@ -186,21 +187,19 @@ def _suppress_timeout() -> contextlib.suppress:
 
 async def keep_running(loop: Callable[[], Awaitable[None]]) -> None:
     """Run ``loop`` again after a database outage instead of dying with it."""
-    while True:
-        try:
-            await loop()
-        except UNAVAILABLE as exc:
-            log.warning("%s stopped (%s); again in 1 s", loop.__name__, exc)
-            await asyncio.sleep(1)
+    retrying = AsyncRetrying(retry=retry_if_exception_type(UNAVAILABLE), wait=wait_fixed(1),
+                             before_sleep=lambda state: log.warning(
+                                 "%s stopped (%s); again in 1 s", loop.__name__,
+                                 state.outcome.exception()))
+    await retrying(loop)
 
 
 async def main(cfg: WebhookSettings | None = None) -> None:
     cfg = cfg or WebhookSettings()
     setup_logging()
-    pool = await connect_pool(cfg.dsn, max_size=4, search_path=cfg.ingest_schema)
-    async with pool.acquire() as conn:
-        await migrate_webhooks(conn, cfg.ingest_schema)
-    worker = Worker(cfg, pool)
+    wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, pool_size=4,
+                                        webhooks=True))
+    worker = Worker(cfg, wiring.pool)
     listener = await asyncpg.connect(cfg.dsn)
     await listener.add_listener(CHANNEL, lambda *_: worker.new_changes.set())
     log.info("webhook worker following %s.changes", cfg.read_schema)
@@ -208,7 +207,7 @@ async def main(cfg: WebhookSettings | None = None) -> None:
         await asyncio.gather(keep_running(worker.follow), keep_running(worker.deliver))
     finally:
         await listener.close()
-        await pool.close()
+        await wiring.close()
 
 
 if __name__ == "__main__":
