@@ -22,8 +22,8 @@ def test_importing_an_entrypoint_builds_nothing() -> None:
              "services.projector.app as p, services.webhooks.app; "
              "import sys; assert 'app' not in vars(a) and 'app' not in vars(i); "
              "assert not hasattr(p, 'app') and not hasattr(p, 'cfg'); print('clean')")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, check=False,
-                          text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          check=False, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert done.stdout.strip() == "clean", done.stderr
 
 
