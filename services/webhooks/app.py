@@ -16,10 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -36,8 +33,8 @@ from saylau.webhooks import (
     backoff,
     delivery_body,
     delivery_id,
-    signed_headers,
 )
+from services.webhooks.sender import post
 
 log = logging.getLogger("saylau.webhooks")
 FETCH_LIMIT = 1000
@@ -155,23 +152,6 @@ class Worker:
                     await asyncio.wait_for(self.new_deliveries.wait(),
                                            min(self.cfg.webhook_poll_seconds, 0.5))
                 self.new_deliveries.clear()
-
-
-async def post(client: httpx.AsyncClient, url: str, secret: str, delivery: uuid.UUID,
-               body: bytes) -> tuple[int | None, str | None, int]:
-    """One signed POST: ``(HTTP status or None, error text or None, milliseconds)``."""
-    started = time.monotonic()
-    headers = {"Content-Type": "application/json", "User-Agent": "SaylauWatch-Webhooks/1",
-               **signed_headers(secret, delivery, body, datetime.now(UTC))}
-    try:
-        reply = await client.post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500], elapsed_ms(started)
-    return reply.status_code, None, elapsed_ms(started)
-
-
-def elapsed_ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 
 
 async def active_subscriptions(conn: asyncpg.Connection) -> list[Subscription]:
