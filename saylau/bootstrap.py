@@ -92,8 +92,10 @@ async def start_producer(cfg: Settings, topics: bool = False) -> AIOKafkaProduce
 
 
 async def build_intake(cfg: Settings, producer: AIOKafkaProducer, pool: asyncpg.Pool) -> Intake:
+    """Intake validates against this release's catalogue (EVENT_SCHEMA_DIR pins only what the
+    projector and replay decode with)."""
     partitions = len(await producer.partitions_for(cfg.events_topic))
-    return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, event_catalogue(cfg))
+    return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue())
 
 
 def rule_config(cfg: Settings) -> RuleConfig:
