@@ -43,10 +43,13 @@ known_stations = table(
 
 
 async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10,
-                       search_path: str | None = None) -> asyncpg.Pool:
+                       search_path: str | None = None,
+                       command_timeout: float = 30) -> asyncpg.Pool:
+    """The one way a service opens its pool (``search_path``: that schema first)."""
     settings = {"search_path": f'"{search_path}"'} if search_path else None
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                     command_timeout=30, server_settings=settings)
+                                     command_timeout=command_timeout, timeout=10,
+                                     server_settings=settings)
 
 
 async def migrate(conn: asyncpg.Connection, schema: str = "live",

@@ -1,13 +1,14 @@
 """Kafka wiring: topics, producer and partitioning shared by ingest, projector and tools."""
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
+from tenacity import AsyncRetrying, stop_after_attempt, wait_fixed
 
 from saylau.settings import Settings
 
@@ -27,29 +28,28 @@ def partition_for(key: str, partitions: int) -> int:
 
 async def ensure_topics(settings: Settings, replication: int = 1, attempts: int = 60) -> None:
     """Create the events and dead-letter topics if missing (retrying while the broker boots)."""
-    for attempt in range(attempts):
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-        try:
-            await admin.start()
-            topics = [NewTopic(settings.events_topic, settings.events_partitions, replication,
-                               topic_configs=EVENTS_TOPIC_CONFIG),
-                      NewTopic(settings.dead_letter_topic, 1, replication,
-                               topic_configs=EVENTS_TOPIC_CONFIG)]
-            existing = set(await admin.list_topics())
-            missing = [t for t in topics if t.name not in existing]
-            if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
-            return
-        except Exception as exc:  # broker still starting
-            if attempt == attempts - 1:
-                raise
-            log.info("waiting for Kafka at %s: %s", settings.kafka_bootstrap, exc)
-            await asyncio.sleep(1)
-        finally:
-            await admin.close()
+    retrying = AsyncRetrying(stop=stop_after_attempt(attempts), wait=wait_fixed(1),
+                             reraise=True, before_sleep=lambda state: log.info(
+                                 "waiting for Kafka at %s: %s", settings.kafka_bootstrap,
+                                 state.outcome.exception()))
+    await retrying(create_missing_topics, settings, replication)
+
+
+async def create_missing_topics(settings: Settings, replication: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        await admin.start()
+        topics = [NewTopic(settings.events_topic, settings.events_partitions, replication,
+                           topic_configs=EVENTS_TOPIC_CONFIG),
+                  NewTopic(settings.dead_letter_topic, 1, replication,
+                           topic_configs=EVENTS_TOPIC_CONFIG)]
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:

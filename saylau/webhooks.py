@@ -3,15 +3,16 @@
 Subscriptions are configuration, not projections: they live in the ingest-side schema
 (``INGEST_SCHEMA``) next to API keys, are never replayed, and survive a read-model rebuild.
 A delivery is a change from the change feed for one subscription; its id is derived from
-both, so a redelivery after a crash carries the same ``X-Saylau-Delivery`` id.
+both, so a redelivery after a crash carries the same ``webhook-id``.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
+import binascii
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -28,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from standardwebhooks import Webhook
 
 from saylau.ddl import WEBHOOKS, ddl, table
 
@@ -109,7 +111,8 @@ class Subscription:
 
 
 def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def delivery_id(subscription_id: uuid.UUID, cursor: int) -> uuid.UUID:
@@ -125,16 +128,24 @@ def delivery_body(subscription_id: uuid.UUID, change: dict[str, Any]) -> str:
         "data": orjson.loads(change["data"])}).decode()
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """``X-Saylau-Signature``: HMAC-SHA256 over ``<timestamp>.<body>``, hex, ``sha256=``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def signed_headers(secret: str, delivery: uuid.UUID, body: bytes,
+                   at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers: ``webhook-id`` (the delivery id, the same on every
+    retry), ``webhook-timestamp`` (Unix seconds of this attempt) and ``webhook-signature``
+    (``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``)."""
+    signature = signer(secret).sign(str(delivery), at, body.decode())
+    return {"webhook-id": str(delivery), "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signature}
 
 
-def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
-    """What a subscriber checks (constant-time); they should also reject old timestamps."""
-    return timestamp.isdigit() and hmac.compare_digest(
-        signature(secret, int(timestamp), body), header)
+def signer(secret: str) -> Webhook:
+    """The signer of a ``whsec_<base64>`` secret; a secret made before Standard Webhooks
+    (``whsec_<url-safe text>``, not base64) signs with its text after ``whsec_`` as the key."""
+    try:
+        base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except binascii.Error:
+        return Webhook(secret.removeprefix("whsec_").encode())
+    return Webhook(secret)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
+from tqdm import tqdm
 
 from saylau.audit.compare import MissingSchema, TableComparison, compare
 from saylau.audit.export import Filters, export
@@ -27,28 +27,19 @@ FILTERED_NOTE = ("A filtered export (--since/--until/--region) leaves gaps in ev
 
 
 class Progress:
-    """A one-line progress report on stderr: done/total, percent, rate."""
+    """A progress bar on stderr (tqdm): done/total, percent, rate; one line a minute when
+    stderr is not a terminal (logs)."""
 
     def __init__(self, label: str, total: int) -> None:
-        self.label, self.total, self.done = label, total, 0
-        self.started = self._shown = time.monotonic()
-        self.tty = sys.stderr.isatty()
+        tty = sys.stderr.isatty()
+        self.bar = tqdm(total=total or None, desc=label, unit=" records", unit_scale=True,
+                        file=sys.stderr, mininterval=0.2 if tty else 60.0, dynamic_ncols=tty)
 
     def __call__(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self._shown >= (0.2 if self.tty else 5.0):
-            self._shown = now
-            self._show(end="\r" if self.tty else "\n")
+        self.bar.update(n)
 
     def close(self) -> None:
-        self._show(end="\n")
-
-    def _show(self, end: str) -> None:
-        rate = self.done / max(time.monotonic() - self.started, 1e-9)
-        pct = f" {100 * self.done / self.total:5.1f}%" if self.total else ""
-        sys.stderr.write(f"{self.label}: {self.done:,}/{self.total:,}{pct} {rate:,.0f}/s{end}")
-        sys.stderr.flush()
+        self.bar.close()
 
 
 def timestamp(text: str) -> datetime:

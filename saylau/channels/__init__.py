@@ -1,7 +1,7 @@
 """Intake channels: turn a coded SMS, a messenger update or a partner's file into envelopes.
 
 Pure: no I/O, time passed in. Every envelope made here still goes through the same
-validation and append path as the JSON API (``services.ingest.intake.Intake.submit``).
+validation and append path as the JSON API (``saylau.intake.service.Intake.submit``).
 Event ids derive from the gateway's message id (uuid5), so a gateway retry is a duplicate.
 """
 from __future__ import annotations

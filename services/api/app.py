@@ -1,259 +1,83 @@
-"""Monitoring API: live views of the read models for monitoring centres, REST + SSE."""
+"""Monitoring API: live views of the read models for monitoring centres, REST + SSE.
+
+A thin factory: ``bootstrap`` wires the pool, the routers under ``services/api/routes``
+serve one resource each. ``uvicorn services.api.app:app`` builds the app on first access.
+"""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
 
 import asyncpg
-import orjson
-from fastapi import FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import ORJSONResponse, Response, StreamingResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from saylau.auth import KeyRing, parse_env_keys
-from saylau.db import connect_pool, migrate
-from saylau.readmodels import (
+from saylau.bootstrap import Needs, bootstrap
+from saylau.settings import Settings
+from saylau.settings import settings as load_settings
+from saylau.web import allow_cors, setup_logging, unavailable
+from services.api.live import Broadcaster
+from services.api.routes import (
+    admin,
     breaches,
-    changefeed,
+    dashboard,
     detentions,
+    events,
+    health,
+    incidents,
+    live,
     regions,
     stations,
     timeline,
     triage,
+    webhooks,
 )
-from saylau.readmodels import events as stored_events
-from saylau.settings import Settings
-from saylau.settings import settings as load_settings
-from saylau.web import allow_cors, metrics_response, setup_logging, unavailable
-from services.api import admin_routes, field_routes, webhooks_routes
-from services.api.deps import Pool, ReadKey, may_see_names
-from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 
-STATIC = Path(__file__).resolve().parent / "static"
-BACKFILL_LIMIT = 10000
-KEEPALIVE_SECONDS = 15
+ROUTERS = (webhooks, incidents, regions, admin, stations, detentions, breaches, timeline,
+           triage, events, live, dashboard, health)
+DATABASE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                 OSError, asyncio.TimeoutError)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
+    """The api; its lifespan bootstraps the pool and follows the change feed."""
     cfg = config or load_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
-        pool = await connect_pool(cfg.dsn, max_size=10)
-        async with pool.acquire() as conn:
-            await migrate(conn, cfg.read_schema, cfg.ingest_schema)
-        await pool.close()
-        app.state.pool = await asyncpg.create_pool(
-            cfg.dsn, min_size=1, max_size=10, command_timeout=10, timeout=5,
-            server_settings={"search_path": cfg.read_schema})
-        app.state.keyring = KeyRing(parse_env_keys(cfg.saylau_api_keys), app.state.pool,
-                                     cfg.ingest_schema)
-        app.state.public_read = cfg.public_read
+        wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, command_timeout=10,
+                                            webhooks=True))
+        app.state.wiring, app.state.keyring = wiring, wiring.keyring
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
+        app.state.producer_lock = asyncio.Lock()
         await app.state.broadcaster.start()
-        app.state.producer, app.state.producer_lock = None, asyncio.Lock()
         yield
         await app.state.broadcaster.stop()
-        await app.state.pool.close()
-        if app.state.producer is not None:
-            await app.state.producer.stop()
+        await wiring.close()
 
     app = FastAPI(title="Saylau Watch monitoring API", version="1", lifespan=lifespan,
                   default_response_class=ORJSONResponse)
-
-    @app.exception_handler(asyncpg.PostgresError)
-    @app.exception_handler(asyncpg.InterfaceError)
-    @app.exception_handler(asyncpg.InternalClientError)
-    @app.exception_handler(OSError)
-    @app.exception_handler(asyncio.TimeoutError)
-    async def database_down(request: Request, exc: Exception) -> Response:
-        return unavailable(f"read models unavailable: {type(exc).__name__}")
-
-    app.state.settings = cfg
+    for error in DATABASE_DOWN:
+        app.add_exception_handler(error, database_down)
+    app.state.public_read = cfg.public_read
     allow_cors(app, cfg.cors_origins)
-    add_routes(app)
-    if STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in ROUTERS:
+        app.include_router(module.router)
+    if dashboard.STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
     return app
 
 
-def add_routes(app: FastAPI) -> None:
-    app.include_router(webhooks_routes.router)
-    app.include_router(field_routes.router)
-    app.include_router(admin_routes.router)
-    @app.get("/v1/stations")
-    async def list_stations(db: Pool, _: ReadKey, region: str | None = None,
-                            limit: int = Query(500, ge=1, le=10000)) -> Any:
-        """Polling stations with incidents, most incidents first."""
-        async with db.acquire() as conn:
-            return {"stations": await stations.list_stations(conn, region, limit)}
-
-    @app.get("/v1/stations/{station_id}")
-    async def get_station(station_id: str, db: Pool, _: ReadKey) -> Any:
-        """Incidents at one polling station, by type."""
-        async with db.acquire() as conn:
-            found = await stations.station(conn, station_id)
-        if found is None:
-            raise HTTPException(404, f"no reports for station {station_id!r}")
-        return found
-
-    @app.get("/v1/stations/{station_id}/timeline")
-    async def get_timeline(station_id: str, db: Pool, who: ReadKey) -> Any:
-        """Every report about one station, in time order, with its triage status."""
-        async with db.acquire() as conn:
-            events = await stored_events.station_timeline(conn, station_id, not may_see_names(who))
-        return {"station_id": station_id, "events": events}
-
-    @app.get("/v1/detentions")
-    async def get_detentions(db: Pool, _: ReadKey, as_of: datetime | None = None) -> Any:
-        """Detained total / released / detained now per city; ``as_of`` for a past moment."""
-        if as_of is not None and as_of.tzinfo is None:
-            raise HTTPException(422, "as_of needs a UTC offset, e.g. 2021-01-10T15:00:00+06:00")
-        async with db.acquire() as conn:
-            return await detentions.detentions(conn, as_of)
-
-    @app.get("/v1/breaches")
-    async def get_breaches(db: Pool, _: ReadKey, rule: str | None = None,
-                           severity: str | None = None, region: str | None = None,
-                           since: datetime | None = None, status: str | None = None,
-                           limit: int = Query(1000, ge=1, le=10000)) -> Any:
-        """Flagged rule breaches with their legal reference, newest first."""
-        async with db.acquire() as conn:
-            return {"breaches": await breaches.list_breaches(conn, rule, severity, region,
-                                                            since, status, limit)}
-
-    @app.get("/v1/breaches/summary")
-    async def get_breach_summary(db: Pool, _: ReadKey) -> Any:
-        """Open breaches counted per rule and per article of law."""
-        async with db.acquire() as conn:
-            return {"rules": await breaches.breach_summary(conn)}
-
-    @app.get("/v1/regions")
-    async def get_regions(db: Pool, _: ReadKey) -> Any:
-        """Per-region roll-up: stations with incidents, detentions, open breaches."""
-        async with db.acquire() as conn:
-            return {"regions": await regions.regions(conn)}
-
-    @app.get("/v1/timeline")
-    async def get_report_timeline(db: Pool, _: ReadKey,
-                                  bucket_minutes: int = Query(10, ge=1, le=1440),
-                                  limit: int = Query(144, ge=1, le=5000)) -> Any:
-        """Reports per time bucket (latest buckets) and the change cursor the counts include."""
-        async with db.acquire() as conn:
-            return await timeline.report_timeline(conn, bucket_minutes, limit)
-
-    @app.get("/v1/triage")
-    async def get_triage(db: Pool, who: ReadKey,
-                         limit: int = Query(200, ge=1, le=5000)) -> Any:
-        """The triage queue: unverified reports, urgent first, with claim, urgency and notes."""
-        async with db.acquire() as conn:
-            return {"reports": await triage.triage_queue(conn, limit, not may_see_names(who))}
-
-    @app.get("/v1/events/{event_id}")
-    async def get_event(event_id: uuid.UUID, db: Pool, who: ReadKey) -> Any:
-        """One event exactly as appended (hashes included), with its triage status."""
-        async with db.acquire() as conn:
-            found = await stored_events.event(conn, event_id, not may_see_names(who))
-        if found is None:
-            raise HTTPException(404, f"no event {event_id} in the read models (yet)")
-        return found
-
-    @app.get("/v1/live")
-    async def live(request: Request, _: ReadKey, region: str | None = None,
-                   station: str | None = None, kinds: str | None = None,
-                   cursor: int | None = Query(None, ge=0),
-                   last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
-        """Server-Sent Events: each read-model change with its cursor (resume: Last-Event-ID)."""
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else cursor
-        wanted = ChangeFilter(set(filter(None, (region or "").split(","))),
-                              set(filter(None, (station or "").split(","))),
-                              set(filter(None, (kinds or "").split(","))))
-        return StreamingResponse(stream_changes(request, wanted, start),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-    @app.get("/", include_in_schema=False)
-    async def dashboard() -> Response:
-        index = STATIC / "index.html"
-        if not index.exists():
-            return Response("dashboard not built", status_code=404)
-        return Response(index.read_bytes(), media_type="text/html")
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz(db: Pool, request: Request) -> Response:
-        """Ready when PostgreSQL answers and the change feed is followed."""
-        await db.fetchval("SELECT 1")
-        if not request.app.state.broadcaster.connected:
-            return unavailable("change feed not connected yet")
-        return ORJSONResponse({"status": "ready"})
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        """Prometheus metrics."""
-        return metrics_response()
+async def database_down(request: Request, exc: Exception) -> Response:
+    return unavailable(f"read models unavailable: {type(exc).__name__}")
 
 
-def sse_event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {orjson.dumps(data).decode()}\n\n"
-
-
-async def stream_changes(request: Request, wanted: ChangeFilter,
-                         start: int | None) -> AsyncIterator[str]:
-    broadcaster: Broadcaster = request.app.state.broadcaster
-    sub = broadcaster.subscribe(wanted)
-    try:
-        sent = broadcaster.cursor if start is None else start
-        yield "retry: 1000\n" + sse_event("hello", {"cursor": sent})
-        if start is not None:
-            missed = await backfill(request, wanted, start)
-            if missed is None:
-                yield sse_event("resync", {"reason": "too far behind"})
-                return
-            text, sent = missed
-            yield text
-        async for text in live_tail(sub, sent):
-            yield text
-    finally:
-        broadcaster.unsubscribe(sub)
-
-
-async def backfill(request: Request, wanted: ChangeFilter,
-                   start: int) -> tuple[str, int] | None:
-    """The changes after ``start`` from the table, ending in ``caught_up``; None if too many."""
-    async with request.app.state.pool.acquire() as conn:
-        missed = await changefeed.changes_after(conn, start, BACKFILL_LIMIT)
-    if len(missed) == BACKFILL_LIMIT:
-        return None
-    sent = missed[-1]["cursor"] if missed else start
-    text = "".join(sse(c) for c in missed if wanted.wants(c))
-    return text + sse_event("caught_up", {"cursor": sent, "missed": len(missed)}), sent
-
-
-async def live_tail(sub: Subscriber, sent: int) -> AsyncIterator[str]:
-    """Queued changes past ``sent``, several per write under load; ends with ``resync``."""
-    while True:
-        items = await sub.take(KEEPALIVE_SECONDS)
-        if not items:
-            yield ": keepalive\n\n"
-            continue
-        fresh = [c for c in items if c is not None and c["cursor"] > sent]
-        if fresh:
-            sent = fresh[-1]["cursor"]
-            yield "".join(c["sse"] for c in fresh)
-        if items[-1] is None:
-            yield sse_event("resync", {"reason": "subscriber too slow"})
-            return
-
-
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """``services.api.app:app`` for uvicorn: built when asked for, once."""
+    if name != "app":
+        raise AttributeError(name)
+    globals()["app"] = built = create_app()
+    return built

@@ -1,24 +1,57 @@
-"""Dependencies shared by the api's routers: the read-model pool and the keys' scopes."""
+"""Dependencies of the api's routers, as ``Annotated`` aliases: the pool, the caller's key
+by scope, the live-feed broadcaster, the settings and the (lazily started) producer."""
 from __future__ import annotations
 
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import Depends, HTTPException, Request
 
 from saylau.auth import Principal
+from saylau.bootstrap import start_producer
+from saylau.settings import Settings
 from saylau.web import require
+from services.api.live import Broadcaster
 
-ReadKey = Annotated[Principal, Depends(require("read", allow_public=True))]
-AdminKey = Annotated[Principal, Depends(require("admin"))]
+ReaderDep = Annotated[Principal, Depends(require("read", allow_public=True))]
+"""A ``read`` key (or nobody, when PUBLIC_READ is on)."""
+SubscriberDep = Annotated[Principal, Depends(require("read"))]
+"""A ``read`` key, always named: webhooks belong to a partner."""
+AdminDep = Annotated[Principal, Depends(require("admin"))]
 
 
 def pool(request: Request) -> asyncpg.Pool:
     """The pool whose connections see the read-model schema first."""
-    return request.app.state.pool  # type: ignore[no-any-return]
+    return request.app.state.wiring.pool  # type: ignore[no-any-return]
 
 
-Pool = Annotated[asyncpg.Pool, Depends(pool)]
+def settings(request: Request) -> Settings:
+    return request.app.state.wiring.settings  # type: ignore[no-any-return]
+
+
+def broadcaster(request: Request) -> Broadcaster:
+    return request.app.state.broadcaster  # type: ignore[no-any-return]
+
+
+async def producer(request: Request) -> AIOKafkaProducer:
+    """Kafka is needed only to replay dead letters: connect on first use."""
+    wiring = request.app.state.wiring
+    async with request.app.state.producer_lock:
+        if wiring.producer is None:
+            try:
+                wiring.producer = await start_producer(wiring.settings)
+            except KafkaError as exc:
+                raise HTTPException(503, f"Kafka unavailable: {exc}",
+                                    headers={"Retry-After": "5"}) from None
+    return wiring.producer  # type: ignore[no-any-return]
+
+
+PoolDep = Annotated[asyncpg.Pool, Depends(pool)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
+ProducerDep = Annotated[AIOKafkaProducer, Depends(producer)]
 
 
 def may_see_names(principal: Principal) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
 from saylau.readmodels.changefeed import CHANNEL, changes_after, last_cursor
 
@@ -98,15 +99,15 @@ class Broadcaster:
         self.subscribers.discard(sub)
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any loss of the feed means reconnect
-                self.connected = False
-                log.warning("change feed connection lost (%s); reconnecting", exc)
-                await asyncio.sleep(1)
+        """Follow the feed; any loss of it (but cancellation) means reconnect a second later."""
+        retrying = AsyncRetrying(retry=retry_if_exception_type(Exception), wait=wait_fixed(1),
+                                 before_sleep=self._lost)
+        await retrying(self._follow)
+
+    def _lost(self, state: RetryCallState) -> None:
+        self.connected = False
+        log.warning("change feed connection lost (%s); reconnecting",
+                    state.outcome.exception() if state.outcome else None)
 
     async def _follow(self) -> None:
         conn = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})

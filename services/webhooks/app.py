@@ -8,22 +8,23 @@ Run: ``python -m services.webhooks.app``. Two loops share one database:
 * ``deliver_due`` claims due deliveries (``SKIP LOCKED``, so several workers may run),
   POSTs them, logs every attempt and schedules retries with exponential backoff until
   ``WEBHOOK_MAX_ATTEMPTS``. A crash between POST and log means one more POST with the
-  same ``X-Saylau-Delivery`` id: at-least-once, and the id lets subscribers dedup.
+  same ``webhook-id``: at-least-once, and the id lets subscribers dedup. Signatures follow
+  the Standard Webhooks specification (``saylau.webhooks.signed_headers``).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_fixed
 
-from saylau.db import UNAVAILABLE, connect_pool
+from saylau.bootstrap import Needs, bootstrap
+from saylau.db import UNAVAILABLE
 from saylau.readmodels.changefeed import CHANNEL, changes_after
 from saylau.settings import Settings
 from saylau.web import setup_logging
@@ -32,9 +33,8 @@ from saylau.webhooks import (
     backoff,
     delivery_body,
     delivery_id,
-    migrate_webhooks,
-    signature,
 )
+from services.webhooks.sender import post
 
 log = logging.getLogger("saylau.webhooks")
 FETCH_LIMIT = 1000
@@ -151,25 +151,6 @@ class Worker:
                 self.new_deliveries.clear()
 
 
-async def post(client: httpx.AsyncClient, url: str, secret: str, delivery: uuid.UUID,
-               body: bytes) -> tuple[int | None, str | None, int]:
-    """One signed POST: ``(HTTP status or None, error text or None, milliseconds)``."""
-    timestamp, started = int(time.time()), time.monotonic()
-    headers = {"Content-Type": "application/json", "X-Saylau-Delivery": str(delivery),
-               "X-Saylau-Timestamp": str(timestamp),
-               "X-Saylau-Signature": signature(secret, timestamp, body),
-               "User-Agent": "SaylauWatch-Webhooks/1"}
-    try:
-        reply = await client.post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500], elapsed_ms(started)
-    return reply.status_code, None, elapsed_ms(started)
-
-
-def elapsed_ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
-
-
 async def active_subscriptions(conn: asyncpg.Connection) -> list[Subscription]:
     rows = await conn.fetch("SELECT subscription_id, url, kinds, region, after_cursor "
                             "FROM webhook_subscriptions WHERE deleted_at IS NULL")
@@ -183,21 +164,19 @@ def _suppress_timeout() -> contextlib.suppress:
 
 async def keep_running(loop: Callable[[], Awaitable[None]]) -> None:
     """Run ``loop`` again after a database outage instead of dying with it."""
-    while True:
-        try:
-            await loop()
-        except UNAVAILABLE as exc:
-            log.warning("%s stopped (%s); again in 1 s", loop.__name__, exc)
-            await asyncio.sleep(1)
+    retrying = AsyncRetrying(retry=retry_if_exception_type(UNAVAILABLE), wait=wait_fixed(1),
+                             before_sleep=lambda state: log.warning(
+                                 "%s stopped (%s); again in 1 s", loop.__name__,
+                                 state.outcome.exception()))
+    await retrying(loop)
 
 
 async def main(cfg: WebhookSettings | None = None) -> None:
     cfg = cfg or WebhookSettings()
     setup_logging()
-    pool = await connect_pool(cfg.dsn, max_size=4, search_path=cfg.ingest_schema)
-    async with pool.acquire() as conn:
-        await migrate_webhooks(conn, cfg.ingest_schema)
-    worker = Worker(cfg, pool)
+    wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, pool_size=4,
+                                        webhooks=True))
+    worker = Worker(cfg, wiring.pool)
     listener = await asyncpg.connect(cfg.dsn)
     await listener.add_listener(CHANNEL, lambda *_: worker.new_changes.set())
     log.info("webhook worker following %s.changes", cfg.read_schema)
@@ -205,7 +184,7 @@ async def main(cfg: WebhookSettings | None = None) -> None:
         await asyncio.gather(keep_running(worker.follow), keep_running(worker.deliver))
     finally:
         await listener.close()
-        await pool.close()
+        await wiring.close()
 
 
 if __name__ == "__main__":

@@ -34,11 +34,16 @@ def guarded() -> Iterator[Stack]:
 
 
 def saylau_keys(stack: Stack, *args: str) -> str:
+    """The last line ``saylau keys …`` prints."""
+    return keys_output(stack, *args).strip().splitlines()[-1]
+
+
+def keys_output(stack: Stack, *args: str) -> str:
     """Run ``saylau keys …`` against the stack's database, as an operator would."""
     cli = "import sys; from saylau.cli import main; sys.exit(main())"
     done = subprocess.run([sys.executable, "-c", cli, "keys", *args], cwd=ROOT,
                           env=stack.env, capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout.strip().splitlines()[-1]
+    return done.stdout
 
 
 def call(stack: Stack, method: str, path: str, key: str | None, **kwargs: Any) -> httpx.Response:
@@ -66,17 +71,26 @@ def test_scopes_are_enforced(guarded: Stack) -> None:
 
 
 def test_revoked_key_is_refused_without_restart(guarded: Stack) -> None:
-    key = saylau_keys(guarded, "create", "golos", "--scopes", "ingest,read")
+    partner = unique("golos")
+    key = saylau_keys(guarded, "create", partner, "--scopes", "ingest,read")
     event = detention(unique(), 2)
     assert guarded.post(event, key=key).status_code == 202
     shown = wait_until(lambda: (r := call(guarded, "GET", f"/v1/events/{event['event_id']}",
                                           key)).status_code == 200 and r.json())
-    assert shown["record"]["partner"] == "golos"  # events record who sent them
+    assert shown["record"]["partner"] == partner  # events record who sent them
+    assert key_state(guarded, partner) == "active"
     assert saylau_keys(guarded, "revoke", key) == "revoked"
     wait_until(lambda: guarded.post(detention(unique(), 1), key=key).status_code == 401, 5)
     wait_until(lambda: call(guarded, "GET", "/v1/detentions", key).status_code == 401, 5)
-    listed = saylau_keys(guarded, "list")
-    assert "revoked" in listed or "golos" not in listed
+    assert key_state(guarded, partner).startswith("revoked ")
+
+
+def key_state(stack: Stack, partner: str) -> str:
+    """The state column ``saylau keys list`` prints for this partner's only key."""
+    listed = keys_output(stack, "list")
+    rows = [line for line in listed.splitlines() if line.split()[:1] == [partner]]
+    assert len(rows) == 1, listed
+    return " ".join(rows[0].split()[2:])  # partner, scopes, then the state
 
 
 def redactable_events(station: str) -> list[dict[str, Any]]:

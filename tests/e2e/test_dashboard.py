@@ -1,9 +1,9 @@
 """End to end in a real browser: the dashboard follows the live stream without a reload."""
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -127,10 +127,10 @@ def test_labels_in_kazakh_and_wall_mode(stack: Stack, page: Page) -> None:
 
 
 def test_screenshot(stack: Stack, page: Page) -> None:
-    """A demo-like picture of the page, saved as a test artefact."""
+    """A demo-like picture of the page, saved as a test artefact, showing the seeded data."""
     seed_demo(stack)
     open_dashboard(page, stack)
-    expect(page.get_by_test_id("city-row").first).to_be_visible()
+    expect_demo_shown(page)
     page.wait_for_timeout(2000)  # let the row highlight fade
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -138,8 +138,23 @@ def test_screenshot(stack: Stack, page: Page) -> None:
     page.goto(page.url + "&wall=1")
     expect(page.get_by_test_id("connection")).to_have_attribute(
         "data-state", "live", timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator("body")).to_have_class(re.compile(r"\bwall\b"))
+    expect_demo_shown(page)
+    for panel in ("kpi-detained-now", "detentions", "breaches", "timeline-chart"):
+        expect(page.get_by_test_id(panel)).to_be_in_viewport()  # one screen, no scrolling
     page.screenshot(path=str(ARTIFACTS / "dashboard-wall.png"))
-    assert Path(ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def expect_demo_shown(page: Page) -> None:
+    """What the picture must show: the seeded cities, the stuffed station, its breach."""
+    for city in ("Almaty", "Nur-Sultan", "Shymkent"):
+        expect(city_row(page, city)).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    expect(city_row(page, "Nur-Sultan").get_by_test_id("city-detained-now")).to_have_text("14")
+    station = page.locator('[data-testid="station-row"][data-station="PS-027"]')
+    expect(station.get_by_test_id("station-total")).to_have_text("2")
+    breach = page.get_by_test_id("breach").filter(has_text="PS-027").first
+    expect(breach.get_by_test_id("breach-legal-ref")).to_contain_text("Art.")
+    expect(page.get_by_test_id("kpi-detained-total")).not_to_have_text(re.compile(r"^0?$"))
 
 
 def seed_demo(stack: Stack) -> None:

@@ -19,8 +19,8 @@ from saylau.ddl import ddl
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.settings import Settings
 from services.api import live
-from services.api.app import live_tail
 from services.api.live import Broadcaster, ChangeFilter
+from services.api.routes.live import live_tail
 from tests.factories import detention, unique
 from tests.stack import Stack, wait_until
 

@@ -65,12 +65,19 @@ def test_projector_killed_repeatedly_loses_and_doubles_nothing(crash_stack: Stac
     cities, stations = [unique() for _ in range(12)], [unique("PS") for _ in range(8)]
     partner = Partner(stack, mixed_batches(cities, stations))
     partner.start()
+    killed_mid_stream = 0
     for n in range(KILLS):
         wait_until(lambda n=n: partner.posted >= (n + 1) * BATCHES // (KILLS + 1), 60)
         time.sleep(random.uniform(0.05, 0.4))
+        running = stack.procs["projector"][-1]
+        assert running.poll() is None, "the projector died before it was killed"
+        pending = partner.is_alive()
         stack.kill("projector", signal.SIGKILL)
+        assert running.returncode == -signal.SIGKILL  # it was running, and the kill ended it
+        killed_mid_stream += pending
         stack.start_projector()
     partner.join(120)
+    assert killed_mid_stream == KILLS, "some kills came after the partner stopped posting"
     assert sum(partner.detained.values()) and sum(partner.incidents.values())
 
     def exact() -> bool:
@@ -81,4 +88,4 @@ def test_projector_killed_repeatedly_loses_and_doubles_nothing(crash_stack: Stac
     wait_until(exact, 60, 0.5)
     for station, expected in partner.incidents.items():
         assert stack.get(f"/v1/stations/{station}").json()["total"] == expected
-    assert len(stack.procs["projector"]) == KILLS + 1
+    assert stack.procs["projector"][-1].poll() is None  # the last restart keeps running

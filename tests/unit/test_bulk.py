@@ -7,7 +7,7 @@ import orjson
 
 from saylau.catalogue import catalogue
 from saylau.channels.bulk import COLUMNS, parse_csv, parse_ndjson, partner_namespace
-from services.ingest.validation import validate_item
+from saylau.intake.validation import validate_item
 
 NS = partner_namespace("kibhr")
 EVENT = {"event_id": "04ae850f-43b3-58ed-abcc-81073ccfab20", "type": "observer.access_denied",

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from saylau.catalogue import Catalogue
 from saylau.cli.demo import SCENARIOS, load_scenario, synthetic_report
-from services.ingest.validation import validate_item
+from saylau.intake.validation import validate_item
 
 NOW = datetime(2021, 1, 10, 12, 0, tzinfo=timezone(timedelta(hours=6)))
 

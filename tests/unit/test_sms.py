@@ -12,7 +12,7 @@ from saylau.catalogue import catalogue
 from saylau.channels import Context, Inbound, message_event
 from saylau.channels.sms import KNOWN, PLACE_CODES, STATION_CODES, parse_sms
 from saylau.domain.calendar import Calendars
-from services.ingest.validation import validate_item
+from saylau.intake.validation import validate_item
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 RECEIVED = datetime(2021, 1, 10, 4, 0, tzinfo=UTC)

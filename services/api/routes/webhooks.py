@@ -9,30 +9,20 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+import asyncpg
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from saylau.auth import Principal
 from saylau.readmodels.changefeed import last_cursor
-from saylau.web import require
-from saylau.webhooks import PostgresSubscriptions, migrate_webhooks
+from saylau.settings import Settings
+from saylau.webhooks import PostgresSubscriptions
+from services.api.deps import PoolDep, SettingsDep, SubscriberDep
 
-SubscriberKey = Annotated[Principal, Depends(require("read"))]
 Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event", "incident", "urgent"]
-
-
-@contextlib.asynccontextmanager
-async def create_tables(app: FastAPI) -> AsyncIterator[None]:
-    """Runs inside the api's own lifespan, once its pool exists."""
-    async with app.state.pool.acquire() as conn:
-        await migrate_webhooks(conn, app.state.settings.ingest_schema)
-    yield
-
-
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], lifespan=create_tables)
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 class WebhookCreate(BaseModel):
@@ -44,41 +34,44 @@ class WebhookCreate(BaseModel):
 
 
 @contextlib.asynccontextmanager
-async def subscriptions(request: Request) -> AsyncIterator[PostgresSubscriptions]:
-    async with request.app.state.pool.acquire() as conn:
-        yield PostgresSubscriptions(conn, request.app.state.settings.ingest_schema)
+async def subscriptions(db: asyncpg.Pool, cfg: Settings) -> AsyncIterator[PostgresSubscriptions]:
+    async with db.acquire() as conn:
+        yield PostgresSubscriptions(conn, cfg.ingest_schema)
 
 
 @router.post("", status_code=201)
-async def create_webhook(body: WebhookCreate, request: Request, who: SubscriberKey) -> Any:
+async def create_webhook(body: WebhookCreate, db: PoolDep, cfg: SettingsDep,
+                         who: SubscriberDep) -> Any:
     """Subscribe; the answer holds the signing secret, shown this once only."""
-    async with subscriptions(request) as subs:
+    async with subscriptions(db, cfg) as subs:
         after = await last_cursor(subs.conn)
         return await subs.create(who.partner, str(body.url), list(body.kinds), body.region,
                                  after)
 
 
 @router.get("")
-async def list_webhooks(request: Request, who: SubscriberKey) -> Any:
+async def list_webhooks(db: PoolDep, cfg: SettingsDep, who: SubscriberDep) -> Any:
     """This partner's subscriptions (without secrets)."""
-    async with subscriptions(request) as subs:
+    async with subscriptions(db, cfg) as subs:
         return {"webhooks": await subs.list(who.partner)}
 
 
 @router.get("/{webhook_id}/deliveries")
-async def list_deliveries(webhook_id: uuid.UUID, request: Request, who: SubscriberKey,
+async def list_deliveries(webhook_id: uuid.UUID, db: PoolDep, cfg: SettingsDep,
+                          who: SubscriberDep,
                           limit: int = Query(100, ge=1, le=1000)) -> Any:
     """The delivery log, newest first: status, attempts, and each attempt's HTTP result."""
-    async with subscriptions(request) as subs:
+    async with subscriptions(db, cfg) as subs:
         if not await subs.owned(who.partner, webhook_id):
             raise HTTPException(404, f"no webhook {webhook_id}")
         return {"id": str(webhook_id), "deliveries": await subs.deliveries(webhook_id, limit)}
 
 
 @router.delete("/{webhook_id}", status_code=204)
-async def delete_webhook(webhook_id: uuid.UUID, request: Request, who: SubscriberKey) -> Response:
+async def delete_webhook(webhook_id: uuid.UUID, db: PoolDep, cfg: SettingsDep,
+                         who: SubscriberDep) -> Response:
     """Unsubscribe; deliveries not yet made are cancelled."""
-    async with subscriptions(request) as subs:
+    async with subscriptions(db, cfg) as subs:
         if not await subs.delete(who.partner, webhook_id):
             raise HTTPException(404, f"no webhook {webhook_id}")
     return Response(status_code=204)

@@ -1,0 +1,51 @@
+"""Dead letters: log records the projector could not apply, and re-appending them once the
+projector is fixed (the ``dead_letters`` rows are written in the batch's transaction)."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import asyncpg
+
+REPLAYABLE = """
+SELECT kafka_partition AS partition, kafka_offset AS offset, raw FROM dead_letters
+WHERE topic = $1 AND status = 'dead' AND ($2 OR (kafka_partition, kafka_offset) IN
+  (SELECT * FROM unnest($3::int[], $4::bigint[])))
+ORDER BY kafka_partition, kafka_offset FOR UPDATE"""
+
+
+class Appender(Protocol):
+    async def send_and_wait(self, topic: str, value: bytes, *, partition: int,
+                            headers: list[tuple[str, bytes]]) -> Any: ...
+
+
+async def dead_letters(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Every dead letter with its reason and status, in log order."""
+    rows = await conn.fetch("SELECT topic, kafka_partition AS partition, kafka_offset "
+                            "AS offset, reason, raw, status FROM dead_letters "
+                            "ORDER BY topic, kafka_partition, kafka_offset")
+    return [dict(r) for r in rows]
+
+
+async def replay(conn: asyncpg.Connection, kafka: Appender, topic: str, every: bool,
+                 wanted: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """Re-append each dead record (all, or those at ``wanted`` positions), unchanged, to its
+    partition; then mark it ``replayed``.
+
+    The projector decodes the copy with its current code; if it is still poison it becomes a
+    new dead letter. A copy appended but not marked (Kafka acked, then PostgreSQL failed) is
+    harmless: the projector drops a second copy of an event id.
+    """
+    done = []
+    async with conn.transaction():
+        rows = await conn.fetch(REPLAYABLE, topic, every, [p for p, _ in wanted],
+                                [o for _, o in wanted])
+        for row in rows:
+            origin = f"{topic}/{row['partition']}/{row['offset']}"
+            meta = await kafka.send_and_wait(topic, row["raw"].encode(), partition=row["partition"],
+                                             headers=[("replay-of", origin.encode())])
+            done.append({"partition": row["partition"], "offset": row["offset"],
+                         "appended_at": {"partition": meta.partition, "offset": meta.offset}})
+        await conn.executemany("UPDATE dead_letters SET status = 'replayed' WHERE topic = $1 "
+                               "AND kafka_partition = $2 AND kafka_offset = $3",
+                               [(topic, d["partition"], d["offset"]) for d in done])
+    return done

@@ -1,0 +1,58 @@
+"""Ingest's own rows (not read models, never replayed): accepted ids for dedup and routing,
+and the stations it appended ``station.registered`` for."""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from saylau.intake.outcome import Pending
+
+log = logging.getLogger("saylau.ingest")
+
+
+async def content_hashes(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The content hash of each id accepted before."""
+    rows = await pool.fetch("SELECT event_id, content_hash FROM accepted_events "
+                            "WHERE event_id = ANY($1::uuid[])", ids)
+    return {r["event_id"]: r["content_hash"] for r in rows}
+
+
+async def kafka_keys(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The Kafka key each accepted id was appended with."""
+    rows = await pool.fetch("SELECT event_id, kafka_key FROM accepted_events "
+                            "WHERE event_id = ANY($1::uuid[])", ids)
+    return {r["event_id"]: r["kafka_key"] for r in rows}
+
+
+async def known_stations(pool: asyncpg.Pool, named: Iterable[str]) -> set[str]:
+    rows = await pool.fetch("SELECT station_id FROM known_stations "
+                            "WHERE station_id = ANY($1::text[])", sorted(named))
+    return {r["station_id"] for r in rows}
+
+
+async def remember(pool: asyncpg.Pool, accepted: list[tuple[Pending, Any]], partner: str,
+                   now: datetime) -> None:
+    """Record acknowledged ids for duplicate detection (the projector dedups too)."""
+    if not accepted:
+        return
+    try:
+        await pool.execute(
+            "INSERT INTO accepted_events (event_id, content_hash, kafka_key, "
+            "kafka_partition, kafka_offset, partner, received_at) SELECT * FROM unnest("
+            "$1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], "
+            "$7::timestamptz[]) ON CONFLICT DO NOTHING",
+            [p.envelope.event_id for p, _ in accepted], [p.digest for p, _ in accepted],
+            [p.key for p, _ in accepted], [m.partition for _, m in accepted],
+            [m.offset for _, m in accepted], [partner] * len(accepted), [now] * len(accepted))
+        registered = sorted({p.envelope.station_id for p, _ in accepted
+                             if p.envelope.type == "station.registered" and p.envelope.station_id})
+        await pool.execute(
+            "INSERT INTO known_stations (station_id, registered_at) SELECT s, $2 "
+            "FROM unnest($1::text[]) AS s ON CONFLICT DO NOTHING", registered, now)
+    except (asyncpg.PostgresError, OSError) as exc:
+        log.error("acknowledged events not remembered for dedup: %s", exc)

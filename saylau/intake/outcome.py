@@ -1,0 +1,65 @@
+"""What intake answers for each submitted item, and the items on their way to the log."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from saylau.catalogue import FieldError
+from saylau.envelope import Envelope
+
+INGEST_ONLY = frozenset({"ingest"})
+
+
+class Unavailable(Exception):
+    """PostgreSQL did not answer: nothing was appended (answer 503, the sender retries)."""
+
+
+@dataclass
+class Outcome:
+    """What happened to one submitted item; ``code`` is its HTTP status."""
+
+    code: int
+    status: str
+    event_id: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    partition: int | None = None
+    offset: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event_id": self.event_id, "status": self.status}
+        if self.errors:
+            out["errors"] = [e.as_dict() for e in self.errors]
+        if self.offset is not None:
+            out.update(partition=self.partition, offset=self.offset)
+        if self.code == 202:
+            out["warnings"] = self.warnings
+        return out
+
+
+@dataclass
+class Pending:
+    """A valid item not yet appended: its envelope, wire form, content hash and Kafka key."""
+
+    index: int
+    envelope: Envelope
+    wire: dict[str, Any]
+    digest: str
+    key: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Checked:
+    """A submission after validation: an outcome for each refused item, the rest pending."""
+
+    outcomes: list[Outcome | None]
+    pending: list[Pending]
+
+    @property
+    def refused(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o is not None]
+
+
+def item_id(item: Any) -> str | None:
+    return str(item.get("event_id")) if isinstance(item, dict) and "event_id" in item else None

@@ -1,0 +1,54 @@
+"""Admin: the projector's dead letters, and re-appending them once the projector is fixed."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from saylau import deadletters
+from saylau.web import unavailable
+from services.api.deps import AdminDep, PoolDep, ProducerDep, SettingsDep
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class DeadLetterRef(BaseModel):
+    """One dead letter, by its position in the events topic."""
+
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class DeadLetterReplay(BaseModel):
+    """Which dead letters to re-append: those listed, or every one still dead."""
+
+    dead_letters: list[DeadLetterRef] = Field(default_factory=list, max_length=10000)
+    all: bool = False
+
+
+@router.get("/dead-letters")
+async def get_dead_letters(db: PoolDep, _: AdminDep) -> Any:
+    """Log records the projector could not apply, with the reason."""
+    async with db.acquire() as conn:
+        return {"dead_letters": await deadletters.dead_letters(conn)}
+
+
+@router.post("/dead-letters/replay")
+async def replay_dead_letters(body: DeadLetterReplay, db: PoolDep, kafka: ProducerDep,
+                              _: AdminDep, cfg: SettingsDep) -> Any:
+    """Re-append dead letters to the events topic, after the projector was fixed."""
+    if not body.all and not body.dead_letters:
+        raise HTTPException(422, [{"loc": ["body", "dead_letters"],
+                                   "msg": "list dead letters, or set all: true"}])
+    asked = [(d.partition, d.offset) for d in body.dead_letters]
+    try:
+        async with db.acquire() as conn:
+            done = await deadletters.replay(conn, kafka, cfg.events_topic, body.all, asked)
+    except KafkaError as exc:
+        return unavailable(f"Kafka did not acknowledge; nothing marked replayed: {exc}", 5)
+    missing = set(asked) - {(d["partition"], d["offset"]) for d in done}
+    return {"replayed": done, "not_replayable": [
+        {"partition": p, "offset": o, "msg": "no dead letter there, or already replayed"}
+        for p, o in sorted(missing)]}

@@ -1,0 +1,30 @@
+"""Flagged rule breaches, with their legal reference, and their summary per rule."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from saylau.readmodels import breaches as breach_reads
+from services.api.deps import PoolDep, ReaderDep
+
+router = APIRouter()
+
+
+@router.get("/v1/breaches")
+async def get_breaches(db: PoolDep, _: ReaderDep, rule: str | None = None,
+                       severity: str | None = None, region: str | None = None,
+                       since: datetime | None = None, status: str | None = None,
+                       limit: int = Query(1000, ge=1, le=10000)) -> Any:
+    """Flagged rule breaches with their legal reference, newest first."""
+    async with db.acquire() as conn:
+        return {"breaches": await breach_reads.list_breaches(conn, rule, severity, region, since,
+                                                   status, limit)}
+
+
+@router.get("/v1/breaches/summary")
+async def get_breach_summary(db: PoolDep, _: ReaderDep) -> Any:
+    """Open breaches counted per rule and per article of law."""
+    async with db.acquire() as conn:
+        return {"rules": await breach_reads.breach_summary(conn)}

@@ -1,0 +1,38 @@
+"""Dependencies of ingest's routes: the partner's rate-limited key and the intake service."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, HTTPException, Request
+
+from saylau.auth import Principal
+from saylau.intake.service import REJECTED, Intake
+from saylau.web import BodyTooLarge, rate_limited, read_body
+
+IngestKey = Annotated[Principal, Depends(rate_limited("ingest"))]
+
+
+def intake(request: Request) -> Intake:
+    """The intake service ``bootstrap`` built for this process."""
+    return request.app.state.wiring.intake  # type: ignore[no-any-return]
+
+
+IntakeDep = Annotated[Intake, Depends(intake)]
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The body, or 413 as soon as it passes ``limit`` bytes."""
+    try:
+        return await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
+
+
+def json_of(body: bytes) -> Any:
+    """The body as JSON, or 400."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        REJECTED.labels("malformed_json").inc()
+        raise HTTPException(400, f"body is not valid JSON (UTF-8): {exc}") from None

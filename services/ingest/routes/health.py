@@ -1,0 +1,33 @@
+"""Liveness, readiness and Prometheus metrics of the ingest service."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse, Response
+
+from saylau.web import metrics_response, unavailable
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> Response:
+    """Ready when PostgreSQL answers and the broker's metadata is known."""
+    wiring = request.app.state.wiring
+    try:
+        await wiring.pool.fetchval("SELECT 1")
+        await wiring.producer.client.fetch_all_metadata()
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return unavailable(f"not ready: {exc}")
+    return ORJSONResponse({"status": "ready"})
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics."""
+    return metrics_response()

@@ -1,0 +1,94 @@
+"""The intake service on fakes: one validation and one dedup per submission, channel
+messages all or nothing, acknowledged events remembered."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from saylau.catalogue import catalogue
+from saylau.intake.log import ChainedLog
+from saylau.intake.outcome import Unavailable
+from saylau.intake.service import Intake
+from tests.factories import detention, envelope
+
+
+@dataclass
+class Meta:
+    partition: int
+    offset: int
+
+
+@dataclass
+class FakeProducer:
+    sent: list[bytes] = field(default_factory=list)
+
+    async def send(self, topic: str, value: bytes, *, key: bytes,
+                   partition: int) -> asyncio.Future[Any]:
+        self.sent.append(value)
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.set_result(Meta(partition, len(self.sent) - 1))
+        return done
+
+
+@dataclass
+class FakePool:
+    """accepted_events as a dict; every statement is recorded."""
+
+    hashes: dict[Any, str] = field(default_factory=dict)
+    statements: list[str] = field(default_factory=list)
+    down: bool = False
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        if self.down:
+            raise OSError("connection refused")
+        self.statements.append(sql)
+        if "content_hash FROM accepted_events" in sql:
+            return [{"event_id": i, "content_hash": self.hashes[i]} for i in args[0]
+                    if i in self.hashes]
+        return []
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        self.statements.append(sql)
+        if sql.startswith("INSERT INTO accepted_events"):
+            self.hashes.update(zip(args[0], args[1], strict=True))
+        return "INSERT"
+
+
+def intake(pool: FakePool, producer: FakeProducer) -> Intake:
+    return Intake(ChainedLog(producer, "events", 6), pool, catalogue())  # type: ignore[arg-type]
+
+
+async def test_submit_validates_dedups_and_appends_once_per_item() -> None:
+    pool, producer = FakePool(), FakeProducer()
+    good = detention("Oral", 3)
+    bad = {**detention("Oral", 1), "payload": {"count": -1}}
+    verified = envelope("report.verified", {"event_id": good["event_id"]})
+    outcomes = await intake(pool, producer).submit([good, bad, verified, good], "hotline")
+    assert [o.code for o in outcomes] == [202, 422, 403, 200]
+    assert outcomes[1].errors[0].loc[:1] == ("payload",)
+    assert len(producer.sent) == 1
+    dedup_reads = [s for s in pool.statements if "content_hash FROM accepted_events" in s]
+    assert len(dedup_reads) == 1
+
+
+async def test_a_message_is_all_or_nothing_and_a_retry_is_a_duplicate() -> None:
+    pool, producer = FakePool(), FakeProducer()
+    service = intake(pool, producer)
+    reports = [detention("Oral", 2), detention("Aktobe", 1)]
+    broken = [reports[0], {**reports[1], "occurred_at": "yesterday"}]
+    rejected = await service.submit_message(broken, "sms-gw")
+    assert rejected.status == "rejected" and rejected.error
+    assert producer.sent == [] and pool.statements == []  # nothing looked up, nothing sent
+    assert (await service.submit_message(reports, "sms-gw")).status == "accepted"
+    assert (await service.submit_message(reports, "sms-gw")).status == "duplicate"
+    assert len(producer.sent) == 2
+
+
+async def test_database_down_is_unavailable_and_nothing_is_sent() -> None:
+    pool, producer = FakePool(down=True), FakeProducer()
+    with pytest.raises(Unavailable, match="nothing was appended"):
+        await intake(pool, producer).submit([detention("Oral", 1)], "hotline")
+    assert producer.sent == []
