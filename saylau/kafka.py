@@ -238,7 +238,7 @@ async def describe_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> T
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)),
                                                     timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             errors.append(f"{address}: {exc!r}")
             continue
         try:
@@ -246,7 +246,7 @@ async def describe_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> T
             await writer.drain()
             size = struct.unpack(">i", await asyncio.wait_for(reader.readexactly(4), timeout))[0]
             resp = await asyncio.wait_for(reader.readexactly(size), timeout)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
             errors.append(f"{address}: {exc!r}")
             continue
         finally:
