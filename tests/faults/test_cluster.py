@@ -9,6 +9,7 @@ three down the broker refuses the write (ingest answers 503 + Retry-After).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import signal
@@ -278,10 +279,10 @@ def test_projector_keeps_applying_with_a_node_down(cluster: Cluster, stack: Stac
         during = posting.result()
     watcher.join()
     applied_down = [n for t, n in seen if killed_at < t]
-    growth = [(t, n) for (t, n), (_, prev) in zip(seen[1:], seen, strict=False) if n > prev]
+    growth = [(t, n) for (_, prev), (t, n) in itertools.pairwise(seen) if n > prev]
     after_kill = [t for t, _ in growth if t > killed_at]
     pause = (after_kill[0] - killed_at) if after_kill else float("inf")
-    longest = max((b - a for (a, _), (b, _) in zip(growth, growth[1:], strict=False)),
+    longest = max((b - a for (a, _), (b, _) in itertools.pairwise(growth)),
                   default=0.0)
     print(f"\n[cluster c] node 1 SIGKILLed while projecting: first count increase "
           f"{pause:.1f} s after the kill; longest gap between increases {longest:.1f} s; "
@@ -289,7 +290,7 @@ def test_projector_keeps_applying_with_a_node_down(cluster: Cluster, stack: Stac
           f"with the node down")
     assert after_kill, "the projector applied nothing while a node was down"
     assert_refusals_are_503_with_retry_after(during)
-    acknowledged = [a for a in settle(stack, city, during)]
+    acknowledged = settle(stack, city, during)
     first = Answer(detention(city, 1), 0, 0, 202, None)
     first.event["payload"]["count"] = 1
     counted_exactly_once(stack, city, [first, *acknowledged])
