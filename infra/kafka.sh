@@ -326,7 +326,7 @@ launch_node() {
         fi
         if port_open "$KAFKA_PORT"; then
             log "kafka already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
-            NODE_PID="$pid"
+            NODE_PID=""    # nothing to wait for
             return 0
         fi
         # alive but not (yet) listening: probably still starting up
@@ -377,6 +377,7 @@ launch_node() {
 # Waits until the selected node (pid $1) serves; fails with its logs if it dies or times out.
 wait_node() {
     local pid="$1"
+    [ -n "$pid" ] || return 0
     LOG_OFFSET="${2:-$LOG_OFFSET}"
     local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
     while :; do
