@@ -7,6 +7,7 @@ import struct
 import uuid
 from dataclasses import dataclass
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -271,3 +272,41 @@ async def log_facts(bootstrap: str, topic: str) -> tuple[str, dict[int, int]]:
     """(topic id, end offset per partition) of the log a projector or ingest is about to use."""
     facts = await describe_topic(bootstrap, topic)
     return facts.topic_id, await end_offsets(bootstrap, topic, len(facts.partitions))
+
+
+def chain_hash_of(value: bytes | None) -> str | None:
+    """The chain hash a stored record carries (None for a record without a chain link)."""
+    try:
+        chain = orjson.loads(value or b"").get("chain")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return str(chain["hash"]) if isinstance(chain, dict) and chain.get("hash") else None
+
+
+async def chain_hashes_at(bootstrap: str, topic: str, next_offsets: dict[int, int],
+                          timeout: float = 10.0) -> dict[int, str | None]:
+    """Per partition, the chain hash of the record at ``next_offset - 1`` (the last one the
+    stored state applied): what ``saylau.logidentity`` compares with the stored chain head.
+    None where that record does not exist (offset beyond the end) or carries no chain."""
+    wanted = {p: o - 1 for p, o in next_offsets.items() if o > 0}
+    found: dict[int, str | None] = dict.fromkeys(wanted)
+    if not wanted:
+        return found
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="none")
+    await consumer.start()
+    try:
+        tps = {p: TopicPartition(topic, p) for p in wanted}
+        consumer.assign(list(tps.values()))
+        ends = await consumer.end_offsets(list(tps.values()))
+        for p, offset in wanted.items():
+            if offset >= ends[tps[p]]:
+                continue
+            consumer.seek(tps[p], offset)
+            batch = await consumer.getmany(tps[p], timeout_ms=int(timeout * 1000), max_records=1)
+            records = batch.get(tps[p], [])
+            if records and records[0].offset == offset:
+                found[p] = chain_hash_of(records[0].value)
+    finally:
+        await consumer.stop()
+    return found

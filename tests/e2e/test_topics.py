@@ -4,14 +4,23 @@ projector will check their stored identity against (issue 20)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from saylau.kafka import TopicReplicationError, describe_topic, ensure_topics, log_facts
+from saylau.kafka import (
+    TopicReplicationError,
+    chain_hashes_at,
+    describe_topic,
+    ensure_topics,
+    log_facts,
+)
+from saylau.logidentity import ObservedLog, StoredIdentity, check_identity
 from saylau.settings import Settings
 
 
@@ -57,6 +66,65 @@ def test_topic_id_end_offsets_and_refusal_of_a_less_replicated_topic() -> None:
                 f"topic {cfg.events_topic} has replication factor {min(3, brokers)} and "
                 f"min.insync.replicas {2 if brokers >= 3 else 1}; expected at least "
                 f"replication factor {brokers} and min.insync.replicas {brokers + 1}")
+        finally:
+            await drop(cfg)
+
+    asyncio.run(run())
+
+
+async def observe(cfg: Settings, next_offsets: dict[int, int]) -> ObservedLog:
+    topic_id, ends = await log_facts(cfg.kafka_bootstrap, cfg.events_topic)
+    chains = await chain_hashes_at(cfg.kafka_bootstrap, cfg.events_topic, next_offsets)
+    return ObservedLog(topic_id, ends, chains)
+
+
+async def produce_chained(cfg: Settings, partition: int, hashes: list[str]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=cfg.kafka_bootstrap)
+    await producer.start()
+    try:
+        for h in hashes:
+            await producer.send_and_wait(cfg.events_topic, orjson.dumps(
+                {"event_id": str(uuid.uuid4()), "chain": {"hash": h}}), partition=partition)
+    finally:
+        await producer.stop()
+
+
+def test_a_recreated_topic_is_told_apart_from_the_one_the_state_came_from() -> None:
+    """Issue 20's scenario in miniature: state stored from one topic, then the topic is
+    deleted and recreated under the same name and written again."""
+    cfg = settings("t" + uuid.uuid4().hex[:10])
+
+    async def run() -> None:
+        try:
+            await ensure_topics(cfg)
+            await produce_chained(cfg, 2, ["a" * 64, "b" * 64, "c" * 64])
+            topic_id, _ = await log_facts(cfg.kafka_bootstrap, cfg.events_topic)
+            stored = StoredIdentity(cfg.events_topic, topic_id, {0: 0, 2: 3}, {2: "c" * 64})
+            assert check_identity(stored, await observe(cfg, {0: 0, 2: 3})).ok
+            forged = StoredIdentity(cfg.events_topic, topic_id, {2: 2}, {2: "c" * 64})
+            verdict = check_identity(forged, await observe(cfg, {2: 2}))
+            assert [m.kind for m in verdict.mismatches] == ["chain_differs"]
+            assert f"is {'b' * 64} in the log" in verdict.reason
+            ahead = StoredIdentity(cfg.events_topic, topic_id, {2: 12400}, {})
+            assert [m.kind for m in check_identity(
+                ahead, await observe(cfg, {2: 12400})).mismatches] == ["offset_beyond_end"]
+
+            await drop(cfg)
+            new_id = topic_id
+            for _ in range(60):  # deletion completes asynchronously
+                with contextlib.suppress(Exception):  # still being deleted
+                    await ensure_topics(cfg, attempts=1)
+                    new_id, _ = await log_facts(cfg.kafka_bootstrap, cfg.events_topic)
+                if new_id != topic_id:
+                    break
+                await asyncio.sleep(0.5)
+            assert new_id != topic_id, "the topic was not recreated"
+            await produce_chained(cfg, 2, ["d" * 64])
+            verdict = check_identity(stored, await observe(cfg, {0: 0, 2: 3}))
+            assert verdict.reason == (
+                f"{cfg.events_topic} topic was recreated: id {new_id}, read models came from "
+                f"{topic_id}; replay into a fresh schema with `saylau replay`, or point "
+                "KAFKA_BOOTSTRAP back at the old cluster")
         finally:
             await drop(cfg)
 

@@ -1,7 +1,7 @@
 """How the topics' replication follows the settings and the cluster size."""
 from __future__ import annotations
 
-from saylau.kafka import replication_for, replication_problem
+from saylau.kafka import chain_hash_of, replication_for, replication_problem
 from saylau.settings import Settings
 
 
@@ -25,3 +25,11 @@ def test_less_replicated_topic_is_named_with_both_figures() -> None:
         "topic saylau.events has replication factor 1 and min.insync.replicas 1; expected at "
         "least replication factor 3 and min.insync.replicas 2")
     assert replication_problem("saylau.events", 3, 1, 3, 2) is not None
+
+
+def test_chain_hash_of_a_stored_record() -> None:
+    assert chain_hash_of(b'{"chain": {"id": "x", "seq": 1, "prev": "0", "hash": "ab"}}') == "ab"
+    assert chain_hash_of(b'{"event_id": "e"}') is None
+    assert chain_hash_of(b"not json") is None
+    assert chain_hash_of(b"[1]") is None
+    assert chain_hash_of(None) is None
