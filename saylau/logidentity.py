@@ -15,12 +15,17 @@ REMEDY = ("replay into a fresh schema with `saylau replay`, or point KAFKA_BOOTS
           "at the old cluster")
 
 
+class LogMismatch(RuntimeError):
+    """The stored state belongs to another log than the one configured: refuse to run."""
+
+
 @dataclass(frozen=True)
 class StoredIdentity:
     """What the read models (or ingest's dedup table) recorded about the log they came from."""
 
     topic: str
-    topic_id: str
+    topic_id: str | None
+    """None when the state predates topic ids (then offsets and chain heads decide)."""
     next_offsets: Mapping[int, int]
     """Per partition, the offset of the next record to apply."""
     chain_heads: Mapping[int, str]
@@ -64,7 +69,7 @@ def check_identity(stored: StoredIdentity | None, observed: ObservedLog) -> Verd
     topic id, every stored offset and every stored chain head agree with the log."""
     if stored is None:
         return Verdict()
-    if stored.topic_id != observed.topic_id:
+    if stored.topic_id is not None and stored.topic_id != observed.topic_id:
         return Verdict((Mismatch(
             "topic_recreated", None,
             f"{stored.topic} topic was recreated: id {observed.topic_id}, read models came "
@@ -90,3 +95,28 @@ def check_identity(stored: StoredIdentity | None, observed: ObservedLog) -> Verd
                     f"is {got or 'missing'} in the log but {want} in the read models, so they "
                     f"came from a different log; {REMEDY}"))
     return Verdict(tuple(found))
+
+
+DEDUP_REMEDY = ("move the centre with `saylau migrate-log --to BOOTSTRAP` (which records the new "
+                "topic id), point KAFKA_BOOTSTRAP back at the old cluster, or start ingest on a "
+                "fresh INGEST_SCHEMA")
+
+
+def check_dedup(topic: str, schema: str, recorded_id: str | None, last_offsets: Mapping[int, int],
+                observed_id: str, end_offsets: Mapping[int, int]) -> str | None:
+    """Why ingest's dedup table (``schema``.accepted_events) does not belong to the log it
+    is about to append to, or None. ``recorded_id``: the topic id recorded with it;
+    ``last_offsets``: per partition, the highest offset it remembers accepting."""
+    if recorded_id is not None and recorded_id != observed_id:
+        return (f"ingest's dedup table {schema}.accepted_events belongs to topic {topic} id "
+                f"{recorded_id}, but {topic} on this cluster has id {observed_id} (recreated, "
+                f"or another cluster): a re-sent event would be answered `duplicate` without "
+                f"being in this log; {DEDUP_REMEDY}")
+    beyond = [f"partition {p}: accepted offset {o}, log ends at {end_offsets.get(p, 0)}"
+              for p, o in sorted(last_offsets.items()) if o >= end_offsets.get(p, 0)]
+    if beyond:
+        return (f"ingest's dedup table {schema}.accepted_events remembers events beyond the end "
+                f"of topic {topic} ({'; '.join(beyond)}), so it belongs to another log: a "
+                f"re-sent event would be answered `duplicate` without being in this log; "
+                f"{DEDUP_REMEDY}")
+    return None
