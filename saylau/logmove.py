@@ -49,10 +49,10 @@ async def copy_topic(src: str, dst: str, topic: str) -> tuple[dict[int, int], di
     if resumed:
         theirs = await chain_hashes_at(dst, topic, resumed)
         ours = await chain_hashes_at(src, topic, resumed)
-        for p in resumed:
+        for p, start in resumed.items():
             if theirs[p] != ours[p]:
                 raise LogMismatch(f"{topic} partition {p} on {dst} differs from {src} at offset "
-                                  f"{resumed[p] - 1}: it holds another log")
+                                  f"{start - 1}: it holds another log")
     consumer = AIOKafkaConsumer(bootstrap_servers=src, enable_auto_commit=False,
                                 auto_offset_reset="none", max_partition_fetch_bytes=4 << 20)
     producer = AIOKafkaProducer(bootstrap_servers=dst, acks="all", enable_idempotence=True,

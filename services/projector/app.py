@@ -13,6 +13,7 @@ of PostgreSQL never skips an event. On a mismatch it applies nothing and says wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -135,7 +136,7 @@ class Projector:
                                                    self.cfg.projector_batch_seconds):
                 batch = [Message(e.message.partition, e.message.offset, e.message.value)
                          for e in events]
-                await self.verified.wait()
+                await self.wait_verified()
                 assert wiring.projection is not None
                 wiring.projection.topic_id = self.topic_id
                 result = await self.apply_or_exit(wiring, batch)
@@ -144,6 +145,17 @@ class Projector:
                 yield None
         finally:
             await wiring.close()
+
+    async def wait_verified(self) -> None:
+        """Hold the batch until the log is verified; when asked to stop meanwhile, exit
+        without acknowledging (as ``back_off`` does)."""
+        while not self.verified.is_set():
+            if self.app.should_stop:
+                log.warning("stopping while the log is not verified; nothing was applied")
+                logging.shutdown()
+                os._exit(0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.verified.wait(), 0.5)
 
     async def connect(self) -> Wiring:
         """Pool (migrated), producer and live projection, retried while PostgreSQL is away."""
