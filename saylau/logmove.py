@@ -9,10 +9,18 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from saylau.db import migrate
 from saylau.intake.ingest_tables import record_log
-from saylau.kafka import chain_hashes_at, describe_topic, end_offsets, ensure_topics, log_facts
+from saylau.kafka import (
+    TopicFacts,
+    chain_hashes_at,
+    describe_topic,
+    end_offsets,
+    ensure_topics,
+    log_facts,
+)
 from saylau.logidentity import LogMismatch, ObservedLog, check_identity
 from saylau.readmodels import tracking
 from saylau.settings import Settings
@@ -30,13 +38,20 @@ class Moved:
     ends: dict[int, int]
 
 
+async def described(bootstrap: str, topic: str) -> TopicFacts:
+    """The topic's facts, waiting while a just-created topic reaches every broker."""
+    retrying = AsyncRetrying(retry=retry_if_exception_type(LookupError), reraise=True,
+                             stop=stop_after_delay(30), wait=wait_fixed(0.5))
+    return await retrying(describe_topic, bootstrap, topic)
+
+
 async def copy_topic(src: str, dst: str, topic: str) -> tuple[dict[int, int], dict[int, int]]:
     """Copy ``topic`` from cluster ``src`` to ``dst`` (created already), keeping offsets.
 
     A partition already partly copied resumes after its last record, once that record's
     chain hash is the same on both sides. Returns (copied per partition, end offsets)."""
     partitions = len((await describe_topic(src, topic)).partitions)
-    if len((await describe_topic(dst, topic)).partitions) != partitions:
+    if len((await described(dst, topic)).partitions) != partitions:
         raise LogMismatch(f"{topic} has {partitions} partitions on {src} but not on {dst}")
     src_ends = await end_offsets(src, topic, partitions)
     dst_ends = await end_offsets(dst, topic, partitions)

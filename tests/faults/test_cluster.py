@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -295,3 +296,39 @@ def test_projector_keeps_applying_with_a_node_down(cluster: Cluster, stack: Stac
     first = Answer(detention(city, 1), 0, 0, 202, None)
     first.event["payload"]["count"] = 1
     counted_exactly_once(stack, city, [first, *acknowledged])
+
+
+def test_a_populated_centre_moves_from_one_broker_to_the_cluster(cluster: Cluster) -> None:
+    """Issue 20 item 4: `saylau migrate-log --to` copies the log with its offsets and chain,
+    records the new topic id; on the cluster every count is unchanged and new reports count."""
+    cluster.heal()
+    centre = Stack(partitions=3)  # on the single shared broker (KAFKA_BOOTSTRAP)
+    try:
+        centre.start()
+        cities = [unique() for _ in range(3)]
+        for i, city in enumerate(cities):
+            assert centre.post_batch([detention(city, 1) for _ in range(10 + i)]
+                                     ).status_code in (200, 202, 207)
+        wait_until(lambda: [(centre.detentions_in(c) or {}).get("detained_total")
+                            for c in cities] == [10, 11, 12], 60)
+        before = centre.get("/v1/detentions").json()
+        centre.kill("ingest", signal.SIGTERM)
+        centre.kill("projector", signal.SIGTERM)
+        saylau = str(Path(sys.executable).with_name("saylau"))
+        moved = subprocess.run([saylau, "migrate-log", "--to", cluster.bootstrap], check=False,
+                               env=centre.env, cwd=ROOT, timeout=180, capture_output=True,
+                               text=True)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        assert "recorded" in moved.stdout
+        centre.env["KAFKA_BOOTSTRAP"] = cluster.bootstrap
+        centre.start_ingest()
+        centre.start_projector()
+        time.sleep(3)
+        assert centre.get("/v1/detentions").json() == before
+        assert centre.post(detention(cities[0], 5)).status_code == 202
+        wait_until(lambda: (centre.detentions_in(cities[0]) or {}).get("detained_total") == 15,
+                   60)
+        facts = cluster.describe(centre.env["EVENTS_TOPIC"])
+        assert {len(p.replicas) for p in facts.partitions} == {3}
+    finally:
+        centre.stop()
