@@ -1,7 +1,7 @@
 """The log-identity decision (issue 20): which differences refuse, and what they say."""
 from __future__ import annotations
 
-from saylau.logidentity import ObservedLog, StoredIdentity, check_identity
+from saylau.logidentity import ObservedLog, StoredIdentity, check_dedup, check_identity
 
 OLD, NEW = "5d5e0b2a-1111-4c0e-9d1e-000000000001", "7c7dc0cd-0b5b-4060-befb-25060bc681e1"
 
@@ -58,3 +58,41 @@ def test_chain_unreadable_at_the_stored_offset_is_a_difference() -> None:
 
 def test_offset_zero_or_unknown_head_needs_no_chain() -> None:
     assert check_identity(stored({0: 0, 1: 9}), ObservedLog(OLD, {0: 0, 1: 9}, {})).ok
+
+
+def test_state_from_before_topic_ids_is_judged_by_offsets_and_chain_heads() -> None:
+    legacy = StoredIdentity("saylau.events", None, {0: 12400}, {0: "a" * 64})
+    assert check_identity(legacy, ObservedLog(NEW, {0: 12500}, {0: "a" * 64})).ok
+    verdict = check_identity(legacy, ObservedLog(NEW, {0: 3500}, {0: None}))
+    assert [m.kind for m in verdict.mismatches] == ["offset_beyond_end"]
+
+
+def test_dedup_table_of_the_same_log_is_accepted() -> None:
+    assert check_dedup("saylau.events", "ingest", OLD, {0: 41, 1: 7}, OLD, {0: 42, 1: 9}) is None
+    assert check_dedup("saylau.events", "ingest", None, {}, NEW, {0: 0}) is None
+
+
+def test_dedup_table_of_another_topic_id_is_refused_with_the_remedy() -> None:
+    problem = check_dedup("saylau.events", "ingest", OLD, {0: 41}, NEW, {0: 42})
+    assert problem is not None
+    assert f"belongs to topic saylau.events id {OLD}" in problem and NEW in problem
+    assert "saylau migrate-log --to BOOTSTRAP" in problem and "INGEST_SCHEMA" in problem
+
+
+def test_dedup_table_beyond_the_log_end_is_refused_even_without_a_recorded_id() -> None:
+    problem = check_dedup("saylau.events", "ingest", None, {0: 13000, 1: 2}, NEW, {0: 3500, 1: 9})
+    assert problem is not None
+    assert "partition 0: accepted offset 13000, log ends at 3500" in problem
+    assert "partition 1" not in problem
+
+
+def test_chain_heads_are_the_last_record_of_each_partition() -> None:
+    from saylau.decode import Message
+    from saylau.readmodels.tracking import chain_heads
+
+    def record(h: str) -> bytes:
+        return b'{"chain": {"hash": "' + h.encode() + b'"}}'
+
+    batch = [Message(0, 5, record("a")), Message(1, 2, record("b")), Message(0, 6, record("c")),
+             Message(2, 9, b"not json")]
+    assert chain_heads(batch) == {0: "c", 1: "b", 2: None}
