@@ -3,68 +3,42 @@
 The agent only batches and retries; all projection logic is ``saylau.readmodels.transaction.Projection``, the
 same code ``saylau replay`` runs. Offsets stored in PostgreSQL (written in each batch's
 transaction) decide what is applied, so faust's own commits may lag without harm; and after
-every partition assignment, once faust has positioned the consumer at Kafka's committed
-offsets, the projector checks that the log is the one the read models came from
-(``saylau.logidentity``) and seeks each partition to its stored offset, so a Kafka commit ahead
-of PostgreSQL never skips an event. On a mismatch it applies nothing and says why (log,
-/readyz, ``log_status`` for the api, a metric) until restarted on the right log.
+every partition assignment ``services.projector.positioning`` checks that the log is the one
+the read models came from and seeks each partition to its stored offset, so a Kafka commit
+ahead of PostgreSQL never skips an event; on a mismatch nothing is applied.
 ``create_app(settings)`` builds the faust app; nothing is built at import.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import faust
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from saylau.bootstrap import Needs, Wiring, bootstrap
-from saylau.db import UNAVAILABLE, migrate
+from saylau.db import UNAVAILABLE
 from saylau.decode import Message
-from saylau.kafka import chain_hashes_at, ensure_topics, log_facts
-from saylau.logidentity import ObservedLog, check_identity
-from saylau.readmodels import tracking
+from saylau.kafka import ensure_topics
 from saylau.readmodels.transaction import BatchResult
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from services.projector.dead_letters import publish_dead_letters
 from services.projector.health import Health, serve
+from services.projector.positioning import LogGate, ProjectorApp
 
 log = logging.getLogger("saylau.projector")
 APPLIED = Counter("saylau_projector_events_applied_total", "Events applied to read models")
 DEAD = Counter("saylau_projector_dead_letters_total", "Records sent to the dead-letter table")
 APPLY_SECONDS = Histogram("saylau_projector_batch_apply_seconds", "Batch transaction time")
-LOG_MISMATCH = Counter("saylau_projector_log_mismatch_total",
-                       "Checks that found the log is not the one the read models came from")
 MAX_BACKOFF = 10.0
 FAUST_DIR = Path(__file__).resolve().parents[2] / "var" / "faust"
-
-
-class ProjectorApp(faust.App):
-    """A faust app that calls ``after_seek(consumer)`` each time faust has positioned the
-    consumer at Kafka's committed offsets (after every partition assignment)."""
-
-    after_seek: Callable[[Any], Awaitable[None]] | None = None
-
-    def _new_consumer(self) -> Any:
-        consumer = super()._new_consumer()
-        seek_to_committed = consumer.perform_seek
-
-        async def perform_seek() -> None:
-            await seek_to_committed()
-            if self.after_seek is not None:
-                await self.after_seek(consumer)
-
-        consumer.perform_seek = perform_seek
-        return consumer
 
 
 class Projector:
@@ -72,9 +46,7 @@ class Projector:
 
     def __init__(self, cfg: Settings) -> None:
         self.cfg, self.health = cfg, Health(cfg)
-        self.verified = asyncio.Event()
-        """Set while the assigned partitions are verified and positioned: the agent waits."""
-        self.topic_id: str | None = None
+        self.gate = LogGate(cfg, self.health, self.retrying)
         FAUST_DIR.mkdir(parents=True, exist_ok=True)
         self.app = ProjectorApp(
             cfg.projector_group, broker=f"kafka://{cfg.kafka_bootstrap}",
@@ -87,46 +59,7 @@ class Projector:
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
         self.app.timer(interval=2.0, name="report_lag")(self.report_lag)
         self.app.task(self.serve_health)
-        self.app.after_seek = self.position
-
-    async def position(self, consumer: Any) -> None:
-        """Check the log's identity, then seek every assigned partition to its stored offset."""
-        tps = [tp for tp in consumer.assignment() if tp.topic == self.cfg.events_topic]
-        if not tps:
-            return
-        self.verified.clear()
-        stored = await self.retrying(0.5)(self.check_log)
-        if stored is None:
-            return  # refused: the agent keeps waiting, nothing is applied or acknowledged
-        for tp in tps:
-            await consumer.seek(tp, stored.get(tp.partition, 0))
-        log.info("positioned at the stored offsets %s",
-                 {tp.partition: stored.get(tp.partition, 0) for tp in tps})
-        self.verified.set()
-
-    async def check_log(self) -> dict[int, int] | None:
-        """The stored next offsets when the log is the one the read models came from; else
-        None, with the reason in the log, /readyz, ``log_status`` and the mismatch metric."""
-        cfg = self.cfg
-        conn = await asyncpg.connect(cfg.dsn, timeout=10)
-        try:
-            await tracking_tables(conn, cfg)
-            stored = await tracking.stored_identity(conn, cfg.read_schema, cfg.events_topic)
-            topic_id, ends = await log_facts(cfg.kafka_bootstrap, cfg.events_topic)
-            chain = (await chain_hashes_at(cfg.kafka_bootstrap, cfg.events_topic,
-                                           dict(stored.next_offsets)) if stored else {})
-            verdict = check_identity(stored, ObservedLog(topic_id, ends, chain))
-            await tracking.write_status(conn, cfg.read_schema, cfg.events_topic, verdict.ok,
-                                        verdict.reason)
-        finally:
-            await conn.close()
-        self.health.refusal = None if verdict.ok else verdict.reason
-        if not verdict.ok:
-            LOG_MISMATCH.inc()
-            log.error("projector refuses to apply anything: %s", verdict.reason)
-            return None
-        self.topic_id = topic_id
-        return dict(stored.next_offsets) if stored else {}
+        self.app.after_seek = self.gate.position
 
     async def project_events(self, stream: Any) -> AsyncIterator[None]:
         """Project each batch of the events topic in one transaction."""
@@ -136,26 +69,15 @@ class Projector:
                                                    self.cfg.projector_batch_seconds):
                 batch = [Message(e.message.partition, e.message.offset, e.message.value)
                          for e in events]
-                await self.wait_verified()
+                await self.gate.wait(lambda: bool(self.app.should_stop))
                 assert wiring.projection is not None
-                wiring.projection.topic_id = self.topic_id
+                wiring.projection.topic_id = self.gate.topic_id
                 result = await self.apply_or_exit(wiring, batch)
                 assert wiring.producer is not None
                 await publish_dead_letters(wiring.producer, self.cfg, result.dead)
                 yield None
         finally:
             await wiring.close()
-
-    async def wait_verified(self) -> None:
-        """Hold the batch until the log is verified; when asked to stop meanwhile, exit
-        without acknowledging (as ``back_off`` does)."""
-        while not self.verified.is_set():
-            if self.app.should_stop:
-                log.warning("stopping while the log is not verified; nothing was applied")
-                logging.shutdown()
-                os._exit(0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.verified.wait(), 0.5)
 
     async def connect(self) -> Wiring:
         """Pool (migrated), producer and live projection, retried while PostgreSQL is away."""
@@ -212,11 +134,6 @@ class Projector:
         """/healthz, /readyz and /metrics on PROJECTOR_METRICS_PORT (off when 0)."""
         if self.cfg.projector_metrics_port:
             await serve(self.health, self.cfg.projector_metrics_port)
-
-
-async def tracking_tables(conn: asyncpg.Connection, cfg: Settings) -> None:
-    """The read-model tables exist (the check may run before the agent's bootstrap)."""
-    await migrate(conn, cfg.read_schema, cfg.ingest_schema)
 
 
 def log_retry(state: Any) -> None:
