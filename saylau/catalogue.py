@@ -13,6 +13,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from saylau.privacy.fields import Path as FieldPath
+from saylau.privacy.fields import accepting_sealed, personal_paths
+
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "events"
 
 
@@ -33,9 +36,12 @@ class Catalogue:
     def __init__(self, schema_dir: Path = SCHEMA_DIR) -> None:
         self._validators: dict[tuple[str, int], Draft202012Validator] = {}
         self.schemas: dict[tuple[str, int], dict[str, Any]] = {}
+        self.personal: dict[tuple[str, int], tuple[FieldPath, ...]] = {}
         for path in sorted(schema_dir.glob("*.v*.json")):
             type_name, _, version = path.name.removesuffix(".json").rpartition(".v")
-            schema = json.loads(path.read_text())
+            written = json.loads(path.read_text())
+            self.personal[(type_name, int(version))] = personal_paths(written)
+            schema = accepting_sealed(written)
             Draft202012Validator.check_schema(schema)
             self.schemas[(type_name, int(version))] = schema
             self._validators[(type_name, int(version))] = Draft202012Validator(schema)
@@ -53,6 +59,15 @@ class Catalogue:
         """Where events of this type happen: station, place, campaign, report or registry."""
         schema = self.schemas.get((type_name, self._latest.get(type_name, 0)), {})
         return str(schema.get("x-saylau", {}).get("scope", "place"))
+
+    def personal_paths(self, type_name: str, version: int | None = None
+                       ) -> tuple[FieldPath, ...]:
+        """Where names sit in payloads of this type (``x-personal`` in its schema); every
+        version's paths when ``version`` is None."""
+        if version is not None:
+            return self.personal.get((type_name, version), ())
+        return tuple(dict.fromkeys(path for (name, _), paths in sorted(self.personal.items())
+                                   if name == type_name for path in paths))
 
     def validate(self, type_name: str, version: int, payload: Any) -> list[FieldError]:
         """Errors of ``payload`` against its type's schema; empty when valid."""
