@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
-from saylau.privacy.store import PostgresKeyStore
+from saylau.privacy.store import key_store
 from saylau.settings import settings
 
 DEV_KEY_FILE = "var/master.key"
@@ -34,16 +34,10 @@ async def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
-async def open_store(pool: asyncpg.Pool) -> PostgresKeyStore:
-    cfg = settings()
-    wrapper = load_master_key(cfg.saylau_master_key, cfg.saylau_master_key_file)
-    return await PostgresKeyStore.open(pool, wrapper, cfg.ingest_schema)
-
-
 async def run_check(args: argparse.Namespace) -> int:
     async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=2) as pool:
         try:
-            store = await open_store(pool)
+            store = await key_store(pool, settings())
         except MasterKeyError as exc:
             print(f"master key: {exc}")
             return 1
@@ -55,7 +49,7 @@ async def run_rotate(args: argparse.Namespace) -> int:
     try:
         new = load_master_key(file=args.new_file)
         async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=2) as pool:
-            store = await open_store(pool)
+            store = await key_store(pool, settings())
             count = await store.rotate(new)
     except MasterKeyError as exc:
         print(f"master key: {exc}")

@@ -14,8 +14,9 @@ from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, Table, Te
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from saylau.privacy.keys import KeyWrapper, LocalMasterKey, MasterKeyError
+from saylau.privacy.keys import KeyWrapper, LocalMasterKey, MasterKeyError, load_master_key
 from saylau.privacy.sealing import DataKey, Keyring, blind_index
+from saylau.settings import Settings
 
 metadata = MetaData()
 personal_data_keys = Table(
@@ -155,3 +156,10 @@ async def _index_key(conn: asyncpg.Connection, table: str, wrapper: KeyWrapper) 
                        "VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
                        INDEX_KEY_ID, wrapper.wrap(index_key), wrapper.key_id)
     return await _index_key(conn, table, wrapper)
+
+
+async def key_store(pool: asyncpg.Pool, cfg: Settings) -> PostgresKeyStore:
+    """The store of the configured master key, checked: call at service startup, so a
+    missing, lost or wrong master key stops the service with a clear error."""
+    wrapper = load_master_key(cfg.saylau_master_key, cfg.saylau_master_key_file)
+    return await PostgresKeyStore.open(pool, wrapper, cfg.ingest_schema)

@@ -195,3 +195,45 @@ async def test_erase_builds_the_event_without_the_name() -> None:
         await erase(store, ["  "], "admin", at)
     with pytest.raises(ValueError):
         erased_payload("admin", datetime(2026, 1, 1), 1)
+
+
+class FakeKeys:
+    def __init__(self, keyring: Keyring) -> None:
+        self.source, self.fetches = keyring, []
+
+    def keyring(self) -> Keyring:
+        return Keyring(self.source.index_key)
+
+    async def fill(self, keyring: Keyring, key_ids: set[str]) -> Keyring:
+        self.fetches.append(set(key_ids))
+        keyring.keys.update({k: self.source.keys.get(k) for k in key_ids})
+        return keyring
+
+
+def wire_record(payload: dict, event_type: str = "detention.reported", version: int = 2) -> dict:
+    return {"event_id": str(uuid4()), "type": event_type, "schema_version": version,
+            "occurred_at": "2026-11-30T10:00:00+05:00", "source": "test", "payload": payload}
+
+
+async def test_records_are_revealed_with_one_key_fetch_or_redacted() -> None:
+    from saylau.privacy.records import reveal, seal_record
+    keyring = Keyring(INDEX_KEY)
+    plain = [wire_record(DETAINED), wire_record({"journalist": "Saniya Toiken",
+                                                 "action": "detained"}, "journalist.obstructed", 1)]
+    sealed = [seal_record(r, keyring, CAT) for r in plain]
+    assert "Saniya" not in orjson.dumps(sealed).decode()
+    keys = FakeKeys(keyring)
+    assert await reveal(sealed, keys, readable=True, cat=CAT) == plain
+    assert len(keys.fetches) == 1 and len(keys.fetches[0]) == 4
+    hidden = await reveal(sealed, keys, readable=False, cat=CAT)
+    assert [r["payload"].get("persons", r["payload"].get("journalist")) for r in hidden] == [
+        "[redacted]", "[redacted]"]
+
+
+def test_dedup_fingerprint_is_stable_for_retries_and_keyed() -> None:
+    from saylau.privacy.records import dedup_fingerprint, seal_record
+    record = wire_record(DETAINED)
+    keyring = Keyring(INDEX_KEY)
+    assert seal_record(record, keyring, CAT) != seal_record(record, keyring, CAT)
+    assert dedup_fingerprint(INDEX_KEY, record) == dedup_fingerprint(INDEX_KEY, dict(record))
+    assert dedup_fingerprint(INDEX_KEY, record) != dedup_fingerprint(b"x" * 32, record)
