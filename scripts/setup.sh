@@ -47,7 +47,8 @@ ensure_master_key() {
   # A dev master key for personal data when none is given; production sets its own.
   if [ -z "${SAYLAU_MASTER_KEY:-}" ] && [ -z "${SAYLAU_MASTER_KEY_FILE:-}" ]; then
     export SAYLAU_MASTER_KEY_FILE="$ROOT/var/master.key"
-    .venv/bin/saylau master-key init --file "$SAYLAU_MASTER_KEY_FILE" >/dev/null
+    .venv/bin/python -c 'import sys, pathlib; from saylau.privacy.keys import write_key_file
+write_key_file(pathlib.Path(sys.argv[1]))' "$SAYLAU_MASTER_KEY_FILE"
   fi
 }
 
