@@ -112,10 +112,12 @@ class PostgresKeyStore:
         return [r["key_id"] for r in rows]
 
     async def erase(self, names: Iterable[str]) -> int:
-        """Destroy the data keys of every value naming one of ``names``; how many."""
+        """Destroy the data keys of every value naming one of ``names``, and their blind
+        index (so not even "this name was here" can be confirmed); how many."""
         indexes = [blind_index(self.index_key, n) for n in names]
         rows = await self.pool.fetch(
-            f"UPDATE {self.table} SET wrapped_key = NULL, erased_at = now() "
+            f"UPDATE {self.table} SET wrapped_key = NULL, blind_index = NULL, "
+            "erased_at = now() "
             "WHERE blind_index = ANY($1::bytea[]) AND erased_at IS NULL RETURNING key_id", indexes)
         for row in rows:
             self._cache.pop(row["key_id"], None)

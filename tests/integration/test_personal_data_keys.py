@@ -73,9 +73,10 @@ async def test_erase_destroys_every_key_of_that_name_only(pool: tuple[asyncpg.Po
         assert await opened(reader, *first) == ["[erased]", "Arsen Zhumagaliev"]
         assert await opened(reader, *second) == ["[erased]"]
     assert await store.find_keys("Zhanat Reimov") == []
-    erased = await pool[0].fetch(f'SELECT wrapped_key, erased_at FROM "{pool[1]}".'
+    erased = await pool[0].fetch(f'SELECT wrapped_key, blind_index FROM "{pool[1]}".'
                                  "personal_data_keys WHERE erased_at IS NOT NULL")
-    assert len(erased) == 2 and all(r["wrapped_key"] is None for r in erased)
+    assert len(erased) == 2
+    assert all(r["wrapped_key"] is None and r["blind_index"] is None for r in erased)
     assert (await erase(store, ["Zhanat Reimov"], "admin", datetime.now(UTC)))["values"] == 0
 
 
