@@ -10,7 +10,6 @@ upcasting ``persons: [str]`` to ``persons: [{name, role}]`` keeps old values rea
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import os
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -122,7 +122,9 @@ def encrypt_personal(event_type: str, payload: dict[str, Any], keyring: Keyring,
                      cat: Catalogue | None = None) -> dict[str, Any]:
     """``payload`` with every personal string sealed under a new data key (issued into
     ``keyring.issued``, which the caller stores before appending the event)."""
-    sealed = copy.deepcopy(payload)
+    if not (cat or catalogue()).personal_paths(event_type, version):
+        return payload
+    sealed = _copy(payload)
     for location, value in list(personal_strings(event_type, sealed, version, cat)):
         replace_at(sealed, location, seal(value, keyring.issue(value), aad_for(event_id, location)))
     return sealed
@@ -141,7 +143,9 @@ def decrypt_personal(event_type: str, payload: dict[str, Any], keyring: Keyring,
                      ) -> dict[str, Any]:
     """``payload`` with sealed values opened; ``erased_marker`` where the key was destroyed.
     Plain values (events appended before sealing existed) are returned as they are."""
-    opened = copy.deepcopy(payload)
+    if not (cat or catalogue()).personal_paths(event_type, version):
+        return payload
+    opened = _copy(payload)
     for location, value in list(personal_strings(event_type, opened, version, cat)):
         if is_sealed(value):
             dek = keyring.key(key_id_of(value))
@@ -155,11 +159,17 @@ def redact_personal(event_type: str, payload: dict[str, Any], version: int | Non
                     cat: Catalogue | None = None) -> dict[str, Any]:
     """``payload`` as read-only scopes see it: each field holding names is ``"[redacted]"``
     (a head count stays)."""
-    redacted = copy.deepcopy(payload)
+    redacted = _copy(payload)
     for path in (cat or catalogue()).personal_paths(event_type, version):
         if isinstance(redacted.get(path[0]), (str, list)):
             redacted[path[0]] = REDACTED
     return redacted
+
+
+def _copy(payload: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of JSON data (several times faster than ``copy.deepcopy``)."""
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(payload))
+    return copied
 
 
 def _b64(raw: bytes) -> str:
