@@ -54,6 +54,6 @@ async def run_rotate(args: argparse.Namespace) -> int:
     except MasterKeyError as exc:
         print(f"master key: {exc}")
         return 1
-    print(f"re-wrapped {count} keys under {new.key_id}; now point SAYLAU_MASTER_KEY_FILE at "
-          f"{args.new_file} and restart the services")
+    print(f"re-wrapped {count} data keys and the index key under {new.key_id}; now point "
+          f"SAYLAU_MASTER_KEY_FILE at {args.new_file} and restart the services")
     return 0

@@ -124,7 +124,8 @@ class PostgresKeyStore:
         return len(rows)
 
     async def rotate(self, new: KeyWrapper) -> int:
-        """Re-wrap every live key under ``new`` in one transaction; the log is untouched."""
+        """Re-wrap every live key (and the index key) under ``new`` in one transaction;
+        the log is untouched. Returns how many data keys were re-wrapped."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(f"SELECT key_id, wrapped_key FROM {self.table} "
                                     "WHERE wrapped_key IS NOT NULL FOR UPDATE")
@@ -134,7 +135,7 @@ class PostgresKeyStore:
                 "FROM unnest($1::text[], $2::bytea[]) AS t(id, w) WHERE k.key_id = t.id",
                 [r["key_id"] for r in rows], rewrapped, new.key_id)
         self.wrapper = new
-        return len(rows)
+        return sum(1 for r in rows if r["key_id"] != INDEX_KEY_ID)
 
     def _remember(self, key_id: str, dek: bytes | None, now: float) -> None:
         self._cache[key_id] = (now, dek)

@@ -30,7 +30,7 @@ def test_init_check_rotate_and_lost_key(tmp_path: Path) -> None:
         assert saylau(env, "master-key", "check").returncode == 0
         assert saylau(env, "master-key", "init", "--file", str(new)).returncode == 0
         rotated = saylau(env, "master-key", "rotate", "--new-file", str(new))
-        assert rotated.returncode == 0 and "re-wrapped 1 keys" in rotated.stdout
+        assert rotated.returncode == 0 and "re-wrapped 0 data keys and the index key" in rotated.stdout
         stale = saylau(env, "master-key", "check")
         assert stale.returncode == 1 and "not by the configured master key" in stale.stdout
         assert saylau({**env, "SAYLAU_MASTER_KEY_FILE": str(new)},
