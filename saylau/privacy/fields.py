@@ -13,9 +13,10 @@ from typing import Any
 PERSONAL = "x-personal"
 EACH = "*"
 Path = tuple[str, ...]
-SEALED_PATTERN = r"^enc:v1:[A-Za-z0-9_-]{22}:[A-Za-z0-9_-]{38,1104}$"
+SEALED_PATTERN = r"^enc:v1:[A-Za-z0-9_-]{22}:[A-Za-z0-9_-]{80,1147}$"
 SEALED_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": 1200, "pattern": SEALED_PATTERN}
-"""A sealed value (see ``saylau.privacy.sealing``): 200 four-byte characters still fit."""
+"""A sealed value (see ``saylau.privacy.sealing``): nonce, plaintext padded to 32 bytes and
+tag, base64url; 200 four-byte characters (832 padded bytes, 1147 characters) still fit."""
 
 
 def personal_paths(schema: dict[str, Any]) -> tuple[Path, ...]:

@@ -4,7 +4,9 @@ A sealed value is the string ``enc:v1:<key_id>:<base64url(nonce | ciphertext | t
 AES-256-GCM under a data key of its own. It stands in the event JSON where the name was,
 so the content hash and the chain cover ciphertext and ``saylau verify`` needs no key.
 The associated data binds the event id and the top-level field: a sealed name copied into
-another event or field does not decrypt. (The top-level field, not the full path, so that
+another event or field does not decrypt. The plaintext is padded (0x80, then zeros) to a
+multiple of 32 bytes, so the ciphertext does not tell a short name from a long one.
+(The AAD names the top-level field, not the full path, so that
 upcasting ``persons: [str]`` to ``persons: [{name, role}]`` keeps old values readable.)
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from saylau.privacy.fields import replace_at, strings_at
 PREFIX = "enc:v1:"
 REDACTED = "[redacted]"
 ERASED = "[erased]"
+PAD_TO = 32
 
 
 class SealError(ValueError):
@@ -85,16 +88,22 @@ class Keyring:
 
 
 def seal(value: str, key: DataKey, aad: bytes) -> str:
-    nonce = os.urandom(12)
-    return f"{PREFIX}{key.key_id}:{_b64(nonce + AESGCM(key.dek).encrypt(nonce, value.encode(), aad))}"
+    nonce, padded = os.urandom(12), _pad(value.encode())
+    return f"{PREFIX}{key.key_id}:{_b64(nonce + AESGCM(key.dek).encrypt(nonce, padded, aad))}"
 
 
 def open_sealed(token: str, dek: bytes, aad: bytes) -> str:
     blob = _unb64(token.split(":", 3)[3])
     try:
-        return AESGCM(dek).decrypt(blob[:12], blob[12:], aad).decode()
+        padded = AESGCM(dek).decrypt(blob[:12], blob[12:], aad)
     except InvalidTag:
         raise SealError("sealed value does not match its event and field, or was altered") from None
+    return padded.rstrip(b"\0")[:-1].decode()
+
+
+def _pad(raw: bytes) -> bytes:
+    raw += b"\x80"
+    return raw + b"\0" * (-len(raw) % PAD_TO)
 
 
 def is_sealed(value: object) -> bool:

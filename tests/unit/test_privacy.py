@@ -237,3 +237,15 @@ def test_dedup_fingerprint_is_stable_for_retries_and_keyed() -> None:
     assert seal_record(record, keyring, CAT) != seal_record(record, keyring, CAT)
     assert dedup_fingerprint(INDEX_KEY, record) == dedup_fingerprint(INDEX_KEY, dict(record))
     assert dedup_fingerprint(INDEX_KEY, record) != dedup_fingerprint(b"x" * 32, record)
+
+
+def test_sealed_length_does_not_tell_short_from_long_names() -> None:
+    keyring = Keyring(INDEX_KEY)
+    payload = {"observers": 2, "reason_kind": "filming", "names": ["Al", "Aigerim Nurlanovna"]}
+    sealed = encrypt_personal("observer.expelled", payload, keyring, event_id="e", cat=CAT)
+    assert len(sealed["names"][0]) == len(sealed["names"][1])
+    padded_edge = {**payload, "names": ["x" * 31, "y" * 32, "\U0001F600" * 200]}
+    sealed = encrypt_personal("observer.expelled", padded_edge, keyring, event_id="e", cat=CAT)
+    assert CAT.validate("observer.expelled", 1, sealed) == []
+    assert decrypt_personal("observer.expelled", sealed, keyring, event_id="e",
+                            cat=CAT) == padded_edge
