@@ -249,3 +249,17 @@ def test_sealed_length_does_not_tell_short_from_long_names() -> None:
     assert CAT.validate("observer.expelled", 1, sealed) == []
     assert decrypt_personal("observer.expelled", sealed, keyring, event_id="e",
                             cat=CAT) == padded_edge
+
+
+def test_a_value_kept_in_a_read_model_opens_with_its_event_id_and_field() -> None:
+    from saylau.privacy.sealing import open_value
+    keyring = Keyring(INDEX_KEY)
+    sealed = encrypt_personal("observer.accredited", {"observer_id": "O1", "organisation": "ED",
+                                                      "name": "Aigerim"},
+                              keyring, event_id="ev", cat=CAT)["name"]
+    assert open_value(sealed, keyring, event_id="ev", field="name") == "Aigerim"
+    assert open_value("Aigerim", keyring, event_id="ev", field="name") == "Aigerim"
+    with pytest.raises(SealError):
+        open_value(sealed, keyring, event_id="other", field="name")
+    keyring.keys[keyring.issued[0].key_id] = None
+    assert open_value(sealed, keyring, event_id="ev", field="name") == "[erased]"
