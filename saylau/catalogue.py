@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 from saylau.privacy.fields import Path as FieldPath
 from saylau.privacy.fields import accepting_sealed, personal_paths
@@ -78,8 +78,16 @@ class Catalogue:
                                    f"{type_name} has no schema_version {version}")]
             return [FieldError(("type",), f"unknown event type {type_name!r}; "
                                           f"known: {', '.join(self.types)}")]
-        return [FieldError(("payload", *err.absolute_path), err.message[:300])
+        return [FieldError(("payload", *err.absolute_path), plain_reason(err).message[:300])
                 for err in validator.iter_errors(payload)]
+
+
+def plain_reason(error: ValidationError) -> ValidationError:
+    """For a personal field (plain name or sealed value), why it fails as a plain name."""
+    if error.validator == "anyOf" and error.context:
+        plain = [e for e in error.context if e.relative_schema_path[0] == 0]
+        return plain[0] if plain else error
+    return error
 
 
 @lru_cache(maxsize=1)

@@ -263,3 +263,11 @@ def test_a_value_kept_in_a_read_model_opens_with_its_event_id_and_field() -> Non
         open_value(sealed, keyring, event_id="other", field="name")
     keyring.keys[keyring.issued[0].key_id] = None
     assert open_value(sealed, keyring, event_id="ev", field="name") == "[erased]"
+
+
+def test_a_bad_name_is_explained_as_a_plain_name() -> None:
+    errors = CAT.validate("observer.expelled", 1, {"observers": 1, "reason_kind": "filming",
+                                                  "names": ["x" * 201, 5]})
+    assert [(e.loc, e.msg.split()[-2:]) for e in errors] == [
+        (("payload", "names", 0), ["too", "long"]),
+        (("payload", "names", 1), ["type", "'string'"])]
