@@ -271,3 +271,20 @@ def test_a_bad_name_is_explained_as_a_plain_name() -> None:
     assert [(e.loc, e.msg.split()[-2:]) for e in errors] == [
         (("payload", "names", 0), ["too", "long"]),
         (("payload", "names", 1), ["type", "'string'"])]
+
+
+def test_sealed_records_chain_and_verify_without_any_key() -> None:
+    from saylau.chain import ChainHead, ChainVerifier
+    from saylau.envelope import content_hash
+    from saylau.privacy.records import seal_record
+    keyring, head, verifier = Keyring(INDEX_KEY), ChainHead(), ChainVerifier()
+    records = []
+    for plain in (wire_record(DETAINED), wire_record(DETAINED)):
+        sealed = seal_record(plain, keyring, CAT)
+        records.append(head.seal({**sealed, "content_hash": content_hash(sealed)}))
+    keyring.keys.clear()  # every key destroyed
+    stored = [orjson.loads(orjson.dumps(r)) for r in records]
+    assert [verifier.check(0, n, r) for n, r in enumerate(stored)] == [None, None]
+    assert all(r["content_hash"] == content_hash({k: v for k, v in r.items()
+                                                  if k not in ("content_hash", "chain")})
+               for r in stored)
