@@ -1,0 +1,59 @@
+"""Master-key commands: make a dev key file, check the key, rotate it."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
+from saylau.privacy.store import key_store
+from saylau.settings import settings
+
+DEV_KEY_FILE = "var/master.key"
+
+
+def register(sub: Any) -> None:
+    m = sub.add_parser("master-key", help="the master key that wraps personal-data keys")
+    ms = m.add_subparsers(dest="action", required=True)
+    init = ms.add_parser("init", help="write a new key file (0600) unless one exists")
+    init.add_argument("--file", default=None,
+                      help=f"default: SAYLAU_MASTER_KEY_FILE or {DEV_KEY_FILE}")
+    init.set_defaults(run=run_init)
+    check = ms.add_parser("check", help="exit 1 unless the configured key opens the stored keys")
+    check.set_defaults(run=run_check)
+    rotate = ms.add_parser("rotate", help="re-wrap every data key under a new master key")
+    rotate.add_argument("--new-file", required=True, help="key file of the new master key")
+    rotate.set_defaults(run=run_rotate)
+
+
+async def run_init(args: argparse.Namespace) -> int:
+    path = Path(args.file or settings().saylau_master_key_file or DEV_KEY_FILE)
+    print(f"{'wrote' if write_key_file(path) else 'kept existing'} master key file {path}")
+    return 0
+
+
+async def run_check(args: argparse.Namespace) -> int:
+    async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=2) as pool:
+        try:
+            store = await key_store(pool, settings())
+        except MasterKeyError as exc:
+            print(f"master key: {exc}")
+            return 1
+    print(f"master key {store.wrapper.key_id} opens the stored personal-data keys")
+    return 0
+
+
+async def run_rotate(args: argparse.Namespace) -> int:
+    try:
+        new = load_master_key(file=args.new_file)
+        async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=2) as pool:
+            store = await key_store(pool, settings())
+            count = await store.rotate(new)
+    except MasterKeyError as exc:
+        print(f"master key: {exc}")
+        return 1
+    print(f"re-wrapped {count} data keys and the index key under {new.key_id}; now point "
+          f"SAYLAU_MASTER_KEY_FILE at {args.new_file} and restart the services")
+    return 0
