@@ -21,6 +21,9 @@ TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS)
 """Types about an earlier report, named by ``payload.event_id``."""
 OPERATOR_TYPES = frozenset({"report.verified", "report.rejected", *TRIAGE_ACTIONS})
 """Types only operators post: ingest requires the ``triage`` scope for them."""
+PERSONAL_DATA_ERASED = "personal_data.erased"
+ADMIN_TYPES = frozenset({PERSONAL_DATA_ERASED})
+"""Types only admins post (``saylau erase`` appends it): ingest requires the ``admin`` scope."""
 
 UNVERIFIED = "unverified"
 ABOUT_A_REPORT = "report"

@@ -75,3 +75,23 @@ def dedup_fingerprint(index_key: bytes, envelope_wire: Record) -> str:
     a guessed name, a keyed one does not."""
     dedup_key = hmac.new(index_key, b"saylau.dedup.v1", hashlib.sha256).digest()
     return hmac.new(dedup_key, canonical(envelope_wire), hashlib.sha256).hexdigest()
+
+
+class Names:
+    """How one reader sees the names in records: opened for the ``audit`` and ``admin``
+    scopes (``"[erased]"`` once erased), ``"[redacted]"`` for everyone else."""
+
+    def __init__(self, keys: KeySource | None, readable: bool,
+                 cat: Catalogue | None = None) -> None:
+        if readable and keys is None:
+            raise ValueError("reading names needs the data-key store")
+        self.keys, self.readable, self.cat = keys, readable, cat
+
+    async def show(self, records: Sequence[Record]) -> list[Record]:
+        if not self.readable or self.keys is None:
+            return [redact_record(r, self.cat) for r in records]
+        return await reveal(records, self.keys, readable=True, cat=self.cat)
+
+
+REDACTING = Names(None, readable=False)
+"""Names for a reader who may not read them."""
