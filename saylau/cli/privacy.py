@@ -1,12 +1,20 @@
-"""Master-key commands: make a dev key file, check the key, rotate it."""
+"""Personal-data commands: the master key (make a dev key file, check, rotate) and
+``saylau erase``."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from saylau.auth import KeyRing, Principal
+from saylau.bootstrap import Needs, bootstrap
+from saylau.privacy.erasure import ERASED_TYPE, erase
 from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
 from saylau.privacy.store import key_store
 from saylau.settings import settings
@@ -26,6 +34,7 @@ def register(sub: Any) -> None:
     rotate = ms.add_parser("rotate", help="re-wrap every data key under a new master key")
     rotate.add_argument("--new-file", required=True, help="key file of the new master key")
     rotate.set_defaults(run=run_rotate)
+    register_erase(sub)
 
 
 async def run_init(args: argparse.Namespace) -> int:
@@ -57,3 +66,56 @@ async def run_rotate(args: argparse.Namespace) -> int:
     print(f"re-wrapped {count} data keys and the index key under {new.key_id}; now point "
           f"SAYLAU_MASTER_KEY_FILE at {args.new_file} and restart the services")
     return 0
+
+
+def register_erase(sub: Any) -> None:
+    e = sub.add_parser("erase", help="erase a person's names: destroy the keys of every value "
+                                     "naming them (admin)",
+                       description="Destroys the data key of every stored value that names the "
+                                   "person (found by the blind index; give every spelling) and "
+                                   "appends a personal_data.erased event (who, when, how many "
+                                   "values; never the name). Needs an admin API key.")
+    e.add_argument("--name", action="append", required=True,
+                   help="a spelling of the name (repeat for each spelling)")
+    e.add_argument("--reference", help="the centre's reference of the request (never the name)")
+    key_argument(e)
+    e.set_defaults(run=run_erase)
+
+
+def key_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", default=os.environ.get("SAYLAU_KEY", ""),
+                   help="the operator's API key (default: SAYLAU_KEY)")
+
+
+async def operator(keyring: KeyRing, key: str, scopes: set[str], what: str) -> Principal:
+    """The principal of ``key``, if it holds one of ``scopes``; else PermissionError."""
+    found = await keyring.principal(key) if key else None
+    if found is None or not scopes & found.scopes:
+        raise PermissionError(f"{what} needs an API key with the {' or '.join(sorted(scopes))} "
+                              "scope (--key or SAYLAU_KEY)")
+    return found
+
+
+async def run_erase(args: argparse.Namespace) -> int:
+    cfg = settings()
+    try:
+        wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, intake=True))
+    except MasterKeyError as exc:
+        print(f"master key: {exc}", file=sys.stderr)
+        return 1
+    try:
+        who = await operator(wiring.keyring, args.key, {"admin"}, "erase")
+        assert wiring.keys is not None and wiring.intake is not None
+        now = datetime.now(UTC)
+        payload = await erase(wiring.keys, args.name, who.partner, now, args.reference)
+        event = {"event_id": str(uuid.uuid4()), "type": ERASED_TYPE, "schema_version": 1,
+                 "occurred_at": now.isoformat(), "source": "saylau-erase", "payload": payload}
+        (outcome,) = await wiring.intake.submit([event], who.partner, who.scopes)
+    except (PermissionError, ValueError) as exc:
+        print(f"saylau: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await wiring.close()
+    print(f"erased {payload['values']} value(s); {ERASED_TYPE} {event['event_id']}: "
+          f"{outcome.status}")
+    return 0 if outcome.code == 202 else 1

@@ -42,9 +42,10 @@ REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERV
                   TURNOUT_ANNOUNCED)
 TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
-NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES)
-"""Types about reports (triage, raw inbound messages) or registries and official figures,
-not reports of what happened."""
+NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES,
+               PERSONAL_DATA_ERASED)
+"""Types about reports (triage, raw inbound messages), registries and official figures, or
+the log itself (an erasure), not reports of what happened."""
 
 UNKNOWN_REGION = "(unknown)"
 UNSPECIFIED_CITY = "(unspecified)"

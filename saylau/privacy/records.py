@@ -88,9 +88,18 @@ class Names:
         self.keys, self.readable, self.cat = keys, readable, cat
 
     async def show(self, records: Sequence[Record]) -> list[Record]:
-        if not self.readable or self.keys is None:
-            return [redact_record(r, self.cat) for r in records]
-        return await reveal(records, self.keys, readable=True, cat=self.cat)
+        """The records as this reader sees them (a record that is no event is kept as is)."""
+        events = [r for r in records if is_event(r)]
+        shown = iter(await reveal(events, self.keys, readable=True, cat=self.cat)
+                     if self.readable and self.keys is not None
+                     else [redact_record(r, self.cat) for r in events])
+        return [next(shown) if is_event(r) else r for r in records]
+
+
+def is_event(record: Any) -> bool:
+    """A record with the fields sealing reads (not a poison record in the log)."""
+    return (isinstance(record, dict) and isinstance(record.get("payload"), dict)
+            and all(k in record for k in ("type", "event_id", "schema_version")))
 
 
 REDACTING = Names(None, readable=False)

@@ -32,10 +32,11 @@ def key_store_ddl(schema: str) -> list[str]:
 
 
 class PostgresKeyStore:
-    """Create, fetch (LRU-cached for ``ttl`` seconds), erase and re-wrap data keys."""
+    """Create, fetch (LRU-cached for ``ttl`` seconds: an erasure reaches every api process
+    within that time, like a key revocation), erase and re-wrap data keys."""
 
     def __init__(self, pool: asyncpg.Pool, wrapper: KeyWrapper, schema: str,
-                 index_key: bytes, cache_size: int = 50_000, ttl: float = 30.0) -> None:
+                 index_key: bytes, cache_size: int = 50_000, ttl: float = 2.0) -> None:
         self.pool, self.wrapper, self.index_key = pool, wrapper, index_key
         self.table = f'"{schema}".personal_data_keys'
         self._cache: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
