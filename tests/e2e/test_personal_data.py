@@ -76,6 +76,7 @@ def new_key(stack: Stack, partner: str, scopes: str) -> str:
     return ok(saylau(stack, "keys", "create", partner, "--scopes", scopes)).strip()
 
 
+@pytest.mark.slow
 def test_names_are_sealed_readable_by_auditors_and_erasable(
         stack: Stack, tmp_path: Path, replay_schema: str) -> None:
     city, tag = unique(), uuid.uuid4().hex[:8]
