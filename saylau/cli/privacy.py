@@ -17,6 +17,7 @@ from saylau.bootstrap import Needs, bootstrap
 from saylau.privacy.erasure import ERASED_TYPE, erase
 from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
 from saylau.privacy.store import key_store
+from saylau.readmodels import events as stored_events
 from saylau.settings import settings
 
 DEV_KEY_FILE = "var/master.key"
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
     rotate.add_argument("--new-file", required=True, help="key file of the new master key")
     rotate.set_defaults(run=run_rotate)
     register_erase(sub)
+    register_find(sub)
 
 
 async def run_init(args: argparse.Namespace) -> int:
@@ -80,6 +82,41 @@ def register_erase(sub: Any) -> None:
     e.add_argument("--reference", help="the centre's reference of the request (never the name)")
     key_argument(e)
     e.set_defaults(run=run_erase)
+
+
+def register_find(sub: Any) -> None:
+    f = sub.add_parser("find", help="which events name a person (blind index; audit or admin)",
+                       description="Looks the name up in the blind index (HMAC of the normalised "
+                                   "name; give every spelling) and lists the events that hold "
+                                   "it, without decrypting anything. Needs an audit or admin key.")
+    f.add_argument("--name", action="append", required=True, help="a spelling (repeatable)")
+    key_argument(f)
+    f.set_defaults(run=run_find)
+
+
+async def run_find(args: argparse.Namespace) -> int:
+    cfg = settings()
+    try:
+        wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, pool_size=2, keys=True))
+    except MasterKeyError as exc:
+        print(f"master key: {exc}", file=sys.stderr)
+        return 1
+    try:
+        await operator(wiring.keyring, args.key, {"audit", "admin"}, "find")
+        assert wiring.keys is not None
+        key_ids = [k for name in args.name for k in await wiring.keys.find_keys(name)]
+        async with wiring.pool.acquire() as conn:
+            found = await stored_events.sealed_with(conn, key_ids)
+    except PermissionError as exc:
+        print(f"saylau: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await wiring.close()
+    for e in found:
+        print(f"{e['event_id']}  {e['type']:<28} {e['occurred_at']:%Y-%m-%d %H:%M%z}  "
+              f"{e['station_id'] or e['city'] or e['region'] or ''}")
+    print(f"{len(found)} event(s), {len(key_ids)} value(s)")
+    return 0
 
 
 def key_argument(p: argparse.ArgumentParser) -> None:

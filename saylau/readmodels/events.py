@@ -104,3 +104,16 @@ async def shown_records(texts: list[str], names: Names) -> list[dict[str, Any]]:
     """The records as appended (names sealed), as this reader may see them: names opened
     for auditors and admins (one key fetch for all), ``"[redacted]"`` for everyone else."""
     return await names.show([orjson.loads(text) for text in texts])
+
+
+async def sealed_with(conn: asyncpg.Connection, key_ids: list[str]) -> list[dict[str, Any]]:
+    """The events holding a value sealed under one of ``key_ids`` (found by the blind index,
+    ``saylau find``): id, type, when, where; oldest first."""
+    if not key_ids:
+        return []
+    patterns = ["%enc:v1:" + k.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+                + ":%" for k in key_ids]
+    rows = await conn.fetch(
+        "SELECT event_id, type, occurred_at, station_id, region, city FROM events "
+        "WHERE record::text LIKE ANY($1::text[]) ORDER BY occurred_at, event_id", patterns)
+    return [dict(r) for r in rows]

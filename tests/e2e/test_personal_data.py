@@ -105,6 +105,9 @@ def test_names_are_sealed_readable_by_auditors_and_erasable(
     assert kept.encode() in opened.read_bytes() and erased.encode() in opened.read_bytes()
     assert "decrypted export" in refused(saylau(stack, "verify", "--from-export", str(opened)))
 
+    found = ok(saylau(stack, "find", "--name", erased, "--key", auditor))
+    assert "3 event(s), 3 value(s)" in found and all(r["event_id"] in found for r in reports)
+
     counts = stack.detentions_in(city)
     forged = envelope("personal_data.erased", {"requested_by": "x", "values": 9,
                                                "requested_at": "2026-11-30T12:00:00+00:00"})
@@ -121,6 +124,7 @@ def test_names_are_sealed_readable_by_auditors_and_erasable(
     ok(saylau(stack, "export", "--decrypt", "--key", auditor, "-o", str(opened)))
     assert erased.encode() not in opened.read_bytes() and b"[erased]" in opened.read_bytes()
     assert erased.encode() not in raw_topic(stack)
+    assert "0 event(s)" in ok(saylau(stack, "find", "--name", erased, "--key", auditor))
     assert "OK" in ok(saylau(stack, "verify"))
     ok(saylau(stack, "replay", "--schema", replay_schema))
     assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", replay_schema))
