@@ -230,6 +230,17 @@ async def test_records_are_revealed_with_one_key_fetch_or_redacted() -> None:
         "[redacted]", "[redacted]"]
 
 
+async def test_names_open_for_readers_who_may_and_leave_records_that_are_no_events() -> None:
+    from saylau.privacy.records import REDACTING, Names, seal_record
+    keyring = Keyring(INDEX_KEY)
+    fined = wire_record({"person": "Saniya Toiken", "article": "488", "amount": 1}, "fine.imposed", 1)
+    sealed, poison = seal_record(fined, keyring, CAT), {"not": "an event"}
+    assert await Names(FakeKeys(keyring), readable=True, cat=CAT).show([sealed, poison]) == [
+        fined, poison]
+    shown, kept = await REDACTING.show([sealed, poison])
+    assert shown["payload"]["person"] == "[redacted]" and kept == poison
+
+
 def test_dedup_fingerprint_is_stable_for_retries_and_keyed() -> None:
     from saylau.privacy.records import dedup_fingerprint, seal_record
     record = wire_record(DETAINED)
