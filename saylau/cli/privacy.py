@@ -14,6 +14,7 @@ import asyncpg
 
 from saylau.auth import KeyRing, Principal
 from saylau.bootstrap import Needs, bootstrap
+from saylau.intake.outcome import Unavailable
 from saylau.privacy.erasure import ERASED_TYPE, erase
 from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
 from saylau.privacy.store import key_store
@@ -151,6 +152,10 @@ async def run_erase(args: argparse.Namespace) -> int:
     except (PermissionError, ValueError) as exc:
         print(f"saylau: {exc}", file=sys.stderr)
         return 2
+    except Unavailable as exc:
+        print(f"saylau: keys destroyed, but {ERASED_TYPE} not appended ({exc}); run the "
+              "same command again to record it", file=sys.stderr)
+        return 1
     finally:
         await wiring.close()
     print(f"erased {payload['values']} value(s); {ERASED_TYPE} {event['event_id']}: "
