@@ -20,6 +20,7 @@ from saylau.intake.log import ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
 from saylau.intake.personal import SealingKeys, fingerprint, seal
 from saylau.intake.validation import validate_item
+from saylau.privacy.keys import MasterKeyError
 
 log = logging.getLogger("saylau.ingest")
 ACCEPTED = Counter("saylau_events_accepted_total", "Events acknowledged by the broker")
@@ -102,6 +103,9 @@ class Intake:
         except UNAVAILABLE as exc:
             log.warning("database unavailable: %s", exc)
             raise Unavailable("database unavailable; nothing was appended") from exc
+        except MasterKeyError as exc:
+            log.error("%s", exc)
+            raise Unavailable(f"{exc}; nothing was appended") from exc
 
     async def _append(self, checked: Checked, partner: str) -> list[Outcome]:
         now, outcomes = datetime.now(UTC), checked.outcomes

@@ -59,18 +59,21 @@ class PostgresKeyStore:
 
     async def save(self, issued: Iterable[DataKey],
                    conn: asyncpg.Connection | None = None) -> None:
-        """Store newly issued keys, wrapped, in one statement (before the event is appended)."""
+        """Store newly issued keys, wrapped, in one statement (before the event is appended).
+        Refused (MasterKeyError) once the master key was rotated under this process: a key
+        wrapped by the old master key would not open after the restart."""
         rows = [(k.key_id, self.wrapper.wrap(k.dek), k.blind_index) for k in issued]
         if not rows:
             return
         query = (f"INSERT INTO {self.table} (key_id, wrapped_key, wrapped_by, blind_index) "
-                 "SELECT k, w, $4, b FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS t(k, w, b)")
+                 "SELECT k, w, $4, b FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS t(k, w, b) "
+                 f"WHERE EXISTS (SELECT 1 FROM {self.table} WHERE key_id = $5 AND wrapped_by = $4)")
         args = ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                self.wrapper.key_id)
-        if conn is not None:
-            await conn.execute(query, *args)
-        else:
-            await self.pool.execute(query, *args)
+                self.wrapper.key_id, INDEX_KEY_ID)
+        done = await (conn or self.pool).execute(query, *args)
+        if done.split()[-1] == "0":
+            raise MasterKeyError(f"the stored keys are no longer wrapped by {self.wrapper.key_id}"
+                                 ": the master key was rotated; restart with the new key")
 
     async def load(self, key_ids: Iterable[str]) -> dict[str, bytes | None]:
         """Data keys by id; ``None`` for an erased (or never stored) key."""

@@ -139,6 +139,10 @@ async def test_a_wrong_or_old_master_key_fails_at_startup(pool: tuple[asyncpg.Po
     store = await PostgresKeyStore.open(pool[0], MASTER, pool[1])
     with pytest.raises(MasterKeyError, match="not by the configured master key"):
         await PostgresKeyStore.open(pool[0], LocalMasterKey(os.urandom(32)), pool[1])
+    stale = await PostgresKeyStore.open(pool[0], MASTER, pool[1])  # e.g. a running ingest
     await store.rotate(LocalMasterKey(os.urandom(32)))
     with pytest.raises(MasterKeyError, match="wrong or lost"):
         await PostgresKeyStore.open(pool[0], MASTER, pool[1])
+    with pytest.raises(MasterKeyError, match="rotated"):  # never a key the new one cannot open
+        await detention(stale, ["Zhanat Reimov"])
+    await detention(store, ["Zhanat Reimov"])
