@@ -31,7 +31,7 @@ from saylau.domain.quickcount.sampling import (
     allocate,
     draw_sample,
     frame_hash,
-    station_key,
+    shuffle_step,
     verify_sample,
 )
 
@@ -39,5 +39,5 @@ __all__ = [
     "DISCREPANCY_CONFIDENCE", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
     "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
     "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
-    "frame_hash", "quick_count", "ratio_estimate", "station_key", "verify_sample", "z_value",
+    "frame_hash", "quick_count", "ratio_estimate", "shuffle_step", "verify_sample", "z_value",
 ]

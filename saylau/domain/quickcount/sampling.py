@@ -6,12 +6,13 @@ regions. The sample size is allocated to strata in proportion to their registere
 station per stratum when the size allows and never more than a stratum's stations. Within a
 stratum, stations are drawn by simple random sampling without replacement.
 
-Randomness. Each station gets the key ``SHA-256("<seed>:<station_id>")`` and a stratum's
-sample is its ``n_h`` stations with the smallest keys. Sorting by independent uniform keys is a
-uniformly random permutation, so the first ``n_h`` are a simple random sample (Tillé 2006,
-*Sampling Algorithms*, §4.4, "sorting by random numbers"). Unlike ``random.Random`` (whose
+Randomness. Within a stratum the frame is sorted by station id and shuffled by a partial
+Fisher–Yates shuffle (Knuth, TAOCP vol. 2, §3.4.2, Algorithm P): step ``k`` swaps position
+``k`` with position ``k + r_k mod (N_h − k)``, where ``r_k`` is ``SHA-256("<seed>:<region>:<k>")``
+read as a big-endian integer; the first ``n_h`` stations are the sample, a simple random sample
+without replacement (the modulo bias is below 2⁻²⁰⁰). Unlike ``random.Random`` (whose
 ``sample`` algorithm Python does not promise to keep), this is stable across Python versions
-and re-computable by anyone in any language from the frame and the seed.
+and re-computable by anyone, in any language, from the frame and the seed.
 """
 from __future__ import annotations
 
@@ -105,9 +106,10 @@ def frame_hash(frame: Iterable[FrameStation]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def station_key(seed: int, station_id: str) -> str:
-    """The station's random sort key for ``seed``."""
-    return hashlib.sha256(f"{seed}:{station_id}".encode()).hexdigest()
+def shuffle_step(seed: int, region: str, k: int, remaining: int) -> int:
+    """The offset (0 ≤ r < ``remaining``) step ``k`` of the stratum's shuffle swaps in."""
+    digest = hashlib.sha256(f"{seed}:{region}:{k}".encode()).digest()
+    return int.from_bytes(digest, "big") % remaining
 
 
 def allocate(strata: Mapping[str, tuple[int, int]], size: int) -> dict[str, int]:
@@ -172,9 +174,12 @@ def draw_sample(frame: Iterable[FrameStation], size: int, seed: int, *, election
 
 
 def _stratum(region: str, stations: Sequence[FrameStation], n: int, seed: int) -> Stratum:
-    chosen = sorted(stations, key=lambda s: station_key(seed, s.station_id))[:n]
+    order = [s.station_id for s in stations]
+    for k in range(n):
+        j = k + shuffle_step(seed, region, k, len(order) - k)
+        order[k], order[j] = order[j], order[k]
     return Stratum(region, len(stations), sum(s.registered_voters for s in stations),
-                   tuple(sorted(s.station_id for s in chosen)))
+                   tuple(sorted(order[:n])))
 
 
 @dataclass(frozen=True)
