@@ -9,6 +9,7 @@ import pytest
 from saylau.domain.quickcount import (
     RULE_ID,
     OfficialFigure,
+    QuickCount,
     Sample,
     StationProtocol,
     StationTurnout,
@@ -66,6 +67,7 @@ def test_a_higher_confidence_gives_a_wider_interval_around_the_same_estimate() -
     low, high = (quick_count(SAMPLE, TURNOUT, [], c).turnout for c in (0.9, 0.99))
     assert low and high and low.estimate == high.estimate
     assert high.ci_low < low.ci_low < low.ci_high < high.ci_high
+    assert low.at(0.99) == pytest.approx(high)
     assert z_value(0.99) == pytest.approx(2.5758, abs=1e-4)
     with pytest.raises(ValueError, match="confidence"):
         z_value(1.0)
@@ -128,42 +130,46 @@ def test_nothing_reported_yet_gives_no_estimate() -> None:
     assert count.turnout is None and count.shares == {} and count.reported == 0
 
 
+def count_of(turnout: list[StationTurnout]) -> QuickCount:
+    return quick_count(SAMPLE, turnout, PROTOCOLS)
+
+
 def national(turnout: float, **shares: float) -> OfficialFigure:
     return OfficialFigure("national", turnout, "CEC preliminary", None, shares)
 
 
 def test_an_official_turnout_outside_the_99_percent_interval_is_a_discrepancy() -> None:
-    found = discrepancies(SAMPLE, TURNOUT, PROTOCOLS, [national(95.0)])
+    found = discrepancies(count_of(TURNOUT), [national(95.0)])
     estimate = quick_count(SAMPLE, TURNOUT, PROTOCOLS, 0.99).turnout
     assert estimate and len(found) == 1
     alert = found[0].payload()
     assert alert["rule_id"] == RULE_ID == "quickcount.discrepancy"
     assert (alert["measure"], alert["official"], alert["sample_id"]) == ("turnout", 95.0, "s-1")
-    assert (alert["estimate"], alert["ci_low"], alert["ci_high"]) == (
-        estimate.estimate, estimate.ci_low, estimate.ci_high)
+    assert (alert["estimate"], alert["ci_low"], alert["ci_high"]) == pytest.approx(
+        (estimate.estimate, estimate.ci_low, estimate.ci_high))
     assert alert["confidence"] == 0.99 and alert["reported"] == alert["sampled"] == 5
 
 
 def test_an_official_figure_inside_the_interval_is_not_a_discrepancy() -> None:
     estimate, _ = expected_turnout()
-    assert discrepancies(SAMPLE, TURNOUT, PROTOCOLS, [national(estimate)]) == []
+    assert discrepancies(count_of(TURNOUT), [national(estimate)]) == []
 
 
 def test_no_discrepancy_before_80_percent_of_the_sample_reported() -> None:
-    assert discrepancies(SAMPLE, TURNOUT[:3], PROTOCOLS, [national(95.0)]) == []  # 3 of 5
-    assert len(discrepancies(SAMPLE, TURNOUT[:4], PROTOCOLS, [national(95.0)])) == 1  # 4 of 5
+    assert discrepancies(count_of(TURNOUT[:3]), [national(95.0)]) == []  # 3 of 5
+    assert len(discrepancies(count_of(TURNOUT[:4]), [national(95.0)])) == 1  # 4 of 5
 
 
 def test_shares_and_regional_figures_are_checked_too() -> None:
     count = quick_count(SAMPLE, TURNOUT, PROTOCOLS, 0.99)
     figure = national(count.turnout.estimate if count.turnout else 0, Amanat=99.0)
-    found = discrepancies(SAMPLE, TURNOUT, PROTOCOLS, [figure])
+    found = discrepancies(count_of(TURNOUT), [figure])
     assert [(d.measure, d.candidate) for d in found] == [("share", "Amanat")]
     regional = OfficialFigure("region", 99.0, "CEC", "A")
-    found = discrepancies(SAMPLE, TURNOUT, PROTOCOLS, [regional])
+    found = discrepancies(count_of(TURNOUT), [regional])
     assert [(d.level, d.region, d.sampled) for d in found] == [("region", "A", 3)]
     unknown = OfficialFigure("region", 99.0, "CEC", "Nowhere")
-    assert discrepancies(SAMPLE, TURNOUT, PROTOCOLS, [unknown]) == []
+    assert discrepancies(count_of(TURNOUT), [unknown]) == []
 
 
 def test_an_announcement_payload_reads_as_an_official_figure() -> None:

@@ -11,14 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from saylau.domain.quickcount.estimation import (
-    Estimate,
-    QuickCount,
-    StationProtocol,
-    StationTurnout,
-    quick_count,
-)
-from saylau.domain.quickcount.sampling import Sample
+from saylau.domain.quickcount.estimation import Estimate, QuickCount
 
 RULE_ID = "quickcount.discrepancy"
 DISCREPANCY_CONFIDENCE = 0.99
@@ -70,24 +63,26 @@ class Discrepancy:
         return {"rule_id": RULE_ID, **asdict(self)}
 
 
-def discrepancies(sample: Sample, turnout: Iterable[StationTurnout],
-                  protocols: Iterable[StationProtocol], official: Iterable[OfficialFigure],
+def discrepancies(count: QuickCount, official: Iterable[OfficialFigure], *,
                   confidence: float = DISCREPANCY_CONFIDENCE,
                   min_reported: float = MIN_REPORTED) -> list[Discrepancy]:
-    """Every official figure that the sample contradicts (the latest figure per level/region
-    should be passed; a region unknown to the sample is skipped)."""
-    count = quick_count(sample, turnout, protocols, confidence)
+    """Every official figure the quick count contradicts, judged at ``confidence`` whatever
+    the confidence ``count`` was computed at. Pass the latest figure per level and region; a
+    region unknown to the sample is skipped."""
     found: list[Discrepancy] = []
     for figure in official:
-        found += _check(count, figure, min_reported)
+        found += _check(count, figure, confidence, min_reported)
     return found
 
 
-def _check(count: QuickCount, figure: OfficialFigure, min_reported: float) -> list[Discrepancy]:
+def _check(count: QuickCount, figure: OfficialFigure, confidence: float,
+           min_reported: float) -> list[Discrepancy]:
     scope = _scope(count, figure)
     if scope is None:
         return []
-    sampled, reported, protocols, turnout, shares = scope
+    sampled, reported, protocols, turnout_at, shares_at = scope
+    turnout = turnout_at.at(confidence) if turnout_at else None
+    shares = {name: e.at(confidence) for name, e in shares_at.items()}
     found = []
     if reported >= min_reported * sampled and _outside(turnout, figure.turnout_percent):
         found.append(_discrepancy(count, figure, "turnout", None, turnout, reported, sampled))

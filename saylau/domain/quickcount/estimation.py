@@ -48,6 +48,16 @@ class Estimate:
     std_error: float
     reported: int
 
+    def at(self, confidence: float) -> Estimate:
+        """The same estimate with its interval at another confidence level."""
+        return _interval(self.estimate / 100, self.std_error / 100, confidence, self.reported)
+
+
+def _interval(ratio: float, std_error: float, confidence: float, reported: int) -> Estimate:
+    half = z_value(confidence) * std_error
+    return Estimate(100 * ratio, max(0.0, 100 * (ratio - half)), min(100.0, 100 * (ratio + half)),
+                    confidence, 100 * std_error, reported)
+
 
 @dataclass(frozen=True)
 class StationTurnout:
@@ -88,9 +98,7 @@ def ratio_estimate(units: Units, frame: Mapping[str, int], confidence: float,
     centre = ratio if lonely_ratio is None else lonely_ratio
     variance = math.fsum(_stratum_term(rows, frame[h], ratio, centre)
                          for h, rows in strata.items()) / x_total ** 2
-    half = z_value(confidence) * math.sqrt(variance)
-    return Estimate(100 * ratio, max(0.0, 100 * (ratio - half)), min(100.0, 100 * (ratio + half)),
-                    confidence, 100 * math.sqrt(variance), sum(map(len, strata.values())))
+    return _interval(ratio, math.sqrt(variance), confidence, sum(map(len, strata.values())))
 
 
 def _stratum_term(rows: Sequence[tuple[float, float]], frame: int, ratio: float,
