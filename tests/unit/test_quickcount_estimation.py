@@ -17,6 +17,7 @@ from saylau.domain.quickcount import (
     discrepancies,
     quick_count,
     ratio_estimate,
+    station_turnout,
     z_value,
 )
 
@@ -176,3 +177,11 @@ def test_an_announcement_payload_reads_as_an_official_figure() -> None:
     figure = OfficialFigure.from_payload({"level": "region", "region": "A",
                                           "turnout_percent": 63.3, "source": "CEC"})
     assert figure == OfficialFigure("region", 63.3, "CEC", "A", {})
+
+
+def test_a_station_counts_its_latest_hour_until_its_protocol_arrives() -> None:
+    hourly = {10: 300, 18: 900, 14: 600}
+    assert station_turnout("A1", 2000, hourly) == StationTurnout("A1", 2000, 900)
+    assert station_turnout("A1", 2000, hourly, 1210) == StationTurnout("A1", 2000, 1210)
+    assert station_turnout("A1", 2000, {}) is None
+    assert station_turnout("A1", None, hourly) is None

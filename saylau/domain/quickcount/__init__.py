@@ -20,6 +20,7 @@ from saylau.domain.quickcount.estimation import (
     StationTurnout,
     quick_count,
     ratio_estimate,
+    station_turnout,
     z_value,
 )
 from saylau.domain.quickcount.sampling import (
@@ -39,5 +40,6 @@ __all__ = [
     "DISCREPANCY_CONFIDENCE", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
     "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
     "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
-    "frame_hash", "quick_count", "ratio_estimate", "shuffle_step", "verify_sample", "z_value",
+    "frame_hash", "quick_count", "ratio_estimate", "shuffle_step", "station_turnout",
+    "verify_sample", "z_value",
 ]

@@ -68,6 +68,16 @@ class StationTurnout:
     voters: int
 
 
+def station_turnout(station_id: str, registered_voters: int | None, hourly: Mapping[int, int],
+                    ballots_cast: int | None = None) -> StationTurnout | None:
+    """A sampled station's figure: the protocol's ballots cast once it has arrived, else the
+    count of the latest hour; None without registered voters or without any figure."""
+    voters = ballots_cast if ballots_cast is not None else hourly[max(hourly)] if hourly else None
+    if not registered_voters or voters is None:
+        return None
+    return StationTurnout(station_id, registered_voters, voters)
+
+
 @dataclass(frozen=True)
 class StationProtocol:
     """Votes per party or candidate in a sampled station's protocol."""
