@@ -101,7 +101,11 @@ def eligible(frame: Iterable[FrameStation]) -> list[FrameStation]:
 def frame_hash(frame: Iterable[FrameStation]) -> str:
     """SHA-256 of the canonical frame: UTF-8 JSON ``[[station_id, region, registered_voters],
     …]`` sorted by station id, no whitespace, non-ASCII unescaped."""
-    rows = [[s.station_id, s.region, s.registered_voters] for s in eligible(frame)]
+    return _digest(eligible(frame))
+
+
+def _digest(stations: Sequence[FrameStation]) -> str:
+    rows = [[s.station_id, s.region, s.registered_voters] for s in stations]
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -163,23 +167,23 @@ def draw_sample(frame: Iterable[FrameStation], size: int, seed: int, *, election
     by_region: dict[str, list[FrameStation]] = {}
     for station in stations:
         by_region.setdefault(station.region, []).append(station)
-    sizes = allocate({r: (len(s), sum(x.registered_voters for x in s))
-                      for r, s in by_region.items()}, size)
-    strata = tuple(_stratum(region, by_region[region], sizes[region], seed)
+    design = {r: (len(s), sum(x.registered_voters for x in s)) for r, s in by_region.items()}
+    sizes = allocate(design, size)
+    strata = tuple(_stratum(region, by_region[region], design[region][1], sizes[region], seed)
                    for region in sorted(by_region))
-    digest = frame_hash(stations)
+    digest = _digest(stations)
     sample_id = sample_id or str(uuid5(SAMPLE_NAMESPACE, "|".join(
         [election_id, str(seed), str(size), digest, drawn_at.isoformat()])))
     return Sample(sample_id, election_id, METHOD, seed, size, digest, drawn_at, strata)
 
 
-def _stratum(region: str, stations: Sequence[FrameStation], n: int, seed: int) -> Stratum:
+def _stratum(region: str, stations: Sequence[FrameStation], voters: int, n: int,
+             seed: int) -> Stratum:
     order = [s.station_id for s in stations]
     for k in range(n):
         j = k + shuffle_step(seed, region, k, len(order) - k)
         order[k], order[j] = order[j], order[k]
-    return Stratum(region, len(stations), sum(s.registered_voters for s in stations),
-                   tuple(sorted(order[:n])))
+    return Stratum(region, len(stations), voters, tuple(sorted(order[:n])))
 
 
 @dataclass(frozen=True)
