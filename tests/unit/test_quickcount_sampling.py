@@ -125,3 +125,12 @@ def test_verify_detects_a_changed_frame_or_allocation() -> None:
     assert not check.ok and not check.frame_hash_matches
     tweaked = replace(sample, strata=tuple(replace(s, frame=s.frame + 1) for s in sample.strata))
     assert not verify_sample(frame(), tweaked).allocation_matches
+
+
+def test_a_bad_size_seed_or_clock_is_refused() -> None:
+    with pytest.raises(ValueError, match="size"):
+        draw(size=0)
+    with pytest.raises(ValueError, match="seed"):
+        draw(seed=-1)
+    with pytest.raises(ValueError, match="drawn_at"):
+        draw_sample(frame(), 10, 1, election_id="x", drawn_at=datetime(2021, 1, 9))

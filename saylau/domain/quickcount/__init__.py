@@ -24,6 +24,7 @@ from saylau.domain.quickcount.estimation import (
     z_value,
 )
 from saylau.domain.quickcount.sampling import (
+    MAX_SEED,
     METHOD,
     FrameStation,
     Sample,
@@ -37,7 +38,7 @@ from saylau.domain.quickcount.sampling import (
 )
 
 __all__ = [
-    "DISCREPANCY_CONFIDENCE", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
+    "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
     "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
     "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
     "frame_hash", "quick_count", "ratio_estimate", "shuffle_step", "station_turnout",

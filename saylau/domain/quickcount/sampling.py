@@ -26,6 +26,8 @@ from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 METHOD = "stratified-proportional-srswor-sha256-v1"
+MAX_SEED = 2 ** 53 - 1
+"""Seeds stay exact in JSON numbers."""
 SAMPLE_NAMESPACE = uuid5(NAMESPACE_URL, "https://saylau.watch/quickcount/samples")
 
 
@@ -161,6 +163,10 @@ def draw_sample(frame: Iterable[FrameStation], size: int, seed: int, *, election
     """
     if size < 1:
         raise ValueError("size must be at least 1")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer from 0 to {MAX_SEED}")
+    if drawn_at.tzinfo is None:
+        raise ValueError("drawn_at needs a UTC offset")
     stations = eligible(frame)
     if not stations:
         raise ValueError("the frame has no station with registered voters")
