@@ -39,7 +39,7 @@ PROTOCOLS = [protocol("A1", 40, 10), protocol("A2", 45, 15), protocol("A3", 60, 
 
 
 def expected_turnout() -> tuple[float, float]:
-    """Cochran (6.49) written out: weights N_h/n_h = 10/3 and 5/2."""
+    """The combined ratio variance (Cochran 1977, §6.11) written out: weights N_h/n_h = 10/3 and 5/2."""
     y, x = 10 / 3 * 190 + 5 / 2 * 80, 10 / 3 * 300 + 5 / 2 * 200
     r = y / x
     a = [50 - r * 100, 60 - r * 100, 80 - r * 100]

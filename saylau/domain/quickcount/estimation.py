@@ -9,7 +9,7 @@ stations that reported, each reporting station weighing ``N_h / n_h``:
 
 with ``s²_eh`` the sample variance of the residuals in stratum h: the Taylor-linearised
 (design-based) variance with finite population correction (Cochran 1977, *Sampling
-Techniques*, 3rd ed., §6.11, eq. 6.49; Lohr 2010, *Sampling: Design and Analysis*, 2nd ed.,
+Techniques*, 3rd ed., §6.11; Lohr 2010, *Sampling: Design and Analysis*, 2nd ed.,
 §4.1 and §9.1). The interval is ``R̂ ± z_{(1+c)/2} √v`` with the normal quantile, clipped to
 0–100 %. A region's own estimate is the same formula on its stratum alone.
 
