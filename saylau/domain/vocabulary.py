@@ -34,9 +34,17 @@ OBSERVER_REVOKED = "observer.accreditation_revoked"
 TURNOUT_REPORTED = "turnout.reported"
 TURNOUT_ANNOUNCED = "turnout.announced"
 CHECKLIST_SUBMITTED = "checklist.submitted"
+PROTOCOL_REPORTED = "protocol.reported"
+SAMPLE_DRAWN = "sample.drawn"
+OFFICIAL_RESULTS = "official.results_announced"
+QUICKCOUNT_STATION_INPUTS = (TURNOUT_REPORTED, PROTOCOL_REPORTED, STATION_REGISTERED)
+"""Types whose arrival or withdrawal at a sampled station changes its election's quick count."""
+ADMIN_TYPES = frozenset({SAMPLE_DRAWN})
+"""Types ingest accepts only from a key with the ``admin`` scope (a sample is drawn by
+``POST /v1/quickcount/samples``, never written by hand)."""
 MESSAGE_RECEIVED = "message.received"
 REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERVER_REVOKED,
-                  TURNOUT_ANNOUNCED)
+                  TURNOUT_ANNOUNCED, SAMPLE_DRAWN, OFFICIAL_RESULTS)
 TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
 NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES)

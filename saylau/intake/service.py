@@ -13,7 +13,7 @@ from prometheus_client import Counter
 from saylau.catalogue import Catalogue, FieldError
 from saylau.db import UNAVAILABLE
 from saylau.decode import compiled
-from saylau.domain.vocabulary import OPERATOR_TYPES
+from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
 from saylau.envelope import content_hash, partition_key
 from saylau.intake import ingest_tables
 from saylau.intake.log import ChainedLog
@@ -82,6 +82,9 @@ class Intake:
             elif envelope.type in OPERATOR_TYPES and "triage" not in scopes:
                 checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
                     FieldError(("type",), f"{envelope.type} needs a key with the triage scope")])
+            elif envelope.type in ADMIN_TYPES and "admin" not in scopes:
+                checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
+                    FieldError(("type",), f"{envelope.type} needs a key with the admin scope")])
             else:
                 wire = envelope.wire()
                 checked.pending.append(Pending(i, envelope, wire, content_hash(wire)))
