@@ -1,14 +1,21 @@
 """The quick count against a synthetic country whose true turnout and shares are known.
 
 10,000 stations in 15 regions with different turnout and party strength; 200 samples of 500
-stations drawn with 200 seeds. A calibrated 95 % interval covers the truth in about 95 % of
-the samples (93–97 % allowed for 200 seeds), a 99 % interval in at least 98 %.
+stations drawn with seeds 0–199, the first 200 seeds, fixed before any result was seen. The
+issue's criterion: the 95 % interval covers the true turnout in 93–97 % of the samples, the
+99 % interval in at least 98 %.
 
-The coverage of 200 seeds is itself random: its binomial standard deviation is 1.5 points, so
-the 93–97 % band is ±1.3 sd and a perfectly calibrated interval misses it for about one seed
-set in five. Over seeds 0–1399 (7 sets of 200) the 95 % interval covered the true turnout in
-94.1 % of samples (91.5 % for seeds 0–199, 93.0–95.5 % for the other six sets) and the shares
-in 94.0–95.4 %; the 99 % interval 98.5–100 % in every set. Seeds 1200–1399 are used here.
+That criterion is itself random. With 200 samples the coverage of a perfectly calibrated
+interval has a binomial standard deviation of 1.5 points (0.7 at 99 %): it lands in 93–97 %
+with probability 0.86 and at or above 98 % with 0.95, so a calibrated estimator fails one of
+the two for about one set of 200 seeds in five. Measured over seeds 0–3999 (20 sets of 200,
+``python -m tests.unit.test_quickcount_simulation 0 4000``): the 95 % turnout interval covered
+the truth in 94.9 % of the 4,000 samples, and the sets of 200 passed both turnout criteria in
+18 of 20; the 95 % share intervals covered in 94.6–95.1 %. See docs/quickcount.md.
+
+The shares are not part of the issue's criterion; each party's coverage is held to the band a
+calibrated interval misses with probability below 1 % (about ±3 standard deviations):
+90.5–99.5 % for the 95 % interval, at least 97 % for the 99 % interval.
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ from saylau.domain.quickcount import (
 
 PARTIES = ("Amanat", "Ak Zhol", "Respublica")
 DRAWN_AT = datetime(2021, 1, 10, 6, 0, tzinfo=UTC)
-SEEDS = range(1200, 1400)
+SEEDS = range(200)  # the first 200 seeds, chosen before any result was seen
 
 
 @lru_cache(maxsize=1)
@@ -117,5 +124,21 @@ def test_the_99_percent_interval_covers_the_true_turnout_in_at_least_98_percent(
 
 def test_the_intervals_cover_the_true_shares() -> None:
     for party in PARTIES:
-        assert 0.93 <= coverage(0.95, party) <= 0.97, party
-        assert coverage(0.99, party) >= 0.98, party
+        assert 0.905 <= coverage(0.95, party) <= 0.995, party
+        assert coverage(0.99, party) >= 0.97, party
+
+
+def measure(first: int, last: int) -> None:
+    """Coverage per set of 200 seeds over ``first``..``last`` − 1 (slow: a few minutes)."""
+    global SEEDS
+    for start in range(first, last, 200):
+        SEEDS = range(start, min(start + 200, last))
+        counts.cache_clear()
+        row = [f"{coverage(c, m):.3f}" for m in ("turnout", *PARTIES) for c in (0.95, 0.99)]
+        print(f"seeds {start}-{SEEDS[-1]}: turnout 95/99 {row[0]} {row[1]}; "
+              + "; ".join(f"{p} {row[2 + 2 * i]} {row[3 + 2 * i]}" for i, p in enumerate(PARTIES)))
+
+
+if __name__ == "__main__":
+    import sys
+    measure(int(sys.argv[1]), int(sys.argv[2]))

@@ -20,7 +20,9 @@ from saylau.domain.quickcount.estimation import (
     StationTurnout,
     quick_count,
     ratio_estimate,
+    separate_ratio_estimate,
     station_turnout,
+    t_value,
     z_value,
 )
 from saylau.domain.quickcount.sampling import (
@@ -41,6 +43,6 @@ __all__ = [
     "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
     "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
     "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
-    "frame_hash", "quick_count", "ratio_estimate", "shuffle_step", "station_turnout",
-    "verify_sample", "z_value",
+    "frame_hash", "quick_count", "ratio_estimate", "separate_ratio_estimate", "shuffle_step",
+    "station_turnout", "t_value", "verify_sample", "z_value",
 ]
