@@ -143,6 +143,9 @@ def test_quick_count_from_draw_to_discrepancy(own_stack: Stack, schemas: list[st
     assert detail["official"] == round(inflated, 1) and detail["confidence"] == 0.99
     assert detail["ci_low"] <= truth <= detail["ci_high"] < detail["official"]
     assert [d["measure"] for d in count["discrepancies"]] == ["turnout"]
+    pushed = fetch(f"SELECT data->>'breach_id' AS id FROM \"{stack.name}\".changes "
+                   "WHERE kind = 'breach' AND data->>'rule_id' = 'quickcount.discrepancy'")
+    assert {r["id"] for r in pushed} == {found[0]["breach_id"]}  # on the live stream
 
     verified = saylau(stack, "quickcount", "verify-sample", sample["sample_id"])
     assert verified.returncode == 0, verified.stdout + verified.stderr
