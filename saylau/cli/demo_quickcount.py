@@ -75,10 +75,9 @@ def station_reports(station: dict[str, Any]) -> list[dict[str, Any]]:
 
 def split(rng: random.Random, valid: int) -> dict[str, int]:
     """Valid votes shared out around the announced shares."""
-    weights = {name: max(0.1, rng.gauss(share, share / 6))
-               for name, share in OFFICIAL_SHARES.items()}
+    weights = {name: share * rng.uniform(0.8, 1.2) for name, share in OFFICIAL_SHARES.items()}
     total = sum(weights.values())
-    votes = {name: int(valid * w / total) for name, w in weights.items()}
+    votes = {name: round(valid * w / total) for name, w in weights.items()}
     votes["Nur Otan"] += valid - sum(votes.values())
     return votes
 
