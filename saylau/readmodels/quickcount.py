@@ -5,8 +5,12 @@ time from these small tables (cost ∝ sample size) with the pure ``quick_count`
 Every row is rebuilt from the stored, non-withdrawn events of what a batch touched (latest by
 ``occurred_at``, then ``event_id``), and a touched election's alerts are re-evaluated from the
 committed tables, so the rows depend only on the log, never on batch sizes or partition order.
-The evaluation takes a transaction-level advisory lock per schema: two projector workers on
-different partitions evaluate one after the other, the second seeing the first's reports.
+Two transaction-level advisory locks keep concurrent projector workers (one per partition
+set) from missing each other's uncommitted rows: a batch with samples or official figures
+takes the *gate* exclusively, so it waits for every batch of reports in flight and then sees
+them; a batch of reports takes the gate shared (batches of reports do not wait for each
+other) and, only if its stations are in a sample, the *evaluate* lock, so evaluations of an
+election run one after the other, each seeing the reports committed before it.
 A sampled station's turnout is its standing counts in ``station_turnout`` (the turnout read
 model, written earlier in the same transaction) and its registered voters the registry's.
 """
@@ -51,7 +55,7 @@ from saylau.readmodels.breaches import upsert_breaches
 
 NATIONAL = ""
 """The ``region`` key of a national official figure."""
-LOCK = "saylau.quickcount"
+GATE, EVALUATE = ":quickcount.gate", ":quickcount.evaluate"
 
 quickcount_samples = table(
     "quickcount_samples", READ,
@@ -110,8 +114,8 @@ def fold(batch: Batch, config: RuleConfig) -> Touched:
 async def write(conn: asyncpg.Connection, touched: Touched, config: RuleConfig) -> list[Change]:
     if not (touched.elections or touched.stations):
         return []
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))", LOCK)
     stations, elections = sorted(touched.stations), sorted(touched.elections)
+    await _lock(conn, GATE, shared=not elections)
     await _rebuild_protocols(conn, stations)
     await _rebuild_samples(conn, elections)
     await _rebuild_official(conn, elections)
@@ -119,10 +123,19 @@ async def write(conn: asyncpg.Connection, touched: Touched, config: RuleConfig) 
     if stations:
         affected |= {r["election_id"] for r in await conn.fetch(
             "SELECT election_id FROM quickcount_samples WHERE stations ?| $1::text[]", stations)}
+    if not affected:
+        return []
+    await _lock(conn, EVALUATE)
     changes: list[Change] = []
     for election_id in sorted(affected):
         changes += await evaluate(conn, election_id)
     return changes
+
+
+async def _lock(conn: asyncpg.Connection, name: str, shared: bool = False) -> None:
+    """A transaction-level advisory lock of this schema's quick count (see the module doc)."""
+    kind = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    await conn.execute(f"SELECT {kind}(hashtext(current_schema() || $1))", name)
 
 
 READ_MODEL = ReadModel("quickcount", (quickcount_samples, quickcount_protocols,
