@@ -155,15 +155,15 @@ def text(f: dict[str, Any]) -> str:
     c, s, b = f["ceilings"], f["single"], f["batch"]
     return "\n".join([
         f"ingest, one process ({f['when']}, {f['cores']} cores)",
-        f"  ceiling raw aiokafka produce   {c['kafka_produce']:>9,.0f} events/s"
-        f"   (load before {c['load_average_before']})",
+        (f"  ceiling raw aiokafka produce   {c['kafka_produce']:>9,.0f} events/s"
+        f"   (load before {c['load_average_before']})"),
         f"  ceiling PG insert, groups 32   {c['pg_insert_32']:>9,.0f} rows/s",
         f"  ceiling PG insert, groups 1000 {c['pg_insert_1000']:>9,.0f} rows/s",
-        f"  single POST (wrk, {s['connections']} conns)  {s['accepted_per_s']:>9,.0f} accepted/s"
+        (f"  single POST (wrk, {s['connections']} conns)  {s['accepted_per_s']:>9,.0f} accepted/s"
         f"   p50 {s['p50_ms']:.1f} ms  p99 {s['p99_ms']:.1f} ms  not 202: {s['not_accepted']}"
-        f"   (load before {s['load_average_before']})",
-        f"  batch POST (4 x 1000)          {b['accepted_per_s']:>9,.0f} accepted/s"
-        f"   not 202: {b['not_accepted']}   (load before {b['load_average_before']})",
+        f"   (load before {s['load_average_before']})"),
+        (f"  batch POST (4 x 1000)          {b['accepted_per_s']:>9,.0f} accepted/s"
+        f"   not 202: {b['not_accepted']}   (load before {b['load_average_before']})"),
         f"  ingest peak RSS                {f['ingest_peak_rss_mib']:>9,.0f} MiB",
     ])
 

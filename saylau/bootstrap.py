@@ -31,6 +31,7 @@ class Needs:
     search_path: str | None = None
     pool_size: int = 10
     command_timeout: float = 30
+    session_reset: bool = True
     producer: bool = False
     intake: bool = False
     projection: bool = False
@@ -57,7 +58,8 @@ class Wiring:
 async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
     """Open the pool and migrate; then the producer, intake and projection as needed."""
     pool = await connect_pool(cfg.dsn, max_size=needs.pool_size, search_path=needs.search_path,
-                              command_timeout=needs.command_timeout)
+                              command_timeout=needs.command_timeout,
+                              session_reset=needs.session_reset)
     try:
         async with pool.acquire() as conn:
             await migrate(conn, cfg.read_schema, cfg.ingest_schema)

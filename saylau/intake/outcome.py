@@ -39,7 +39,8 @@ class Outcome:
 
 @dataclass
 class Pending:
-    """A valid item not yet appended: its envelope, wire form, content hash and Kafka key."""
+    """A valid item not yet appended: its envelope, wire form, content hash, Kafka key and
+    the partner that sent it (one group commit carries several partners' requests)."""
 
     index: int
     envelope: Envelope
@@ -47,6 +48,7 @@ class Pending:
     digest: str
     key: str = ""
     warnings: list[str] = field(default_factory=list)
+    partner: str = ""
 
 
 @dataclass

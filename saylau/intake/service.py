@@ -16,12 +16,15 @@ from saylau.decode import compiled
 from saylau.domain.vocabulary import OPERATOR_TYPES
 from saylau.envelope import content_hash, partition_key
 from saylau.intake import ingest_tables
+from saylau.intake.group import GroupCommit
 from saylau.intake.log import ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
 from saylau.intake.validation import validate_item
 
 log = logging.getLogger("saylau.ingest")
 ACCEPTED = Counter("saylau_events_accepted_total", "Events acknowledged by the broker")
+MAX_GROUP = 5000
+"""Items per group commit at most (a group holds whole requests, so up to 5 batches)."""
 REJECTED = Counter("saylau_events_rejected_total", "Events not appended", ["reason"])
 
 
@@ -39,6 +42,8 @@ class Intake:
 
     def __init__(self, log_: ChainedLog, pool: asyncpg.Pool, catalogue: Catalogue) -> None:
         self.log, self.pool, self.catalogue = log_, pool, compiled(catalogue)
+        self.group: GroupCommit[Checked, list[Outcome]] = GroupCommit(
+            self._flush, size=lambda checked: len(checked.pending), max_items=MAX_GROUP)
 
     async def submit(self, items: list[Any], partner: str,
                      scopes: frozenset[str] = INGEST_ONLY) -> list[Outcome]:
@@ -88,32 +93,64 @@ class Intake:
         return checked
 
     async def append(self, checked: Checked, partner: str) -> list[Outcome]:
-        """Dedup, route and append what passed ``check``; every outcome, in order."""
+        """Dedup, route and append what passed ``check``; every outcome, in order.
+
+        Concurrent requests share a group commit (``saylau.intake.group``); a submission
+        with nothing left to append costs no query at all.
+        """
+        if not checked.pending:
+            return checked.refused
+        for p in checked.pending:
+            p.partner = partner
         try:
-            return await self._append(checked, partner)
+            return await self.group.submit(checked)
         except UNAVAILABLE as exc:
             log.warning("database unavailable: %s", exc)
             raise Unavailable("database unavailable; nothing was appended") from exc
 
-    async def _append(self, checked: Checked, partner: str) -> list[Outcome]:
-        now, outcomes = datetime.now(UTC), checked.outcomes
-        pending = await self._dedup(checked.pending, outcomes)
-        await self._route_reports(pending, outcomes)
-        pending = [p for p in pending if outcomes[p.index] is None]
-        await self._warn_unknown_stations(pending)
-        accepted = await self.log.append(pending, outcomes, partner, now)
-        await ingest_tables.remember(self.pool, accepted, partner, now)
-        return [o for o in outcomes if o is not None]
+    async def _flush(self, group: list[Checked]) -> list[list[Outcome]]:
+        """One group commit: the submissions' items as one list, then each its outcomes."""
+        outcomes: list[Outcome | None] = []
+        pending: list[Pending] = []
+        spans = []
+        for checked in group:
+            start = len(outcomes)
+            for p in checked.pending:
+                p.index += start
+            outcomes += checked.outcomes
+            pending += checked.pending
+            spans.append((start, len(outcomes)))
+        await self._append(Checked(outcomes, pending))
+        return [[o for o in outcomes[a:b] if o is not None] for a, b in spans]
 
-    async def _warn_unknown_stations(self, pending: list[Pending]) -> None:
+    async def _append(self, checked: Checked) -> None:
+        """One lookup (dedup, routing, known stations), one produce batch, one insert."""
+        now, outcomes, pending = datetime.now(UTC), checked.outcomes, checked.pending
+        targets = {p.index: uuid.UUID(str(p.envelope.payload["event_id"])) for p in pending
+                   if targets_report(self.catalogue, p.envelope.type)}
+        known = await ingest_tables.lookup(
+            self.pool, [*(p.envelope.event_id for p in pending), *targets.values()],
+            (p.envelope.station_id for p in pending if p.envelope.station_id))
+        pending, followers = self._dedup(pending, outcomes, known.hashes)
+        self._route_reports(pending, outcomes, known.keys, targets)
+        pending = [p for p in pending if outcomes[p.index] is None]
+        self._warn_unknown_stations(pending, known.stations)
+        accepted = await self.log.append(pending, outcomes, now)
+        await ingest_tables.remember(self.pool, accepted, now)
+        for p, leader in followers:  # a copy answers 200 only once its first was accepted
+            first = outcomes[leader.index]
+            if first is not None and first.code != 202:
+                outcomes[p.index] = Outcome(first.code, first.status, first.event_id,
+                                            first.errors)
+
+    @staticmethod
+    def _warn_unknown_stations(pending: list[Pending], known: set[str]) -> None:
         """Reports naming a station not in the registry are accepted, with a warning.
 
         Ingest keeps the ids of the stations it appended ``station.registered`` for (its own
         ``known_stations`` table, written with the dedup ids), so a station registered a
         moment ago is known at once, without waiting for the projector.
         """
-        named = {p.envelope.station_id for p in pending if p.envelope.station_id}
-        known = await ingest_tables.known_stations(self.pool, named)
         for p in pending:
             station = p.envelope.station_id
             if p.envelope.type == "station.registered" and station:
@@ -122,11 +159,18 @@ class Intake:
                 p.warnings.append(f"station {station!r} is not in the station registry; "
                                   "check the id (the report was accepted)")
 
-    async def _dedup(self, pending: list[Pending], outcomes: list[Outcome | None]) -> list[Pending]:
-        """Known ids: same content → duplicate (200), other content → conflict (409)."""
-        known = await ingest_tables.content_hashes(self.pool, [p.envelope.event_id
-                                                               for p in pending])
-        fresh = []
+    @staticmethod
+    def _dedup(pending: list[Pending], outcomes: list[Outcome | None],
+               known: dict[uuid.UUID, str]) -> tuple[list[Pending],
+                                                     list[tuple[Pending, Pending]]]:
+        """Known ids: same content → duplicate (200), other content → conflict (409).
+
+        An id twice in one group: the first goes on; a copy is a duplicate of it (and
+        follows it if it is not accepted), other content a conflict.
+        """
+        fresh: list[Pending] = []
+        first: dict[uuid.UUID, Pending] = {}
+        followers = []
         for p in pending:
             eid = p.envelope.event_id
             if eid in known:
@@ -134,24 +178,23 @@ class Intake:
                 outcomes[p.index] = (Outcome(200, "duplicate", str(eid)) if same else Outcome(
                     409, "conflict", str(eid),
                     [FieldError(("event_id",), "already accepted with different content")]))
+                if same and eid in first:
+                    followers.append((p, first[eid]))
                 continue
             known[eid] = p.digest
+            first[eid] = p
             fresh.append(p)
-        return fresh
+        return fresh, followers
 
-    async def _route_reports(self, pending: list[Pending],
-                             outcomes: list[Outcome | None]) -> None:
+    def _route_reports(self, pending: list[Pending], outcomes: list[Outcome | None],
+                       known: dict[uuid.UUID, str], targets: dict[int, uuid.UUID]) -> None:
         """Triage reports go to their target's partition, so they always follow it."""
-        targets = [uuid.UUID(str(p.envelope.payload["event_id"])) for p in pending
-                   if targets_report(self.catalogue, p.envelope.type)]
-        keys = await ingest_tables.kafka_keys(self.pool, targets)
-        keys.update({p.envelope.event_id: partition_key(p.envelope) for p in pending})
+        keys = {**known, **{p.envelope.event_id: partition_key(p.envelope) for p in pending}}
         for p in pending:
-            if not targets_report(self.catalogue, p.envelope.type):
+            target = targets.get(p.index)
+            if target is None:
                 p.key = partition_key(p.envelope)
-                continue
-            target = uuid.UUID(str(p.envelope.payload["event_id"]))
-            if target not in keys:
+            elif target not in keys:
                 outcomes[p.index] = Outcome(422, "rejected", str(p.envelope.event_id), [
                     FieldError(("payload", "event_id"), "no accepted event has this id")])
             else:
