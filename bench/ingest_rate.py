@@ -98,14 +98,17 @@ def wrk_single(stack: Stack, seconds: float, profile: bool) -> dict[str, Any]:
     if profile:
         pid = stack.procs["ingest"][0].pid
         spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
-                                str(pid), "-d", str(int(seconds)), "-r", "50", "-o",
-                                str(RESULTS / "ingest_profile.svg")],
+                                str(pid), "-d", str(int(seconds)), "-r", "100", "--format",
+                                "raw", "-o", str(RESULTS / "ingest_profile.txt")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = cpu_seconds(stack.procs["ingest"][0].pid)
     done = subprocess.run([wrk, "-t1", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--latency",
                            "-s", str(ROOT / "bench" / "wrk_single.lua"), stack.ingest_url,
                            "--", stack.writer_key], capture_output=True, text=True, check=True)
+    cpu = cpu_seconds(stack.procs["ingest"][0].pid) - cpu
     if spy is not None:
         spy.wait(timeout=60)
+        out["profile_top"] = top_frames(RESULTS / "ingest_profile.txt")
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("{")][-1]
     figures = json.loads(line)
     seconds_run = figures["duration_us"] / 1e6
@@ -113,17 +116,44 @@ def wrk_single(stack: Stack, seconds: float, profile: bool) -> dict[str, Any]:
                not_accepted=figures["other"], socket_errors=figures["socket_errors"],
                accepted_per_s=figures["accepted"] / seconds_run,
                p50_ms=figures["p50_us"] / 1000, p90_ms=figures["p90_us"] / 1000,
-               p99_ms=figures["p99_us"] / 1000, max_ms=figures["max_us"] / 1000)
+               p99_ms=figures["p99_us"] / 1000, max_ms=figures["max_us"] / 1000,
+               ingest_cpu_share=cpu / seconds_run,
+               ingest_cpu_us_per_accepted=1e6 * cpu / max(figures["accepted"], 1))
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def top_frames(raw: Path, n: int = 25) -> list[tuple[str, float]]:
+    """Share of samples in which each function is on the stack (py-spy's collapsed stacks)."""
+    total, inclusive = 0, {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        total += int(count)
+        for frame in set(stack.split(";")):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:n]
+    return [(frame, round(count / max(total, 1), 3)) for frame, count in ranked]
 
 
 async def batch(stack: Stack, seconds: float) -> dict[str, Any]:
     out: dict[str, Any] = {"load_average_before": load_average()}
     items = events.events(int(30_000 * seconds), 23)
     bodies = [json.dumps(items[i:i + 1000]).encode() for i in range(0, len(items), 1000)]
+    cpu = cpu_seconds(stack.procs["ingest"][0].pid)
     load = await phases.post_batches(stack, bodies, seconds, clients=4)
+    cpu = cpu_seconds(stack.procs["ingest"][0].pid) - cpu
     out.update(clients=4, per_request=1000, accepted=load.accepted, not_accepted=load.other,
-               accepted_per_s=load.accepted / (load.finished - load.started))
+               accepted_per_s=load.accepted / (load.finished - load.started),
+               ingest_cpu_share=cpu / (load.finished - load.started),
+               ingest_cpu_us_per_accepted=1e6 * cpu / max(load.accepted, 1))
     return out
 
 
@@ -164,6 +194,9 @@ def text(f: dict[str, Any]) -> str:
         f"   (load before {s['load_average_before']})"),
         (f"  batch POST (4 x 1000)          {b['accepted_per_s']:>9,.0f} accepted/s"
         f"   not 202: {b['not_accepted']}   (load before {b['load_average_before']})"),
+        (f"  ingest CPU per accepted event  single {s['ingest_cpu_us_per_accepted']:,.0f} µs"
+         f" ({s['ingest_cpu_share']:.0%} of a core), batch {b['ingest_cpu_us_per_accepted']:,.0f}"
+         f" µs ({b['ingest_cpu_share']:.0%} of a core)"),
         f"  ingest peak RSS                {f['ingest_peak_rss_mib']:>9,.0f} MiB",
     ])
 
