@@ -2,8 +2,9 @@
 
 Under load, one dedup query, one produce batch (acknowledged together) and one insert serve
 every request of a group, instead of one of each per request; an idle service flushes a lone
-request at once (no timer, no added latency). Flushes run one at a time, so each group's
-dedup query sees every id the groups before it recorded.
+request at once (no timer, no added latency). Up to ``concurrency`` flushes run at once
+(the next group's lookup overlaps the previous group's acknowledgements); the flush function
+orders groups that share an id (``Intake`` does, so one id is accepted once).
 """
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ class GroupCommit(Generic[T, R]):
     that group gets the exception."""
 
     def __init__(self, flush: Callable[[list[T]], Awaitable[list[R]]],
-                 size: Callable[[T], int] = lambda _: 1, max_items: int = 5000) -> None:
+                 size: Callable[[T], int] = lambda _: 1, max_items: int = 5000,
+                 concurrency: int = 1) -> None:
         self.flush, self.size, self.max_items = flush, size, max_items
+        self.concurrency = concurrency
         self.queue: list[tuple[T, asyncio.Future[R]]] = []
-        self.flusher: asyncio.Task[None] | None = None
+        self.flushers: set[asyncio.Task[None]] = set()
         self.groups = 0
         """How many flushes ran (for tests and metrics)."""
 
@@ -33,8 +36,10 @@ class GroupCommit(Generic[T, R]):
         """``item``'s result, once the group it joined is flushed."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self.queue.append((item, future))
-        if self.flusher is None or self.flusher.done():
-            self.flusher = asyncio.create_task(self._drain())
+        if len(self.flushers) < self.concurrency:
+            flusher = asyncio.create_task(self._drain())
+            self.flushers.add(flusher)
+            flusher.add_done_callback(self.flushers.discard)
         return await future
 
     async def _drain(self) -> None:
@@ -69,7 +74,7 @@ class GroupCommit(Generic[T, R]):
 
     async def close(self) -> None:
         """Stop flushing (pending requests get CancelledError)."""
-        if self.flusher is not None:
-            self.flusher.cancel()
+        for flusher in list(self.flushers):
+            flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self.flusher
+                await flusher

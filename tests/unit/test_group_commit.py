@@ -110,3 +110,34 @@ async def test_nothing_to_append_costs_no_query_and_a_dead_database_fails_the_gr
     assert all(isinstance(r, Unavailable) for r in results)
     with pytest.raises(Unavailable):
         await service.submit([detention("Oral", 1)], "hotline")
+
+
+async def test_a_group_holding_an_id_another_running_group_holds_waits_for_it() -> None:
+    class Slow(FakeProducer):
+        gate = asyncio.Event()
+
+        async def send(self, topic: str, value: bytes, *, key: bytes,
+                       partition: int) -> asyncio.Future[object]:
+            acked = await super().send(topic, value, key=key, partition=partition)
+            later: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().create_task(self._release(later, acked.result()))
+            return later
+
+        async def _release(self, later: asyncio.Future[object], meta: object) -> None:
+            await self.gate.wait()
+            later.set_result(meta)
+
+    pool, producer = FakePool(), Slow()
+    service = intake(pool, producer)
+    same = detention("Oral", 2)
+    first = asyncio.create_task(service.submit([same, detention("Oral", 1)], "hotline"))
+    while not producer.sent:  # the first group is waiting for its acknowledgements
+        await asyncio.sleep(0)
+    second = asyncio.create_task(service.submit([same], "hotline"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert service.group.groups == 2 and not second.done()
+    producer.gate.set()
+    assert [o.code for o in await first] == [202, 202]
+    assert [o.code for o in await second] == [200]
+    assert len(producer.sent) == 2 and service.inflight == {}
