@@ -68,7 +68,8 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
         wired = Wiring(cfg, pool, KeyRing(parse_env_keys(cfg.saylau_api_keys), pool,
                                           cfg.ingest_schema))
         if needs.producer or needs.intake:
-            wired.producer = await start_producer(cfg, topics=needs.intake)
+            wired.producer = await start_producer(cfg, topics=needs.intake,
+                                                  linger_ms=1 if needs.intake else 5)
         if needs.intake and wired.producer is not None:
             wired.intake = await build_intake(cfg, wired.producer, pool)
     except BaseException:
@@ -80,11 +81,12 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
     return wired
 
 
-async def start_producer(cfg: Settings, topics: bool = False) -> AIOKafkaProducer:
+async def start_producer(cfg: Settings, topics: bool = False,
+                         linger_ms: int = 5) -> AIOKafkaProducer:
     """The idempotent producer, started (after creating the topics when ``topics``)."""
     if topics:
         await ensure_topics(cfg)
-    producer = make_producer(cfg)
+    producer = make_producer(cfg, linger_ms)
     try:
         await producer.start()
     except BaseException:
