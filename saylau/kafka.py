@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -21,8 +22,10 @@ EVENTS_TOPIC_CONFIG = {
 }
 
 
+@functools.lru_cache(maxsize=65536)
 def partition_for(key: str, partitions: int) -> int:
-    """Kafka's default (murmur2) partition, computed here so ingest can chain per partition."""
+    """Kafka's default (murmur2) partition, computed here so ingest can chain per partition
+    (cached: aiokafka's murmur2 is pure Python, and keys are stations and places)."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 

@@ -35,8 +35,11 @@ class ChainedLog:
         """Send every pending item, then await the acknowledgements together; fill each
         outcome (202 or 503); the acknowledged ones."""
         sent = [(p, await self._send(p, now)) for p in pending]
-        if sent:  # aiokafka never fails a batch whose leader is known but unreachable
-            await asyncio.wait([f for _, f in sent], timeout=ACK_TIMEOUT_SECONDS)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ACK_TIMEOUT_SECONDS
+        for _, future in sent:  # aiokafka acknowledges a whole batch at once, so this waits
+            if not future.done():  # about once per partition (asyncio.wait costs per future)
+                await asyncio.wait((future,), timeout=max(deadline - loop.time(), 0))
         accepted = []
         for p, future in sent:
             exc = future.exception() if future.done() else TimeoutError("no acknowledgement")
