@@ -8,7 +8,7 @@
 - the ingest process's peak RSS, and the load average before each phase.
 
 ``--profile`` also records the ingest process with py-spy during the single-POST phase
-(``bench/results/ingest_profile.svg``: a flame graph of where its CPU goes).
+(``bench/results/ingest_profile.txt``: collapsed stacks; the top frames go into the JSON).
 
     export KAFKA_BOOTSTRAP=… DATABASE_URL=…; .venv/bin/python -m bench.ingest_rate
 """
@@ -203,7 +203,7 @@ def text(f: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", action="store_true", help="py-spy flame graph of ingest")
+    parser.add_argument("--profile", action="store_true", help="py-spy profile of ingest (collapsed stacks)")
     parser.add_argument("--label", default="", help="a name saved with the figures")
     args = parser.parse_args()
     results = asyncio.run(main(args.profile))
