@@ -31,12 +31,13 @@ class ChainedLog:
         self.locks: dict[int, asyncio.Lock] = {}
 
     async def append(self, pending: list[Pending], outcomes: list[Outcome | None],
-                     now: datetime) -> list[tuple[Pending, Any]]:
-        """Send every pending item, then await the acknowledgements together; fill each
+                     now: datetime, deadline: float | None = None) -> list[tuple[Pending, Any]]:
+        """Send every pending item, then await the acknowledgements together until
+        ``deadline`` (event-loop time; default: ACK_TIMEOUT_SECONDS from now); fill each
         outcome (202 or 503); the acknowledged ones."""
         sent = [(p, await self._send(p, now)) for p in pending]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + ACK_TIMEOUT_SECONDS
+        deadline = loop.time() + ACK_TIMEOUT_SECONDS if deadline is None else deadline
         for _, future in sent:  # aiokafka acknowledges a whole batch at once, so this waits
             if not future.done():  # about once per partition (asyncio.wait costs per future)
                 await asyncio.wait((future,), timeout=max(deadline - loop.time(), 0))

@@ -57,6 +57,9 @@ class Checked:
 
     outcomes: list[Outcome | None]
     pending: list[Pending]
+    since: float = 0.0
+    """When it was queued for a group commit (event-loop time): its acknowledgement
+    deadline counts from there, so waiting behind other groups never prolongs it."""
 
     @property
     def refused(self) -> list[Outcome]:

@@ -18,7 +18,7 @@ from saylau.domain.vocabulary import OPERATOR_TYPES
 from saylau.envelope import content_hash, partition_key
 from saylau.intake import ingest_tables
 from saylau.intake.group import GroupCommit
-from saylau.intake.log import ChainedLog
+from saylau.intake.log import ACK_TIMEOUT_SECONDS, ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
 from saylau.intake.validation import validate_item
 
@@ -112,6 +112,7 @@ class Intake:
             return checked.refused
         for p in checked.pending:
             p.partner = partner
+        checked.since = asyncio.get_running_loop().time()
         try:
             return await self.group.submit(checked)
         except UNAVAILABLE as exc:
@@ -131,7 +132,7 @@ class Intake:
             pending += checked.pending
             spans.append((start, len(outcomes)))
         with GROUP_SECONDS.time():
-            await self._in_order(Checked(outcomes, pending))
+            await self._in_order(Checked(outcomes, pending, min(c.since for c in group)))
         GROUP_ITEMS.observe(len(pending))
         return [[o for o in outcomes[a:b] if o is not None] for a, b in spans]
 
@@ -168,7 +169,8 @@ class Intake:
         self._route_reports(pending, outcomes, known.keys, targets)
         pending = [p for p in pending if outcomes[p.index] is None]
         self._warn_unknown_stations(pending, known.stations)
-        accepted = await self.log.append(pending, outcomes, now)
+        accepted = await self.log.append(pending, outcomes, now,
+                                         deadline=checked.since + ACK_TIMEOUT_SECONDS)
         await ingest_tables.remember(self.pool, accepted, now)
         for p, leader in followers:  # a copy answers 200 only once its first was accepted
             first = outcomes[leader.index]
