@@ -141,3 +141,31 @@ async def test_a_group_holding_an_id_another_running_group_holds_waits_for_it() 
     assert [o.code for o in await first] == [202, 202]
     assert [o.code for o in await second] == [200]
     assert len(producer.sent) == 2 and service.inflight == {}
+
+
+async def test_waiting_behind_other_groups_never_prolongs_the_ack_timeout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    class Silent(FakeProducer):  # a broker that never acknowledges
+        async def send(self, topic: str, value: bytes, *, key: bytes,
+                       partition: int) -> asyncio.Future[object]:
+            self.sent.append(value)
+            return asyncio.get_running_loop().create_future()
+
+    monkeypatch.setattr("saylau.intake.service.ACK_TIMEOUT_SECONDS", 0.3)
+    service = intake(FakePool(), Silent())
+    loop = asyncio.get_running_loop()
+
+    async def timed() -> tuple[int, float]:
+        started = loop.time()
+        outcome = (await service.submit([detention("Oral", 1)], "hotline"))[0]
+        return outcome.code, loop.time() - started
+
+    early = []
+    for _ in range(3):  # three groups in flight, each waiting for its acknowledgements
+        early.append(asyncio.create_task(timed()))
+        await asyncio.sleep(0.05)
+    assert len(service.group.flushers) == 3 and not any(t.done() for t in early)
+    late = await asyncio.gather(*(timed() for _ in range(4)))  # queued behind them
+    assert {code for code, _ in late} == {503}
+    assert max(took for _, took in late) < 0.45, late
+    assert {code for code, _ in await asyncio.gather(*early)} == {503}
