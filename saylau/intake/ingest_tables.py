@@ -33,8 +33,10 @@ class Known:
 
 async def lookup(pool: asyncpg.Pool, ids: Iterable[uuid.UUID],
                  stations: Iterable[str]) -> Known:
-    """The content hash and Kafka key of each id accepted before, and which of ``stations``
-    ingest registered: one query, none when there is nothing to look up."""
+    """The dedup fingerprint (column ``content_hash``: the keyed fingerprint of the plaintext
+    envelope, see ``saylau.intake.personal``) and Kafka key of each id accepted before, and
+    which of ``stations`` ingest registered: one query, none when there is nothing to look
+    up."""
     ids, stations = list(dict.fromkeys(ids)), sorted(set(stations))
     known = Known()
     if not ids and not stations:
@@ -59,7 +61,7 @@ async def remember(pool: asyncpg.Pool, accepted: list[tuple[Pending, Any]],
             "kafka_partition, kafka_offset, partner, received_at) SELECT * FROM unnest("
             "$1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], "
             "$7::timestamptz[]) ON CONFLICT DO NOTHING",
-            [p.envelope.event_id for p, _ in accepted], [p.digest for p, _ in accepted],
+            [p.envelope.event_id for p, _ in accepted], [p.fingerprint for p, _ in accepted],
             [p.key for p, _ in accepted], [m.partition for _, m in accepted],
             [m.offset for _, m in accepted], [p.partner for p, _ in accepted],
             [now] * len(accepted))

@@ -39,8 +39,10 @@ class Outcome:
 
 @dataclass
 class Pending:
-    """A valid item not yet appended: its envelope, wire form, content hash, Kafka key and
-    the partner that sent it (one group commit carries several partners' requests)."""
+    """A valid item not yet appended: its envelope, wire form (names sealed before it is
+    appended), content hash (of the sealed wire), Kafka key, ``fingerprint``: the keyed
+    hash of the plaintext envelope that dedup compares, and the partner that sent it (one
+    group commit carries several partners' requests)."""
 
     index: int
     envelope: Envelope
@@ -48,6 +50,7 @@ class Pending:
     digest: str
     key: str = ""
     warnings: list[str] = field(default_factory=list)
+    fingerprint: str = ""
     partner: str = ""
 
 

@@ -28,6 +28,7 @@ from services.api.routes import (
     health,
     incidents,
     live,
+    quickcount,
     regions,
     stations,
     timeline,
@@ -35,8 +36,8 @@ from services.api.routes import (
     webhooks,
 )
 
-ROUTERS = (webhooks, incidents, regions, admin, stations, detentions, breaches, timeline,
-           triage, events, live, dashboard, health)
+ROUTERS = (webhooks, incidents, regions, quickcount, admin, stations, detentions, breaches,
+           timeline, triage, events, live, dashboard, health)
 DATABASE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                  OSError, asyncio.TimeoutError)
 
@@ -49,7 +50,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
         wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, command_timeout=10,
-                                            webhooks=True))
+                                            webhooks=True, keys=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()
