@@ -74,3 +74,15 @@ def heic_with_gps(seed: bytes = b"") -> bytes:
     out = io.BytesIO()
     _pixels(seed, (32, 16)).save(out, "HEIF", exif=exif_with_gps())
     return out.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size in its IHDR but holds almost no pixel data."""
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b""))

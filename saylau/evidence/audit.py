@@ -47,16 +47,31 @@ def references_in(event: dict[str, Any]) -> list[Reference]:
 
 
 def verify_files(storage: EvidenceStorage, references: Iterable[Reference]) -> list[Mismatch]:
-    """Every mismatch, one per referencing event; each file is hashed once however often named."""
-    verdicts: dict[str, tuple[str, str] | None] = {}
+    """Every mismatch, one per referencing event; each file is hashed once however often named.
+
+    A photo's privacy derivative (named in the original's record) is checked with it and
+    reported under the derivative's own name.
+    """
+    verdicts: dict[str, list[tuple[str, str, str]]] = {}
     mismatches = []
     for ref in references:
         if ref.sha256 not in verdicts:
-            verdicts[ref.sha256] = _check(storage, ref.sha256)
-        verdict = verdicts[ref.sha256]
-        if verdict is not None:
-            mismatches.append(Mismatch(ref.event_id, ref.sha256, *verdict))
+            verdicts[ref.sha256] = _check_with_derivative(storage, ref.sha256)
+        mismatches += [Mismatch(ref.event_id, *verdict) for verdict in verdicts[ref.sha256]]
     return mismatches
+
+
+def _check_with_derivative(storage: EvidenceStorage, sha256: str) -> list[tuple[str, str, str]]:
+    problems = []
+    if (verdict := _check(storage, sha256)) is not None:
+        problems.append((sha256, *verdict))
+    record = storage.record(sha256) if SHA256_PATTERN.match(sha256) else None
+    derivative = (record or {}).get("derivative_sha256")
+    if derivative and (verdict := _check(storage, derivative)) is not None:
+        problem, detail = verdict
+        problems.append((derivative, problem, f"privacy derivative of {sha256}"
+                         + (f"; {detail}" if detail else "")))
+    return problems
 
 
 def _check(storage: EvidenceStorage, sha256: str) -> tuple[str, str] | None:

@@ -27,8 +27,6 @@ except ImportError:  # pragma: no cover - pillow-heif has wheels for the usual p
 JPEG_QUALITY = 90
 MAX_PIXELS = 120_000_000
 """Decoding more than this (~360 MB of RGB) is refused, not attempted: 413."""
-
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 _SRGB = ImageCms.createProfile("sRGB")
 
 
@@ -50,6 +48,9 @@ def strip_metadata(source: IO[bytes], media_type: str) -> tuple[bytes, str]:
 def _upright_pixels(source: IO[bytes]) -> Image.Image:
     try:
         with Image.open(source) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise EvidenceTooLarge(f"the image has {image.width}x{image.height} pixels; "
+                                       f"at most {MAX_PIXELS} can be cleaned")
             image.load()
             upright = ImageOps.exif_transpose(image) or image
             srgb = _to_srgb(upright)

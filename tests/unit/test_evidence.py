@@ -33,6 +33,7 @@ from tests.evidence_files import (
     heic_with_gps,
     jpeg_with_gps,
     minimal_mp4,
+    png_header_only,
     png_with_text,
 )
 
@@ -135,6 +136,14 @@ class TestSizeLimit:
         assert refused.value.status == 413
         assert not storage.root.exists()
 
+    def test_a_photo_with_too_many_pixels_is_413_before_decoding(
+            self, storage: LocalEvidenceStorage) -> None:
+        with pytest.raises(EvidenceTooLarge, match="12000x12000"):     # our limit
+            store_evidence(storage, png_header_only(12000, 12000))
+        with pytest.raises(EvidenceTooLarge, match="pixels"):          # Pillow's bomb guard
+            store_evidence(storage, png_header_only(20000, 20000))
+        assert not storage.root.exists()
+
     def test_exactly_the_limit_is_accepted(self, storage: LocalEvidenceStorage) -> None:
         stored = store_evidence(storage, b"%PDF-" + b"x" * 995, max_bytes=1000)
         assert stored["bytes"] == 1000 and stored["derivative_sha256"] is None
@@ -151,6 +160,14 @@ class TestVerify:
         assert [(p.event_id, p.sha256, p.problem) for p in problems] == [
             ("ev-2", bad, "hash mismatch"), ("ev-3", bad, "hash mismatch")]
         assert f"event ev-2: evidence {bad} hash mismatch" in str(problems[0])
+
+    def test_a_tampered_derivative_is_named_too(self, storage: LocalEvidenceStorage) -> None:
+        stored = store_evidence(storage, jpeg_with_gps())
+        storage.path(stored["derivative_sha256"]).unlink()
+        problems = verify_files(storage, [Reference("ev-1", stored["sha256"])])
+        assert [(p.event_id, p.sha256, p.problem) for p in problems] == [
+            ("ev-1", stored["derivative_sha256"], "missing")]
+        assert f"privacy derivative of {stored['sha256']}" in str(problems[0])
 
     def test_references_come_from_envelopes_and_evidence_attached(self) -> None:
         a, b = "a" * 64, "b" * 64
