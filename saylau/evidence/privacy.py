@@ -9,6 +9,7 @@ Colour profiles are applied (converted to sRGB) and dropped.
 from __future__ import annotations
 
 import io
+import warnings
 from typing import IO
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -47,7 +48,10 @@ def strip_metadata(source: IO[bytes], media_type: str) -> tuple[bytes, str]:
 
 def _upright_pixels(source: IO[bytes]) -> Image.Image:
     try:
-        with Image.open(source) as image:
+        with warnings.catch_warnings():    # the size is checked here, against MAX_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(source)
+        with opened as image:
             if image.width * image.height > MAX_PIXELS:
                 raise EvidenceTooLarge(f"the image has {image.width}x{image.height} pixels; "
                                        f"at most {MAX_PIXELS} can be cleaned")

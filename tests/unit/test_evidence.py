@@ -68,6 +68,25 @@ class TestPrivacyDerivative:
         assert media_type == "image/jpeg"
         assert Image.open(io.BytesIO(clean)).size == (32, 64)
 
+    def test_icc_profiles_are_applied_and_dropped(self) -> None:
+        from PIL import ImageCms
+
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        photo = io.BytesIO()
+        Image.new("RGB", (8, 8), (10, 120, 200)).save(photo, "JPEG", icc_profile=icc)
+        assert Image.open(io.BytesIO(photo.getvalue())).info.get("icc_profile")
+        clean, _ = strip_metadata(io.BytesIO(photo.getvalue()), "image/jpeg")
+        assert "icc_profile" not in Image.open(io.BytesIO(clean)).info
+
+    def test_palette_png_with_transparency_keeps_its_alpha(self) -> None:
+        image = Image.new("P", (4, 4), 1)
+        image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+        source = io.BytesIO()
+        image.save(source, "PNG", transparency=0)
+        clean, media_type = strip_metadata(io.BytesIO(source.getvalue()), "image/png")
+        assert media_type == "image/png"
+        assert Image.open(io.BytesIO(clean)).mode == "RGBA"
+
     def test_png_text_chunks_and_exif_are_stripped(self, storage: LocalEvidenceStorage) -> None:
         stored = store_evidence(storage, png_with_text())
         assert stored["media_type"] == "image/png"
