@@ -31,15 +31,14 @@ from saylau.evidence.media import ALLOWED, sniff_media_type
 from saylau.evidence.privacy import strip_metadata
 from saylau.evidence.s3 import S3EvidenceStorage
 from saylau.evidence.service import StoredEvidence, servable_record, store_evidence
-from saylau.evidence.settings import EvidenceSettings, evidence_storage
+from saylau.evidence.settings import evidence_storage
 from saylau.evidence.storage import EvidenceStorage, check_digest, parse_range
-from saylau.evidence.table import evidence_files
 
 __all__ = [
-    "ALLOWED", "EvidenceError", "EvidenceNotFound", "EvidenceSettings", "EvidenceStorage",
+    "ALLOWED", "EvidenceError", "EvidenceNotFound", "EvidenceStorage",
     "EvidenceTooLarge", "InvalidDigest", "LocalEvidenceStorage", "Mismatch", "OriginalWithheld",
     "RangeNotSatisfiable", "Reference", "S3EvidenceStorage", "StoredEvidence",
-    "UnsupportedMediaType", "check_digest", "evidence_files", "evidence_storage", "parse_range",
+    "UnsupportedMediaType", "check_digest", "evidence_storage", "parse_range",
     "references_in", "servable_record", "sniff_media_type", "store_evidence", "strip_metadata",
     "verify_files", "write_export_tar",
 ]

@@ -16,6 +16,7 @@ from saylau.decode import compiled
 from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
 from saylau.envelope import partition_key
 from saylau.intake import ingest_tables
+from saylau.intake.evidence import refuse_unknown_evidence
 from saylau.intake.log import ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
 from saylau.intake.personal import SealingKeys, fingerprint, seal
@@ -111,6 +112,7 @@ class Intake:
         now, outcomes = datetime.now(UTC), checked.outcomes
         pending = await self._dedup(checked.pending, outcomes)
         await self._route_reports(pending, outcomes)
+        await refuse_unknown_evidence(self.pool, pending, outcomes)
         pending = [p for p in pending if outcomes[p.index] is None]
         await self._warn_unknown_stations(pending)
         await seal(pending, self.keys, self.catalogue)

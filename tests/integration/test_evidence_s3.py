@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from saylau.evidence import (
-    EvidenceSettings,
     Reference,
     S3EvidenceStorage,
     evidence_storage,
     store_evidence,
     verify_files,
 )
+from saylau.settings import Settings
 from tests.evidence_contract import EvidenceStorageContract
 from tests.evidence_files import minimal_mp4
 from tests.integration.conftest import S3Server
@@ -29,7 +29,7 @@ def configured(s3_server: S3Server) -> Iterator[S3EvidenceStorage]:
         env.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
         env.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
         env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        storage = evidence_storage(EvidenceSettings(
+        storage = evidence_storage(Settings(
             evidence_url="s3://evidence/saylau/evidence",
             evidence_s3_endpoint=s3_server.endpoint))
     assert isinstance(storage, S3EvidenceStorage)
@@ -69,7 +69,7 @@ def test_wrong_credentials_are_refused(s3_server: S3Server,
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
-    storage = evidence_storage(EvidenceSettings(evidence_url="s3://whatever/x",
+    storage = evidence_storage(Settings(evidence_url="s3://whatever/x",
                                                 evidence_s3_endpoint=s3_server.endpoint))
     with pytest.raises(ClientError):
         storage.create_bucket_if_missing()
