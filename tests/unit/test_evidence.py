@@ -250,3 +250,25 @@ class TestRangeHeader:
     def test_ranges_past_the_end_are_416(self, header: str) -> None:
         with pytest.raises(RangeNotSatisfiable):
             parse_range(header, 1000)
+
+
+def test_bindings_put_attached_files_on_the_report_they_name() -> None:
+    import uuid
+
+    from saylau.envelope import Envelope
+    from saylau.readmodels.evidence import bindings
+    from tests.factories import envelope, stuffing
+
+    a, b = "a" * 64, "b" * 64
+    report = Envelope.model_validate(stuffing("PS-1", evidence=[{"sha256": a, "caption": "x"}]))
+    attached = Envelope.model_validate(envelope("evidence.attached", {
+        "event_id": str(report.event_id), "evidence": [{"sha256": b}]}))
+    assert bindings(report) == [(report.event_id, a, report.event_id, 0, "x")]
+    assert bindings(attached) == [(report.event_id, b, attached.event_id, 0, None)]
+    assert isinstance(bindings(attached)[0][0], uuid.UUID)
+
+
+def test_the_upload_limit_defaults_to_50_mib() -> None:
+    from saylau.settings import Settings
+
+    assert Settings(_env_file=None).evidence_max_bytes == 50 * 1024 * 1024
