@@ -82,6 +82,14 @@ a record beside each): ingest checks a report's references here, the api lists a
 media type and privacy derivative from it. First upload wins (partner, received_at)."""
 
 
+log_identity = table(
+    "log_identity", INGEST,
+    Column("topic", Text, primary_key=True),
+    Column("topic_id", Text, nullable=False),
+)
+"""The Kafka topic id ``accepted_events`` belongs to (recorded at ingest's first start)."""
+
+
 async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10,
                        search_path: str | None = None,
                        command_timeout: float = 30) -> asyncpg.Pool:
