@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
@@ -15,6 +16,7 @@ from saylau.catalogue import Catalogue, catalogue
 from saylau.db import connect_pool, migrate
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
+from saylau.evidence import EvidenceStorage, evidence_storage
 from saylau.intake.ingest_tables import claim_log
 from saylau.intake.log import ChainedLog
 from saylau.intake.service import Intake
@@ -33,7 +35,7 @@ log = logging.getLogger("saylau.bootstrap")
 class Needs:
     """What one entrypoint needs built: the pool's size and search path, the producer (and
     the topics), the intake service, the personal-data keys (the intake always has them),
-    the live projection, the webhook tables."""
+    the live projection, the webhook tables, the evidence store."""
 
     search_path: str | None = None
     pool_size: int = 10
@@ -44,6 +46,7 @@ class Needs:
     keys: bool = False
     projection: bool = False
     webhooks: bool = False
+    evidence: bool = False
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Wiring:
     intake: Intake | None = None
     projection: Projection | None = None
     keys: PostgresKeyStore | None = None
+    evidence: EvidenceStorage | None = None
 
     async def close(self) -> None:
         if self.producer is not None:
@@ -83,6 +87,8 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
                                                   linger_ms=1 if needs.intake else 5)
         if needs.intake and wired.producer is not None and wired.keys is not None:
             wired.intake = await build_intake(cfg, wired.producer, pool, wired.keys)
+        if needs.evidence:  # once: a boto3 client takes about a second to build
+            wired.evidence = await anyio.to_thread.run_sync(evidence_storage, cfg)
     except BaseException:
         await pool.close()
         raise

@@ -2,7 +2,18 @@
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
 
 from saylau import readmodels  # noqa: F401 - defines the read-model tables
@@ -53,6 +64,22 @@ personal_data_keys = table(
 )
 """Data keys of personal values, wrapped by the master key (``saylau.privacy.store``);
 an erased value keeps its row with ``wrapped_key`` and ``blind_index`` NULL."""
+
+evidence_files = table(
+    "evidence_files", INGEST,
+    Column("sha256", Text, primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("media_type", Text, nullable=False),
+    Column("derivative_sha256", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("partner", Text, index=True),
+    CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="evidence_sha256_is_hex"),
+    CheckConstraint("derivative_sha256 IS NULL OR derivative_sha256 ~ '^[0-9a-f]{64}$'",
+                    name="evidence_derivative_is_hex"),
+)
+"""Index of the uploaded evidence files (the store itself is the truth: files named by hash,
+a record beside each): ingest checks a report's references here, the api lists a file's
+media type and privacy derivative from it. First upload wins (partner, received_at)."""
 
 
 log_identity = table(

@@ -22,6 +22,17 @@ class Place(BaseModel):
     city: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+class EvidenceItem(BaseModel):
+    """A stored evidence file (``POST /v1/evidence``) bound to the report by its SHA-256."""
+
+    model_config = ConfigDict(extra="forbid")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    caption: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+MAX_EVIDENCE = 50
+
+
 class Envelope(BaseModel):
     """One report as a partner sends it; mirrors schemas/envelope.v1.json."""
 
@@ -34,6 +45,8 @@ class Envelope(BaseModel):
     station_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
     election_id: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,64}$")
     place: Place | None = None
+    evidence: list[EvidenceItem] | None = Field(default=None, min_length=1,
+                                                max_length=MAX_EVIDENCE)
     payload: dict[str, Any]
 
     @field_validator("occurred_at")

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     saylau_master_key: str = ""
     saylau_master_key_file: str = ""
+    evidence_dir: str = "var/evidence"
+    evidence_url: str = ""
+    evidence_s3_endpoint: str = ""
+    evidence_max_bytes: int = 50 * 1024 * 1024
 
     @property
     def dsn(self) -> str:

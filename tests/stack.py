@@ -47,6 +47,10 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float 
     raise AssertionError(f"condition not met within {timeout}s; last: {last!r}")
 
 
+EVIDENCE_LIMIT = 1024 * 1024
+"""Test stacks take uploads up to 1 MiB (the default is 50 MiB), so 413 costs little."""
+
+
 @dataclass
 class Stack:
     """One isolated deployment of ingest + projector + api."""
@@ -68,6 +72,8 @@ class Stack:
                     "SAYLAU_API_KEYS": f"tester:{self.writer_key},"
                                        f"reader:{self.reader_key}:read",
                     "SAYLAU_MASTER_KEY": new_master_key_text(),
+                    "EVIDENCE_DIR": str(ROOT / "var" / "test-evidence" / self.name),
+                    "EVIDENCE_MAX_BYTES": str(EVIDENCE_LIMIT),
                     "PYTHONUNBUFFERED": "1", **self.extra_env}
         LOGS.mkdir(parents=True, exist_ok=True)
 

@@ -16,6 +16,7 @@ from typing import IO, Any
 import asyncpg
 from tqdm import tqdm
 
+from saylau.audit import evidence as evidence_audit
 from saylau.audit.compare import MissingSchema, TableComparison, compare
 from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
@@ -71,6 +72,9 @@ def register(sub: Any) -> None:
     v = sub.add_parser("verify", help="check content hashes and hash chains of the log",
                        description=LogAudit.__doc__)
     _log_source_args(v)
+    v.add_argument("--evidence", action="store_true",
+                   help="also check that every evidence file the log references is stored and "
+                        "hashes to its name (EVIDENCE_DIR / EVIDENCE_URL)")
     v.set_defaults(run=run_verify)
     _export_parser(sub)
 
@@ -115,6 +119,9 @@ def _export_parser(sub: Any) -> None:
                    help="only events with occurred_at <= TIMESTAMP")
     p.add_argument("--region", help="only events whose place.region is REGION")
     p.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    p.add_argument("--with-evidence", type=Path, metavar="FILE.tar",
+                   help="write a tar instead: the NDJSON as events.ndjson and every evidence "
+                        "file it references as evidence/<sha256>")
     p.add_argument("--decrypt", action="store_true",
                    help="write names in plaintext (an audit or admin key: --key or SAYLAU_KEY; "
                         "erased ones read [erased]); for reading only, not for verify/replay")
@@ -204,6 +211,7 @@ def print_comparison(tables: list[TableComparison], left: str, right: str) -> No
 
 
 async def run_verify(args: argparse.Namespace) -> int:
+    references = []
     try:
         async with open_log(args) as log:
             filtered = isinstance(log, ExportLog) and log.filtered
@@ -212,13 +220,29 @@ async def run_verify(args: argparse.Namespace) -> int:
             async for chunk in log.chunks(5000):
                 for message in chunk:
                     audit.check(message)
+                    if args.evidence:
+                        references += evidence_audit.references_of(message.value)
                 progress(len(chunk))
             progress.close()
             if isinstance(log, ExportLog):
                 audit.check_extents({} if filtered else log.extents)
     except (LookupError, ValueError, FileNotFoundError) as exc:
         return fail(str(exc))
-    return report_verification(audit, filtered)
+    status = report_verification(audit, filtered)
+    if args.evidence:
+        status = max(status, await verify_evidence(references))
+    return status
+
+
+async def verify_evidence(references: list[evidence_audit.Reference]) -> int:
+    """Print each missing or altered evidence file with the event naming it; 1 if any."""
+    mismatches = await evidence_audit.check_files(settings(), references)
+    for mismatch in mismatches:
+        print(mismatch)
+    files = len({r.sha256 for r in references})
+    print(f"checked {files:,} evidence file(s) named by {len(references):,} reference(s): "
+          + ("OK" if not mismatches else f"{len(mismatches)} problem(s)"))
+    return 1 if mismatches else 0
 
 
 def report_verification(audit: LogAudit, filtered: bool) -> int:
@@ -237,13 +261,16 @@ def report_verification(audit: LogAudit, filtered: bool) -> int:
 
 
 async def run_export(args: argparse.Namespace) -> int:
-    filters = Filters(args.since, args.until, args.region)
+    filters, missing = Filters(args.since, args.until, args.region), []
     async with contextlib.AsyncExitStack() as stack:
         try:
             opened = await stack.enter_async_context(names_for(args)) if args.decrypt else None
         except (PermissionError, MasterKeyError) as exc:
             return fail(str(exc))
-        out: IO[bytes] = (stack.enter_context(args.output.open("wb")) if args.output
+        if args.with_evidence and args.format != "ndjson":
+            return fail("--with-evidence exports NDJSON")
+        out: IO[bytes] = (stack.enter_context(evidence_audit.spool()) if args.with_evidence
+                          else stack.enter_context(args.output.open("wb")) if args.output
                           else sys.stdout.buffer)
         try:
             async with open_log(args, order="partition") as log:
@@ -253,8 +280,15 @@ async def run_export(args: argparse.Namespace) -> int:
                 progress.close()
         except LookupError as exc:
             return fail(str(exc))
+        if args.with_evidence:
+            files, missing = await evidence_audit.tar_with_files(settings(), out,
+                                                                  args.with_evidence)
+            print(f"wrote {args.with_evidence}: events.ndjson and {files - len(missing):,} "
+                  f"evidence file(s)" + (f"; NOT STORED: {', '.join(missing)}" if missing
+                                        else ""), file=sys.stderr)
     print(f"exported {written:,} of {log.total:,} records as {args.format}"
-          + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+          + (f" to {args.output}" if args.output and not args.with_evidence else ""),
+          file=sys.stderr)
     if filters.active:
         print(FILTERED_NOTE, file=sys.stderr)
-    return 0
+    return 1 if args.with_evidence and missing else 0

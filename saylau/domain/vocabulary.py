@@ -17,7 +17,9 @@ TRIAGE_REPORTS = {**WITHDRAWING_REPORTS, "report.verified": "verified"}
 TRIAGE_ACTIONS = {"triage.claimed": "claimed", "triage.escalated": "escalated",
                   "triage.commented": "commented"}
 ESCALATED = "triage.escalated"
-TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS)
+EVIDENCE_ATTACHED = "evidence.attached"
+"""Adds evidence files to an earlier report (``payload.event_id``)."""
+TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, EVIDENCE_ATTACHED)
 """Types about an earlier report, named by ``payload.event_id``."""
 OPERATOR_TYPES = frozenset({"report.verified", "report.rejected", *TRIAGE_ACTIONS})
 """Types only operators post: ingest requires the ``triage`` scope for them."""
@@ -50,7 +52,7 @@ REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERV
 TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
 NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES,
-               PERSONAL_DATA_ERASED)
+               PERSONAL_DATA_ERASED, EVIDENCE_ATTACHED)
 """Types about reports (triage, raw inbound messages), registries and official figures, or
 the log itself (an erasure), not reports of what happened."""
 

@@ -17,6 +17,7 @@ from saylau.decode import compiled
 from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
 from saylau.envelope import partition_key
 from saylau.intake import ingest_tables
+from saylau.intake.evidence import refuse_unknown_evidence
 from saylau.intake.group import GroupCommit
 from saylau.intake.log import ACK_TIMEOUT_SECONDS, ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
@@ -179,6 +180,7 @@ class Intake:
             (p.envelope.station_id for p in pending if p.envelope.station_id))
         pending, followers = self._dedup(pending, outcomes, known.hashes)
         self._route_reports(pending, outcomes, known.keys, targets)
+        await refuse_unknown_evidence(self.pool, pending, outcomes)
         pending = [p for p in pending if outcomes[p.index] is None]
         self._warn_unknown_stations(pending, known.stations)
         await seal(pending, self.keys, self.catalogue)

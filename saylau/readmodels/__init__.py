@@ -16,6 +16,7 @@ from saylau.readmodels import (
     changefeed,
     detentions,
     events,
+    evidence,
     incidents,
     quickcount,
     regions,
@@ -30,8 +31,8 @@ from saylau.readmodels import (
 from saylau.readmodels.base import ReadModel
 
 READ_MODELS: tuple[ReadModel, ...] = (
-    events.READ_MODEL, stations.READ_MODEL, detentions.READ_MODEL, breaches.READ_MODEL,
-    surges.READ_MODEL, registry.READ_MODEL, triage.READ_MODEL, incidents.READ_MODEL,
+    events.READ_MODEL, evidence.READ_MODEL, stations.READ_MODEL, detentions.READ_MODEL,
+    breaches.READ_MODEL, surges.READ_MODEL, registry.READ_MODEL, triage.READ_MODEL, incidents.READ_MODEL,
     turnout.READ_MODEL, regions.READ_MODEL, quickcount.READ_MODEL, timeline.READ_MODEL,
     changefeed.READ_MODEL, tracking.READ_MODEL,
 )

@@ -20,6 +20,7 @@ from saylau.domain.rules import RULES, RuleConfig, breaches
 from saylau.domain.vocabulary import (
     CHECKLIST_SUBMITTED,
     ESCALATED,
+    EVIDENCE_ATTACHED,
     TRIAGE_ACTIONS,
     TRIAGE_REPORTS,
     UNVERIFIED,
@@ -71,6 +72,8 @@ class Planner:
                 batch.actions.append((event, item.record.get("partner")))
                 if event.type == ESCALATED:
                     batch.urgent.append(urgent_change(event, targets))
+            elif event.type == EVIDENCE_ATTACHED:
+                continue        # files for an earlier report (read model event_evidence) only
             else:
                 batch.counted.append(self.counted(event, +1))
                 if event.type in RULES:  # most reports break no rule: skip the calendar work

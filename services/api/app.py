@@ -25,6 +25,7 @@ from services.api.routes import (
     dashboard,
     detentions,
     events,
+    evidence,
     health,
     incidents,
     live,
@@ -37,7 +38,7 @@ from services.api.routes import (
 )
 
 ROUTERS = (webhooks, incidents, regions, quickcount, admin, stations, detentions, breaches,
-           timeline, triage, events, live, dashboard, health)
+           timeline, triage, events, evidence, live, dashboard, health)
 DATABASE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                  OSError, asyncio.TimeoutError)
 
@@ -50,7 +51,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
         wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, command_timeout=10,
-                                            webhooks=True, keys=True))
+                                            webhooks=True, keys=True, evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()

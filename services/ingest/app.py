@@ -18,7 +18,7 @@ from saylau.intake.outcome import Unavailable
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web import RateLimiter, allow_cors, setup_logging, unavailable
-from services.ingest.routes import channels, events, health, quickcount
+from services.ingest.routes import channels, events, evidence, health, quickcount
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -29,7 +29,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
         wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, pool_size=8,
-                                            session_reset=False, intake=True))
+                                            session_reset=False, intake=True,
+                                            evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
         yield
         await wiring.close()
@@ -39,7 +40,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     app.add_exception_handler(Unavailable, database_down)
     allow_cors(app, cfg.cors_origins)
-    for router in (channels.router, events.router, quickcount.router, health.router):
+    for router in (channels.router, events.router, evidence.router, quickcount.router,
+                   health.router):
         app.include_router(router)
     with_envelope_schema(app)
     return app

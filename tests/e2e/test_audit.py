@@ -170,6 +170,7 @@ def test_replay_equals_live_for_registries_checklists_turnout_and_triage(
         results = stack.post_batch(events[start:start + 17]).json()["results"]
         assert {r["code"] for r in results} == {202}, results
     assert {r["status"] for r in stack.post_batch(events[:5]).json()["results"]} == {"duplicate"}
+    with_evidence(stack)
     wait_until(lambda: caught_up(stack), timeout=120, interval=0.5)
     listed = stack.get(f"/v1/regions/{region}/stations").json()["stations"]
     assert len(listed) == 6 and not any(s["observer_present"] for s in listed)
@@ -180,6 +181,18 @@ def test_replay_equals_live_for_registries_checklists_turnout_and_triage(
     ok(saylau(stack, "replay", "--schema", schemas[1], "--order", "shuffle", "--seed", "3",
               "--batch", "7"))
     assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", schemas[1]))
+
+
+def with_evidence(stack: Stack) -> None:
+    """A report with a file and a file attached to it later (the event_evidence read model)."""
+    from tests.e2e.test_evidence import stored
+    from tests.evidence_files import minimal_mp4
+
+    files = [stored(stack, minimal_mp4(bytes([n]) * 9), name="f.mp4")["sha256"] for n in (1, 2)]
+    report = stuffing(unique("PS"), evidence=[{"sha256": files[0], "caption": "the box"}])
+    attached = envelope("evidence.attached", {"event_id": report["event_id"],
+                                              "evidence": [{"sha256": files[1]}]})
+    assert [stack.post(e).status_code for e in (report, attached)] == [202, 202]
 
 
 def check_tampered_exports(stack: Stack, export: Path, tmp_path: Path) -> None:

@@ -168,3 +168,24 @@ def seed_demo(stack: Stack) -> None:
     events += [stuffing(f"PS-{n:03d}", occurred_at=f"2021-01-10T1{n % 4 + 1}:{n:02d}:00+06:00")
                for n in (14, 27, 27, 33, 48)]
     assert stack.post_batch(events).status_code == 200
+
+
+def test_station_timeline_shows_evidence_thumbnails(stack: Stack, page: Page) -> None:
+    """Clicking a station lists its reports; a photo shows as its metadata-free derivative."""
+    from tests.e2e.test_evidence import stored
+    from tests.evidence_files import jpeg_with_gps
+
+    station, region = unique("PS"), unique("region")
+    photo = stored(stack, jpeg_with_gps(station.encode()))
+    report = stuffing(station, place={"region": region}, evidence=[{"sha256": photo["sha256"]}])
+    assert stack.post(report).status_code == 202
+    open_dashboard(page, stack)
+    expect(page.locator(f'[data-testid="station-region-filter"] option[value="{region}"]')
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    page.get_by_test_id("station-region-filter").select_option(region)
+    row = page.locator(f'[data-testid="station-row"][data-station="{station}"]')
+    expect(row).to_be_visible(timeout=LIVE_TIMEOUT_MS)
+    row.click()
+    thumb = page.get_by_test_id("station-timeline").get_by_test_id("evidence-thumb")
+    expect(thumb).to_have_attribute("src", re.compile(photo["derivative_sha256"]))
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())

@@ -29,7 +29,7 @@ CATALOGUE_TYPES = {
     "station.registered", "station.moved", "observer.accredited",
     "observer.accreditation_revoked", "checklist.submitted", "turnout.reported",
     "turnout.announced", "protocol.reported", "personal_data.erased", "sample.drawn",
-    "official.results_announced",
+    "official.results_announced", "evidence.attached",
 }
 
 

@@ -1,26 +1,33 @@
 """Flagged rule breaches, with their legal reference, and their summary per rule."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from saylau.readmodels import breaches as breach_reads
-from services.api.deps import PoolDep, ReaderDep
+from saylau.readmodels.evidence import files_of
+from services.api.deps import PoolDep, ReaderDep, SettingsDep
 
 router = APIRouter()
 
 
 @router.get("/v1/breaches")
-async def get_breaches(db: PoolDep, _: ReaderDep, rule: str | None = None,
+async def get_breaches(db: PoolDep, _: ReaderDep, cfg: SettingsDep, rule: str | None = None,
                        severity: str | None = None, region: str | None = None,
                        since: datetime | None = None, status: str | None = None,
                        limit: int = Query(1000, ge=1, le=10000)) -> Any:
-    """Flagged rule breaches with their legal reference, newest first."""
+    """Flagged rule breaches with their legal reference and evidence files, newest first."""
     async with db.acquire() as conn:
-        return {"breaches": await breach_reads.list_breaches(conn, rule, severity, region, since,
-                                                   status, limit)}
+        found = await breach_reads.list_breaches(conn, rule, severity, region, since, status,
+                                                 limit)
+        files = await files_of(conn, [uuid.UUID(i) for b in found for i in b["event_ids"]],
+                               cfg.ingest_schema)
+    return {"breaches": [{**b, "evidence_files": [f for i in b["event_ids"]
+                                                  for f in files.get(uuid.UUID(i), [])]}
+                         for b in found]}
 
 
 @router.get("/v1/breaches/summary")

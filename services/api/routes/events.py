@@ -7,16 +7,20 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from saylau.readmodels import events as stored_events
-from services.api.deps import NamesDep, PoolDep
+from saylau.readmodels.evidence import files_of
+from services.api.deps import NamesDep, PoolDep, SettingsDep
 
 router = APIRouter()
 
 
 @router.get("/v1/events/{event_id}")
-async def get_event(event_id: uuid.UUID, db: PoolDep, shown: NamesDep) -> Any:
-    """One event exactly as appended (hashes included), with its triage status."""
+async def get_event(event_id: uuid.UUID, db: PoolDep, shown: NamesDep,
+                    cfg: SettingsDep) -> Any:
+    """One event exactly as appended (hashes included), with its triage status and its
+    evidence files (its own and those attached later)."""
     async with db.acquire() as conn:
         found = await stored_events.event(conn, event_id, shown)
-    if found is None:
-        raise HTTPException(404, f"no event {event_id} in the read models (yet)")
-    return found
+        if found is None:
+            raise HTTPException(404, f"no event {event_id} in the read models (yet)")
+        files = await files_of(conn, [event_id], cfg.ingest_schema)
+    return {**found, "evidence_files": files.get(event_id, [])}

@@ -1,13 +1,15 @@
 """Polling stations with incidents: the list, one station, its reports in time order."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
-from services.api.deps import NamesDep, PoolDep, ReaderDep
+from saylau.readmodels.evidence import files_of
+from services.api.deps import NamesDep, PoolDep, ReaderDep, SettingsDep
 
 router = APIRouter()
 
@@ -31,8 +33,13 @@ async def get_station(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
 
 
 @router.get("/v1/stations/{station_id}/timeline")
-async def get_timeline(station_id: str, db: PoolDep, shown: NamesDep) -> Any:
-    """Every report about one station, in time order, with its triage status."""
+async def get_timeline(station_id: str, db: PoolDep, shown: NamesDep,
+                       cfg: SettingsDep) -> Any:
+    """Every report about one station, in time order, with its triage status and evidence
+    files."""
     async with db.acquire() as conn:
         events = await stored_events.station_timeline(conn, station_id, shown)
-    return {"station_id": station_id, "events": events}
+        files = await files_of(conn, [uuid.UUID(e["event_id"]) for e in events],
+                               cfg.ingest_schema)
+    return {"station_id": station_id, "events": [
+        {**e, "evidence_files": files.get(uuid.UUID(e["event_id"]), [])} for e in events]}

@@ -338,8 +338,43 @@
       b.legal_ref ? el("p", { class: "legal-text", text: b.legal_ref.text }) : null);
   }
 
+  // ---- one station's reports, with evidence thumbnails (privacy derivatives) -----------
+  // <img> sends no Authorization header: the key goes as access_token, as for EventSource.
+  const evidenceUrl = (sha) => `/v1/evidence/${sha}?${new URLSearchParams({ access_token: KEY })}`;
+
+  function evidenceLink(f) {
+    const label = f.caption ?? f.media_type ?? "";
+    const shown = f.derivative_sha256
+      ? el("img", { src: evidenceUrl(f.derivative_sha256), alt: label, loading: "lazy",
+                    class: "thumb", "data-testid": "evidence-thumb" })
+      : el("span", { class: "file-kind",
+                     text: t(f.media_type === "video/mp4" ? "evidence.video" : "evidence.document") });
+    return el("a", { href: evidenceUrl(f.derivative_sha256 ?? f.sha256), target: "_blank",
+                     rel: "noopener", title: label, "data-testid": "evidence-file",
+                     "data-sha256": f.sha256 }, shown);
+  }
+
+  function stationEvent(e) {
+    const files = e.evidence_files ?? [];
+    return el("li", { class: "item", "data-testid": "station-event", "data-event": e.event_id },
+      el("div", { class: "row" },
+        el("span", { class: "title", text: e.type }),
+        el("time", { datetime: e.occurred_at, text: dayTime.format(new Date(e.occurred_at)) }),
+        el("span", { class: "muted", text: e.status })),
+      files.length ? el("div", { class: "evidence" }, ...files.map(evidenceLink)) : null);
+  }
+
+  async function showStation(stationId) {
+    const data = await api(`/v1/stations/${encodeURIComponent(stationId)}/timeline`);
+    $("[data-testid=station-timeline-title]").textContent =
+      t("station_timeline.title", { station: stationId });
+    $("[data-testid=station-timeline-events]").replaceChildren(...data.events.map(stationEvent));
+    $(".station-timeline .empty").hidden = data.events.length > 0;
+    $("[data-testid=station-timeline]").hidden = false;
+  }
+
   function stationRow(s) {
-    return el("tr", { "data-testid": "station-row", "data-station": s.station_id,
+    return el("tr", { "data-testid": "station-row", "data-station": s.station_id, tabindex: "0",
                       "data-flash-key": `station:${s.station_id}` },
       el("td", { class: "name", text: s.station_id }),
       el("td", { text: s.region ?? "" }),
@@ -454,6 +489,13 @@
       th.addEventListener("click", sortBy);
       th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") sortBy(); });
     }
+    const body = $("[data-testid=stations] tbody");
+    const openRow = (e) => {
+      const row = e.target.closest("tr[data-station]");
+      if (row) showStation(row.dataset.station).catch((err) => console.warn(err));
+    };
+    body.addEventListener("click", openRow);
+    body.addEventListener("keydown", (e) => { if (e.key === "Enter") openRow(e); });
     $("[data-testid=station-region-filter]").addEventListener("change", (e) => {
       state.regionFilter = e.target.value;
       mark("stations");
