@@ -9,6 +9,7 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from saylau.chain import ChainHead, rechain
 from saylau.kafka import make_producer
 from saylau.web import unavailable
 from services.api.deps import AdminKey, Pool
@@ -56,20 +57,25 @@ Producer = Annotated[AIOKafkaProducer, Depends(producer)]
 
 async def replay(conn: asyncpg.Connection, kafka: AIOKafkaProducer, topic: str,
                  wanted: DeadLetterReplay) -> list[dict[str, Any]]:
-    """Re-append each dead record, unchanged, to its partition; then mark it ``replayed``.
+    """Re-append each dead record to its partition, re-chained; then mark it ``replayed``.
 
-    The projector decodes the copy with its current code; if it is still poison it becomes a
+    The copy is the record as appended with a new chain link (a fresh chain per partition
+    and call, as a new ingest instance would start), so ``verify`` sees a new append, not a
+    repeat of the original's link. The projector decodes the copy with its current code; if it is still poison it becomes a
     new dead letter. A copy appended but not marked (Kafka acked, then PostgreSQL failed) is
     harmless: the projector drops a second copy of an event id.
     """
-    done = []
+    done: list[dict[str, Any]] = []
+    heads: dict[int, ChainHead] = {}
     async with conn.transaction():
         rows = await conn.fetch(REPLAYABLE, topic, wanted.all,
                                 [d.partition for d in wanted.dead_letters],
                                 [d.offset for d in wanted.dead_letters])
         for row in rows:
             origin = f"{topic}/{row['partition']}/{row['offset']}"
-            meta = await kafka.send_and_wait(topic, row["raw"].encode(), partition=row["partition"],
+            head = heads.setdefault(row["partition"], ChainHead())
+            meta = await kafka.send_and_wait(topic, rechain(row["raw"].encode(), head),
+                                             partition=row["partition"],
                                              headers=[("replay-of", origin.encode())])
             done.append({"partition": row["partition"], "offset": row["offset"],
                          "appended_at": {"partition": meta.partition, "offset": meta.offset}})
