@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
+import orjson
 
 from saylau.audit.compare import MissingSchema, TableComparison, compare
 from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
 from saylau.audit.replay import RefusedSchema, prepare_schema, replay, replay_projection
 from saylau.audit.verify import LogAudit
+from saylau.checkpoint import CheckpointAudit, key_id, marks_in, signature_problem
 from saylau.settings import settings
 
 FILTERED_NOTE = ("A filtered export (--since/--until/--region) leaves gaps in every hash chain: "
@@ -74,6 +76,12 @@ def register(sub: Any) -> None:
     v = sub.add_parser("verify", help="check content hashes and hash chains of the log",
                        description=LogAudit.__doc__)
     _log_source_args(v)
+    v.add_argument("--checkpoints", type=Path, metavar="FILE",
+                   help="JSON lines written by 'saylau checkpoint': prove the log still holds "
+                        "everything up to each (signature, end offsets, chain heads)")
+    v.add_argument("--public-key", metavar="HEX",
+                   help="the operator's published Ed25519 public key (hex) the checkpoints "
+                        "must be signed with (default: the key each checkpoint names)")
     v.set_defaults(run=run_verify)
     _export_parser(sub)
 
@@ -192,20 +200,70 @@ def print_comparison(tables: list[TableComparison], left: str, right: str) -> No
 
 async def run_verify(args: argparse.Namespace) -> int:
     try:
+        checkpoints = load_checkpoints(args.checkpoints) if args.checkpoints else []
+        anchors = CheckpointAudit(checkpoints)
         async with open_log(args) as log:
             filtered = isinstance(log, ExportLog) and log.filtered
+            if checkpoints and filtered:
+                return fail("a filtered export cannot prove checkpoints; export the whole log")
             audit = LogAudit(check_chain=not filtered)
             progress = Progress(f"verify {log.topic}", log.total)
             async for chunk in log.chunks(5000):
                 for message in chunk:
                     audit.check(message)
+                    anchors.check(message)
                 progress(len(chunk))
             progress.close()
             if isinstance(log, ExportLog):
                 audit.check_extents({} if filtered else log.extents)
     except (LookupError, ValueError, FileNotFoundError) as exc:
         return fail(str(exc))
-    return report_verification(audit, filtered)
+    status = report_verification(audit, filtered)
+    if checkpoints:
+        status = max(status, report_checkpoints(anchors, audit, log.topic, args.public_key))
+    return status
+
+
+def load_checkpoints(path: Path) -> list[dict[str, Any]]:
+    """The checkpoints of a JSON-lines file, in file order."""
+    found = []
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if line.strip():
+            try:
+                parsed = orjson.loads(line)
+                marks_in(parsed)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError,
+                    AttributeError) as exc:
+                raise ValueError(f"{path}: line {number} is not a checkpoint ({exc})") from None
+            found.append(parsed)
+    if not found:
+        raise ValueError(f"{path}: no checkpoint in the file")
+    return found
+
+
+def report_checkpoints(anchors: CheckpointAudit, audit: LogAudit, topic: str,
+                       pinned: str | None) -> int:
+    """One line per checkpoint: proven, or the first partition offset it cannot vouch for."""
+    chain = audit.findings()
+    failed = 0
+    for checkpoint in anchors.checkpoints:
+        named = f"checkpoint {checkpoint.get('taken_at')}"
+        problem = signature_problem(checkpoint, pinned)
+        if problem is None and checkpoint.get("topic") != topic:
+            problem = f"for topic {checkpoint.get('topic')!r}, not {topic!r}"
+        findings = [] if problem else anchors.findings(checkpoint, chain)
+        if problem or findings:
+            failed += 1
+            print(f"{named}: NOT PROVEN: {problem or findings[0]}")
+            for finding in findings[1:]:
+                print(f"  {finding}")
+            continue
+        ends = ", ".join(f"{m.partition}:{m.offset}" for m in marks_in(checkpoint))
+        print(f"{named}: proven (key {key_id(checkpoint['public_key'])}; offsets {ends})")
+    print(f"{len(anchors.checkpoints) - failed}/{len(anchors.checkpoints)} checkpoints proven"
+          + ("" if pinned else " (signatures checked against the keys they name; pass "
+             "--public-key to pin the operator's published key)"))
+    return 1 if failed else 0
 
 
 def report_verification(audit: LogAudit, filtered: bool) -> int:

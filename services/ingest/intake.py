@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from saylau.catalogue import Catalogue, FieldError
 from saylau.chain import ChainHead
+from saylau.checkpoint import EVENT_TYPE as CHECKPOINT_TYPE
 from saylau.decode import compiled
 from saylau.envelope import Envelope, canonical, content_hash, partition_key
 from saylau.kafka import partition_for
@@ -81,6 +82,9 @@ class Intake:
             checked = validate_item(item, self.catalogue, now)
             if isinstance(checked, list):
                 outcomes[i] = Outcome(422, "rejected", _id_of(item), checked)
+            elif checked.type == CHECKPOINT_TYPE and "admin" not in scopes:
+                outcomes[i] = Outcome(403, "forbidden", str(checked.event_id), [FieldError(
+                    ("type",), f"{checked.type} is written by 'saylau checkpoint' (admin)")])
             elif checked.type in OPERATOR_TYPES and "triage" not in scopes:
                 outcomes[i] = Outcome(403, "forbidden", str(checked.event_id), [FieldError(
                     ("type",), f"{checked.type} needs a key with the triage scope")])
