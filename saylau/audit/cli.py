@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -15,10 +16,11 @@ from typing import IO, Any
 import asyncpg
 import orjson
 
-from saylau.audit.compare import MissingSchema, TableComparison, compare
+from saylau.audit.compare import MissingSchema, TableComparison
 from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
 from saylau.audit.replay import RefusedSchema, prepare_schema, replay, replay_projection
+from saylau.audit.snapshot import LiveBehind, Snapshot, compare_at_live_position
 from saylau.audit.verify import LogAudit
 from saylau.checkpoint import CheckpointAudit, key_id, marks_in, signature_problem
 from saylau.settings import settings
@@ -166,6 +168,8 @@ async def run_replay(args: argparse.Namespace) -> int:
     print(f"  applied {stats.applied:,}, duplicates dropped {stats.duplicates:,}, "
           f"dead letters {stats.dead:,}"
           + (f", occurred after --until {stats.after_until:,}" if args.until else ""))
+    print("  log position reached (partition:next offset): "
+          + " ".join(f"{p}:{o}" for p, o in sorted(stats.position.items())))
     return 0
 
 
@@ -174,16 +178,38 @@ async def run_compare(args: argparse.Namespace) -> int:
     live = args.live or cfg.read_schema
     conn = await asyncpg.connect(cfg.dsn, command_timeout=None)
     try:
-        tables = await compare(conn, live, args.replay, args.limit)
-    except MissingSchema as exc:
+        snapshot = await compare_at_live_position(conn, live, args.replay, cfg, args.limit,
+                                                  on_wait=once_on_stderr())
+    except (MissingSchema, LiveBehind, LookupError) as exc:
         return fail(str(exc))
     finally:
         await conn.close()
-    print_comparison(tables, live, args.replay)
-    different = [t.table for t in tables if not t.equal]
+    print_comparison(snapshot.tables, live, args.replay)
+    print_position(snapshot)
+    tables, different = snapshot.tables, snapshot.different
     print(f"{len(tables) - len(different)}/{len(tables)} tables equal"
           + (f"; DIFFERENT: {', '.join(different)}" if different else ""))
     return 1 if different else 0
+
+
+def once_on_stderr() -> Callable[[str], None]:
+    said: set[str] = set()
+
+    def say(message: str) -> None:
+        if not said:
+            print(message, file=sys.stderr)
+        said.add(message)
+    return say
+
+
+def print_position(snapshot: Snapshot) -> None:
+    where = " ".join(f"{p}:{o}" for p, o in sorted(snapshot.position.items()))
+    if snapshot.as_of:
+        print(f"replay is as of {snapshot.as_of}; live is not: compared as they stand "
+              f"(live at {snapshot.topic} {where})")
+        return
+    print(f"compared at log position {snapshot.topic} {where} (partition:next offset; "
+          f"replay brought up by {snapshot.caught_up:,} records)")
 
 
 def print_comparison(tables: list[TableComparison], left: str, right: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Table
 
-from saylau.tables import READ_MODELS, metadata
+from saylau import tables as read_model_tables
 
 
 @dataclass
@@ -26,6 +26,12 @@ class TableComparison:
     @property
     def equal(self) -> bool:
         return self.rows[0] == self.rows[1] and self.checksums[0] == self.checksums[1]
+
+
+def audited_tables() -> list[Table]:
+    """The read-model tables an audit compares: the projection of the log, nothing about
+    delivery. The one place the list comes from (it will iterate the read-model registry)."""
+    return [read_model_tables.metadata.tables[name] for name in read_model_tables.READ_MODELS]
 
 
 class MissingSchema(Exception):
@@ -52,7 +58,7 @@ async def ensure_schemas(conn: asyncpg.Connection, *schemas: str) -> None:
     for schema in schemas:
         present = {r["table_name"] for r in await conn.fetch(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema)}
-        missing = [t for t in READ_MODELS if t not in present]
+        missing = [t.name for t in audited_tables() if t.name not in present]
         if missing:
             raise MissingSchema(f"schema {schema!r} has no table {missing[0]!r}"
                                 if present else f"no schema {schema!r}")
@@ -60,19 +66,24 @@ async def ensure_schemas(conn: asyncpg.Connection, *schemas: str) -> None:
 
 async def compare(conn: asyncpg.Connection, left: str, right: str,
                   limit: int = 20) -> list[TableComparison]:
-    """Every table of ``READ_MODELS`` in ``left`` against ``right``, in one snapshot."""
+    """Every audited table in ``left`` against ``right``, in one snapshot."""
     await ensure_schemas(conn, left, right)
-    out = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        for name in READ_MODELS:
-            table = metadata.tables[name]
-            a = await conn.fetchrow(checksum_sql(left, table))
-            b = await conn.fetchrow(checksum_sql(right, table))
-            found = TableComparison(name, (a["n"], b["n"]), (a["checksum"], b["checksum"]))
-            if not found.equal:
-                found.only_left = [dict(r) for r in
-                                   await conn.fetch(difference_sql(left, right, table, limit))]
-                found.only_right = [dict(r) for r in
-                                    await conn.fetch(difference_sql(right, left, table, limit))]
-            out.append(found)
+        return await compare_tables(conn, left, right, limit)
+
+
+async def compare_tables(conn: asyncpg.Connection, left: str, right: str,
+                         limit: int = 20) -> list[TableComparison]:
+    """Every audited table in ``left`` against ``right``, in the caller's transaction."""
+    out = []
+    for table in audited_tables():
+        a = await conn.fetchrow(checksum_sql(left, table))
+        b = await conn.fetchrow(checksum_sql(right, table))
+        found = TableComparison(table.name, (a["n"], b["n"]), (a["checksum"], b["checksum"]))
+        if not found.equal:
+            found.only_left = [dict(r) for r in
+                               await conn.fetch(difference_sql(left, right, table, limit))]
+            found.only_right = [dict(r) for r in
+                                await conn.fetch(difference_sql(right, left, table, limit))]
+        out.append(found)
     return out
