@@ -16,6 +16,7 @@ from typing import IO, Any
 import asyncpg
 import orjson
 
+from saylau.audit import summary
 from saylau.audit.compare import MissingSchema, TableComparison
 from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
@@ -86,6 +87,7 @@ def register(sub: Any) -> None:
                         "must be signed with (default: the key each checkpoint names)")
     v.set_defaults(run=run_verify)
     _export_parser(sub)
+    summary.register(sub)
 
 
 def _log_source_args(p: argparse.ArgumentParser) -> None:
