@@ -311,6 +311,7 @@ class Poster(threading.Thread):
         assert not self.failed, self.failed[:3]
 
 
+@pytest.mark.slow
 def test_the_two_command_audit_passes_under_live_traffic_and_names_an_altered_row(
         own_stack: Stack, schemas: list[str]) -> None:
     stack, station, before = own_stack.start(), unique("PS"), audit_schemas()
