@@ -1,7 +1,12 @@
 """Chain anchors at the edges: read the log's heads, load the operator key, append a checkpoint.
 
 The signing and the proof are pure (``saylau.checkpoint``); this module does the I/O the
-``saylau checkpoint`` command (and, later, a periodic publisher) needs.
+``saylau checkpoint`` command (and, later, a periodic publisher) needs. What auditors fetch
+needs no table of its own: every checkpoint appended is a ``chain.checkpointed`` row of the
+``events`` read model (``record->'payload'`` is the signed checkpoint, ``occurred_at`` its
+time), so ``GET /v1/audit/checkpoints`` can list them newest first with the public keys they
+name. A long-running publisher should keep one ``ChainHead`` per partition across runs (as
+ingest does) instead of starting a one-link chain per checkpoint.
 """
 from __future__ import annotations
 
