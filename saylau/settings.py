@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     cors_origins: str = ""
+    saylau_checkpoint_key_file: str = ""
+    """PEM file of the operator's Ed25519 key that signs chain checkpoints."""
+    saylau_checkpoint_key: str = ""
+    """The same key as PEM text (for secret stores that inject environment variables)."""
 
     @property
     def dsn(self) -> str:
