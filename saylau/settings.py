@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     """PEM file of the operator's Ed25519 key that signs chain checkpoints."""
     saylau_checkpoint_key: str = ""
     """The same key as PEM text (for secret stores that inject environment variables)."""
+    checkpoint_minutes: float = 15.0
+    """How often the projector (its leader) publishes a signed checkpoint, when a key is set."""
+    saylau_checkpoint_public_key: str = ""
+    """The operator's public key (hex) the api publishes, when it holds no private key."""
 
     @property
     def dsn(self) -> str:

@@ -5,8 +5,8 @@ The signing and the proof are pure (``saylau.checkpoint``); this module does the
 needs no table of its own: every checkpoint appended is a ``chain.checkpointed`` row of the
 ``events`` read model (``record->'payload'`` is the signed checkpoint, ``occurred_at`` its
 time), so ``GET /v1/audit/checkpoints`` can list them newest first with the public keys they
-name. A long-running publisher should keep one ``ChainHead`` per partition across runs (as
-ingest does) instead of starting a one-link chain per checkpoint.
+name. Each checkpoint appended starts a one-link chain of its own (as a new ingest instance
+would), so checkpoints never depend on each other's links.
 """
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from saylau.audit.logsource import KafkaLog
 from saylau.catalogue import catalogue
 from saylau.chain import ChainHead
-from saylau.checkpoint import EVENT_TYPE, Mark, marks_of, sign
+from saylau.checkpoint import EVENT_TYPE, Mark, marks_of, public_key_hex, sign
 from saylau.decode import Message
 from saylau.envelope import Envelope, canonical, content_hash, partition_key
 from saylau.kafka import make_producer, partition_for
@@ -118,3 +120,49 @@ async def append_checkpoint(cfg: Settings, topic: str,
         await producer.stop()
     return meta.partition, meta.offset
 
+
+
+PUBLISHER_LOCK = 8675311
+
+
+async def publish_if_due(cfg: Settings, key: Ed25519PrivateKey) -> dict[str, Any] | None:
+    """The periodic publisher: take a signed checkpoint of the events topic and append it,
+    unless another worker holds the publisher lock or the read models already show one taken
+    within half of ``CHECKPOINT_MINUTES``. Returns the checkpoint published, if any."""
+    conn = await asyncpg.connect(cfg.dsn, server_settings={"search_path": cfg.read_schema})
+    try:
+        async with conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1, hashtext($2))",
+                                       PUBLISHER_LOCK, cfg.events_topic):
+                return None
+            newest = await published_checkpoints(conn, 1)
+            due = datetime.now(UTC).timestamp() - cfg.checkpoint_minutes * 30
+            if newest and datetime.fromisoformat(newest[0]["taken_at"]).timestamp() > due:
+                return None
+            checkpoint = await take_checkpoint(cfg, cfg.events_topic, key)
+            await append_checkpoint(cfg, cfg.events_topic, checkpoint)
+            return checkpoint
+    finally:
+        await conn.close()
+
+
+def published_public_key(cfg: Settings) -> str | None:
+    """The operator's public key (hex): configured, or derived from the key the service holds."""
+    if cfg.saylau_checkpoint_public_key:
+        return cfg.saylau_checkpoint_public_key
+    try:
+        return public_key_hex(signing_key(cfg))
+    except NoKey:
+        return None
+
+
+CHECKPOINTS_SQL = """
+SELECT record->'payload' AS checkpoint FROM events
+WHERE type = $1 ORDER BY occurred_at DESC, kafka_partition, kafka_offset LIMIT $2"""
+
+
+async def published_checkpoints(conn: asyncpg.Connection, limit: int) -> list[dict[str, Any]]:
+    """The checkpoints appended to the log (``chain.checkpointed`` events), newest first,
+    exactly as signed (so they can be saved as the file ``verify --checkpoints`` reads)."""
+    rows = await conn.fetch(CHECKPOINTS_SQL, EVENT_TYPE, limit)
+    return [orjson.loads(r["checkpoint"]) for r in rows]

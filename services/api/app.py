@@ -21,6 +21,7 @@ from saylau.web import allow_cors, setup_logging, unavailable
 from services.api.live import Broadcaster
 from services.api.routes import (
     admin,
+    audit,
     breaches,
     dashboard,
     detentions,
@@ -35,7 +36,7 @@ from services.api.routes import (
     webhooks,
 )
 
-ROUTERS = (webhooks, incidents, regions, admin, stations, detentions, breaches, timeline,
+ROUTERS = (webhooks, incidents, regions, admin, audit, stations, detentions, breaches, timeline,
            triage, events, live, dashboard, health)
 DATABASE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                  OSError, asyncio.TimeoutError)

@@ -19,6 +19,7 @@ import faust
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from saylau.audit.anchors import publish_if_due, signing_key
 from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.db import UNAVAILABLE
 from saylau.decode import Message
@@ -54,6 +55,8 @@ class Projector:
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
         self.app.timer(interval=2.0, name="report_lag")(self.report_lag)
         self.app.task(self.serve_health)
+        if cfg.saylau_checkpoint_key_file or cfg.saylau_checkpoint_key:
+            self.app.timer(interval=cfg.checkpoint_minutes * 60, name="publish_checkpoint")(self.publish_checkpoint)
 
     async def project_events(self, stream: Any) -> AsyncIterator[None]:
         """Project each batch of the events topic in one transaction."""
@@ -117,6 +120,19 @@ class Projector:
                 logging.shutdown()
                 os._exit(0)
             await asyncio.sleep(0.2)
+
+    async def publish_checkpoint(self) -> None:
+        """Sign the log's chain heads and append them as ``chain.checkpointed`` (one worker
+        at a time, and not when another worker published within half the interval)."""
+        try:
+            checkpoint = await publish_if_due(self.cfg, signing_key(self.cfg))
+        except Exception:  # a missed checkpoint must not stop the projection
+            log.exception("checkpoint not published; retrying at the next interval")
+            return
+        if checkpoint is None:
+            return
+        log.warning("published checkpoint of %s: %s", self.cfg.events_topic, " ".join(
+            f"{p['partition']}:{p['offset']}" for p in checkpoint["partitions"]))
 
     async def report_lag(self) -> None:
         await self.health.measure_lag(self.app.consumer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from saylau.audit.logsource import KafkaLog
 from saylau.chain import ChainHead
+from saylau.checkpoint import key_id, signature_problem
 from saylau.envelope import canonical, content_hash
 from saylau.kafka import partition_for
 from saylau.readmodels import audited_tables
@@ -369,6 +371,7 @@ def test_checkpoints_prove_the_log_and_catch_a_deleted_tail_or_altered_record(
                                  "WHERE type = 'chain.checkpointed'")) == 2)
     other = ok(saylau(stack, "checkpoint", "--public-key", **keys)).split()[0]
     assert other == public
+    published_by_the_api(stack, checkpoints, public, keys)
 
     export = tmp_path / "log.ndjson"
     ok(saylau(stack, "export", "-o", str(export)))
@@ -388,6 +391,33 @@ def test_checkpoints_prove_the_log_and_catch_a_deleted_tail_or_altered_record(
     out = ok(saylau(stack, "verify", "--from-export", str(altered), "--checkpoints",
                     str(checkpoints)), 1)
     assert f"NOT PROVEN: partition {p} offset 0: altered" in out
+
+
+def published_by_the_api(stack: Stack, checkpoints: Path, public: str,
+                         keys: dict[str, str]) -> None:
+    """GET /v1/audit/checkpoints serves the appended checkpoints (audit scope), newest first;
+    a projector holding the key publishes more on its own; /v1/audit/public-key names it."""
+    written = [orjson.loads(line) for line in checkpoints.read_bytes().splitlines()]
+    assert stack.get("/v1/audit/checkpoints").status_code == 403  # a read-only key
+    served = audit_get(stack, "/v1/audit/checkpoints").json()["checkpoints"]
+    assert [c["signature"] for c in served] == [c["signature"] for c in reversed(written)]
+    stack.kill("projector", signal.SIGTERM)
+    stack.kill("api", signal.SIGTERM)
+    stack.env.update(keys, CHECKPOINT_MINUTES="0.02")
+    stack.start_projector()
+    stack.start_api()
+    wait_until(lambda: len(audit_get(stack, "/v1/audit/checkpoints").json()["checkpoints"])
+               >= 4, timeout=90, interval=0.5)
+    served = audit_get(stack, "/v1/audit/checkpoints").json()["checkpoints"]
+    assert all(signature_problem(c, public) is None for c in served)
+    assert served[0]["taken_at"] > written[-1]["taken_at"]
+    key = httpx.get(f"{stack.api_url}/v1/audit/public-key", timeout=10).json()
+    assert key == {"algorithm": "Ed25519", "public_key": public, "key_id": key_id(public)}
+
+
+def audit_get(stack: Stack, path: str) -> httpx.Response:
+    return httpx.get(f"{stack.api_url}{path}", timeout=30,
+                     headers={"Authorization": f"Bearer {stack.writer_key}"})
 
 
 def without_tail(export: Path, partition: int, first_gone: int) -> Path:
