@@ -17,16 +17,16 @@ from saylau.domain.rules import RuleConfig
 from saylau.intake.log import ChainedLog
 from saylau.intake.service import Intake
 from saylau.kafka import ensure_topics, make_producer
+from saylau.migrations import check, upgrade
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
-from saylau.webhooks import migrate_webhooks
 
 
 @dataclass(frozen=True)
 class Needs:
     """What one entrypoint needs built: the pool's size and search path, the producer (and
-    the topics), the intake service, the live projection, the webhook tables."""
+    the topics), the intake service, the live projection."""
 
     search_path: str | None = None
     pool_size: int = 10
@@ -34,7 +34,6 @@ class Needs:
     producer: bool = False
     intake: bool = False
     projection: bool = False
-    webhooks: bool = False
 
 
 @dataclass
@@ -55,14 +54,14 @@ class Wiring:
 
 
 async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
-    """Open the pool and migrate; then the producer, intake and projection as needed."""
+    """Migrate (or check) the ingest schema, open the pool, create the read-model tables;
+    then the producer, intake and projection as needed."""
+    await migrate_ingest(cfg)
     pool = await connect_pool(cfg.dsn, max_size=needs.pool_size, search_path=needs.search_path,
                               command_timeout=needs.command_timeout)
     try:
         async with pool.acquire() as conn:
-            await migrate(conn, cfg.read_schema, cfg.ingest_schema)
-            if needs.webhooks:
-                await migrate_webhooks(conn, cfg.ingest_schema)
+            await migrate(conn, cfg.read_schema)
         wired = Wiring(cfg, pool, KeyRing(parse_env_keys(cfg.saylau_api_keys), pool,
                                           cfg.ingest_schema))
         if needs.producer or needs.intake:
@@ -76,6 +75,16 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
         wired.projection = build_projection(cfg, cfg.read_schema, cfg.events_topic,
                                             ChangeFeed(notify=True))
     return wired
+
+
+async def migrate_ingest(cfg: Settings) -> None:
+    """Upgrade the ingest schema to this release's migrations (``MIGRATE_ON_START``, the
+    default) or only check it is there; either way refuse a schema a newer release migrated
+    (``SchemaTooNew``), and with checking only, one that needs ``saylau migrate``."""
+    if cfg.migrate_on_start:
+        await upgrade(cfg.dsn, cfg.ingest_schema)
+    else:
+        await check(cfg.dsn, cfg.ingest_schema)
 
 
 async def start_producer(cfg: Settings, topics: bool = False) -> AIOKafkaProducer:

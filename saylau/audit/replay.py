@@ -81,7 +81,7 @@ async def prepare_schema(conn: asyncpg.Connection, schema: str, cfg: Settings,
         raise RefusedSchema(f"schema {schema!r} exists ({what}); pass --force to replace it")
     if exists:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await migrate(conn, schema, ingest_schema=cfg.ingest_schema)
+    await migrate(conn, schema)
     return bool(exists)
 
 
