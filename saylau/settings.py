@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     """How often the projector (its leader) publishes a signed checkpoint, when a key is set."""
     saylau_checkpoint_public_key: str = ""
     """The operator's public key (hex) the api publishes, when it holds no private key."""
+    saylau_master_key: str = ""
+    saylau_master_key_file: str = ""
 
     @property
     def dsn(self) -> str:

@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import DeleteGroupsRequest
 
+from saylau.privacy.keys import new_master_key_text
 from saylau.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +96,7 @@ class Stack:
                     "EVENTS_PARTITIONS": str(self.partitions),
                     "SAYLAU_API_KEYS": f"tester:{self.writer_key},"
                                        f"reader:{self.reader_key}:read",
+                    "SAYLAU_MASTER_KEY": new_master_key_text(),
                     "PYTHONUNBUFFERED": "1", **self.extra_env}
         LOGS.mkdir(parents=True, exist_ok=True)
 

@@ -28,6 +28,12 @@ PREVIOUS_RELEASE = (
     """CREATE TABLE IF NOT EXISTS known_stations (
         station_id TEXT NOT NULL, registered_at TIMESTAMP WITH TIME ZONE NOT NULL,
         PRIMARY KEY (station_id))""",
+    """CREATE TABLE IF NOT EXISTS personal_data_keys (
+        key_id TEXT NOT NULL, wrapped_key BYTEA, wrapped_by TEXT NOT NULL, blind_index BYTEA,
+        created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+        erased_at TIMESTAMP WITH TIME ZONE, PRIMARY KEY (key_id))""",
+    """CREATE INDEX IF NOT EXISTS personal_data_keys_blind_index ON personal_data_keys
+        (blind_index)""",
     """CREATE TABLE IF NOT EXISTS webhook_cursor (
         read_schema TEXT NOT NULL, value BIGINT NOT NULL, PRIMARY KEY (read_schema))""",
     """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
