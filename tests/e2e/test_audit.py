@@ -353,6 +353,7 @@ def audit_schemas() -> set[str]:
                                         "WHERE nspname LIKE 'replay_audit_%'")}
 
 
+@pytest.mark.slow
 def test_checkpoints_prove_the_log_and_catch_a_deleted_tail_or_altered_record(
         own_stack: Stack, tmp_path: Path) -> None:
     stack, keys = own_stack.start(), {"SAYLAU_CHECKPOINT_KEY_FILE": str(tmp_path / "op.pem")}
