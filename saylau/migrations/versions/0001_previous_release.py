@@ -34,6 +34,8 @@ PREVIOUS_RELEASE = (
         erased_at TIMESTAMP WITH TIME ZONE, PRIMARY KEY (key_id))""",
     """CREATE INDEX IF NOT EXISTS personal_data_keys_blind_index ON personal_data_keys
         (blind_index)""",
+    """CREATE TABLE IF NOT EXISTS log_identity (
+        topic TEXT NOT NULL, topic_id TEXT NOT NULL, PRIMARY KEY (topic))""",
     """CREATE TABLE IF NOT EXISTS webhook_cursor (
         read_schema TEXT NOT NULL, value BIGINT NOT NULL, PRIMARY KEY (read_schema))""",
     """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
