@@ -22,11 +22,11 @@ from saylau.intake.log import ChainedLog
 from saylau.intake.service import Intake
 from saylau.kafka import ensure_topics, log_facts, make_producer
 from saylau.logidentity import LogMismatch
+from saylau.migrations import check, upgrade
 from saylau.privacy.store import PostgresKeyStore, key_store
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
-from saylau.webhooks import migrate_webhooks
 
 log = logging.getLogger("saylau.bootstrap")
 
@@ -35,7 +35,7 @@ log = logging.getLogger("saylau.bootstrap")
 class Needs:
     """What one entrypoint needs built: the pool's size and search path, the producer (and
     the topics), the intake service, the personal-data keys (the intake always has them),
-    the live projection, the webhook tables, the evidence store."""
+    the live projection, the evidence store."""
 
     search_path: str | None = None
     pool_size: int = 10
@@ -45,7 +45,6 @@ class Needs:
     intake: bool = False
     keys: bool = False
     projection: bool = False
-    webhooks: bool = False
     evidence: bool = False
 
 
@@ -69,15 +68,15 @@ class Wiring:
 
 
 async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
-    """Open the pool and migrate; then the producer, intake and projection as needed."""
+    """Migrate (or check) the ingest schema, open the pool, create the read-model tables;
+    then the producer, intake and projection as needed."""
+    await migrate_ingest(cfg)
     pool = await connect_pool(cfg.dsn, max_size=needs.pool_size, search_path=needs.search_path,
                               command_timeout=needs.command_timeout,
                               session_reset=needs.session_reset)
     try:
         async with pool.acquire() as conn:
-            await migrate(conn, cfg.read_schema, cfg.ingest_schema)
-            if needs.webhooks:
-                await migrate_webhooks(conn, cfg.ingest_schema)
+            await migrate(conn, cfg.read_schema)
         wired = Wiring(cfg, pool, KeyRing(parse_env_keys(cfg.saylau_api_keys), pool,
                                           cfg.ingest_schema))
         if needs.keys or needs.intake:
@@ -96,6 +95,16 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
         wired.projection = build_projection(cfg, cfg.read_schema, cfg.events_topic,
                                             ChangeFeed(notify=True))
     return wired
+
+
+async def migrate_ingest(cfg: Settings) -> None:
+    """Upgrade the ingest schema to this release's migrations (``MIGRATE_ON_START``, the
+    default) or only check it is there; either way refuse a schema a newer release migrated
+    (``SchemaTooNew``), and with checking only, one that needs ``saylau migrate``."""
+    if cfg.migrate_on_start:
+        await upgrade(cfg.dsn, cfg.ingest_schema)
+    else:
+        await check(cfg.dsn, cfg.ingest_schema)
 
 
 async def start_producer(cfg: Settings, topics: bool = False,

@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from saylau.envelope import canonical
 
 GENESIS = "0" * 64
@@ -41,6 +43,24 @@ class ChainHead:
         self.seq += 1
         self.prev = chain_hash
         return record
+
+
+def rechain(value: bytes, head: ChainHead) -> bytes:
+    """A stored record re-appended (a dead letter replayed after a fix), with the next link of
+    ``head`` in place of its old one.
+
+    A copy that kept its old link would repeat a sequence number its chain has already passed,
+    which ``verify`` rightly reports as a repeat; the copy is a new append and gets a new link.
+    Bytes that are not a JSON object cannot carry a link and are returned unchanged.
+    """
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    if not isinstance(record, dict):
+        return value
+    record.pop("chain", None)
+    return canonical(head.seal(record))
 
 
 @dataclass

@@ -16,7 +16,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
 
-from saylau import readmodels  # noqa: F401 - defines the read-model tables
+from saylau import (
+    readmodels,  # noqa: F401 - defines the read-model tables
+    readsets,  # noqa: F401 - defines read_model_sets (ingest schema)
+)
 from saylau.ddl import INGEST, READ, ddl, table
 
 UNAVAILABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
@@ -35,7 +38,7 @@ accepted_events = table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 """Ingest's own tables (dedup ids, API keys, registered station ids): not read models,
-never replayed."""
+never replayed; created and changed by the versioned migrations (``saylau.migrations``)."""
 
 api_keys = table(
     "api_keys", INGEST,
@@ -111,11 +114,11 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """No reset query on release (asyncpg still rolls back a transaction left open)."""
 
 
-async def migrate(conn: asyncpg.Connection, schema: str = "live",
-                  ingest_schema: str = "ingest") -> None:
-    """Create the read-model tables in ``schema`` and ingest's own tables (idempotent)."""
+async def migrate(conn: asyncpg.Connection, schema: str = "live") -> None:
+    """Create the read-model tables in ``schema`` (idempotent). Read models are rebuilt, not
+    migrated; the ingest schema has versioned migrations (``saylau.migrations.upgrade``)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(8675309)")
-        for statement in [*ddl(ingest_schema, INGEST), *ddl(schema, READ)]:
+        for statement in ddl(schema, READ):
             await conn.execute(statement)
         await conn.execute("SET search_path TO DEFAULT")

@@ -6,6 +6,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from saylau.chain import ChainHead, rechain
+
 REPLAYABLE = """
 SELECT kafka_partition AS partition, kafka_offset AS offset, raw FROM dead_letters
 WHERE topic = $1 AND status = 'dead' AND ($2 OR (kafka_partition, kafka_offset) IN
@@ -28,20 +30,25 @@ async def dead_letters(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 async def replay(conn: asyncpg.Connection, kafka: Appender, topic: str, every: bool,
                  wanted: list[tuple[int, int]]) -> list[dict[str, Any]]:
-    """Re-append each dead record (all, or those at ``wanted`` positions), unchanged, to its
-    partition; then mark it ``replayed``.
+    """Re-append each dead record (all, or those at ``wanted`` positions) to its partition,
+    re-chained; then mark it ``replayed``.
 
-    The projector decodes the copy with its current code; if it is still poison it becomes a
+    The copy is the record as appended with a new chain link (a fresh chain per partition and
+    call, as a new ingest instance would start), so ``verify`` sees a new append, not a repeat
+    of the original's link. The projector decodes the copy with its current code; if it is still poison it becomes a
     new dead letter. A copy appended but not marked (Kafka acked, then PostgreSQL failed) is
     harmless: the projector drops a second copy of an event id.
     """
-    done = []
+    done: list[dict[str, Any]] = []
+    heads: dict[int, ChainHead] = {}
     async with conn.transaction():
         rows = await conn.fetch(REPLAYABLE, topic, every, [p for p, _ in wanted],
                                 [o for _, o in wanted])
         for row in rows:
             origin = f"{topic}/{row['partition']}/{row['offset']}"
-            meta = await kafka.send_and_wait(topic, row["raw"].encode(), partition=row["partition"],
+            head = heads.setdefault(row["partition"], ChainHead())
+            meta = await kafka.send_and_wait(topic, rechain(row["raw"].encode(), head),
+                                             partition=row["partition"],
                                              headers=[("replay-of", origin.encode())])
             done.append({"partition": row["partition"], "offset": row["offset"],
                          "appended_at": {"partition": meta.partition, "offset": meta.offset}})

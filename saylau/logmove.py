@@ -22,6 +22,7 @@ from saylau.kafka import (
     log_facts,
 )
 from saylau.logidentity import LogMismatch, ObservedLog, check_identity
+from saylau.migrations import upgrade
 from saylau.readmodels import tracking
 from saylau.settings import Settings
 
@@ -111,9 +112,10 @@ async def move_centre(cfg: Settings, dst: str) -> Moved:
     """Copy the events and dead-letter topics to ``dst``, verify, and record the new topic id."""
     src, topic = cfg.kafka_bootstrap, cfg.events_topic
     old_id, old_ends = await log_facts(src, topic)
+    await upgrade(cfg.dsn, cfg.ingest_schema)
     conn = await asyncpg.connect(cfg.dsn)
     try:
-        await migrate(conn, cfg.read_schema, cfg.ingest_schema)
+        await migrate(conn, cfg.read_schema)
         stored = await tracking.stored_identity(conn, cfg.read_schema, topic)
         if stored is not None:  # the read models must come from the log being copied
             chain = await chain_hashes_at(src, topic, dict(stored.next_offsets))

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     """Topics' min.insync.replicas; unset: 2 when the replication factor is 3 or more, else 1."""
     read_schema: str = "live"
     ingest_schema: str = "ingest"
+    migrate_on_start: bool = True
+    """Services upgrade the ingest schema at start; false: they only check it (run
+    ``saylau migrate`` first) and refuse to start on a schema that needs it."""
+    projection_version: str = ""
+    """Overrides ``saylau.readsets.PROJECTION_VERSION`` (a release bumps the constant)."""
     saylau_api_keys: str = ""
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080
@@ -43,6 +48,14 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 2000.0
     rate_limit_burst: int = 10000
     cors_origins: str = ""
+    saylau_checkpoint_key_file: str = ""
+    """PEM file of the operator's Ed25519 key that signs chain checkpoints."""
+    saylau_checkpoint_key: str = ""
+    """The same key as PEM text (for secret stores that inject environment variables)."""
+    checkpoint_minutes: float = 15.0
+    """How often the projector (its leader) publishes a signed checkpoint, when a key is set."""
+    saylau_checkpoint_public_key: str = ""
+    """The operator's public key (hex) the api publishes, when it holds no private key."""
     saylau_master_key: str = ""
     saylau_master_key_file: str = ""
     evidence_dir: str = "var/evidence"

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from standardwebhooks import Webhook
 
-from saylau.ddl import WEBHOOKS, ddl, table
+from saylau.ddl import WEBHOOKS, table
 
 KINDS = ("breach", "breach_withdrawn", "detentions", "station", "event")
 DELIVERY_NAMESPACE = uuid.UUID("0c7d7f55-2a53-5c5e-8f0d-3e8e0f6b9a11")
@@ -83,15 +83,6 @@ webhook_cursor = table(
     Column("read_schema", Text, primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
-
-
-async def migrate_webhooks(conn: asyncpg.Connection, schema: str) -> None:
-    """Create the webhook tables in the ingest-side ``schema`` (idempotent)."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(8675310)")
-        for statement in ddl(schema, WEBHOOKS):
-            await conn.execute(statement)
-        await conn.execute("SET search_path TO DEFAULT")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from saylau.envelope import Envelope, Place
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "event-catalogue.md"
-SCOPE_ORDER = ("station", "place", "campaign", "report", "registry")
+SCOPE_ORDER = ("station", "place", "campaign", "report", "registry", "log")
 PLACES = {"station": Place(region="North Kazakhstan", city="Petropavlovsk"),
           "place": Place(region="Almaty", city="Almaty"),
           "campaign": Place(region="Karaganda", city="Karaganda")}
@@ -119,7 +119,8 @@ def render(catalogue: Catalogue, calendars: Calendars) -> str:
         "breach rules in `saylau/domain/rules.py`; do not edit by hand.",
         "",
         "*Scope* says what an event is about: a polling **station**, a **place** (region/city),",
-        "the **campaign**, or an earlier **report**. *Incident* says whether the projector counts",
+        "the **campaign**, an earlier **report**, or the **log** itself (chain anchors).",
+        "*Incident* says whether the projector counts",
         "it as an incident at its station or place. *Rules* lists what the breach rules make of",
         "the type (rule id, severity, provision); calendar rules fire only inside their period.",
         "",

@@ -1,27 +1,37 @@
 """Start the three services against the real Kafka and PostgreSQL, isolated per stack.
 
 Each stack gets its own events topic, consumer group and read-model schema, so stacks share
-one broker and one database without cleanup and without seeing each other's data.
+one broker and one database without seeing each other's data; ``stop`` drops them again.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from saylau.privacy.keys import new_master_key_text
+from saylau.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_KAFKA = str(Settings.model_fields["kafka_bootstrap"].default)
+DEFAULT_DATABASE = str(Settings.model_fields["database_url"].default)
 LOGS = ROOT / "var" / "log" / "tests"
 
 
@@ -49,6 +59,25 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float 
 
 EVIDENCE_LIMIT = 1024 * 1024
 """Test stacks take uploads up to 1 MiB (the default is 50 MiB), so 413 costs little."""
+
+
+def _run_async(step: Callable[[], Any]) -> None:
+    """Run a coroutine function to completion on a thread of its own (callers may already be
+    inside an event loop); re-raise what it raised."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(step())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            failed.append(exc)
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(90)
+    if worker.is_alive():
+        raise TimeoutError(f"{step.__name__} did not finish in 90 s")
+    if failed:
+        raise failed[0]
 
 
 @dataclass
@@ -127,8 +156,55 @@ class Stack:
                 proc.wait(30)
 
     def stop(self) -> None:
+        """Stop the services, then drop what the stack created: its schemas (read models,
+        ingest's, and replay schemas named after it), its topics and its consumer group.
+
+        Every step runs even when an earlier one failed (a service that ignores SIGTERM is
+        killed; a server a fault test stopped is skipped after a short timeout); what could
+        not be dropped is reported as a warning, never raised over the test's own result.
+        """
         for service in list(self.procs):
-            self.kill(service, signal.SIGTERM)
+            try:
+                self.kill(service, signal.SIGTERM)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                self.kill(service, signal.SIGKILL)
+        for step in (self._drop_schemas, self._drop_topics):
+            try:
+                _run_async(step)
+            except Exception as exc:  # noqa: BLE001 - cleanup must never mask the test result
+                warnings.warn(f"stack {self.name}: {step.__name__} failed: {exc!r}",
+                              stacklevel=2)
+
+    async def _drop_schemas(self) -> None:
+        dsn = self.env.get("DATABASE_URL", DEFAULT_DATABASE).replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(dsn, timeout=5, command_timeout=30)
+        try:
+            await conn.execute("SET lock_timeout = '10s'")
+            names = [r["nspname"] for r in await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE '%' || $1 || '%'",
+                self.name)]
+            for name in names:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await conn.close()
+
+    async def _drop_topics(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.env.get("KAFKA_BOOTSTRAP",
+                                                                   DEFAULT_KAFKA),
+                                    request_timeout_ms=10000)
+        await asyncio.wait_for(admin.start(), 15)
+        try:
+            mine = [t for t in await admin.list_topics() if t.startswith(f"{self.name}.")]
+            if mine:
+                await admin.delete_topics(mine)
+            group = self.env["PROJECTOR_GROUP"]
+            try:
+                coordinator = await admin.find_coordinator(group)
+                await admin._send_request(DeleteGroupsRequest([group]), coordinator)
+            except KafkaError:
+                pass  # never joined, or already gone
+        finally:
+            await admin.close()
 
     # --- clients -----------------------------------------------------------------------
     def post(self, event: dict[str, Any], key: str | None = None) -> httpx.Response:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -17,12 +17,16 @@ import asyncpg
 from tqdm import tqdm
 
 from saylau.audit import evidence as evidence_audit
-from saylau.audit.compare import MissingSchema, TableComparison, compare
+from saylau.audit import summary
+from saylau.audit.compare import MissingSchema, TableComparison
 from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
+from saylau.audit.prove import load_checkpoints, report_checkpoints
 from saylau.audit.replay import RefusedSchema, prepare_schema, replay, replay_projection
+from saylau.audit.snapshot import LiveBehind, Snapshot, compare_at_live_position
 from saylau.audit.verify import LogAudit
 from saylau.bootstrap import Needs, bootstrap
+from saylau.checkpoint import CheckpointAudit
 from saylau.cli.privacy import key_argument, operator
 from saylau.privacy.keys import MasterKeyError
 from saylau.privacy.records import Names
@@ -75,8 +79,15 @@ def register(sub: Any) -> None:
     v.add_argument("--evidence", action="store_true",
                    help="also check that every evidence file the log references is stored and "
                         "hashes to its name (EVIDENCE_DIR / EVIDENCE_URL)")
+    v.add_argument("--checkpoints", type=Path, metavar="FILE",
+                   help="JSON lines written by 'saylau checkpoint': prove the log still holds "
+                        "everything up to each (signature, end offsets, chain heads)")
+    v.add_argument("--public-key", metavar="HEX",
+                   help="the operator's published Ed25519 public key (hex) the checkpoints "
+                        "must be signed with (default: the key each checkpoint names)")
     v.set_defaults(run=run_verify)
     _export_parser(sub)
+    summary.register(sub)
 
 
 def _log_source_args(p: argparse.ArgumentParser) -> None:
@@ -178,6 +189,8 @@ async def run_replay(args: argparse.Namespace) -> int:
     print(f"  applied {stats.applied:,}, duplicates dropped {stats.duplicates:,}, "
           f"dead letters {stats.dead:,}"
           + (f", occurred after --until {stats.after_until:,}" if args.until else ""))
+    print("  log position reached (partition:next offset): "
+          + " ".join(f"{p}:{o}" for p, o in sorted(stats.position.items())))
     return 0
 
 
@@ -186,16 +199,38 @@ async def run_compare(args: argparse.Namespace) -> int:
     live = args.live or cfg.read_schema
     conn = await asyncpg.connect(cfg.dsn, command_timeout=None)
     try:
-        tables = await compare(conn, live, args.replay, args.limit)
-    except MissingSchema as exc:
+        snapshot = await compare_at_live_position(conn, live, args.replay, cfg, args.limit,
+                                                  on_wait=once_on_stderr())
+    except (MissingSchema, LiveBehind, LookupError) as exc:
         return fail(str(exc))
     finally:
         await conn.close()
-    print_comparison(tables, live, args.replay)
-    different = [t.table for t in tables if not t.equal]
+    print_comparison(snapshot.tables, live, args.replay)
+    print_position(snapshot)
+    tables, different = snapshot.tables, snapshot.different
     print(f"{len(tables) - len(different)}/{len(tables)} tables equal"
           + (f"; DIFFERENT: {', '.join(different)}" if different else ""))
     return 1 if different else 0
+
+
+def once_on_stderr() -> Callable[[str], None]:
+    said: set[str] = set()
+
+    def say(message: str) -> None:
+        if not said:
+            print(message, file=sys.stderr)
+        said.add(message)
+    return say
+
+
+def print_position(snapshot: Snapshot) -> None:
+    where = " ".join(f"{p}:{o}" for p, o in sorted(snapshot.position.items()))
+    if snapshot.as_of:
+        print(f"replay is as of {snapshot.as_of}; live is not: compared as they stand "
+              f"(live at {snapshot.topic} {where})")
+        return
+    print(f"compared at log position {snapshot.topic} {where} (partition:next offset; "
+          f"replay brought up by {snapshot.caught_up:,} records)")
 
 
 def print_comparison(tables: list[TableComparison], left: str, right: str) -> None:
@@ -213,8 +248,12 @@ def print_comparison(tables: list[TableComparison], left: str, right: str) -> No
 async def run_verify(args: argparse.Namespace) -> int:
     references = []
     try:
+        checkpoints = load_checkpoints(args.checkpoints) if args.checkpoints else []
+        anchors = CheckpointAudit(checkpoints)
         async with open_log(args) as log:
             filtered = isinstance(log, ExportLog) and log.filtered
+            if checkpoints and filtered:
+                return fail("a filtered export cannot prove checkpoints; export the whole log")
             audit = LogAudit(check_chain=not filtered)
             progress = Progress(f"verify {log.topic}", log.total)
             async for chunk in log.chunks(5000):
@@ -222,6 +261,7 @@ async def run_verify(args: argparse.Namespace) -> int:
                     audit.check(message)
                     if args.evidence:
                         references += evidence_audit.references_of(message.value)
+                    anchors.check(message)
                 progress(len(chunk))
             progress.close()
             if isinstance(log, ExportLog):
@@ -231,6 +271,8 @@ async def run_verify(args: argparse.Namespace) -> int:
     status = report_verification(audit, filtered)
     if args.evidence:
         status = max(status, await verify_evidence(references))
+    if checkpoints:
+        status = max(status, report_checkpoints(anchors, audit, log.topic, args.public_key))
     return status
 
 

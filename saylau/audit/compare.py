@@ -62,17 +62,23 @@ async def compare(conn: asyncpg.Connection, left: str, right: str,
                   limit: int = 20) -> list[TableComparison]:
     """Every audited table of ``READ_MODELS`` in ``left`` against ``right``, in one snapshot."""
     await ensure_schemas(conn, left, right)
-    out = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        for table in audited_tables():
-            name = table.name
-            a = await conn.fetchrow(checksum_sql(left, table))
-            b = await conn.fetchrow(checksum_sql(right, table))
-            found = TableComparison(name, (a["n"], b["n"]), (a["checksum"], b["checksum"]))
-            if not found.equal:
-                found.only_left = [dict(r) for r in
-                                   await conn.fetch(difference_sql(left, right, table, limit))]
-                found.only_right = [dict(r) for r in
-                                    await conn.fetch(difference_sql(right, left, table, limit))]
-            out.append(found)
+        return await compare_tables(conn, left, right, limit)
+
+
+async def compare_tables(conn: asyncpg.Connection, left: str, right: str,
+                         limit: int = 20) -> list[TableComparison]:
+    """Every audited table of ``READ_MODELS`` in ``left`` against ``right``, in the caller's
+    transaction."""
+    out = []
+    for table in audited_tables():
+        a = await conn.fetchrow(checksum_sql(left, table))
+        b = await conn.fetchrow(checksum_sql(right, table))
+        found = TableComparison(table.name, (a["n"], b["n"]), (a["checksum"], b["checksum"]))
+        if not found.equal:
+            found.only_left = [dict(r) for r in
+                               await conn.fetch(difference_sql(left, right, table, limit))]
+            found.only_right = [dict(r) for r in
+                                await conn.fetch(difference_sql(right, left, table, limit))]
+        out.append(found)
     return out

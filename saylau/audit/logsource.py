@@ -33,16 +33,23 @@ class Extent:
 
 
 class KafkaLog:
-    """One topic, offset 0 (or the first retained) to the high watermark, in every partition."""
+    """One topic, offset 0 (or the first retained) to the high watermark, in every partition.
+
+    ``start`` and ``stop`` narrow a partition to offsets ``start[p]`` up to (not including)
+    ``stop[p]``: a replay that stops at a given log position, or catches up from one.
+    """
 
     def __init__(self, bootstrap: str, topic: str, order: str = "round-robin",
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, start: dict[int, int] | None = None,
+                 stop: dict[int, int] | None = None) -> None:
         self.topic, self.order, self._random = topic, order, random.Random(seed)
+        self._start, self._stop = start or {}, stop
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024)
         self.extents: dict[int, Extent] = {}
+        self.ends: dict[int, int] = {}
         self.header: dict[str, Any] | None = None
 
     async def __aenter__(self) -> Self:
@@ -57,10 +64,22 @@ class KafkaLog:
         self._consumer.assign(parts)
         lows = await self._consumer.beginning_offsets(parts)
         highs = await self._consumer.end_offsets(parts)
-        self.extents = {tp.partition: Extent(lows[tp], highs[tp]) for tp in parts}
+        self.ends = {tp.partition: highs[tp] for tp in parts}
+        self.extents = {tp.partition: self._narrowed(tp.partition, lows[tp], highs[tp])
+                        for tp in parts}
         for tp in parts:
-            self._consumer.seek(tp, lows[tp])
+            self._consumer.seek(tp, self.extents[tp.partition].low)
         return self
+
+    def _narrowed(self, partition: int, low: int, high: int) -> Extent:
+        if self._stop is not None:
+            high = min(high, self._stop.get(partition, 0))
+        return Extent(max(low, min(self._start.get(partition, low), high)), high)
+
+    @property
+    def position(self) -> dict[int, int]:
+        """Where a full read of this log ends: the next offset of every partition."""
+        return {p: e.high for p, e in sorted(self.extents.items())}
 
     async def __aexit__(self, *exc: object) -> None:
         await self._consumer.stop()
@@ -137,6 +156,11 @@ class ExportLog:
     @property
     def filtered(self) -> bool:
         return bool(self.header and self.header.get("filters"))
+
+    @property
+    def position(self) -> dict[int, int]:
+        """The next offset of every partition when the export was written (none if filtered)."""
+        return {} if self.filtered else {p: e.high for p, e in sorted(self.extents.items())}
 
     async def chunks(self, size: int) -> AsyncIterator[list[Message]]:
         """Chunks of up to ``size`` lines, in file order (partitions may mix in a chunk)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -21,6 +21,7 @@ import orjson
 from saylau.bootstrap import build_projection
 from saylau.db import migrate
 from saylau.decode import Message
+from saylau.readmodels import tracking
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
 
@@ -30,6 +31,9 @@ NEVER_REPLACED = ("public", "ingest", "information_schema")
 
 class Log(Protocol):
     topic: str
+
+    @property
+    def position(self) -> dict[int, int]: ...
 
     def chunks(self, size: int) -> AsyncIterator[list[Message]]: ...
 
@@ -47,6 +51,8 @@ class ReplayStats:
     dead: int = 0
     after_until: int = 0
     seconds: float = 0.0
+    position: dict[int, int] = field(default_factory=dict)
+    """The log position the replay reached: the next offset of every partition."""
 
     @property
     def rate(self) -> float:
@@ -75,7 +81,7 @@ async def prepare_schema(conn: asyncpg.Connection, schema: str, cfg: Settings,
         raise RefusedSchema(f"schema {schema!r} exists ({what}); pass --force to replace it")
     if exists:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await migrate(conn, schema, ingest_schema=cfg.ingest_schema)
+    await migrate(conn, schema)
     return bool(exists)
 
 
@@ -94,8 +100,28 @@ async def replay(conn: asyncpg.Connection, log: Log, projection: Projection, bat
             stats.duplicates += result.duplicates
             stats.dead += len(result.dead)
         on_progress(len(chunk))
+    stats.position = log.position
+    await record_position(conn, projection.schema, log.topic, stats.position, until)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+async def record_position(conn: asyncpg.Connection, schema: str, topic: str,
+                          position: dict[int, int], until: datetime | None = None) -> None:
+    """Store how far a replay read (its ``projector_offsets``, as the live projector does),
+    and, for an as-of replay, its ``until`` as the schema's comment (``as_of``)."""
+    await tracking.record_position(conn, schema, topic, position)
+    if until is not None:
+        await conn.execute(f'COMMENT ON SCHEMA "{schema}" IS '
+                           f"'saylau replay as of {until.isoformat()}'")
+
+
+async def as_of(conn: asyncpg.Connection, schema: str) -> str | None:
+    """The ``--until`` of an as-of replay schema (None for a full replay)."""
+    comment = await conn.fetchval("SELECT obj_description(oid, 'pg_namespace') FROM "
+                                  "pg_namespace WHERE nspname = $1", schema)
+    prefix = "saylau replay as of "
+    return comment.removeprefix(prefix) if comment and comment.startswith(prefix) else None
 
 
 def occurred_by(message: Message, until: datetime) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import asyncpg
@@ -9,6 +10,7 @@ import asyncpg
 from saylau.auth import SCOPES, hash_key, new_key
 from saylau.db import migrate
 from saylau.kafka import TopicReplicationError, describe_topic, ensure_topics
+from saylau.migrations import SchemaTooNew, upgrade
 from saylau.settings import settings
 
 
@@ -17,7 +19,13 @@ def keys_table() -> str:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("migrate", help="create the read-model tables and the Kafka topics")
+    p = sub.add_parser("migrate", help="upgrade the ingest schema (versioned migrations), "
+                                       "create the read-model tables and the Kafka topics",
+                       description="Apply this release's migrations to INGEST_SCHEMA (accepted "
+                                   "ids, API keys, known stations, webhooks, read-model sets), "
+                                   "in one transaction; refuse a schema a newer release "
+                                   "migrated. Read models are rebuilt, not migrated: "
+                                   "'saylau rebuild'.")
     p.add_argument("--schema", default=None, help="read-model schema (default: READ_SCHEMA)")
     p.set_defaults(run=run_migrate)
     t = sub.add_parser("topics", help="the Kafka topics")
@@ -42,13 +50,21 @@ def register(sub: Any) -> None:
 
 async def run_migrate(args: argparse.Namespace) -> int:
     cfg = settings()
+    try:
+        done = await upgrade(cfg.dsn, cfg.ingest_schema)
+    except SchemaTooNew as exc:
+        print(f"saylau: {exc}", file=sys.stderr)
+        return 2
     conn = await asyncpg.connect(cfg.dsn)
     try:
-        await migrate(conn, args.schema or cfg.read_schema, cfg.ingest_schema)
+        await migrate(conn, args.schema or cfg.read_schema)
     finally:
         await conn.close()
     await ensure_topics(cfg)
-    print(f"migrated schema {args.schema or cfg.read_schema}; topics ready")
+    moved = (f"upgraded from {done.before or 'unversioned'} to {done.after}"
+             if done.before != done.after else f"already at {done.after}")
+    print(f"schema {done.schema}: {moved}; read-model tables in "
+          f"{args.schema or cfg.read_schema}; topics ready")
     return 0
 
 
@@ -74,9 +90,9 @@ async def run_keys_create(args: argparse.Namespace) -> int:
         print(f"unknown scopes: {', '.join(sorted(unknown))}")
         return 2
     key = new_key()
+    await upgrade(settings().dsn, settings().ingest_schema)
     conn = await asyncpg.connect(settings().dsn)
     try:
-        await migrate(conn, settings().read_schema, settings().ingest_schema)
         await conn.execute(f"INSERT INTO {keys_table()} (key_hash, partner, scopes) "
                            "VALUES ($1, $2, $3)", hash_key(key), args.partner, scopes)
     finally:

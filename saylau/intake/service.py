@@ -12,6 +12,7 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from saylau.catalogue import Catalogue, FieldError
+from saylau.checkpoint import EVENT_TYPE as CHECKPOINT_TYPE
 from saylau.db import UNAVAILABLE
 from saylau.decode import compiled
 from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
@@ -93,13 +94,18 @@ class Intake:
         return outcomes
 
     def check(self, items: list[Any], scopes: frozenset[str]) -> Checked:
-        """Each item's envelope, or its 422 (invalid) / 403 (needs the triage scope)."""
+        """Each item's envelope, or its 422 (invalid) / 403 (needs the triage scope, or admin
+        for a chain checkpoint)."""
         now = datetime.now(UTC)
         checked = Checked([None] * len(items), [])
         for i, item in enumerate(items):
             envelope = validate_item(item, self.catalogue, now)
             if isinstance(envelope, list):
                 checked.outcomes[i] = Outcome(422, "rejected", item_id(item), envelope)
+            elif envelope.type == CHECKPOINT_TYPE and "admin" not in scopes:
+                checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
+                    FieldError(("type",), f"{envelope.type} is written by 'saylau checkpoint' "
+                                          "(admin)")])
             elif envelope.type in OPERATOR_TYPES and "triage" not in scopes:
                 checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
                     FieldError(("type",), f"{envelope.type} needs a key with the triage scope")])

@@ -142,3 +142,29 @@ async def insert_dead_letters(conn: asyncpg.Connection, topic: str,
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             [(topic, m.partition, m.offset, reason,
               m.value.decode("utf-8", "backslashreplace"), DEAD) for m, reason in dead])
+
+
+POSITION_SQL = """
+INSERT INTO "{schema}".projector_offsets (topic, kafka_partition, next_offset)
+SELECT $1, p, o FROM unnest($2::int[], $3::bigint[]) AS t(p, o)
+ON CONFLICT (topic, kafka_partition) DO UPDATE
+SET next_offset = GREATEST(projector_offsets.next_offset, EXCLUDED.next_offset)"""
+
+
+async def record_position(conn: asyncpg.Connection, schema: str, topic: str,
+                          position: dict[int, int]) -> None:
+    """Store that ``schema`` holds the projection of ``topic`` up to ``position`` (the next
+    offset of each partition), as the live projector does batch by batch; never backwards."""
+    await conn.execute(POSITION_SQL.format(schema=schema), topic, list(position),
+                       list(position.values()))
+
+
+async def stored_positions(conn: asyncpg.Connection, schema: str,
+                           topic: str | None = None) -> dict[str, dict[int, int]]:
+    """The stored next offset of every partition, per topic, of a read-model schema."""
+    rows = await conn.fetch(f'SELECT topic, kafka_partition, next_offset FROM "{schema}".'
+                            "projector_offsets WHERE $1::text IS NULL OR topic = $1", topic)
+    found: dict[str, dict[int, int]] = {}
+    for r in rows:
+        found.setdefault(r["topic"], {})[r["kafka_partition"]] = r["next_offset"]
+    return found

@@ -21,6 +21,7 @@ from saylau.web import allow_cors, setup_logging, unavailable
 from services.api.live import Broadcaster
 from services.api.routes import (
     admin,
+    audit,
     breaches,
     dashboard,
     detentions,
@@ -37,8 +38,8 @@ from services.api.routes import (
     webhooks,
 )
 
-ROUTERS = (webhooks, incidents, regions, quickcount, admin, stations, detentions, breaches,
-           timeline, triage, events, evidence, live, dashboard, health)
+ROUTERS = (webhooks, incidents, regions, quickcount, admin, audit, stations, detentions,
+           breaches, timeline, triage, events, evidence, live, dashboard, health)
 DATABASE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                  OSError, asyncio.TimeoutError)
 
@@ -51,7 +52,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
         wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, command_timeout=10,
-                                            webhooks=True, keys=True, evidence=True))
+                                            keys=True, evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()

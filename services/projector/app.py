@@ -16,17 +16,20 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from saylau.audit.anchors import publish_if_due, signing_key
+from saylau.audit.rebuild import ReadModelsRebuilt, hold_serving
 from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.db import UNAVAILABLE
 from saylau.decode import Message
 from saylau.kafka import ensure_topics
 from saylau.readmodels.transaction import BatchResult
+from saylau.readsets import adopt, read_model_version
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from services.projector.dead_letters import publish_dead_letters
@@ -46,6 +49,7 @@ class Projector:
 
     def __init__(self, cfg: Settings) -> None:
         self.cfg, self.health = cfg, Health(cfg)
+        self.version = read_model_version(cfg.projection_version)
         self.gate = LogGate(cfg, self.health, self.retrying)
         FAUST_DIR.mkdir(parents=True, exist_ok=True)
         self.app = ProjectorApp(
@@ -59,6 +63,9 @@ class Projector:
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
         self.app.timer(interval=2.0, name="report_lag")(self.report_lag)
         self.app.task(self.serve_health)
+        if cfg.saylau_checkpoint_key_file or cfg.saylau_checkpoint_key:
+            self.app.timer(interval=cfg.checkpoint_minutes * 60,
+                           name="publish_checkpoint")(self.publish_checkpoint)
         self.app.after_seek = self.gate.position
 
     async def project_events(self, stream: Any) -> AsyncIterator[None]:
@@ -80,17 +87,27 @@ class Projector:
             await wiring.close()
 
     async def connect(self) -> Wiring:
-        """Pool (migrated), producer and live projection, retried while PostgreSQL is away."""
+        """Pool (migrated), producer and live projection, retried while PostgreSQL is away;
+        refuses read models of another projection version (``saylau rebuild`` them)."""
         wiring: Wiring = await self.retrying(0.5)(bootstrap, self.cfg,
                                                   Needs(pool_size=4, producer=True,
                                                         projection=True))
         self.health.pool = wiring.pool
+        async with wiring.pool.acquire() as conn:
+            serving = await adopt(conn, self.cfg.ingest_schema, self.cfg.read_schema,
+                                  self.version)
+        if serving != self.version:
+            exit_now(f"the read models in {self.cfg.read_schema!r} are version {serving}; "
+                     f"this release projects {self.version}: run 'saylau rebuild' (the api "
+                     "keeps serving the old ones meanwhile), then start this projector")
         return wiring
 
     async def apply_or_exit(self, wiring: Wiring, batch: list[Message]) -> BatchResult:
         """The batch applied; on a bug, exit before faust acknowledges it."""
         try:
             return await self.retrying(0.2)(self.apply, wiring, batch)
+        except ReadModelsRebuilt as exc:
+            exit_now(f"{exc}; stopping before this batch")
         except Exception:  # a bug: crash before faust acknowledges the batch
             log.exception("projection failed; exiting without acknowledging the batch")
             logging.shutdown()
@@ -99,7 +116,8 @@ class Projector:
     async def apply(self, wiring: Wiring, batch: list[Message]) -> BatchResult:
         assert wiring.projection is not None
         started = time.perf_counter()
-        async with wiring.pool.acquire() as conn:
+        async with wiring.pool.acquire() as conn, conn.transaction():
+            await hold_serving(conn, self.cfg, self.version)
             result = await wiring.projection.apply(conn, batch)
         APPLY_SECONDS.observe(time.perf_counter() - started)
         APPLIED.inc(result.applied)
@@ -127,6 +145,19 @@ class Projector:
                 os._exit(0)
             await asyncio.sleep(0.2)
 
+    async def publish_checkpoint(self) -> None:
+        """Sign the log's chain heads and append them as ``chain.checkpointed`` (one worker
+        at a time, and not when another worker published within half the interval)."""
+        try:
+            checkpoint = await publish_if_due(self.cfg, signing_key(self.cfg))
+        except Exception:  # a missed checkpoint must not stop the projection
+            log.exception("checkpoint not published; retrying at the next interval")
+            return
+        if checkpoint is None:
+            return
+        log.warning("published checkpoint of %s: %s", self.cfg.events_topic, " ".join(
+            f"{p['partition']}:{p['offset']}" for p in checkpoint["partitions"]))
+
     async def report_lag(self) -> None:
         await self.health.measure_lag(self.app.consumer)
 
@@ -134,6 +165,14 @@ class Projector:
         """/healthz, /readyz and /metrics on PROJECTOR_METRICS_PORT (off when 0)."""
         if self.cfg.projector_metrics_port:
             await serve(self.health, self.cfg.projector_metrics_port)
+
+
+def exit_now(message: str) -> NoReturn:
+    """Stop the worker at once, before faust acknowledges anything (status 75: restart it
+    with the release that matches the read models)."""
+    log.error(message)
+    logging.shutdown()
+    os._exit(75)
 
 
 def log_retry(state: Any) -> None:

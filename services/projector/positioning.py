@@ -21,6 +21,7 @@ import faust
 from prometheus_client import Counter
 from tenacity import AsyncRetrying
 
+from saylau.bootstrap import migrate_ingest
 from saylau.db import migrate
 from saylau.kafka import chain_hashes_at, log_facts
 from saylau.logidentity import ObservedLog, check_identity
@@ -81,9 +82,10 @@ class LogGate:
         """The stored next offsets when the log is the one the read models came from; else
         None, with the reason in the log, /readyz, ``log_status`` and the mismatch metric."""
         cfg = self.cfg
+        await migrate_ingest(cfg)  # may precede the agent
         conn = await asyncpg.connect(cfg.dsn, timeout=10)
         try:
-            await migrate(conn, cfg.read_schema, cfg.ingest_schema)  # may precede the agent
+            await migrate(conn, cfg.read_schema)
             stored = await tracking.stored_identity(conn, cfg.read_schema, cfg.events_topic)
             topic_id, ends = await log_facts(cfg.kafka_bootstrap, cfg.events_topic)
             chain = (await chain_hashes_at(cfg.kafka_bootstrap, cfg.events_topic,

@@ -174,8 +174,7 @@ async def keep_running(loop: Callable[[], Awaitable[None]]) -> None:
 async def main(cfg: WebhookSettings | None = None) -> None:
     cfg = cfg or WebhookSettings()
     setup_logging()
-    wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, pool_size=4,
-                                        webhooks=True))
+    wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, pool_size=4))
     worker = Worker(cfg, wiring.pool)
     listener = await asyncpg.connect(cfg.dsn)
     await listener.add_listener(CHANNEL, lambda *_: worker.new_changes.set())

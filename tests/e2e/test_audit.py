@@ -1,22 +1,32 @@
-"""Audit end to end: replay == live after duplicates, a retraction and a projector crash;
-verify on the real log and on tampered exports; exports; as-of; topic retention."""
+"""Audit end to end: replay == live after duplicates, a retraction and a projector crash, and
+under live traffic; verify on the real log, on tampered exports and against signed
+checkpoints; re-chained dead letters; exports; as-of; topic retention."""
 from __future__ import annotations
 
 import asyncio
 import csv
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from saylau.audit.logsource import KafkaLog
+from saylau.chain import ChainHead
+from saylau.checkpoint import key_id, signature_problem
+from saylau.envelope import canonical, content_hash
+from saylau.kafka import partition_for
 from saylau.readmodels import audited_tables
 from saylau.settings import Settings
 from tests.factories import access_denied, detention, envelope, release, stuffing, unique
@@ -30,8 +40,8 @@ AUDITED = len(audited_tables())
 ALL_EQUAL = f"{AUDITED}/{AUDITED} tables equal"
 
 
-def saylau(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SAYLAU), *args], check=False, env=stack.env,
+def saylau(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SAYLAU), *args], check=False, env={**stack.env, **env},
                           capture_output=True, text=True, timeout=600)
 
 
@@ -291,3 +301,178 @@ def test_events_topic_never_deletes(stack: Stack) -> None:
     config = asyncio.run(topic_config())
     assert config["retention.ms"] == "-1"
     assert config["cleanup.policy"] == "delete"
+
+
+class Poster(threading.Thread):
+    """A partner reporting all the time: a batch of station reports and detentions every
+    50 ms, each batch about fresh stations and a fresh city, until told to stop."""
+
+    def __init__(self, stack: Stack) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.batches, self.failed = stack, 0, []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            reply = self.stack.post_batch(wave(12))
+            if reply.status_code != 200:
+                self.failed.append(reply.text)
+            self.batches += 1
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(30)
+        assert not self.failed, self.failed[:3]
+
+
+@pytest.mark.slow
+def test_the_two_command_audit_passes_under_live_traffic_and_names_an_altered_row(
+        own_stack: Stack, schemas: list[str]) -> None:
+    stack, station, before = own_stack.start(), unique("PS"), audit_schemas()
+    events, _ = scenario(unique())
+    assert stack.post_batch([*events, access_denied(station)]).status_code == 200
+    poster = Poster(stack)
+    poster.start()
+    try:
+        wait_until(lambda: poster.batches >= 5, 60)
+        schemas.append("replay_x_" + stack.name)
+        replayed = ok(saylau(stack, "replay", "--schema", schemas[0]))
+        assert "log position reached" in replayed
+        at_replay = poster.batches
+        wait_until(lambda: poster.batches >= at_replay + 5, 60)  # live moves past the replay
+        out = ok(saylau(stack, "compare", "--replay", schemas[0]))
+        assert ALL_EQUAL in out and "compared at log position" in out
+        assert " 0 records)" not in out, out  # the replay was brought up to the live position
+
+        summary = ok(saylau(stack, "audit"))
+        assert "RESULT: PASS" in summary and "log verified" in summary
+        assert summary.count(" equal\n") == AUDITED and "summary sha256: " in summary
+        assert f"topic:         {stack.name}.events" in summary
+
+        fetch(f'UPDATE "{stack.name}".stations SET total = total + 1000 WHERE station_id = $1',
+              station)
+        out = ok(saylau(stack, "compare", "--replay", schemas[0]), 1)
+        assert f"{AUDITED - 1}/{AUDITED} tables equal; DIFFERENT: stations" in out
+        assert f"stations: only in {stack.name}: {{'station_id': '{station}'" in out
+        assert "RESULT: FAIL" in ok(saylau(stack, "audit"), 1)
+    finally:
+        poster.stop()
+    assert audit_schemas() <= before  # saylau audit drops its replay schema
+
+
+def audit_schemas() -> set[str]:
+    return {r["nspname"] for r in fetch("SELECT nspname FROM pg_namespace "
+                                        "WHERE nspname LIKE 'replay_audit_%'")}
+
+
+@pytest.mark.slow
+def test_checkpoints_prove_the_log_and_catch_a_deleted_tail_or_altered_record(
+        own_stack: Stack, tmp_path: Path) -> None:
+    stack, keys = own_stack.start(), {"SAYLAU_CHECKPOINT_KEY_FILE": str(tmp_path / "op.pem")}
+    public = ok(saylau(stack, "checkpoint", "--new-key", **keys)).splitlines()[1]
+    assert stack.post_batch(wave(60)).status_code == 200
+    checkpoints = tmp_path / "checkpoints.jsonl"
+    ok(saylau(stack, "checkpoint", "-o", str(checkpoints), **keys))
+    assert stack.post_batch(wave(30)).status_code == 200
+    ok(saylau(stack, "checkpoint", "-o", str(checkpoints), **keys))
+    first = orjson.loads(checkpoints.read_bytes().splitlines()[0])
+    assert sorted(p["partition"] for p in first["partitions"]) == list(range(stack.partitions))
+
+    out = ok(saylau(stack, "verify", "--checkpoints", str(checkpoints), "--public-key", public))
+    assert "2/2 checkpoints proven" in out and "OK" in out
+    wait_until(lambda: len(fetch(f'SELECT 1 FROM "{stack.name}".events '
+                                 "WHERE type = 'chain.checkpointed'")) == 2)
+    other = ok(saylau(stack, "checkpoint", "--public-key", **keys)).split()[0]
+    assert other == public
+    published_by_the_api(stack, checkpoints, public, keys)
+
+    export = tmp_path / "log.ndjson"
+    ok(saylau(stack, "export", "-o", str(export)))
+    p, head = next((p["partition"], p["head"]) for p in first["partitions"]
+                   if p["head"] and p["head"]["offset"] >= 1)
+    cut = without_tail(export, p, head["offset"])
+    out = ok(saylau(stack, "verify", "--from-export", str(cut), "--checkpoints",
+                    str(checkpoints)), 1)
+    assert f"NOT PROVEN: partition {p} offset {head['offset']}: missing" in out
+
+    altered = tmp_path / "altered.ndjson"
+    header, *lines = export.read_bytes().splitlines(keepends=True)
+    parsed = [orjson.loads(line) for line in lines]
+    victim = next(line for line in parsed if line["partition"] == p and line["offset"] == 0)
+    victim["record"]["occurred_at"] = "2021-01-10T09:59:00+06:00"
+    altered.write_bytes(header + b"".join(orjson.dumps(line) + b"\n" for line in parsed))
+    out = ok(saylau(stack, "verify", "--from-export", str(altered), "--checkpoints",
+                    str(checkpoints)), 1)
+    assert f"NOT PROVEN: partition {p} offset 0: altered" in out
+
+
+def published_by_the_api(stack: Stack, checkpoints: Path, public: str,
+                         keys: dict[str, str]) -> None:
+    """GET /v1/audit/checkpoints serves the appended checkpoints (audit scope), newest first;
+    a projector holding the key publishes more on its own; /v1/audit/public-key names it."""
+    written = [orjson.loads(line) for line in checkpoints.read_bytes().splitlines()]
+    assert stack.get("/v1/audit/checkpoints").status_code == 403  # a read-only key
+    served = audit_get(stack, "/v1/audit/checkpoints").json()["checkpoints"]
+    assert [c["signature"] for c in served] == [c["signature"] for c in reversed(written)]
+    stack.kill("projector", signal.SIGTERM)
+    stack.kill("api", signal.SIGTERM)
+    stack.env.update(keys, CHECKPOINT_MINUTES="0.02")
+    stack.start_projector()
+    stack.start_api()
+    wait_until(lambda: len(audit_get(stack, "/v1/audit/checkpoints").json()["checkpoints"])
+               >= 4, timeout=90, interval=0.5)
+    served = audit_get(stack, "/v1/audit/checkpoints").json()["checkpoints"]
+    assert all(signature_problem(c, public) is None for c in served)
+    assert served[0]["taken_at"] > written[-1]["taken_at"]
+    key = httpx.get(f"{stack.api_url}/v1/audit/public-key", timeout=10).json()
+    assert key == {"algorithm": "Ed25519", "public_key": public, "key_id": key_id(public)}
+
+
+def audit_get(stack: Stack, path: str) -> httpx.Response:
+    return httpx.get(f"{stack.api_url}{path}", timeout=30,
+                     headers={"Authorization": f"Bearer {stack.writer_key}"})
+
+
+def without_tail(export: Path, partition: int, first_gone: int) -> Path:
+    """The export with a partition's records from ``first_gone`` on deleted, and its header
+    made to agree (as a careful forger would): the chain alone cannot tell."""
+    header, *lines = export.read_bytes().splitlines(keepends=True)
+    head = orjson.loads(header)
+    head["saylau_export"]["partitions"][str(partition)][1] = first_gone
+    kept = [line for line in lines if not (orjson.loads(line)["partition"] == partition
+                                           and orjson.loads(line)["offset"] >= first_gone)]
+    cut = export.with_name("cut.ndjson")
+    cut.write_bytes(orjson.dumps(head) + b"\n" + b"".join(kept))
+    return cut
+
+
+def test_a_replayed_dead_letter_is_rechained_and_the_log_still_verifies(
+        own_stack: Stack) -> None:
+    stack, city = own_stack.start(), unique()
+    poison = {**detention(city, 1), "type": "detention.unknown_kind"}
+    poison.update(partner="p", received_at=AT_11, content_hash=content_hash(poison))
+    ChainHead().seal(poison)
+    asyncio.run(produce(stack, partition_for(f"Almaty/{city}", stack.partitions),
+                        canonical(poison)))
+    admin = {"Authorization": f"Bearer {stack.writer_key}"}
+    dead = wait_until(lambda: [d for d in httpx.get(
+        f"{stack.api_url}/v1/admin/dead-letters", headers=admin, timeout=10
+    ).json()["dead_letters"] if city in d["raw"]], 60)
+    reply = httpx.post(f"{stack.api_url}/v1/admin/dead-letters/replay", headers=admin,
+                       timeout=30, json={"dead_letters": [{"partition": dead[0]["partition"],
+                                                           "offset": dead[0]["offset"]}]})
+    assert reply.status_code == 200 and len(reply.json()["replayed"]) == 1, reply.text
+    wait_until(lambda: len([d for d in httpx.get(
+        f"{stack.api_url}/v1/admin/dead-letters", headers=admin, timeout=10
+    ).json()["dead_letters"] if city in d["raw"]]) == 2, 60)
+    assert "OK" in ok(saylau(stack, "verify"))  # a repeat of the poison's link before the fix
+
+
+async def produce(stack: Stack, partition: int, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=Settings().kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(f"{stack.name}.events", value, partition=partition)
+    finally:
+        await producer.stop()

@@ -8,7 +8,7 @@ import orjson
 
 from saylau.audit.logsource import Extent, export_line, export_message
 from saylau.audit.verify import LogAudit
-from saylau.chain import ChainHead, ChainVerifier
+from saylau.chain import ChainHead, ChainVerifier, rechain
 from saylau.decode import Message
 from saylau.envelope import canonical, content_hash, stored_envelope
 from tests.factories import detention
@@ -126,3 +126,24 @@ def test_swapped_export_lines_name_the_first_line_out_of_place() -> None:
                         offsets=[0, 2, 1, 3]).findings()
     assert (finding.offset, finding.kind) == (2, "reordered")
     assert finding.detail == "offset 2 comes before offset 1"
+
+
+def test_a_replayed_dead_letter_is_rechained_not_repeated() -> None:
+    """The admin replay re-appends a dead letter; with its old link it would be a repeat."""
+    original = appended(3)
+    dead = canonical(original[1])
+    as_before = LogAudit()
+    for offset, value in enumerate([*map(canonical, original), dead]):
+        as_before.check(Message(0, offset, value))
+    assert [f.kind for f in as_before.findings()] == ["reordered"]
+
+    replayed = rechain(dead, ChainHead())
+    audit = LogAudit()
+    for offset, value in enumerate([*map(canonical, original), replayed]):
+        audit.check(Message(0, offset, value))
+    assert audit.findings() == []
+    copy_ = orjson.loads(replayed)
+    assert {k: v for k, v in copy_.items() if k != "chain"} == \
+        {k: v for k, v in original[1].items() if k != "chain"}
+    assert copy_["chain"]["seq"] == 0 and copy_["chain"]["id"] != original[1]["chain"]["id"]
+    assert rechain(b"\xff{not json", ChainHead()) == b"\xff{not json"

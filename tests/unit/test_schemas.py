@@ -13,9 +13,9 @@ from saylau.envelope import Envelope, Place
 
 ENVELOPE_SCHEMA = SCHEMA_DIR.parent / "envelope.v1.json"
 PATHS = sorted(SCHEMA_DIR.glob("*.v*.json"))
-SCOPES = {"station", "place", "campaign", "report", "registry"}
+SCOPES = {"station", "place", "campaign", "report", "registry", "log"}
 CATALOGUE_TYPES = {
-    "message.received",
+    "message.received", "chain.checkpointed",
     "station.opened", "station.closed", "observer.access_denied", "observer.expelled",
     "ballot.stuffing_observed", "unauthorised_person.present", "ballot_box.seal_broken",
     "count.procedure_violated", "voter.turned_away", "voter_list.irregularity",
