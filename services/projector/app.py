@@ -23,11 +23,12 @@ from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.db import UNAVAILABLE
 from saylau.decode import Message
 from saylau.kafka import ensure_topics
-from saylau.readmodels.transaction import BatchResult
+from saylau.readmodels.transaction import BatchResult, Decodings
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from services.projector.dead_letters import publish_dead_letters
 from services.projector.health import Health, serve
+from services.projector.pipeline import Pipeline
 
 log = logging.getLogger("saylau.projector")
 APPLIED = Counter("saylau_projector_events_applied_total", "Events applied to read models")
@@ -49,6 +50,7 @@ class Projector:
             store="memory://", topic_disable_leader=True,
             consumer_auto_offset_reset="earliest", broker_commit_every=1000,
             broker_commit_interval=1.0, stream_buffer_maxsize=8192,
+            broker_max_poll_records=2000, consumer_max_fetch_size=8 * 1024 * 1024,
             datadir=str(FAUST_DIR / cfg.projector_group))
         topic = self.app.topic(cfg.events_topic, value_type=bytes, key_type=bytes)
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
@@ -56,18 +58,26 @@ class Projector:
         self.app.task(self.serve_health)
 
     async def project_events(self, stream: Any) -> AsyncIterator[None]:
-        """Project each batch of the events topic in one transaction."""
+        """Project each batch of the events topic in one transaction, through a pipeline
+        that decodes the next batch while the current one is written."""
         wiring = await self.connect()
+        assert wiring.projection is not None and wiring.producer is not None
+        projection, producer = wiring.projection, wiring.producer
+
+        async def apply(batch: list[Message], decoded: Decodings) -> None:
+            result = await self.apply_or_exit(wiring, batch, decoded)
+            await publish_dead_letters(producer, self.cfg, result.dead)
+
+        pipeline = Pipeline(projection.decode, apply, stream.ack)
         try:
             async for events in stream.take_events(self.cfg.projector_batch,
                                                    self.cfg.projector_batch_seconds):
-                batch = [Message(e.message.partition, e.message.offset, e.message.value)
-                         for e in events]
-                result = await self.apply_or_exit(wiring, batch)
-                assert wiring.producer is not None
-                await publish_dead_letters(wiring.producer, self.cfg, result.dead)
+                for event in events:  # released by the pipeline once the batch is applied
+                    event.message.incref()
+                await pipeline.put(events)
                 yield None
         finally:
+            await pipeline.stop()
             await wiring.close()
 
     async def connect(self) -> Wiring:
@@ -78,20 +88,22 @@ class Projector:
         self.health.pool = wiring.pool
         return wiring
 
-    async def apply_or_exit(self, wiring: Wiring, batch: list[Message]) -> BatchResult:
+    async def apply_or_exit(self, wiring: Wiring, batch: list[Message],
+                            decoded: Decodings | None = None) -> BatchResult:
         """The batch applied; on a bug, exit before faust acknowledges it."""
         try:
-            return await self.retrying(0.2)(self.apply, wiring, batch)
+            return await self.retrying(0.2)(self.apply, wiring, batch, decoded)
         except Exception:  # a bug: crash before faust acknowledges the batch
             log.exception("projection failed; exiting without acknowledging the batch")
             logging.shutdown()
             os._exit(70)
 
-    async def apply(self, wiring: Wiring, batch: list[Message]) -> BatchResult:
+    async def apply(self, wiring: Wiring, batch: list[Message],
+                    decoded: Decodings | None = None) -> BatchResult:
         assert wiring.projection is not None
         started = time.perf_counter()
         async with wiring.pool.acquire() as conn:
-            result = await wiring.projection.apply(conn, batch)
+            result = await wiring.projection.apply(conn, batch, decoded)
         APPLY_SECONDS.observe(time.perf_counter() - started)
         APPLIED.inc(result.applied)
         DEAD.inc(len(result.dead))
@@ -138,12 +150,16 @@ def create_app(cfg: Settings | None = None) -> faust.App:
 
 
 def main() -> None:
-    """Run one projector worker (several may run: they share the partitions)."""
+    """Run one projector worker (several may run: they share the partitions).
+
+    faust's event loop is uvloop unless ``FAUST_LOOP`` names another (``aio``)."""
     from faust.worker import Worker
+    from mode.loop import use as use_loop
 
     from saylau.web import setup_logging
 
     setup_logging()
+    use_loop(os.environ.get("FAUST_LOOP") or "uvloop")
     cfg = load_settings()
     asyncio.run(ensure_topics(cfg))
     Worker(create_app(cfg), loglevel="WARNING", quiet=True).execute_from_commandline()
