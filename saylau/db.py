@@ -53,10 +53,14 @@ async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10,
 
 
 async def migrate(conn: asyncpg.Connection, schema: str = "live",
-                  ingest_schema: str = "ingest") -> None:
-    """Create the read-model tables in ``schema`` and ingest's own tables (idempotent)."""
+                  ingest_schema: str = "ingest",
+                  deferred_indexes: frozenset[str] = frozenset()) -> None:
+    """Create the read-model tables in ``schema`` and ingest's own tables (idempotent).
+
+    ``deferred_indexes``: secondary indexes of the read models not created yet (a replay
+    builds them once the log is loaded)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(8675309)")
-        for statement in [*ddl(ingest_schema, INGEST), *ddl(schema, READ)]:
+        for statement in [*ddl(ingest_schema, INGEST), *ddl(schema, READ, deferred_indexes)]:
             await conn.execute(statement)
         await conn.execute("SET search_path TO DEFAULT")
