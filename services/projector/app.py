@@ -44,14 +44,7 @@ class Projector:
     def __init__(self, cfg: Settings) -> None:
         self.cfg, self.health = cfg, Health(cfg)
         FAUST_DIR.mkdir(parents=True, exist_ok=True)
-        self.app = faust.App(
-            cfg.projector_group, broker=f"kafka://{cfg.kafka_bootstrap}",
-            value_serializer="raw", key_serializer="raw", web_enabled=False,
-            store="memory://", topic_disable_leader=True,
-            consumer_auto_offset_reset="earliest", broker_commit_every=1000,
-            broker_commit_interval=1.0, stream_buffer_maxsize=8192,
-            broker_max_poll_records=2000, consumer_max_fetch_size=8 * 1024 * 1024,
-            datadir=str(FAUST_DIR / cfg.projector_group))
+        self.app = faust.App(cfg.projector_group, **faust_settings(cfg, FAUST_DIR))
         topic = self.app.topic(cfg.events_topic, value_type=bytes, key_type=bytes)
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
         self.app.timer(interval=2.0, name="report_lag")(self.report_lag)
@@ -137,6 +130,19 @@ class Projector:
         """/healthz, /readyz and /metrics on PROJECTOR_METRICS_PORT (off when 0)."""
         if self.cfg.projector_metrics_port:
             await serve(self.health, self.cfg.projector_metrics_port)
+
+
+def faust_settings(cfg: Settings, datadir: Path) -> dict[str, Any]:
+    """faust's settings for a projector worker (the bench's bare agent uses the same): raw
+    bytes, large fetches and stream buffer, Kafka commits once a second (the offsets that
+    decide what is applied are PostgreSQL's)."""
+    return {"broker": f"kafka://{cfg.kafka_bootstrap}", "value_serializer": "raw",
+            "key_serializer": "raw", "web_enabled": False, "store": "memory://",
+            "topic_disable_leader": True, "consumer_auto_offset_reset": "earliest",
+            "broker_commit_every": 1000, "broker_commit_interval": 1.0,
+            "stream_buffer_maxsize": 8192, "broker_max_poll_records": 2000,
+            "consumer_max_fetch_size": 8 * 1024 * 1024,
+            "datadir": str(datadir / cfg.projector_group)}
 
 
 def log_retry(state: Any) -> None:
