@@ -75,14 +75,15 @@ def deferred_indexes() -> frozenset[str]:
 
 
 async def build_indexes(conn: asyncpg.Connection, schema: str) -> None:
-    """Create the indexes ``prepare_schema(..., defer_indexes=True)`` left out, then ANALYZE."""
+    """Create the indexes ``prepare_schema(..., defer_indexes=True)`` left out; ANALYZE the
+    schema's tables (planner statistics for the api's queries)."""
     deferred = deferred_indexes()
     await conn.execute(f'SET search_path TO "{schema}"')
     try:
         for t in tables_of(READ):
             for statement in index_ddl(t, deferred.__contains__):
                 await conn.execute(statement)
-        await conn.execute("ANALYZE")
+            await conn.execute(f'ANALYZE "{schema}"."{t.name}"')
     finally:
         await conn.execute("SET search_path TO DEFAULT")
 
