@@ -38,6 +38,7 @@ class Needs:
     search_path: str | None = None
     pool_size: int = 10
     command_timeout: float = 30
+    session_reset: bool = True
     producer: bool = False
     intake: bool = False
     keys: bool = False
@@ -66,7 +67,8 @@ class Wiring:
 async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
     """Open the pool and migrate; then the producer, intake and projection as needed."""
     pool = await connect_pool(cfg.dsn, max_size=needs.pool_size, search_path=needs.search_path,
-                              command_timeout=needs.command_timeout)
+                              command_timeout=needs.command_timeout,
+                              session_reset=needs.session_reset)
     try:
         async with pool.acquire() as conn:
             await migrate(conn, cfg.read_schema, cfg.ingest_schema)
@@ -77,7 +79,8 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
         if needs.keys or needs.intake:
             wired.keys = await key_store(pool, cfg)  # no or wrong master key: fails here
         if needs.producer or needs.intake:
-            wired.producer = await start_producer(cfg, topics=needs.intake)
+            wired.producer = await start_producer(cfg, topics=needs.intake,
+                                                  linger_ms=1 if needs.intake else 5)
         if needs.intake and wired.producer is not None and wired.keys is not None:
             wired.intake = await build_intake(cfg, wired.producer, pool, wired.keys)
     except BaseException:
@@ -89,11 +92,12 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
     return wired
 
 
-async def start_producer(cfg: Settings, topics: bool = False) -> AIOKafkaProducer:
+async def start_producer(cfg: Settings, topics: bool = False,
+                         linger_ms: int = 5) -> AIOKafkaProducer:
     """The idempotent producer, started (after creating the topics when ``topics``)."""
     if topics:
         await ensure_topics(cfg)
-    producer = make_producer(cfg)
+    producer = make_producer(cfg, linger_ms)
     try:
         await producer.start()
     except BaseException:

@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     projector_metrics_port: int = 0
     projector_ready_seconds: float = 10.0
     event_schema_dir: str = ""
-    rate_limit_per_second: float = 100.0
-    rate_limit_burst: int = 200
+    rate_limit_per_second: float = 2000.0
+    rate_limit_burst: int = 10000
     cors_origins: str = ""
     saylau_master_key: str = ""
     saylau_master_key_file: str = ""

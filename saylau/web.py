@@ -31,7 +31,8 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
-def keyring(request: Request) -> KeyRing:
+async def keyring(request: Request) -> KeyRing:
+    """Async, so FastAPI calls it on the event loop (no thread-pool hop per request)."""
     return request.app.state.keyring  # type: ignore[no-any-return]
 
 

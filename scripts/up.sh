@@ -29,7 +29,7 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log
+start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log --loop uvloop --http httptools
 start projector .venv/bin/python -m services.projector.app
 start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log
 start webhooks .venv/bin/python -m services.webhooks.app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,29 +16,42 @@ from saylau.logidentity import LogMismatch, check_dedup
 
 log = logging.getLogger("saylau.ingest")
 
-
-async def content_hashes(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The dedup fingerprint of each id accepted before (column ``content_hash``: the keyed
-    fingerprint of the plaintext envelope, see ``saylau.intake.personal``)."""
-    rows = await pool.fetch("SELECT event_id, content_hash FROM accepted_events "
-                            "WHERE event_id = ANY($1::uuid[])", ids)
-    return {r["event_id"]: r["content_hash"] for r in rows}
+LOOKUP = ("SELECT event_id, content_hash, kafka_key, NULL::text AS station_id "
+          "FROM accepted_events WHERE event_id = ANY($1::uuid[]) "
+          "UNION ALL SELECT NULL, NULL, NULL, station_id FROM known_stations "
+          "WHERE station_id = ANY($2::text[])")
+"""Dedup, report routing and known stations in one round trip."""
 
 
-async def kafka_keys(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The Kafka key each accepted id was appended with."""
-    rows = await pool.fetch("SELECT event_id, kafka_key FROM accepted_events "
-                            "WHERE event_id = ANY($1::uuid[])", ids)
-    return {r["event_id"]: r["kafka_key"] for r in rows}
+@dataclass
+class Known:
+    """What ingest already recorded about a group's ids and stations."""
+
+    hashes: dict[uuid.UUID, str] = field(default_factory=dict)
+    keys: dict[uuid.UUID, str] = field(default_factory=dict)
+    stations: set[str] = field(default_factory=set)
 
 
-async def known_stations(pool: asyncpg.Pool, named: Iterable[str]) -> set[str]:
-    rows = await pool.fetch("SELECT station_id FROM known_stations "
-                            "WHERE station_id = ANY($1::text[])", sorted(named))
-    return {r["station_id"] for r in rows}
+async def lookup(pool: asyncpg.Pool, ids: Iterable[uuid.UUID],
+                 stations: Iterable[str]) -> Known:
+    """The dedup fingerprint (column ``content_hash``: the keyed fingerprint of the plaintext
+    envelope, see ``saylau.intake.personal``) and Kafka key of each id accepted before, and
+    which of ``stations`` ingest registered: one query, none when there is nothing to look
+    up."""
+    ids, stations = list(dict.fromkeys(ids)), sorted(set(stations))
+    known = Known()
+    if not ids and not stations:
+        return known
+    for r in await pool.fetch(LOOKUP, ids, stations):
+        if r["station_id"] is not None:
+            known.stations.add(r["station_id"])
+        else:
+            known.hashes[r["event_id"]] = r["content_hash"]
+            known.keys[r["event_id"]] = r["kafka_key"]
+    return known
 
 
-async def remember(pool: asyncpg.Pool, accepted: list[tuple[Pending, Any]], partner: str,
+async def remember(pool: asyncpg.Pool, accepted: list[tuple[Pending, Any]],
                    now: datetime) -> None:
     """Record acknowledged ids for duplicate detection (the projector dedups too)."""
     if not accepted:
@@ -50,12 +64,14 @@ async def remember(pool: asyncpg.Pool, accepted: list[tuple[Pending, Any]], part
             "$7::timestamptz[]) ON CONFLICT DO NOTHING",
             [p.envelope.event_id for p, _ in accepted], [p.fingerprint for p, _ in accepted],
             [p.key for p, _ in accepted], [m.partition for _, m in accepted],
-            [m.offset for _, m in accepted], [partner] * len(accepted), [now] * len(accepted))
+            [m.offset for _, m in accepted], [p.partner for p, _ in accepted],
+            [now] * len(accepted))
         registered = sorted({p.envelope.station_id for p, _ in accepted
                              if p.envelope.type == "station.registered" and p.envelope.station_id})
-        await pool.execute(
-            "INSERT INTO known_stations (station_id, registered_at) SELECT s, $2 "
-            "FROM unnest($1::text[]) AS s ON CONFLICT DO NOTHING", registered, now)
+        if registered:
+            await pool.execute(
+                "INSERT INTO known_stations (station_id, registered_at) SELECT s, $2 "
+                "FROM unnest($1::text[]) AS s ON CONFLICT DO NOTHING", registered, now)
     except (asyncpg.PostgresError, OSError) as exc:
         log.error("acknowledged events not remembered for dedup: %s", exc)
 

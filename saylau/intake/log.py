@@ -31,30 +31,34 @@ class ChainedLog:
         self.locks: dict[int, asyncio.Lock] = {}
 
     async def append(self, pending: list[Pending], outcomes: list[Outcome | None],
-                     partner: str, now: datetime) -> list[tuple[Pending, Any]]:
-        """Send every pending item; fill its outcome (202 or 503); the acknowledged ones."""
-        sent = [(p, await self._send(p, partner, now)) for p in pending]
+                     now: datetime, deadline: float | None = None) -> list[tuple[Pending, Any]]:
+        """Send every pending item, then await the acknowledgements together until
+        ``deadline`` (event-loop time; default: ACK_TIMEOUT_SECONDS from now); fill each
+        outcome (202 or 503); the acknowledged ones."""
+        sent = [(p, await self._send(p, now)) for p in pending]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + ACK_TIMEOUT_SECONDS
+        deadline = loop.time() + ACK_TIMEOUT_SECONDS if deadline is None else deadline
+        for _, future in sent:  # aiokafka acknowledges a whole batch at once, so this waits
+            if not future.done():  # about once per partition (asyncio.wait costs per future)
+                await asyncio.wait((future,), timeout=max(deadline - loop.time(), 0))
         accepted = []
         for p, future in sent:
-            try:  # aiokafka never fails a batch whose leader is known but unreachable
-                meta = await asyncio.wait_for(asyncio.shield(future),
-                                              max(deadline - loop.time(), 0.01))
-            except Exception as exc:  # noqa: BLE001 - not acknowledged: never claim it accepted
+            exc = future.exception() if future.done() else TimeoutError("no acknowledgement")
+            if exc is not None:  # not acknowledged: never claim it accepted
                 log.warning("broker did not acknowledge %s: %s", p.envelope.event_id, exc)
                 self.heads.pop(partition_for(p.key, self.partitions), None)
                 outcomes[p.index] = Outcome(503, "unavailable", str(p.envelope.event_id))
                 continue
+            meta = future.result()
             outcomes[p.index] = Outcome(202, "accepted", str(p.envelope.event_id),
                                         partition=meta.partition, offset=meta.offset,
                                         warnings=p.warnings)
             accepted.append((p, meta))
         return accepted
 
-    async def _send(self, p: Pending, partner: str, now: datetime) -> asyncio.Future[Any]:
+    async def _send(self, p: Pending, now: datetime) -> asyncio.Future[Any]:
         partition = partition_for(p.key, self.partitions)
-        record = {**p.wire, "received_at": now.isoformat(), "partner": partner,
+        record = {**p.wire, "received_at": now.isoformat(), "partner": p.partner,
                   "content_hash": p.digest}
         async with self.locks.setdefault(partition, asyncio.Lock()):
             self.heads.setdefault(partition, ChainHead()).seal(record)

@@ -40,8 +40,9 @@ class Outcome:
 @dataclass
 class Pending:
     """A valid item not yet appended: its envelope, wire form (names sealed before it is
-    appended), content hash (of the sealed wire), Kafka key, and ``fingerprint``: the keyed
-    hash of the plaintext envelope that dedup compares."""
+    appended), content hash (of the sealed wire), Kafka key, ``fingerprint``: the keyed
+    hash of the plaintext envelope that dedup compares, and the partner that sent it (one
+    group commit carries several partners' requests)."""
 
     index: int
     envelope: Envelope
@@ -50,6 +51,7 @@ class Pending:
     key: str = ""
     warnings: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    partner: str = ""
 
 
 @dataclass
@@ -58,6 +60,9 @@ class Checked:
 
     outcomes: list[Outcome | None]
     pending: list[Pending]
+    since: float = 0.0
+    """When it was queued for a group commit (event-loop time): its acknowledgement
+    deadline counts from there, so waiting behind other groups never prolongs it."""
 
     @property
     def refused(self) -> list[Outcome]:

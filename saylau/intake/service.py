@@ -1,6 +1,7 @@
 """The intake service: validate → dedup → append, for the JSON API and every channel."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from saylau.catalogue import Catalogue, FieldError
 from saylau.db import UNAVAILABLE
@@ -16,7 +17,8 @@ from saylau.decode import compiled
 from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
 from saylau.envelope import partition_key
 from saylau.intake import ingest_tables
-from saylau.intake.log import ChainedLog
+from saylau.intake.group import GroupCommit
+from saylau.intake.log import ACK_TIMEOUT_SECONDS, ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
 from saylau.intake.personal import SealingKeys, fingerprint, seal
 from saylau.intake.validation import validate_item
@@ -24,7 +26,15 @@ from saylau.privacy.keys import MasterKeyError
 
 log = logging.getLogger("saylau.ingest")
 ACCEPTED = Counter("saylau_events_accepted_total", "Events acknowledged by the broker")
+MAX_GROUP = 5000
+"""Items per group commit at most (a group holds whole requests, so up to 5 batches)."""
+FLUSHES_IN_FLIGHT = 3
+"""Group commits at once: a group's lookup overlaps the previous group's acknowledgements."""
 REJECTED = Counter("saylau_events_rejected_total", "Events not appended", ["reason"])
+GROUP_ITEMS = Histogram("saylau_ingest_group_items", "Items per group commit",
+                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1000, 5000))
+GROUP_SECONDS = Histogram("saylau_ingest_group_seconds", "Seconds per group commit",
+                          buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5))
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,11 @@ class Intake:
                  keys: SealingKeys) -> None:
         self.log, self.pool, self.catalogue = log_, pool, compiled(catalogue)
         self.keys = keys
+        self.group: GroupCommit[Checked, list[Outcome]] = GroupCommit(
+            self._flush, size=lambda checked: len(checked.pending), max_items=MAX_GROUP,
+            concurrency=FLUSHES_IN_FLIGHT)
+        self.inflight: dict[uuid.UUID, asyncio.Future[None]] = {}
+        """Each id a running group commit holds, and that group's end."""
 
     async def submit(self, items: list[Any], partner: str,
                      scopes: frozenset[str] = INGEST_ONLY) -> list[Outcome]:
@@ -97,9 +112,18 @@ class Intake:
         return checked
 
     async def append(self, checked: Checked, partner: str) -> list[Outcome]:
-        """Dedup, route and append what passed ``check``; every outcome, in order."""
+        """Dedup, route and append what passed ``check``; every outcome, in order.
+
+        Concurrent requests share a group commit (``saylau.intake.group``); a submission
+        with nothing left to append costs no query at all.
+        """
+        if not checked.pending:
+            return checked.refused
+        for p in checked.pending:
+            p.partner = partner
+        checked.since = asyncio.get_running_loop().time()
         try:
-            return await self._append(checked, partner)
+            return await self.group.submit(checked)
         except UNAVAILABLE as exc:
             log.warning("database unavailable: %s", exc)
             raise Unavailable("database unavailable; nothing was appended") from exc
@@ -107,26 +131,74 @@ class Intake:
             log.error("%s", exc)
             raise Unavailable(f"{exc}; nothing was appended") from exc
 
-    async def _append(self, checked: Checked, partner: str) -> list[Outcome]:
-        now, outcomes = datetime.now(UTC), checked.outcomes
-        pending = await self._dedup(checked.pending, outcomes)
-        await self._route_reports(pending, outcomes)
-        pending = [p for p in pending if outcomes[p.index] is None]
-        await self._warn_unknown_stations(pending)
-        await seal(pending, self.keys, self.catalogue)
-        accepted = await self.log.append(pending, outcomes, partner, now)
-        await ingest_tables.remember(self.pool, accepted, partner, now)
-        return [o for o in outcomes if o is not None]
+    async def _flush(self, group: list[Checked]) -> list[list[Outcome]]:
+        """One group commit: the submissions' items as one list, then each its outcomes."""
+        outcomes: list[Outcome | None] = []
+        pending: list[Pending] = []
+        spans = []
+        for checked in group:
+            start = len(outcomes)
+            for p in checked.pending:
+                p.index += start
+            outcomes += checked.outcomes
+            pending += checked.pending
+            spans.append((start, len(outcomes)))
+        with GROUP_SECONDS.time():
+            await self._in_order(Checked(outcomes, pending, min(c.since for c in group)))
+        GROUP_ITEMS.observe(len(pending))
+        return [[o for o in outcomes[a:b] if o is not None] for a, b in spans]
 
-    async def _warn_unknown_stations(self, pending: list[Pending]) -> None:
+    async def _in_order(self, checked: Checked) -> None:
+        """``_append``, after any running group holding one of these ids has finished: its
+        ids are then recorded, so this group's lookup sees them (one id, one 202)."""
+        done = asyncio.get_running_loop().create_future()
+        before = set()
+        ids = [p.envelope.event_id for p in checked.pending]
+        for eid in ids:
+            held = self.inflight.get(eid)
+            if held is not None and held is not done:
+                before.add(held)
+            self.inflight[eid] = done
+        try:
+            if before:
+                await asyncio.wait(before)
+            await self._append(checked)
+        finally:
+            done.set_result(None)
+            for eid in ids:
+                if self.inflight.get(eid) is done:
+                    del self.inflight[eid]
+
+    async def _append(self, checked: Checked) -> None:
+        """One lookup (dedup, routing, known stations), one produce batch, one insert."""
+        now, outcomes, pending = datetime.now(UTC), checked.outcomes, checked.pending
+        targets = {p.index: uuid.UUID(str(p.envelope.payload["event_id"])) for p in pending
+                   if targets_report(self.catalogue, p.envelope.type)}
+        known = await ingest_tables.lookup(
+            self.pool, [*(p.envelope.event_id for p in pending), *targets.values()],
+            (p.envelope.station_id for p in pending if p.envelope.station_id))
+        pending, followers = self._dedup(pending, outcomes, known.hashes)
+        self._route_reports(pending, outcomes, known.keys, targets)
+        pending = [p for p in pending if outcomes[p.index] is None]
+        self._warn_unknown_stations(pending, known.stations)
+        await seal(pending, self.keys, self.catalogue)
+        accepted = await self.log.append(pending, outcomes, now,
+                                         deadline=checked.since + ACK_TIMEOUT_SECONDS)
+        await ingest_tables.remember(self.pool, accepted, now)
+        for p, leader in followers:  # a copy answers 200 only once its first was accepted
+            first = outcomes[leader.index]
+            if first is not None and first.code != 202:
+                outcomes[p.index] = Outcome(first.code, first.status, first.event_id,
+                                            first.errors)
+
+    @staticmethod
+    def _warn_unknown_stations(pending: list[Pending], known: set[str]) -> None:
         """Reports naming a station not in the registry are accepted, with a warning.
 
         Ingest keeps the ids of the stations it appended ``station.registered`` for (its own
         ``known_stations`` table, written with the dedup ids), so a station registered a
         moment ago is known at once, without waiting for the projector.
         """
-        named = {p.envelope.station_id for p in pending if p.envelope.station_id}
-        known = await ingest_tables.known_stations(self.pool, named)
         for p in pending:
             station = p.envelope.station_id
             if p.envelope.type == "station.registered" and station:
@@ -135,12 +207,19 @@ class Intake:
                 p.warnings.append(f"station {station!r} is not in the station registry; "
                                   "check the id (the report was accepted)")
 
-    async def _dedup(self, pending: list[Pending], outcomes: list[Outcome | None]) -> list[Pending]:
+    @staticmethod
+    def _dedup(pending: list[Pending], outcomes: list[Outcome | None],
+               known: dict[uuid.UUID, str]) -> tuple[list[Pending],
+                                                     list[tuple[Pending, Pending]]]:
         """Known ids: same content → duplicate (200), other content → conflict (409), by the
-        keyed fingerprint of the plaintext (the sealed content hash differs on every retry)."""
-        known = await ingest_tables.content_hashes(self.pool, [p.envelope.event_id
-                                                               for p in pending])
-        fresh = []
+        keyed fingerprint of the plaintext (the sealed content hash differs on every retry).
+
+        An id twice in one group: the first goes on; a copy is a duplicate of it (and
+        follows it if it is not accepted), other content a conflict.
+        """
+        fresh: list[Pending] = []
+        first: dict[uuid.UUID, Pending] = {}
+        followers = []
         for p in pending:
             eid = p.envelope.event_id
             if eid in known:
@@ -148,24 +227,23 @@ class Intake:
                 outcomes[p.index] = (Outcome(200, "duplicate", str(eid)) if same else Outcome(
                     409, "conflict", str(eid),
                     [FieldError(("event_id",), "already accepted with different content")]))
+                if same and eid in first:
+                    followers.append((p, first[eid]))
                 continue
             known[eid] = p.fingerprint
+            first[eid] = p
             fresh.append(p)
-        return fresh
+        return fresh, followers
 
-    async def _route_reports(self, pending: list[Pending],
-                             outcomes: list[Outcome | None]) -> None:
+    def _route_reports(self, pending: list[Pending], outcomes: list[Outcome | None],
+                       known: dict[uuid.UUID, str], targets: dict[int, uuid.UUID]) -> None:
         """Triage reports go to their target's partition, so they always follow it."""
-        targets = [uuid.UUID(str(p.envelope.payload["event_id"])) for p in pending
-                   if targets_report(self.catalogue, p.envelope.type)]
-        keys = await ingest_tables.kafka_keys(self.pool, targets)
-        keys.update({p.envelope.event_id: partition_key(p.envelope) for p in pending})
+        keys = {**known, **{p.envelope.event_id: partition_key(p.envelope) for p in pending}}
         for p in pending:
-            if not targets_report(self.catalogue, p.envelope.type):
+            target = targets.get(p.index)
+            if target is None:
                 p.key = partition_key(p.envelope)
-                continue
-            target = uuid.UUID(str(p.envelope.payload["event_id"]))
-            if target not in keys:
+            elif target not in keys:
                 outcomes[p.index] = Outcome(422, "rejected", str(p.envelope.event_id), [
                     FieldError(("payload", "event_id"), "no accepted event has this id")])
             else:

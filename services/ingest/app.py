@@ -29,7 +29,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
         wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, pool_size=8,
-                                            intake=True))
+                                            session_reset=False, intake=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
         yield
         await wiring.close()

@@ -13,8 +13,9 @@ from saylau.web import BodyTooLarge, rate_limited, read_body
 IngestKey = Annotated[Principal, Depends(rate_limited("ingest"))]
 
 
-def intake(request: Request) -> Intake:
-    """The intake service ``bootstrap`` built for this process."""
+async def intake(request: Request) -> Intake:
+    """The intake service ``bootstrap`` built for this process (async: a plain ``def``
+    dependency would cost a thread-pool hop per request)."""
     return request.app.state.wiring.intake  # type: ignore[no-any-return]
 
 

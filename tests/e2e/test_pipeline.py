@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -56,6 +57,31 @@ def test_duplicate_is_recognised_and_not_counted(stack: Stack) -> None:
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     assert stack.post(detention(city, 1)).status_code == 202
     wait_until(lambda: (c := stack.detentions_in(city)) and c["detained_total"] == 6)
+
+
+def test_concurrent_posts_of_one_id_are_one_202_and_the_rest_200(stack: Stack) -> None:
+    """Group commit: 16 simultaneous POSTs of one event, interleaved with other events on
+    the same connections pool; one is accepted, every other copy is a duplicate."""
+    city = unique()
+    event = detention(city, 3)
+    others = [detention(city, 1) for _ in range(16)]
+
+    async def burst() -> list[tuple[str, int]]:
+        headers = {"Authorization": f"Bearer {stack.writer_key}"}
+        limits = httpx.Limits(max_connections=32)
+        async with httpx.AsyncClient(base_url=stack.ingest_url, headers=headers,
+                                     timeout=30, limits=limits) as client:
+            async def post(item: dict[str, object]) -> tuple[str, int]:
+                reply = await client.post("/v1/events", json=item)
+                return str(item["event_id"]), reply.status_code
+            return await asyncio.gather(*(post(item) for pair in zip(
+                [event] * 16, others, strict=True) for item in pair))
+
+    codes = asyncio.run(burst())
+    same = [code for eid, code in codes if eid == event["event_id"]]
+    assert sorted(same) == [200] * 15 + [202], same
+    assert [code for eid, code in codes if eid != event["event_id"]] == [202] * 16
+    wait_until(lambda: (c := stack.detentions_in(city)) and c["detained_total"] == 19)
 
 
 def test_same_id_other_content_is_a_conflict(stack: Stack) -> None:
