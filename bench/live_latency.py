@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/live_latency.py [--rate 1000 --seconds 10 --subscribers 100]
 
+All subscribers but one are ``curl -N`` processes (they cost the machine less than the
+server they load); the one timed probe measures the delay (``--python-subscribers``: every
+subscriber a timed Python client, as before).
+
 Starts its own isolated stack (tests.stack.Stack: own topic, schema, ports) unless given
 ``--api/--ingest`` and keys. The subscribers follow the unfiltered stream, as the dashboard
 does (``--kinds event`` narrows it). The offered load goes to ``POST /v1/events:batch`` in
@@ -63,7 +67,11 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rate", type=int, default=1000, help="offered events per second")
     p.add_argument("--seconds", type=float, default=10.0, help="how long to offer the load")
-    p.add_argument("--subscribers", type=int, default=100)
+    p.add_argument("--subscribers", type=int, default=100,
+                   help="live subscribers: all but one are `curl -N` processes, one is the "
+                        "timed probe (see --python-subscribers)")
+    p.add_argument("--python-subscribers", action="store_true",
+                   help="every subscriber a timed Python client (measures the clients too)")
     p.add_argument("--batch-ms", type=float, default=10.0, help="one batch POST every N ms")
     p.add_argument("--kinds", default="", help="filter of the subscribers, e.g. 'event'")
     p.add_argument("--api", help="api base URL (default: start a stack)")
@@ -193,13 +201,14 @@ def summarise(run: Run, args: argparse.Namespace, elapsed: float) -> dict[str, A
                     if eid in run.accepted and times)
     spreads = sorted(max(times) - min(times) for eid, times in run.arrivals.items()
                      if eid in run.accepted and times)
-    expected = len(run.accepted) * args.subscribers
+    expected = len(run.accepted) * probes(args)
 
     def ms(q: float, values: list[float] = delays) -> float:
         return round(percentile(values, q) * 1000, 1)
 
     return {
         "offered_rate": args.rate, "seconds": args.seconds, "subscribers": args.subscribers,
+        "timed_probes": probes(args), "curl_subscribers": args.subscribers - probes(args),
         "batch_ms": args.batch_ms, "kinds": args.kinds or "all",
         "accepted": len(run.accepted), "accepted_rate": round(len(run.accepted) / elapsed, 1),
         "rejected": run.rejected, "failed_posts": run.failed_posts,
@@ -212,18 +221,34 @@ def summarise(run: Run, args: argparse.Namespace, elapsed: float) -> dict[str, A
     }
 
 
+def probes(args: argparse.Namespace) -> int:
+    """Timed subscribers: one probe beside ``curl`` processes, or every one in Python."""
+    return args.subscribers if args.python_subscribers else min(1, args.subscribers)
+
+
+async def curl_subscribers(n: int, api: str, key: str, kinds: str) -> list[Any]:
+    """``n`` untimed ``curl -N`` followers of /v1/live: load that costs less than the server."""
+    url = f"{api}/v1/live" + (f"?kinds={kinds}" if kinds else "")
+    return [await asyncio.create_subprocess_exec(
+        "curl", "-N", "-s", "-o", "/dev/null", "-H", f"Authorization: Bearer {key}", url,
+        stdin=asyncio.subprocess.DEVNULL) for _ in range(n)]
+
+
 async def measure(args: argparse.Namespace, api: str, ingest: str, reader: str,
                   writer: str) -> dict[str, Any]:
     run, stop = Run(), asyncio.Event()
     limits = httpx.Limits(max_connections=args.subscribers + 5)
     timeout = httpx.Timeout(10.0, read=60.0)
+    curls = await curl_subscribers(args.subscribers - probes(args), api, reader, args.kinds)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         subscribers = [asyncio.create_task(subscribe(client, api, reader, args.kinds, run, stop))
-                       for _ in range(args.subscribers)]
-        while run.connected < args.subscribers:
+                       for _ in range(probes(args))]
+        while run.connected < len(subscribers):
             await asyncio.sleep(0.05)
-        print(f"{run.connected} subscribers connected; offering {args.rate}/s for "
-              f"{args.seconds:g}s", flush=True)
+        await asyncio.sleep(1.0 if curls else 0.0)  # let the curl followers connect
+        alive = sum(c.returncode is None for c in curls)
+        print(f"{run.connected} timed + {alive} curl subscribers connected; offering "
+              f"{args.rate}/s for {args.seconds:g}s", flush=True)
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             run.accepted, run.rejected, run.failed_posts, elapsed = (
                 await asyncio.get_running_loop().run_in_executor(
@@ -238,6 +263,10 @@ async def measure(args: argparse.Namespace, api: str, ingest: str, reader: str,
         for task in subscribers:
             task.cancel()
         await asyncio.gather(*subscribers, return_exceptions=True)
+    for proc in curls:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.wait()
     return summarise(run, args, elapsed)
 
 
@@ -261,7 +290,8 @@ def main() -> int:
     d = result["delay_ms"]
     print(f"accepted {result['accepted']:,} events ({result['accepted_rate']:,}/s offered "
           f"{args.rate:,}/s); {result['deliveries']:,} of {result['expected_deliveries']:,} "
-          f"deliveries to {args.subscribers} subscribers; resyncs {result['resyncs']}")
+          f"deliveries to {probes(args)} timed of {args.subscribers} subscribers; "
+          f"resyncs {result['resyncs']}")
     print(f"POST accepted → change on /v1/live: median {d['median']} ms, p90 {d['p90']} ms, "
           f"p99 {d['p99']} ms, max {d['max']} ms")
     f, spread = result["first_subscriber_delay_ms"], result["fanout_spread_ms"]

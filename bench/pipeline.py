@@ -17,7 +17,7 @@ import asyncpg
 import orjson
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import ceilings, events, phases, replay, report
+from bench import ceilings, events, phases, projector_rate, replay, report
 from saylau.settings import Settings
 from tests.stack import Stack
 
@@ -122,13 +122,21 @@ async def latency_phase(conn: asyncpg.Connection, stack: Stack) -> dict[str, Any
 
 
 async def drain(conn: asyncpg.Connection, settings: Settings, workers: int,
-                records: list[tuple[int, bytes, bytes]]) -> tuple[float, dict[str, float]]:
-    """Events/s of ``workers`` projector processes working off a pre-filled topic."""
+                records: list[tuple[int, bytes, bytes]],
+                bare: dict[str, float] | None = None) -> tuple[float, dict[str, float]]:
+    """Events/s of ``workers`` projector processes working off a pre-filled topic; with
+    ``bare``, first a bare faust agent's rate on the same topic (``bare["faust_agent"]``)."""
     stack = Stack(partitions=PARTITIONS, extra_env=BENCH_ENV)
     try:
         await ceilings.create_topic(settings, f"{stack.name}.events", PARTITIONS)
         await ceilings.produce(settings, f"{stack.name}.events", records)
-        say(f"projector: {workers} worker(s) drain {len(records):,} events")
+        if bare is not None:
+            say(f"ceiling: bare faust agent over {len(records):,} events "
+                f"(load average {os.getloadavg()[0]:.1f})")
+            bare["faust_agent"] = await asyncio.to_thread(
+                projector_rate.measure_bare_agent, f"{stack.name}.events", len(records))
+        say(f"projector: {workers} worker(s) drain {len(records):,} events "
+            f"(load average {os.getloadavg()[0]:.1f})")
         for _ in range(workers):
             stack.start_projector()
         seen, done, first = await phases.wait_visible(
@@ -166,7 +174,7 @@ async def main() -> dict[str, Any]:
         http = await http_phases(conn, stack)
         rss = rss_of(stack)
         stack.stop()
-        one, rss1 = await drain(conn, settings, 1, records[: EVENTS // 2])
+        one, rss1 = await drain(conn, settings, 1, records[: EVENTS // 2], ceiling)
         two, rss2 = await drain(conn, settings, 2, records[: EVENTS // 2])
     finally:
         stack.stop()
@@ -196,6 +204,7 @@ def figures(ceiling: dict[str, float], http: dict[str, Any], replayed: dict[str,
             "batch POST, end to end": (http["batch"]["end_to_end_rate"], "slower"),
             "single POST, end to end": (http["single"]["end_to_end_rate"], "slower"),
             "projector, 1 worker": (one, "slower"),
+            "projector vs bare faust agent": (one, "faust_agent"),
             "projector, 2 workers": (two, "slower"),
             "replay": (replayed["rate"], "slower"),
         },

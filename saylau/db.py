@@ -114,11 +114,15 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     """No reset query on release (asyncpg still rolls back a transaction left open)."""
 
 
-async def migrate(conn: asyncpg.Connection, schema: str = "live") -> None:
+async def migrate(conn: asyncpg.Connection, schema: str = "live",
+                  deferred_indexes: frozenset[str] = frozenset()) -> None:
     """Create the read-model tables in ``schema`` (idempotent). Read models are rebuilt, not
-    migrated; the ingest schema has versioned migrations (``saylau.migrations.upgrade``)."""
+    migrated; the ingest schema has versioned migrations (``saylau.migrations.upgrade``).
+
+    ``deferred_indexes``: secondary indexes of the read models not created yet (a replay
+    builds them once the log is loaded)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(8675309)")
-        for statement in ddl(schema, READ):
+        for statement in ddl(schema, READ, deferred_indexes):
             await conn.execute(statement)
         await conn.execute("SET search_path TO DEFAULT")

@@ -33,13 +33,22 @@ def tables_of(home: str) -> list[Table]:
     return [t for t in metadata.sorted_tables if t.info.get("home") == home]
 
 
-def ddl(schema: str, home: str = READ) -> list[str]:
-    """CREATE statements for every table of ``home``, idempotent, inside ``schema``."""
+def ddl(schema: str, home: str = READ, deferred: frozenset[str] = frozenset()) -> list[str]:
+    """CREATE statements for every table of ``home``, idempotent, inside ``schema``.
+
+    ``deferred``: names of secondary indexes left out (a bulk load builds them after,
+    with ``index_ddl``)."""
     dialect = postgresql.dialect()
     statements = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', f'SET search_path TO "{schema}"']
     for t in tables_of(home):
         statements.append(str(CreateTable(t, if_not_exists=True).compile(dialect=dialect)))
-        statements += [str(CreateIndex(ix, if_not_exists=True).compile(dialect=dialect))
-                       for ix in sorted(t.indexes, key=lambda ix: str(ix.name))]
+        statements += index_ddl(t, lambda name: name not in deferred)
         statements += t.info["after"]
     return statements
+
+
+def index_ddl(t: Table, wanted: Any = lambda name: True) -> list[str]:
+    """CREATE INDEX statements of ``t``'s secondary indexes whose name is ``wanted``."""
+    dialect = postgresql.dialect()
+    return [str(CreateIndex(ix, if_not_exists=True).compile(dialect=dialect))
+            for ix in sorted(t.indexes, key=lambda ix: str(ix.name)) if wanted(str(ix.name))]

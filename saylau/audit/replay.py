@@ -8,9 +8,10 @@ whenever they were received.
 """
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -20,13 +21,22 @@ import orjson
 
 from saylau.bootstrap import build_projection
 from saylau.db import migrate
+from saylau.ddl import READ, index_ddl, tables_of
 from saylau.decode import Message
 from saylau.readmodels import tracking
-from saylau.readmodels.transaction import Projection
+from saylau.readmodels.transaction import BatchResult, Projection
 from saylau.settings import Settings
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 NEVER_REPLACED = ("public", "ingest", "information_schema")
+READ_BY_WRITES = frozenset({"ix_events_station_id", "ix_breaches_rule_id"})
+"""Secondary indexes the projection's own writes read through (turnout's standing counts by
+station, its alerts by rule): created up front. The others are built after the load."""
+BULK_SESSION = ("SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'")
+"""PostgreSQL's bulk-loading advice that is safe for a replay: a crash loses at most the
+last transactions of a schema that is rebuilt anyway (each transaction stays atomic)."""
+RETRIED = asyncpg.exceptions.TransactionRollbackError
+"""Deadlock or serialization failure between two partitions' transactions: apply again."""
 
 
 class Log(Protocol):
@@ -65,11 +75,32 @@ def replay_projection(schema: str, topic: str, cfg: Settings) -> Projection:
     return build_projection(cfg, schema, topic, feed=None)
 
 
+def deferred_indexes() -> frozenset[str]:
+    """Read-model indexes a replay builds after loading the log (``build_indexes``)."""
+    return frozenset(str(ix.name) for t in tables_of(READ) for ix in t.indexes) - READ_BY_WRITES
+
+
+async def build_indexes(conn: asyncpg.Connection, schema: str) -> None:
+    """Create the indexes ``prepare_schema(..., defer_indexes=True)`` left out; ANALYZE the
+    schema's tables (planner statistics for the api's queries)."""
+    deferred = deferred_indexes()
+    await conn.execute(f'SET search_path TO "{schema}"')
+    try:
+        for t in tables_of(READ):
+            for statement in index_ddl(t, deferred.__contains__):
+                await conn.execute(statement)
+            await conn.execute(f'ANALYZE "{schema}"."{t.name}"')
+    finally:
+        await conn.execute("SET search_path TO DEFAULT")
+
+
 async def prepare_schema(conn: asyncpg.Connection, schema: str, cfg: Settings,
-                         force: bool) -> bool:
+                         force: bool, defer_indexes: bool = False) -> bool:
     """Create ``schema`` empty; replace an old ``replay_*`` schema; others only with force.
 
-    Returns whether an existing schema was dropped.
+    ``defer_indexes``: leave out the secondary indexes no projection write needs (the
+    caller builds them with ``build_indexes`` after the load). Returns whether an existing
+    schema was dropped.
     """
     live = cfg.read_schema
     if (not SCHEMA_NAME.match(schema) or schema in (*NEVER_REPLACED, cfg.ingest_schema)
@@ -81,25 +112,60 @@ async def prepare_schema(conn: asyncpg.Connection, schema: str, cfg: Settings,
         raise RefusedSchema(f"schema {schema!r} exists ({what}); pass --force to replace it")
     if exists:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await migrate(conn, schema)
+    await migrate(conn, schema,
+                  deferred_indexes=deferred_indexes() if defer_indexes else frozenset())
     return bool(exists)
+
+
+async def bulk_session(conn: asyncpg.Connection) -> None:
+    """Session settings for loading a replay schema (``BULK_SESSION``)."""
+    for statement in BULK_SESSION:
+        await conn.execute(statement)
 
 
 async def replay(conn: asyncpg.Connection, log: Log, projection: Projection, batch: int,
                  until: datetime | None = None,
-                 on_progress: Callable[[int], None] = lambda n: None) -> ReplayStats:
-    """Apply every record of ``log`` (occurred by ``until``, if given) to ``projection``."""
+                 on_progress: Callable[[int], None] = lambda n: None,
+                 more: Sequence[asyncpg.Connection] = ()) -> ReplayStats:
+    """Apply every record of ``log`` (occurred by ``until``, if given) to ``projection``.
+
+    With ``more`` connections, partitions are applied in parallel: partition ``p`` always
+    goes to connection ``p % (1 + len(more))``, in log order, so each partition's records
+    are applied in order as live does; different partitions' transactions overlap (as with
+    several live workers), and one that deadlocks with another is applied again.
+    """
     stats, started = ReplayStats(projection.schema), time.perf_counter()
-    async for chunk in log.chunks(batch):
-        stats.read += len(chunk)
-        kept = chunk if until is None else [m for m in chunk if occurred_by(m, until)]
-        stats.after_until += len(chunk) - len(kept)
-        if kept:
-            result = await projection.apply(conn, kept)
+    conns = [conn, *more]
+    queues: list[asyncio.Queue[list[Message] | None]] = [asyncio.Queue(maxsize=2)
+                                                         for _ in conns]
+
+    async def work(c: asyncpg.Connection, queue: asyncio.Queue[list[Message] | None]) -> None:
+        while (kept := await queue.get()) is not None:
+            result = await apply_again_on_conflict(projection, c, kept)
             stats.applied += result.applied
             stats.duplicates += result.duplicates
             stats.dead += len(result.dead)
-        on_progress(len(chunk))
+
+    async def read() -> None:
+        try:
+            async for chunk in log.chunks(batch):
+                stats.read += len(chunk)
+                kept = chunk if until is None else [m for m in chunk if occurred_by(m, until)]
+                stats.after_until += len(chunk) - len(kept)
+                if kept:
+                    await queues[kept[0].partition % len(conns)].put(kept)
+                on_progress(len(chunk))
+        finally:
+            for queue in queues:
+                await queue.put(None)
+
+    workers = [asyncio.create_task(work(c, q)) for c, q in zip(conns, queues, strict=True)]
+    reader = asyncio.create_task(read())
+    try:
+        await asyncio.gather(reader, *workers)
+    finally:
+        for task in (reader, *workers):
+            task.cancel()
     stats.position = log.position
     await record_position(conn, projection.schema, log.topic, stats.position, until)
     stats.seconds = time.perf_counter() - started
@@ -122,6 +188,21 @@ async def as_of(conn: asyncpg.Connection, schema: str) -> str | None:
                                   "pg_namespace WHERE nspname = $1", schema)
     prefix = "saylau replay as of "
     return comment.removeprefix(prefix) if comment and comment.startswith(prefix) else None
+
+
+async def apply_again_on_conflict(projection: Projection, conn: asyncpg.Connection,
+                                  chunk: list[Message], attempts: int = 10) -> BatchResult:
+    """``projection.apply``, again after a deadlock with another partition's transaction
+    (the stored offsets make a second attempt exactly-once)."""
+    decoded = projection.decode(chunk)
+    for attempt in range(attempts):
+        try:
+            return await projection.apply(conn, chunk, decoded)
+        except RETRIED:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def occurred_by(message: Message, until: datetime) -> bool:

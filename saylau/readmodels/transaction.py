@@ -30,6 +30,16 @@ from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.postgres import PostgresProjectionStore
 from saylau.readmodels.tracking import chain_heads, next_offsets
 
+Decodings = dict[tuple[int, int], "Decoded | str"]
+"""Records decoded ahead of their transaction, by (partition, offset): the event, or why not."""
+
+
+def _decoded_or_reason(message: Message, catalogue: Catalogue) -> Decoded | str:
+    try:
+        return decode(message, catalogue)
+    except PoisonMessage as exc:
+        return str(exc)
+
 
 @dataclass
 class BatchResult:
@@ -71,14 +81,26 @@ class Projection:
     topic_id: str | None = None
     """The Kafka id of ``topic``, recorded with the offsets once the projector verified it."""
 
-    async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> BatchResult:
+    async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message],
+                    decoded: Decodings | None = None) -> BatchResult:
         """Apply ``batch`` exactly once, in one PostgreSQL transaction on ``conn``."""
         store = PostgresProjectionStore(conn, self.schema, self.topic, self.config, self.feed,
                                         self.topic_id)
-        return await self.apply_to(store, batch)
+        return await self.apply_to(store, batch, decoded)
 
-    async def apply_to(self, store: ProjectionStore, batch: Sequence[Message]) -> BatchResult:
+    def decode(self, batch: Sequence[Message]) -> Decodings:
+        """Every record of ``batch`` decoded (or its poison reason), keyed by position. Pure.
+
+        Done ahead of the transaction, so a pipeline can decode batch N+1 while batch N's
+        SQL runs; records the stored offsets show as applied are simply not used.
+        """
+        return {(m.partition, m.offset): _decoded_or_reason(m, self.catalogue) for m in batch}
+
+    async def apply_to(self, store: ProjectionStore, batch: Sequence[Message],
+                       decoded: Decodings | None = None) -> BatchResult:
         """Apply ``batch`` exactly once, in one transaction of ``store``.
+
+        ``decoded``: ``self.decode(batch)`` if the caller did it ahead (else done here).
 
         If the store rejects the content (a constraint or data error, which no retry can
         cure), the batch is applied record by record instead and the record rejected on its
@@ -86,12 +108,14 @@ class Projection:
         stalls its partition. Other errors (connection lost, deadlock, missing table)
         propagate: the caller retries them.
         """
+        if decoded is None:
+            decoded = self.decode(batch)
         try:
-            return await self._apply(store, batch)
+            return await self._apply(store, batch, decoded)
         except store.rejected_content as exc:
             if len(batch) == 1:
                 return await self._bury(store, batch[0], exc)
-        results = [await self.apply_to(store, [message]) for message in batch]
+        results = [await self.apply_to(store, [message], decoded) for message in batch]
         return BatchResult(sum(r.applied for r in results), sum(r.duplicates for r in results),
                            sum(r.skipped for r in results), [d for r in results for d in r.dead])
 
@@ -106,12 +130,13 @@ class Projection:
             await store.save_offsets(next_offsets([message]), chain_heads([message]))
         return BatchResult(dead=[(message, reason)])
 
-    async def _apply(self, store: ProjectionStore, batch: Sequence[Message]) -> BatchResult:
+    async def _apply(self, store: ProjectionStore, batch: Sequence[Message],
+                     decodings: Decodings) -> BatchResult:
         result = BatchResult()
         async with store.transaction():
             fresh = await self._unseen(store, batch)
             result.skipped = len(batch) - len(fresh)
-            decoded = self._decode(fresh, result)
+            decoded = self._decoded(fresh, decodings, result)
             new = await self._drop_known(store, decoded)
             result.duplicates = len(decoded) - len(new)
             await store.write(self._planner().plan(new, await self._targets(store, new)))
@@ -128,13 +153,17 @@ class Projection:
         stored = await store.lock_offsets(sorted({m.partition for m in batch}))
         return [m for m in batch if m.offset >= stored.get(m.partition, 0)]
 
-    def _decode(self, batch: Sequence[Message], result: BatchResult) -> list[Decoded]:
+    def _decoded(self, batch: Sequence[Message], decodings: Decodings,
+                 result: BatchResult) -> list[Decoded]:
         decoded = []
         for message in batch:
-            try:
-                decoded.append(decode(message, self.catalogue))
-            except PoisonMessage as exc:
-                result.dead.append((message, str(exc)))
+            item = decodings.get((message.partition, message.offset))
+            if item is None:
+                item = _decoded_or_reason(message, self.catalogue)
+            if isinstance(item, str):
+                result.dead.append((message, item))
+            else:
+                decoded.append(item)
         return decoded
 
     async def _drop_known(self, store: ProjectionStore, batch: list[Decoded]) -> list[Decoded]:

@@ -28,12 +28,13 @@ from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.db import UNAVAILABLE
 from saylau.decode import Message
 from saylau.kafka import ensure_topics
-from saylau.readmodels.transaction import BatchResult
+from saylau.readmodels.transaction import BatchResult, Decodings
 from saylau.readsets import adopt, read_model_version
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from services.projector.dead_letters import publish_dead_letters
 from services.projector.health import Health, serve
+from services.projector.pipeline import Pipeline
 from services.projector.positioning import LogGate, ProjectorApp
 
 log = logging.getLogger("saylau.projector")
@@ -52,13 +53,7 @@ class Projector:
         self.version = read_model_version(cfg.projection_version)
         self.gate = LogGate(cfg, self.health, self.retrying)
         FAUST_DIR.mkdir(parents=True, exist_ok=True)
-        self.app = ProjectorApp(
-            cfg.projector_group, broker=f"kafka://{cfg.kafka_bootstrap}",
-            value_serializer="raw", key_serializer="raw", web_enabled=False,
-            store="memory://", topic_disable_leader=True,
-            consumer_auto_offset_reset="earliest", broker_commit_every=1000,
-            broker_commit_interval=1.0, stream_buffer_maxsize=8192,
-            datadir=str(FAUST_DIR / cfg.projector_group))
+        self.app = ProjectorApp(cfg.projector_group, **faust_settings(cfg, FAUST_DIR))
         topic = self.app.topic(cfg.events_topic, value_type=bytes, key_type=bytes)
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
         self.app.timer(interval=2.0, name="report_lag")(self.report_lag)
@@ -69,21 +64,28 @@ class Projector:
         self.app.after_seek = self.gate.position
 
     async def project_events(self, stream: Any) -> AsyncIterator[None]:
-        """Project each batch of the events topic in one transaction."""
+        """Project each batch of the events topic in one transaction, through a pipeline
+        that decodes the next batch while the current one is written."""
         wiring = await self.connect()
+        assert wiring.projection is not None and wiring.producer is not None
+        projection, producer = wiring.projection, wiring.producer
+
+        async def apply(batch: list[Message], decoded: Decodings) -> None:
+            await self.gate.wait(lambda: bool(self.app.should_stop))  # log checked, positioned
+            projection.topic_id = self.gate.topic_id
+            result = await self.apply_or_exit(wiring, batch, decoded)
+            await publish_dead_letters(producer, self.cfg, result.dead)
+
+        pipeline = Pipeline(projection.decode, apply, stream.ack)
         try:
             async for events in stream.take_events(self.cfg.projector_batch,
                                                    self.cfg.projector_batch_seconds):
-                batch = [Message(e.message.partition, e.message.offset, e.message.value)
-                         for e in events]
-                await self.gate.wait(lambda: bool(self.app.should_stop))
-                assert wiring.projection is not None
-                wiring.projection.topic_id = self.gate.topic_id
-                result = await self.apply_or_exit(wiring, batch)
-                assert wiring.producer is not None
-                await publish_dead_letters(wiring.producer, self.cfg, result.dead)
+                for event in events:  # released by the pipeline once the batch is applied
+                    event.message.incref()
+                await pipeline.put(events)
                 yield None
         finally:
+            await pipeline.stop()
             await wiring.close()
 
     async def connect(self) -> Wiring:
@@ -102,10 +104,11 @@ class Projector:
                      "keeps serving the old ones meanwhile), then start this projector")
         return wiring
 
-    async def apply_or_exit(self, wiring: Wiring, batch: list[Message]) -> BatchResult:
+    async def apply_or_exit(self, wiring: Wiring, batch: list[Message],
+                            decoded: Decodings | None = None) -> BatchResult:
         """The batch applied; on a bug, exit before faust acknowledges it."""
         try:
-            return await self.retrying(0.2)(self.apply, wiring, batch)
+            return await self.retrying(0.2)(self.apply, wiring, batch, decoded)
         except ReadModelsRebuilt as exc:
             exit_now(f"{exc}; stopping before this batch")
         except Exception:  # a bug: crash before faust acknowledges the batch
@@ -113,12 +116,13 @@ class Projector:
             logging.shutdown()
             os._exit(70)
 
-    async def apply(self, wiring: Wiring, batch: list[Message]) -> BatchResult:
+    async def apply(self, wiring: Wiring, batch: list[Message],
+                    decoded: Decodings | None = None) -> BatchResult:
         assert wiring.projection is not None
         started = time.perf_counter()
         async with wiring.pool.acquire() as conn, conn.transaction():
             await hold_serving(conn, self.cfg, self.version)
-            result = await wiring.projection.apply(conn, batch)
+            result = await wiring.projection.apply(conn, batch, decoded)
         APPLY_SECONDS.observe(time.perf_counter() - started)
         APPLIED.inc(result.applied)
         DEAD.inc(len(result.dead))
@@ -175,6 +179,19 @@ def exit_now(message: str) -> NoReturn:
     os._exit(75)
 
 
+def faust_settings(cfg: Settings, datadir: Path) -> dict[str, Any]:
+    """faust's settings for a projector worker (the bench's bare agent uses the same): raw
+    bytes, large fetches and stream buffer, Kafka commits once a second (the offsets that
+    decide what is applied are PostgreSQL's)."""
+    return {"broker": f"kafka://{cfg.kafka_bootstrap}", "value_serializer": "raw",
+            "key_serializer": "raw", "web_enabled": False, "store": "memory://",
+            "topic_disable_leader": True, "consumer_auto_offset_reset": "earliest",
+            "broker_commit_every": 1000, "broker_commit_interval": 1.0,
+            "stream_buffer_maxsize": 8192, "broker_max_poll_records": 2000,
+            "consumer_max_fetch_size": 8 * 1024 * 1024,
+            "datadir": str(datadir / cfg.projector_group)}
+
+
 def log_retry(state: Any) -> None:
     log.warning("PostgreSQL unavailable (%s); retrying in %.1fs", state.outcome.exception(),
                 state.next_action.sleep)
@@ -186,12 +203,16 @@ def create_app(cfg: Settings | None = None) -> faust.App:
 
 
 def main() -> None:
-    """Run one projector worker (several may run: they share the partitions)."""
+    """Run one projector worker (several may run: they share the partitions).
+
+    faust's event loop is uvloop unless ``FAUST_LOOP`` names another (``aio``)."""
     from faust.worker import Worker
+    from mode.loop import use as use_loop
 
     from saylau.web import setup_logging
 
     setup_logging()
+    use_loop(os.environ.get("FAUST_LOOP") or "uvloop")
     cfg = load_settings()
     asyncio.run(ensure_topics(cfg))
     Worker(create_app(cfg), loglevel="WARNING", quiet=True).execute_from_commandline()

@@ -1,0 +1,87 @@
+"""The projector's pipeline: decode batch N+1 while batch N's transaction runs.
+
+The agent hands each batch it takes to the decoder and goes back to faust for the next one;
+the applier writes the decoded batches in order, one transaction each. A batch's records
+are acknowledged to faust (so their Kafka offsets may be committed) only once its
+transaction committed: the agent holds an extra reference on every message until then, so
+a crash anywhere re-reads what was not applied, and the offsets stored in PostgreSQL drop
+what was. Decoding runs in slices on the event loop, so it fills the time the applier
+spends waiting for PostgreSQL.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from saylau.decode import Message
+from saylau.readmodels.transaction import Decodings
+
+log = logging.getLogger("saylau.projector")
+SLICE = 100
+"""Records decoded between two yields to the event loop."""
+
+Decode = Callable[[Sequence[Message]], Decodings]
+Apply = Callable[[list[Message], Decodings], Awaitable[None]]
+Ack = Callable[[Any], Awaitable[Any]]
+
+
+class Pipeline:
+    """Two stages, each holding at most ``depth`` batches ahead of the next one."""
+
+    def __init__(self, decode: Decode, apply: Apply, ack: Ack, depth: int = 1) -> None:
+        self.decode, self.apply, self.ack = decode, apply, ack
+        self.to_decode: asyncio.Queue[Sequence[Any]] = asyncio.Queue(maxsize=depth)
+        self.to_apply: asyncio.Queue[tuple[Sequence[Any], list[Message], Decodings]] = (
+            asyncio.Queue(maxsize=depth))
+        self.tasks = [asyncio.create_task(self._stage(self._decoder)),
+                      asyncio.create_task(self._stage(self._applier))]
+
+    async def put(self, events: Sequence[Any]) -> None:
+        """Queue faust ``events``; each must hold one extra reference (``incref``), which
+        is released once the batch is applied."""
+        await self.to_decode.put(events)
+
+    async def stop(self) -> None:
+        """Stop both stages; queued batches stay unacknowledged, so they are read again."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Wait until every queued batch is applied (tests, orderly shutdown)."""
+        await self.to_decode.join()
+        await self.to_apply.join()
+
+    async def _decoder(self) -> None:
+        while True:
+            events = await self.to_decode.get()
+            batch = [Message(e.message.partition, e.message.offset, e.message.value)
+                     for e in events]
+            decoded: Decodings = {}
+            for i in range(0, len(batch), SLICE):
+                decoded.update(self.decode(batch[i:i + SLICE]))
+                await asyncio.sleep(0)  # let the applier's SQL round trips proceed
+            await self.to_apply.put((events, batch, decoded))
+            self.to_decode.task_done()
+
+    async def _applier(self) -> None:
+        while True:
+            events, batch, decoded = await self.to_apply.get()
+            await self.apply(batch, decoded)
+            for event in events:
+                await self.ack(event)
+            self.to_apply.task_done()
+
+    @staticmethod
+    async def _stage(run: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug: exit before faust acknowledges anything unapplied
+            log.exception("projector pipeline failed; exiting without acknowledging")
+            logging.shutdown()
+            os._exit(70)
