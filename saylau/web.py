@@ -20,8 +20,11 @@ from saylau.auth import KeyRing, Principal
 
 class JsonLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"ts": round(time.time(), 3), "level": record.levelname,
-                           "logger": record.name, "msg": record.getMessage()})
+        entry = {"ts": round(time.time(), 3), "level": record.levelname,
+                 "logger": record.name, "msg": record.getMessage()}
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
 
 
 def setup_logging(level: int = logging.INFO) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from saylau.kafka import make_producer
 from saylau.web import unavailable
+from saylau.web_input import INT4_MAX, INT8_MAX
 from services.api.deps import AdminKey, Pool
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -24,8 +25,8 @@ ORDER BY kafka_partition, kafka_offset FOR UPDATE"""
 class DeadLetterRef(BaseModel):
     """One dead letter, by its position in the events topic."""
 
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    partition: int = Field(ge=0, le=INT4_MAX)
+    offset: int = Field(ge=0, le=INT8_MAX)
 
 
 class DeadLetterReplay(BaseModel):

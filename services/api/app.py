@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +20,8 @@ from saylau.db import connect_pool, migrate
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web import allow_cors, metrics_response, setup_logging, unavailable
+from saylau.web_errors import install_error_handling
+from saylau.web_input import INT8_MAX, Timestamp, parse_cursor
 from services.api import admin_routes, field_routes, webhooks_routes
 from services.api.deps import Pool, ReadKey, may_see_names
 from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
@@ -58,14 +59,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Saylau Watch monitoring API", version="1", lifespan=lifespan,
                   default_response_class=ORJSONResponse)
 
-    @app.exception_handler(asyncpg.PostgresError)
-    @app.exception_handler(asyncpg.InterfaceError)
-    @app.exception_handler(asyncpg.InternalClientError)
-    @app.exception_handler(OSError)
-    @app.exception_handler(asyncio.TimeoutError)
-    async def database_down(request: Request, exc: Exception) -> Response:
-        return unavailable(f"read models unavailable: {type(exc).__name__}")
-
+    install_error_handling(app)
     app.state.settings = cfg
     allow_cors(app, cfg.cors_origins)
     add_routes(app)
@@ -102,17 +96,15 @@ def add_routes(app: FastAPI) -> None:
         return {"station_id": station_id, "events": events}
 
     @app.get("/v1/detentions")
-    async def get_detentions(db: Pool, _: ReadKey, as_of: datetime | None = None) -> Any:
+    async def get_detentions(db: Pool, _: ReadKey, as_of: Timestamp | None = None) -> Any:
         """Detained total / released / detained now per city; ``as_of`` for a past moment."""
-        if as_of is not None and as_of.tzinfo is None:
-            raise HTTPException(422, "as_of needs a UTC offset, e.g. 2021-01-10T15:00:00+06:00")
         async with db.acquire() as conn:
             return await queries.detentions(conn, as_of)
 
     @app.get("/v1/breaches")
     async def get_breaches(db: Pool, _: ReadKey, rule: str | None = None,
                            severity: str | None = None, region: str | None = None,
-                           since: datetime | None = None, status: str | None = None,
+                           since: Timestamp | None = None, status: str | None = None,
                            limit: int = Query(1000, ge=1, le=10000)) -> Any:
         """Flagged rule breaches with their legal reference, newest first."""
         async with db.acquire() as conn:
@@ -158,10 +150,10 @@ def add_routes(app: FastAPI) -> None:
     @app.get("/v1/live")
     async def live(request: Request, _: ReadKey, region: str | None = None,
                    station: str | None = None, kinds: str | None = None,
-                   cursor: int | None = Query(None, ge=0),
+                   cursor: int | None = Query(None, ge=0, le=INT8_MAX),
                    last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
         """Server-Sent Events: each read-model change with its cursor (resume: Last-Event-ID)."""
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else cursor
+        start = parse_cursor(last_event_id, cursor)
         wanted = ChangeFilter(set(filter(None, (region or "").split(","))),
                               set(filter(None, (station or "").split(","))),
                               set(filter(None, (kinds or "").split(","))))

@@ -28,6 +28,7 @@ from saylau.web import (
     setup_logging,
     unavailable,
 )
+from saylau.web_errors import install_error_handling
 from services.ingest import channels
 from services.ingest.intake import INGEST_ONLY, Intake, Outcome
 
@@ -63,6 +64,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Saylau Watch ingest", version="1", lifespan=lifespan,
                   default_response_class=ORJSONResponse)
+    install_error_handling(app)
     app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     allow_cors(app, cfg.cors_origins)
     add_routes(app)

@@ -36,7 +36,8 @@ DEAD = Counter("saylau_projector_dead_letters_total", "Records sent to the dead-
 APPLY_SECONDS = Histogram("saylau_projector_batch_apply_seconds", "Batch transaction time")
 LAG = Gauge("saylau_projector_lag", "High watermark minus next offset to apply", ["partition"])
 MAX_BACKOFF = 10.0
-DB_ERRORS = UNAVAILABLE
+DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
+"""Retried, never skipped: a batch PostgreSQL refuses waits for a fix, it is not dropped."""
 
 FAUST_DIR = Path(__file__).resolve().parents[2] / "var" / "faust"
 FAUST_DIR.mkdir(parents=True, exist_ok=True)
