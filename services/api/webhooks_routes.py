@@ -15,9 +15,11 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import AnyHttpUrl, BaseModel, Field
 
-from saylau import queries
+from saylau import outbound, queries
 from saylau.auth import Principal
+from saylau.netguard import AllowList
 from saylau.web import require
+from saylau.web_input import Text
 from saylau.webhooks import PostgresSubscriptions, migrate_webhooks
 
 SubscriberKey = Annotated[Principal, Depends(require("read"))]
@@ -40,7 +42,7 @@ class WebhookCreate(BaseModel):
 
     url: AnyHttpUrl = Field(max_length=2000)
     kinds: list[Kind] = Field(min_length=1, max_length=7)
-    region: str | None = Field(default=None, min_length=1, max_length=100)
+    region: Text | None = Field(default=None, min_length=1, max_length=100)
 
 
 @contextlib.asynccontextmanager
@@ -52,6 +54,9 @@ async def subscriptions(request: Request) -> AsyncIterator[PostgresSubscriptions
 @router.post("", status_code=201)
 async def create_webhook(body: WebhookCreate, request: Request, who: SubscriberKey) -> Any:
     """Subscribe; the answer holds the signing secret, shown this once only."""
+    allow = AllowList.parse(request.app.state.settings.webhook_allow_hosts)
+    if reason := await outbound.check(str(body.url), allow):
+        raise HTTPException(422, [{"loc": ["body", "url"], "msg": reason, "type": "value_error"}])
     async with subscriptions(request) as subs:
         after = await queries.last_cursor(subs.conn)
         return await subs.create(who.partner, str(body.url), list(body.kinds), body.region,

@@ -23,8 +23,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from saylau import outbound
 from saylau.db import UNAVAILABLE, connect_pool
 from saylau.feed import CHANNEL
+from saylau.netguard import AllowList
 from saylau.settings import Settings
 from saylau.web import setup_logging
 from saylau.webhooks import (
@@ -56,6 +58,7 @@ class Worker:
         self.cfg, self.pool = cfg, pool
         self.changes = f'"{cfg.read_schema}".changes'
         self.new_changes, self.new_deliveries = asyncio.Event(), asyncio.Event()
+        self.allow = AllowList.parse(cfg.webhook_allow_hosts)
 
     async def enqueue_changes(self) -> int:
         """Turn the next changes into deliveries; how many changes were read."""
@@ -110,7 +113,7 @@ class Worker:
             await self.pool.execute("UPDATE webhook_deliveries SET status = 'cancelled' "
                                     "WHERE delivery_id = $1", row["delivery_id"])
             return
-        code, error, took = await post(client, row["url"], row["secret"],
+        code, error, took = await post(client, self.allow, row["url"], row["secret"],
                                        row["delivery_id"], row["body"].encode())
         await self._log_attempt(row, code, error, took)
 
@@ -144,7 +147,7 @@ class Worker:
             self.new_changes.clear()
 
     async def deliver(self) -> None:
-        async with httpx.AsyncClient(timeout=self.cfg.webhook_timeout_seconds) as client:
+        async with outbound.client(self.cfg.webhook_timeout_seconds) as client:
             while True:
                 if await self.deliver_due(client):
                     continue
@@ -154,17 +157,18 @@ class Worker:
                 self.new_deliveries.clear()
 
 
-async def post(client: httpx.AsyncClient, url: str, secret: str, delivery: uuid.UUID,
-               body: bytes) -> tuple[int | None, str | None, int]:
-    """One signed POST: ``(HTTP status or None, error text or None, milliseconds)``."""
+async def post(client: httpx.AsyncClient, allow: AllowList, url: str, secret: str,
+               delivery: uuid.UUID, body: bytes) -> tuple[int | None, str | None, int]:
+    """One signed POST to the checked address of ``url``: ``(HTTP status or None, error text
+    or None, milliseconds)``; a target inside the deployment is refused, not contacted."""
     timestamp, started = int(time.time()), time.monotonic()
     headers = {"Content-Type": "application/json", "X-Saylau-Delivery": str(delivery),
                "X-Saylau-Timestamp": str(timestamp),
                "X-Saylau-Signature": signature(secret, timestamp, body),
                "User-Agent": "SaylauWatch-Webhooks/1"}
     try:
-        reply = await client.post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+        reply = await outbound.post(client, url, allow, body, headers)
+    except (httpx.HTTPError, outbound.TargetRefused) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500], elapsed_ms(started)
     return reply.status_code, None, elapsed_ms(started)
 
@@ -185,12 +189,15 @@ def _suppress_timeout() -> contextlib.suppress:
 
 
 async def keep_running(loop: Callable[[], Awaitable[None]]) -> None:
-    """Run ``loop`` again after a database outage instead of dying with it."""
+    """Run ``loop`` again after a database outage (or a bug) instead of dying with it."""
     while True:
         try:
             await loop()
         except UNAVAILABLE as exc:
             log.warning("%s stopped (%s); again in 1 s", loop.__name__, exc)
+            await asyncio.sleep(1)
+        except Exception:
+            log.exception("%s failed; again in 1 s", loop.__name__)
             await asyncio.sleep(1)
 
 
