@@ -63,6 +63,10 @@ INGEST_TABLES = [
     """CREATE TABLE IF NOT EXISTS known_stations (
         station_id text PRIMARY KEY,
         registered_at timestamptz NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS dashboard_sessions (
+        session_hash text PRIMARY KEY,
+        key_hash text NOT NULL,
+        expires_at timestamptz NOT NULL)""",
 ]
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import ORJSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from saylau.auth import KeyRing, Principal
+from saylau.sessions import COOKIE
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -46,6 +47,10 @@ def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[P
         scheme, _, key = header.partition(" ")
         if not header and "access_token" in request.query_params:  # EventSource sends no headers
             scheme, key = "bearer", request.query_params["access_token"]
+        if not header and not key and scope == "read":
+            signed_in = await session_principal(request, ring)
+            if signed_in is not None and scope in signed_in.scopes:
+                return signed_in
         if allow_public and getattr(request.app.state, "public_read", False) and not key:
             return Principal("public", frozenset({"read"}))
         if scheme.lower() != "bearer" or not key:
@@ -60,6 +65,16 @@ def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[P
         return principal
 
     return check
+
+
+async def session_principal(request: Request, ring: KeyRing) -> Principal | None:
+    """The dashboard's signed-in key (session cookie), for reading only: GET and HEAD."""
+    sessions = getattr(request.app.state, "sessions", None)
+    token = request.cookies.get(COOKIE)
+    if sessions is None or not token or request.method not in ("GET", "HEAD"):
+        return None
+    digest = await sessions.key_hash(token)
+    return await ring.principal_of_digest(digest) if digest else None
 
 
 @dataclass

@@ -5,14 +5,12 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
 import orjson
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import ORJSONResponse, Response, StreamingResponse
-from fastapi.staticfiles import StaticFiles
 
 from saylau import queries
 from saylau.auth import KeyRing, parse_env_keys
@@ -22,11 +20,10 @@ from saylau.settings import settings as load_settings
 from saylau.web import allow_cors, metrics_response, setup_logging, unavailable
 from saylau.web_errors import install_error_handling
 from saylau.web_input import INT8_MAX, Timestamp, parse_cursor
-from services.api import admin_routes, field_routes, webhooks_routes
+from services.api import admin_routes, dashboard_routes, field_routes, webhooks_routes
 from services.api.deps import Pool, ReadKey, may_see_names
 from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 
-STATIC = Path(__file__).resolve().parent / "static"
 BACKFILL_LIMIT = 10000
 KEEPALIVE_SECONDS = 15
 
@@ -63,8 +60,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.settings = cfg
     allow_cors(app, cfg.cors_origins)
     add_routes(app)
-    if STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    dashboard_routes.install(app)
     return app
 
 
@@ -160,13 +156,6 @@ def add_routes(app: FastAPI) -> None:
         return StreamingResponse(stream_changes(request, wanted, start),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-    @app.get("/", include_in_schema=False)
-    async def dashboard() -> Response:
-        index = STATIC / "index.html"
-        if not index.exists():
-            return Response("dashboard not built", status_code=404)
-        return Response(index.read_bytes(), media_type="text/html")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
