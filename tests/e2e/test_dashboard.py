@@ -230,8 +230,8 @@ def test_sign_in_from_another_site_is_refused(stack: Stack) -> None:
     assert own.status_code == 200 and "HttpOnly" in own.headers["set-cookie"]
     assert "SameSite=strict" in own.headers["set-cookie"]
     assert "Secure" not in own.headers["set-cookie"]  # plain http here; set over https
-    writer_only = httpx.post(f"{stack.api_url}/v1/session", json={"key": "nope"})
-    assert writer_only.status_code == 401
+    unknown = httpx.post(f"{stack.api_url}/v1/session", json={"key": "nope"})
+    assert unknown.status_code == 401
 
 
 def test_chart_follows_the_latest_report_and_the_chosen_range(stack: Stack, page: Page) -> None:
