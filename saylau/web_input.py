@@ -33,7 +33,9 @@ def rfc3339_timestamp(value: Any) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value
     if not isinstance(value, str) or not RFC3339.fullmatch(value):
-        raise ValueError(f"an RFC 3339 timestamp with a UTC offset, e.g. {TIMESTAMP_EXAMPLE}")
+        hint = " (in a URL, write + as %2B)" if isinstance(value, str) and " " in value else ""
+        raise ValueError(f"an RFC 3339 timestamp with a UTC offset, e.g. {TIMESTAMP_EXAMPLE}"
+                         + hint)
     try:
         parsed = datetime.fromisoformat(value.upper())
         parsed.astimezone(UTC)

@@ -145,3 +145,8 @@ def test_database_errors_answered_by_whose_fault(caplog: pytest.LogCaptureFixtur
 def test_an_odd_request_id_is_replaced() -> None:
     reply = client.get("/search", headers={"X-Request-ID": "x" * 500})
     assert reply.status_code == 200 and len(reply.headers["x-request-id"]) == 32
+
+
+def test_a_plus_lost_in_a_url_is_pointed_out() -> None:
+    with pytest.raises(ValueError, match="%2B"):
+        rfc3339_timestamp("2021-01-10T15:00:00 06:00")
