@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     cors_origins: str = ""
+    webhook_allow_hosts: str = ""
+    """Non-public webhook targets the operator allows: CIDRs, host names, ``*.domain``."""
 
     @property
     def dsn(self) -> str:

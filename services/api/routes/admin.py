@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from saylau import deadletters
 from saylau.web import unavailable
+from saylau.web_input import INT4_MAX, INT8_MAX
 from services.api.deps import AdminDep, PoolDep, ProducerDep, SettingsDep
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -17,8 +18,8 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 class DeadLetterRef(BaseModel):
     """One dead letter, by its position in the events topic."""
 
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    partition: int = Field(ge=0, le=INT4_MAX)
+    offset: int = Field(ge=0, le=INT8_MAX)
 
 
 class DeadLetterReplay(BaseModel):
