@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 INT4_MAX = 2**31 - 1
 INT8_MAX = 2**63 - 1
@@ -53,6 +53,13 @@ Int4 = Annotated[int, Field(ge=0, le=INT4_MAX)]
 """A non-negative integer for an ``int`` column (a Kafka partition, a count)."""
 Int8 = Annotated[int, Field(ge=0, le=INT8_MAX)]
 """A non-negative integer for a ``bigint`` column (a Kafka offset, a change cursor)."""
+
+
+class RequestBody(BaseModel):
+    """A JSON request body typed exactly as the OpenAPI document says: no ``false`` or ``"1"``
+    for an integer, no ``1`` for a boolean (pydantic's lax coercions would accept them)."""
+
+    model_config = ConfigDict(strict=True)
 
 
 def parse_cursor(text: str | None, default: int | None) -> int | None:

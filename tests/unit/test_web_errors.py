@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field
 
 from saylau.db import UNAVAILABLE, classify
 from saylau.web_errors import install_error_handling
-from saylau.web_input import INT4_MAX, Text, Timestamp, parse_cursor, rfc3339_timestamp
+from saylau.web_input import (
+    INT4_MAX,
+    RequestBody,
+    Text,
+    Timestamp,
+    parse_cursor,
+    rfc3339_timestamp,
+)
 
 
 @pytest.mark.parametrize("exc", [
@@ -150,3 +157,29 @@ def test_an_odd_request_id_is_replaced() -> None:
 def test_a_plus_lost_in_a_url_is_pointed_out() -> None:
     with pytest.raises(ValueError, match="%2B"):
         rfc3339_timestamp("2021-01-10T15:00:00 06:00")
+
+
+class StrictRef(RequestBody):
+    partition: int = Field(ge=0, le=INT4_MAX)
+    all: bool = False
+
+
+@pytest.mark.parametrize("body, loc", [
+    ({"partition": False}, ["body", "partition"]),
+    ({"partition": "1"}, ["body", "partition"]),
+    ({"partition": 1, "all": 1}, ["body", "all"]),
+    ({"partition": 1, "all": "true"}, ["body", "all"]),
+])
+def test_request_bodies_take_no_lax_coercions(body: dict[str, Any], loc: list[str]) -> None:
+    app = FastAPI()
+    install_error_handling(app)
+
+    @app.post("/ref")
+    async def ref(given: StrictRef) -> dict[str, Any]:
+        return given.model_dump()
+
+    client = TestClient(app)
+    reply = client.post("/ref", json=body)
+    assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == loc
+    assert client.post("/ref", json={"partition": 1, "all": True}).json() == {
+        "partition": 1, "all": True}

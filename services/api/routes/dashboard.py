@@ -14,10 +14,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import ORJSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from saylau.auth import hash_key
 from saylau.sessions import COOKIE, LIFETIME
+from saylau.web_input import RequestBody
 from saylau.web_security import SecurityHeaders
 from services.api.deps import ReaderDep
 
@@ -28,7 +29,7 @@ SAME_SITE = ("same-origin", "none")
 router = APIRouter(tags=["dashboard"])
 
 
-class SignIn(BaseModel):
+class SignIn(RequestBody):
     """The API key, posted once by the sign-in form."""
 
     key: str = Field(min_length=1, max_length=200)

@@ -14,13 +14,13 @@ from typing import Any, Literal
 import asyncpg
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, Field
 
 from saylau import outbound
 from saylau.netguard import AllowList
 from saylau.readmodels.changefeed import last_cursor
 from saylau.settings import Settings
-from saylau.web_input import Text
+from saylau.web_input import RequestBody, Text
 from saylau.webhooks import PostgresSubscriptions
 from services.api.deps import PoolDep, SettingsDep, SubscriberDep
 
@@ -28,7 +28,7 @@ Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event", "
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestBody):
     """A subscription: where to POST, which kinds of change, optionally one region."""
 
     url: AnyHttpUrl = Field(max_length=2000)
