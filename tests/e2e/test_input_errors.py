@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 
 from tests.factories import detention, envelope, unique
@@ -99,3 +100,19 @@ def test_nul_in_an_ingest_query_is_422_with_a_request_id(stack: Stack) -> None:
                        headers={"Authorization": f"Bearer {stack.writer_key}",
                                 "X-Request-ID": "trace-7"}, timeout=30)
     assert reply.status_code == 422 and reply.headers["x-request-id"] == "trace-7"
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/events:batch"])
+@pytest.mark.parametrize("declared", ["text/plain", "application/x-www-form-urlencoded"])
+def test_body_declared_as_not_json_is_415(stack: Stack, path: str, declared: str) -> None:
+    event = detention(unique(), 1)
+    body = orjson.dumps([event] if path.endswith(":batch") else event)
+    url, auth = f"{stack.ingest_url}{path}", f"Bearer {stack.writer_key}"
+    refused = httpx.post(url, content=body, headers={"Authorization": auth,
+                                                     "Content-Type": declared})
+    assert refused.status_code == 415, refused.text
+    assert "application/json" in refused.json()["detail"]
+    taken = httpx.post(url, content=body, headers={
+        "Authorization": auth, "Content-Type": "application/json; charset=utf-8"})
+    code = taken.json()["results"][0]["code"] if path.endswith(":batch") else taken.status_code
+    assert code == 202, taken.text  # accepted as new: the 415 appended nothing

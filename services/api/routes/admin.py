@@ -5,7 +5,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from saylau import deadletters
 from saylau.web import unavailable
@@ -24,6 +24,9 @@ class DeadLetterRef(RequestBody):
 
 class DeadLetterReplay(RequestBody):
     """Which dead letters to re-append: those listed, or every one still dead."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"dead_letters": [{"partition": 0, "offset": 42}]}, {"all": True}]})
 
     dead_letters: list[DeadLetterRef] = Field(default_factory=list, max_length=10000)
     all: bool = False

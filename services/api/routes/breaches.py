@@ -1,12 +1,12 @@
 """Flagged rule breaches, with their legal reference, and their summary per rule."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from saylau.readmodels import breaches as breach_reads
-from saylau.web_input import Timestamp
+from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import PoolDep, ReaderDep
 
 router = APIRouter()
@@ -15,7 +15,8 @@ router = APIRouter()
 @router.get("/v1/breaches")
 async def get_breaches(db: PoolDep, _: ReaderDep, rule: str | None = None,
                        severity: str | None = None, region: str | None = None,
-                       since: Timestamp | None = None, status: str | None = None,
+                       since: Annotated[Timestamp | None, Query(examples=[TIMESTAMP_EXAMPLE])] = None,
+                       status: str | None = None,
                        limit: int = Query(1000, ge=1, le=10000)) -> Any:
     """Flagged rule breaches with their legal reference, newest first."""
     async with db.acquire() as conn:

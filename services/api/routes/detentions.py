@@ -1,19 +1,20 @@
 """Detentions per city: now, or as they stood at a past moment."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from saylau.readmodels import detentions as detention_reads
-from saylau.web_input import Timestamp
+from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import PoolDep, ReaderDep
 
 router = APIRouter()
 
 
 @router.get("/v1/detentions")
-async def get_detentions(db: PoolDep, _: ReaderDep, as_of: Timestamp | None = None) -> Any:
+async def get_detentions(db: PoolDep, _: ReaderDep, as_of: Annotated[
+        Timestamp | None, Query(examples=[TIMESTAMP_EXAMPLE])] = None) -> Any:
     """Detained total / released / detained now per city; ``as_of`` for a past moment."""
     async with db.acquire() as conn:
         return await detention_reads.detentions(conn, as_of)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import asyncpg
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import AnyHttpUrl, Field
+from pydantic import AnyHttpUrl, ConfigDict, Field
 
 from saylau import outbound
 from saylau.netguard import AllowList
@@ -30,6 +30,9 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 class WebhookCreate(RequestBody):
     """A subscription: where to POST, which kinds of change, optionally one region."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"url": "https://hooks.example.org/saylau", "kinds": ["breach"], "region": "Almaty"}]})
 
     url: AnyHttpUrl = Field(max_length=2000)
     kinds: list[Kind] = Field(min_length=1, max_length=7)
