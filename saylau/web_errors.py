@@ -105,7 +105,11 @@ async def database_error(request: Request, exc: Exception) -> Response:
 
 
 def printable(value: Any) -> Any:
-    """``value`` with unpaired surrogates escaped, so the answer can be encoded at all."""
+    """``value`` with unpaired surrogates escaped and integers JSON encoders cannot hold (past
+    64 bits) as text, so the answer echoing it can be encoded at all."""
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            -(2**63) <= value < 2**64):
+        return str(value)
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import detention, unique
-from tests.stack import ROOT, Stack, wait_until
+from tests.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
@@ -51,7 +51,7 @@ def test_openapi_document_survives_schemathesis(target: Stack, service: str,
                "--generation-database", "none", "--suppress-health-check", "all",
                "-H", f"Authorization: Bearer {target.writer_key}",
                "--report", "junit", "--report-dir", str(tmp_path)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False,
                           timeout=SECONDS + 300,
                           env={**os.environ, "SCHEMATHESIS_HOOKS":
                                str(HERE / "schemathesis_hooks.py")})

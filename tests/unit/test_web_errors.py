@@ -135,6 +135,13 @@ def test_validators_name_the_parameter() -> None:
     assert nul.status_code == 422 and nul.json()["detail"][0]["loc"] == ["body", "note"]
     wide = client.post("/refs", json={"partition": 1307674368000})
     assert wide.status_code == 422 and wide.json()["detail"][0]["loc"] == ["body", "partition"]
+    huge = client.post("/refs", content=b'{"partition": 31822282104250610745344}',
+                       headers={"Content-Type": "application/json"})  # past 64 bits: echoed
+    assert huge.status_code == 422, huge.text
+    assert huge.json()["detail"][0]["input"] == "31822282104250610745344"
+    nested = client.post("/refs", content=b'{"partition": {"a": [-99999999999999999999999]}}',
+                         headers={"Content-Type": "application/json"})
+    assert nested.status_code == 422, nested.text
 
 
 def test_database_errors_answered_by_whose_fault(caplog: pytest.LogCaptureFixture) -> None:
