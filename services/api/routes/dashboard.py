@@ -24,8 +24,6 @@ from services.api.deps import ReaderDep
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 SAME_SITE = ("same-origin", "none")
-
-
 router = APIRouter(tags=["dashboard"])
 
 
