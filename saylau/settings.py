@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     webhook_allow_hosts: str = ""
     """Non-public webhook targets the operator allows: CIDRs, host names, ``*.domain``."""
+    saylau_master_key: str = ""
+    saylau_master_key_file: str = ""
 
     @property
     def dsn(self) -> str:

@@ -12,8 +12,9 @@ from sqlalchemy.dialects.postgresql import UUID
 from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
+from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
-from saylau.readmodels.events import shown_record
+from saylau.readmodels.events import shown_records
 
 triage_actions = table(
     "triage_actions", READ,
@@ -55,12 +56,14 @@ LIMIT $1
 """
 
 
-async def triage_queue(conn: asyncpg.Connection, limit: int, redact: bool) -> list[dict[str, Any]]:
+async def triage_queue(conn: asyncpg.Connection, limit: int,
+                       names: Names) -> list[dict[str, Any]]:
     """Unverified reports, urgent ones first, each with its claim, escalations and comments."""
     rows = await conn.fetch(TRIAGE_QUEUE, limit, list(NOT_REPORTS), UNVERIFIED, ESCALATION)
     handled = await triage_summaries(conn, [r["event_id"] for r in rows])
-    return [{**shown_record(r["record"], redact),
-             "triage": handled.get(r["event_id"], triage_summary([]))} for r in rows]
+    records = await shown_records([r["record"] for r in rows], names)
+    return [{**record, "triage": handled.get(r["event_id"], triage_summary([]))}
+            for record, r in zip(records, rows, strict=True)]
 
 
 def triage_summary(actions: Sequence[asyncpg.Record]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 
 from saylau.auth import Principal
 from saylau.bootstrap import start_producer
+from saylau.privacy.records import Names
 from saylau.settings import Settings
 from saylau.web import require
 from services.api.live import Broadcaster
@@ -57,3 +58,11 @@ ProducerDep = Annotated[AIOKafkaProducer, Depends(producer)]
 def may_see_names(principal: Principal) -> bool:
     """Names of detained people and observers: only for auditors and admins."""
     return bool({"audit", "admin"} & principal.scopes)
+
+
+def names(request: Request, who: ReaderDep) -> Names:
+    """How the caller sees names: opened for ``audit`` / ``admin`` keys, else redacted."""
+    return Names(request.app.state.wiring.keys, may_see_names(who))
+
+
+NamesDep = Annotated[Names, Depends(names)]

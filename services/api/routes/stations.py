@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
-from services.api.deps import PoolDep, ReaderDep, may_see_names
+from services.api.deps import NamesDep, PoolDep, ReaderDep
 
 router = APIRouter()
 
@@ -31,8 +31,8 @@ async def get_station(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
 
 
 @router.get("/v1/stations/{station_id}/timeline")
-async def get_timeline(station_id: str, db: PoolDep, who: ReaderDep) -> Any:
+async def get_timeline(station_id: str, db: PoolDep, shown: NamesDep) -> Any:
     """Every report about one station, in time order, with its triage status."""
     async with db.acquire() as conn:
-        events = await stored_events.station_timeline(conn, station_id, not may_see_names(who))
+        events = await stored_events.station_timeline(conn, station_id, shown)
     return {"station_id": station_id, "events": events}

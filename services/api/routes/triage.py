@@ -6,14 +6,14 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from saylau.readmodels import triage as triage_reads
-from services.api.deps import PoolDep, ReaderDep, may_see_names
+from services.api.deps import NamesDep, PoolDep
 
 router = APIRouter()
 
 
 @router.get("/v1/triage")
-async def get_triage(db: PoolDep, who: ReaderDep,
+async def get_triage(db: PoolDep, shown: NamesDep,
                      limit: int = Query(200, ge=1, le=5000)) -> Any:
     """The triage queue: unverified reports, urgent first, with claim, urgency and notes."""
     async with db.acquire() as conn:
-        return {"reports": await triage_reads.triage_queue(conn, limit, not may_see_names(who))}
+        return {"reports": await triage_reads.triage_queue(conn, limit, shown)}
