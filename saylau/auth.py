@@ -50,7 +50,10 @@ class KeyRing:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def principal(self, key: str) -> Principal | None:
-        digest = hash_key(key)
+        return await self.principal_of_digest(hash_key(key))
+
+    async def principal_of_digest(self, digest: str) -> Principal | None:
+        """The key with this hash (what a dashboard session remembers instead of the key)."""
         if digest in self.env_keys:
             return self.env_keys[digest]
         cached = self._cache.get(digest)

@@ -1,6 +1,8 @@
 """PostgreSQL connections, ingest's own tables, and migrations."""
 from __future__ import annotations
 
+from typing import Literal
+
 import asyncpg
 from sqlalchemy import (
     BigInteger,
@@ -22,10 +24,36 @@ from saylau import (
 )
 from saylau.ddl import INGEST, READ, ddl, table
 
-UNAVAILABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
-               OSError, TimeoutError)
-"""What a lost or restarting database raises (a broken pooled connection can raise
-InternalClientError, which is neither of asyncpg's other bases): answer 503 / retry."""
+UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,  # 08: connection lost, refused or rejected
+    asyncpg.exceptions.OperatorInterventionError,  # 57: shutdown, starting up, timeout
+    asyncpg.exceptions.InsufficientResourcesError,  # 53: too many connections, disk full
+    asyncpg.InternalClientError,  # a pooled connection broken mid-protocol
+    OSError, TimeoutError,  # the socket: refused, reset, timed out
+)
+"""What a lost, restarting or overloaded database raises: answer 503 / retry later.
+
+Only connection-class failures: an error the request caused (classes 22 and 23) is the
+caller's to fix, and anything else is a bug; retrying either would never succeed."""
+CLOSED = ("connection is closed", "pool is closed", "pool is closing")
+"""asyncpg raises a plain InterfaceError with these words for a closed connection or pool."""
+
+ErrorKind = Literal["unavailable", "bad_input", "conflict", "bug"]
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """Whose fault a database error is: the database's (503), the request's (422 for bad
+    data, class 22; 409 for a broken constraint, class 23) or the code's (500)."""
+    if isinstance(exc, UNAVAILABLE) or (
+            type(exc) is asyncpg.InterfaceError and str(exc).startswith(CLOSED)):
+        return "unavailable"
+    state = getattr(exc, "sqlstate", None) or ""
+    if isinstance(exc, asyncpg.PostgresError) and state.startswith("22"):
+        return "bad_input"
+    if isinstance(exc, asyncpg.PostgresError) and state.startswith("23"):
+        return "conflict"
+    return "bug"
+
 
 accepted_events = table(
     "accepted_events", INGEST,
@@ -54,6 +82,14 @@ known_stations = table(
     Column("station_id", Text, primary_key=True),
     Column("registered_at", DateTime(timezone=True), nullable=False),
 )
+
+dashboard_sessions = table(
+    "dashboard_sessions", INGEST,
+    Column("session_hash", Text, primary_key=True),
+    Column("key_hash", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""Dashboard sign-ins: the hash of the session cookie, the hash of the key it stands for."""
 
 personal_data_keys = table(
     "personal_data_keys", INGEST,

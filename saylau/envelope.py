@@ -22,6 +22,13 @@ class Place(BaseModel):
     city: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+EXAMPLE = {"event_id": "3f0c8d52-5a43-4c2e-9a59-2f1e8a0c7b11", "type": "detention.reported",
+           "schema_version": 1, "occurred_at": "2021-01-10T11:20:00+06:00",
+           "source": "hotline", "place": {"region": "Almaty", "city": "Almaty"},
+           "payload": {"count": 3}}
+"""A report as the OpenAPI document shows it (and schemathesis's examples phase sends it)."""
+
+
 class EvidenceItem(BaseModel):
     """A stored evidence file (``POST /v1/evidence``) bound to the report by its SHA-256."""
 
@@ -36,7 +43,7 @@ MAX_EVIDENCE = 50
 class Envelope(BaseModel):
     """One report as a partner sends it; mirrors schemas/envelope.v1.json."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
     event_id: UUID
     type: str = Field(pattern=r"^[a-z_]+(\.[a-z_]+)+$", max_length=64)
     schema_version: int = Field(ge=1, le=99)

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     """How often the projector (its leader) publishes a signed checkpoint, when a key is set."""
     saylau_checkpoint_public_key: str = ""
     """The operator's public key (hex) the api publishes, when it holds no private key."""
+    webhook_allow_hosts: str = ""
+    """Non-public webhook targets the operator allows: CIDRs, host names, ``*.domain``."""
     saylau_master_key: str = ""
     saylau_master_key_file: str = ""
     evidence_dir: str = "var/evidence"

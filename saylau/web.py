@@ -16,12 +16,16 @@ from fastapi.responses import ORJSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from saylau.auth import KeyRing, Principal
+from saylau.sessions import COOKIE
 
 
 class JsonLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"ts": round(time.time(), 3), "level": record.levelname,
-                           "logger": record.name, "msg": record.getMessage()})
+        entry = {"ts": round(time.time(), 3), "level": record.levelname,
+                 "logger": record.name, "msg": record.getMessage()}
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -44,6 +48,10 @@ def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[P
         scheme, _, key = header.partition(" ")
         if not header and "access_token" in request.query_params:  # EventSource sends no headers
             scheme, key = "bearer", request.query_params["access_token"]
+        if not header and not key and scope == "read":
+            signed_in = await session_principal(request, ring)
+            if signed_in is not None and scope in signed_in.scopes:
+                return signed_in
         if allow_public and getattr(request.app.state, "public_read", False) and not key:
             return Principal("public", frozenset({"read"}))
         if scheme.lower() != "bearer" or not key:
@@ -58,6 +66,16 @@ def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[P
         return principal
 
     return check
+
+
+async def session_principal(request: Request, ring: KeyRing) -> Principal | None:
+    """The dashboard's signed-in key (session cookie), for reading only: GET and HEAD."""
+    sessions = getattr(request.app.state, "sessions", None)
+    token = request.cookies.get(COOKIE)
+    if sessions is None or not token or request.method not in ("GET", "HEAD"):
+        return None
+    digest = await sessions.key_hash(token)
+    return await ring.principal_of_digest(digest) if digest else None
 
 
 @dataclass

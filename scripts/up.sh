@@ -47,7 +47,7 @@ wait_ready "http://$API_HOST:$API_PORT/readyz"
 cat <<MSG
 
   Saylau Watch is running.
-    dashboard   http://$API_HOST:$API_PORT/?key=$DEMO_KEY
+    dashboard   http://$API_HOST:$API_PORT/   (sign in with the demo key)
     API         http://$API_HOST:$API_PORT/docs
     ingest      http://$INGEST_HOST:$INGEST_PORT/docs
     demo key    $DEMO_KEY

@@ -16,11 +16,14 @@ SELECT to_timestamp(floor(extract(epoch FROM occurred_at) / $1) * $1) AS start,
        count(*)::int AS reports
 FROM events WHERE type <> ALL($2::text[]) GROUP BY 1 ORDER BY 1 DESC LIMIT $3
 """
+LATEST_REPORT = """SELECT occurred_at FROM events WHERE type <> ALL($1::text[])
+ORDER BY received_at DESC, occurred_at DESC LIMIT 1"""
 
 
 async def report_timeline(conn: asyncpg.Connection, bucket_minutes: int,
                           limit: int) -> dict[str, Any]:
-    """Reports per ``bucket_minutes`` of occurred_at, the latest ``limit`` buckets.
+    """Reports per ``bucket_minutes`` of occurred_at, the latest ``limit`` buckets, and when
+    the report received last happened (where a chart of recent activity should end).
 
     Triage reports (verified / retracted / rejected) judge other reports and are not counted.
     ``cursor`` is read in the same snapshot, so a live client resuming from it neither
@@ -30,6 +33,7 @@ async def report_timeline(conn: asyncpg.Connection, bucket_minutes: int,
         cursor = await last_cursor(conn)
         rows = await conn.fetch(REPORT_TIMELINE, bucket_minutes * 60,
                                 list(NOT_REPORTS), limit)
-    return {"bucket_minutes": bucket_minutes, "cursor": cursor,
+        latest = await conn.fetchval(LATEST_REPORT, list(NOT_REPORTS))
+    return {"bucket_minutes": bucket_minutes, "cursor": cursor, "latest_report_at": latest,
             "not_counted": sorted(NOT_REPORTS),
             "buckets": [dict(r) for r in reversed(rows)]}

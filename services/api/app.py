@@ -9,15 +9,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import asyncpg
-from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
 
 from saylau.bootstrap import Needs, bootstrap
+from saylau.sessions import PostgresSessions
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
-from saylau.web import allow_cors, setup_logging, unavailable
+from saylau.web import allow_cors, setup_logging
+from saylau.web_errors import install_error_handling
 from services.api.live import Broadcaster
 from services.api.routes import (
     admin,
@@ -40,8 +40,6 @@ from services.api.routes import (
 
 ROUTERS = (webhooks, incidents, regions, quickcount, admin, audit, stations, detentions,
            breaches, timeline, triage, events, evidence, live, dashboard, health)
-DATABASE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
-                 OSError, asyncio.TimeoutError)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -54,6 +52,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, command_timeout=10,
                                             keys=True, evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
+        app.state.sessions = PostgresSessions(wiring.pool, cfg.ingest_schema)
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()
         await app.state.broadcaster.start()
@@ -63,19 +62,13 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Saylau Watch monitoring API", version="1", lifespan=lifespan,
                   default_response_class=ORJSONResponse)
-    for error in DATABASE_DOWN:
-        app.add_exception_handler(error, database_down)
+    install_error_handling(app)
     app.state.public_read = cfg.public_read
     allow_cors(app, cfg.cors_origins)
     for module in ROUTERS:
         app.include_router(module.router)
-    if dashboard.STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
+    dashboard.install(app)
     return app
-
-
-async def database_down(request: Request, exc: Exception) -> Response:
-    return unavailable(f"read models unavailable: {type(exc).__name__}")
 
 
 def __getattr__(name: str) -> FastAPI:

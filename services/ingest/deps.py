@@ -30,6 +30,24 @@ async def bounded_body(request: Request, limit: int) -> bytes:
         raise HTTPException(413, str(exc)) from None
 
 
+def json_media_type(request: Request) -> None:
+    """415 unless the body is declared JSON (``application/json``, ``application/*+json``) or
+    not declared at all: a form or ``text/plain`` is not what the OpenAPI document accepts."""
+    declared = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if declared and declared != "application/json" and not (
+            declared.startswith("application/") and declared.endswith("+json")):
+        REJECTED.labels("media_type").inc()
+        raise HTTPException(415, f"the body must be JSON, sent as Content-Type: "
+                                 f"application/json (not {declared[:100]!r})")
+
+
+async def json_body(request: Request, limit: int) -> Any:
+    """The JSON body: 415 when declared as something else, 413 past ``limit``, 400 when not
+    valid JSON."""
+    json_media_type(request)
+    return json_of(await bounded_body(request, limit))
+
+
 def json_of(body: bytes) -> Any:
     """The body as JSON, or 400."""
     try:

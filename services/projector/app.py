@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+import asyncpg
 import faust
 from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
@@ -42,6 +43,8 @@ APPLIED = Counter("saylau_projector_events_applied_total", "Events applied to re
 DEAD = Counter("saylau_projector_dead_letters_total", "Records sent to the dead-letter table")
 APPLY_SECONDS = Histogram("saylau_projector_batch_apply_seconds", "Batch transaction time")
 MAX_BACKOFF = 10.0
+DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
+"""Retried, never skipped: a batch PostgreSQL refuses waits for a fix, it is not dropped."""
 FAUST_DIR = Path(__file__).resolve().parents[2] / "var" / "faust"
 
 
@@ -130,7 +133,7 @@ class Projector:
 
     def retrying(self, first: float) -> AsyncRetrying:
         """Retry while PostgreSQL is away, backing off from ``first`` s to MAX_BACKOFF."""
-        return AsyncRetrying(retry=retry_if_exception_type(UNAVAILABLE),
+        return AsyncRetrying(retry=retry_if_exception_type(DB_ERRORS),
                              wait=wait_exponential(multiplier=first, max=MAX_BACKOFF),
                              sleep=self.back_off, before_sleep=log_retry)
 

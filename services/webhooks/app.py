@@ -21,10 +21,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_fixed
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
+from saylau import outbound
 from saylau.bootstrap import Needs, bootstrap
 from saylau.db import UNAVAILABLE
+from saylau.netguard import AllowList
 from saylau.readmodels.changefeed import CHANNEL, changes_after
 from saylau.settings import Settings
 from saylau.web import setup_logging
@@ -56,6 +58,7 @@ class Worker:
         self.cfg, self.pool = cfg, pool
         self.changes = f'"{cfg.read_schema}".changes'
         self.new_changes, self.new_deliveries = asyncio.Event(), asyncio.Event()
+        self.allow = AllowList.parse(cfg.webhook_allow_hosts)
 
     async def enqueue_changes(self) -> int:
         """Turn the next changes into deliveries; how many changes were read."""
@@ -107,7 +110,7 @@ class Worker:
             await self.pool.execute("UPDATE webhook_deliveries SET status = 'cancelled' "
                                     "WHERE delivery_id = $1", row["delivery_id"])
             return
-        code, error, took = await post(client, row["url"], row["secret"],
+        code, error, took = await post(client, self.allow, row["url"], row["secret"],
                                        row["delivery_id"], row["body"].encode())
         await self._log_attempt(row, code, error, took)
 
@@ -141,7 +144,7 @@ class Worker:
             self.new_changes.clear()
 
     async def deliver(self) -> None:
-        async with httpx.AsyncClient(timeout=self.cfg.webhook_timeout_seconds) as client:
+        async with outbound.client(self.cfg.webhook_timeout_seconds) as client:
             while True:
                 if await self.deliver_due(client):
                     continue
@@ -163,11 +166,17 @@ def _suppress_timeout() -> contextlib.suppress:
 
 
 async def keep_running(loop: Callable[[], Awaitable[None]]) -> None:
-    """Run ``loop`` again after a database outage instead of dying with it."""
-    retrying = AsyncRetrying(retry=retry_if_exception_type(UNAVAILABLE), wait=wait_fixed(1),
-                             before_sleep=lambda state: log.warning(
-                                 "%s stopped (%s); again in 1 s", loop.__name__,
-                                 state.outcome.exception()))
+    """Run ``loop`` again after a database outage (or a bug) instead of dying with it."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, UNAVAILABLE):
+            log.warning("%s stopped (%s); again in 1 s", loop.__name__, exc)
+        else:
+            log.error("%s failed; again in 1 s", loop.__name__, exc_info=exc)
+
+    retrying = AsyncRetrying(retry=retry_if_exception_type(Exception), wait=wait_fixed(1),
+                             before_sleep=before_sleep)
     await retrying(loop)
 
 

@@ -1,4 +1,5 @@
-"""One signed POST of a delivery (Standard Webhooks headers), timed."""
+"""One signed POST of a delivery (Standard Webhooks headers), timed, sent only to an address
+``saylau.outbound`` checked (a target inside the deployment is refused, not contacted)."""
 from __future__ import annotations
 
 import time
@@ -7,18 +8,21 @@ from datetime import UTC, datetime
 
 import httpx
 
+from saylau import outbound
+from saylau.netguard import AllowList
 from saylau.webhooks import signed_headers
 
 
-async def post(client: httpx.AsyncClient, url: str, secret: str, delivery: uuid.UUID,
-               body: bytes) -> tuple[int | None, str | None, int]:
-    """One signed POST: ``(HTTP status or None, error text or None, milliseconds)``."""
+async def post(client: httpx.AsyncClient, allow: AllowList, url: str, secret: str,
+               delivery: uuid.UUID, body: bytes) -> tuple[int | None, str | None, int]:
+    """One signed POST to the checked address of ``url``: ``(HTTP status or None, error text
+    or None, milliseconds)``; ``client`` comes from ``outbound.client``."""
     started = time.monotonic()
     headers = {"Content-Type": "application/json", "User-Agent": "SaylauWatch-Webhooks/1",
                **signed_headers(secret, delivery, body, datetime.now(UTC))}
     try:
-        reply = await client.post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+        reply = await outbound.post(client, url, allow, body, headers)
+    except (httpx.HTTPError, outbound.TargetRefused) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500], elapsed_ms(started)
     return reply.status_code, None, elapsed_ms(started)
 

@@ -5,11 +5,12 @@ import re
 import shutil
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.factories import detention, release, stuffing, unique
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,13 +37,22 @@ def page(browser: Browser) -> Iterator[Page]:
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.on("console", lambda msg: "Content Security Policy" in msg.text
+              and errors.append(msg.text))
     yield opened
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 def open_dashboard(page: Page, stack: Stack, query: str = "") -> None:
-    page.goto(f"{stack.api_url}/?key={stack.reader_key}{query}")
+    """Open the page and sign in with the form: the key is typed, never put in a URL."""
+    page.goto(f"{stack.api_url}/{query}")
+    sign_in(page, stack.reader_key)
+
+
+def sign_in(page: Page, key: str) -> None:
+    page.get_by_test_id("sign-in-key").fill(key)
+    page.get_by_test_id("sign-in-submit").click()
     expect(page.get_by_test_id("connection")).to_have_attribute(
         "data-state", "live", timeout=LIVE_TIMEOUT_MS)
 
@@ -120,7 +130,7 @@ def test_shows_lost_connection_and_catches_up(own_stack: Stack, page: Page) -> N
 
 
 def test_labels_in_kazakh_and_wall_mode(stack: Stack, page: Page) -> None:
-    open_dashboard(page, stack, "&lang=kk&wall=1")
+    open_dashboard(page, stack, "?lang=kk&wall=1")
     assert page.locator("html").get_attribute("lang") == "kk"
     expect(page.get_by_test_id("connection-label")).to_have_text("Тікелей")
     assert "wall" in (page.locator("body").get_attribute("class") or "")
@@ -135,7 +145,7 @@ def test_screenshot(stack: Stack, page: Page) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     page.set_viewport_size({"width": 2560, "height": 1440})
-    page.goto(page.url + "&wall=1")
+    page.goto(f"{stack.api_url}/?wall=1")
     expect(page.get_by_test_id("connection")).to_have_attribute(
         "data-state", "live", timeout=LIVE_TIMEOUT_MS)
     expect(page.locator("body")).to_have_class(re.compile(r"\bwall\b"))
@@ -189,3 +199,92 @@ def test_station_timeline_shows_evidence_thumbnails(stack: Stack, page: Page) ->
     thumb = page.get_by_test_id("station-timeline").get_by_test_id("evidence-thumb")
     expect(thumb).to_have_attribute("src", re.compile(photo["derivative_sha256"]))
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+
+
+def test_sign_in_see_data_sign_out_and_the_key_is_in_no_url(stack: Stack, page: Page) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    city = unique("Oral")
+    page.goto(stack.api_url)
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+    page.get_by_test_id("sign-in-key").fill("not-a-key")
+    page.get_by_test_id("sign-in-submit").click()
+    expect(page.get_by_test_id("sign-in-error")).to_be_visible()
+    sign_in(page, stack.reader_key)
+    expect(page.get_by_test_id("sign-in")).to_be_hidden()
+    expect(page.get_by_test_id("signed-in-as")).to_contain_text("reader")
+    assert stack.post(detention(city, 6, region="West Kazakhstan")).status_code == 202
+    expect(city_row(page, city).get_by_test_id("city-detained-now")).to_have_text(
+        "6", timeout=LIVE_TIMEOUT_MS)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "saylau_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert stack.reader_key not in cookie["value"]
+    assert page.evaluate("document.cookie") == ""  # scripts cannot read the session
+
+    page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+    expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "offline")
+    assert not [c for c in page.context.cookies() if c["name"] == "saylau_session"]
+    page.reload()
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+    stale = httpx.get(f"{stack.api_url}/v1/detentions", cookies={"saylau_session": cookie["value"]})
+    assert stale.status_code == 401  # signing out ended the session on the server too
+    assert page.url.rstrip("/") == stack.api_url
+    assert requested and not [url for url in requested if stack.reader_key in url]
+    assert not [url for url in requested if "access_token" in url or "key=" in url]
+
+
+def test_an_old_key_link_signs_in_once_and_drops_the_key(stack: Stack, page: Page) -> None:
+    page.goto(f"{stack.api_url}/?key={stack.reader_key}&lang=ru")
+    assert page.url == f"{stack.api_url}/?lang=ru"
+    expect(page.get_by_test_id("connection")).to_have_attribute(
+        "data-state", "live", timeout=LIVE_TIMEOUT_MS)
+
+
+def test_security_headers_and_closed_cors(stack: Stack, page: Page) -> None:
+    reply = page.goto(stack.api_url)
+    assert reply is not None
+    headers = reply.headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    script = httpx.get(f"{stack.api_url}/static/dashboard.js")
+    assert script.headers["content-security-policy"] == csp
+    assert script.headers["x-content-type-options"] == "nosniff"
+    api = httpx.get(f"{stack.api_url}/v1/detentions", headers={"Origin": "https://evil.example"})
+    assert api.status_code == 401 and "access-control-allow-origin" not in api.headers
+    assert "<script>" not in httpx.get(stack.api_url).text  # no inline script to allow
+
+
+def test_sign_in_from_another_site_is_refused(stack: Stack) -> None:
+    reply = httpx.post(f"{stack.api_url}/v1/session", json={"key": stack.reader_key},
+                       headers={"Origin": "https://evil.example"})
+    assert reply.status_code == 403 and "set-cookie" not in reply.headers
+    own = httpx.post(f"{stack.api_url}/v1/session", json={"key": stack.reader_key})
+    assert own.status_code == 200 and "HttpOnly" in own.headers["set-cookie"]
+    assert "SameSite=strict" in own.headers["set-cookie"]
+    assert "Secure" not in own.headers["set-cookie"]  # plain http here; set over https
+    unknown = httpx.post(f"{stack.api_url}/v1/session", json={"key": "nope"})
+    assert unknown.status_code == 401
+
+
+def test_chart_follows_the_latest_report_and_the_chosen_range(stack: Stack, page: Page) -> None:
+    late = detention(unique(), 1, occurred_at="2021-01-10T23:00:00+06:00")
+    assert stack.post(late).status_code == 202
+    recent = detention(unique(), 1, occurred_at="2021-01-10T12:05:00+06:00")
+    assert stack.post(recent).status_code == 202
+    wait_until(lambda: stack.get("/v1/timeline").json()["latest_report_at"].startswith(
+        "2021-01-10T06:05:00"))
+    open_dashboard(page, stack)
+    chart = page.get_by_test_id("timeline-chart")
+    expect(chart).to_have_attribute("data-end", "2021-01-10T06:00:00.000Z")
+    expect(chart).to_have_attribute("data-buckets", "36")
+    assert stack.post(detention(unique(), 1, occurred_at="2021-01-10T13:12:00+06:00")
+                      ).status_code == 202
+    expect(chart).to_have_attribute("data-end", "2021-01-10T07:10:00.000Z",
+                                    timeout=LIVE_TIMEOUT_MS)
+    page.get_by_test_id("timeline-range").select_option("1")
+    expect(chart).to_have_attribute("data-buckets", "6")
+    expect(chart.locator("rect.bar")).to_have_count(6)

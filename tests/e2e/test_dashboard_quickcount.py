@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from saylau.domain.quickcount import FrameStation, draw_sample
 from services.ingest.routes.quickcount import sample_event
-from tests.e2e.test_dashboard import LIVE_TIMEOUT_MS, browser, page, pytestmark
+from tests.e2e.test_dashboard import LIVE_TIMEOUT_MS, browser, open_dashboard, page, pytestmark
 from tests.factories import envelope, unique
 from tests.stack import Stack
 
@@ -32,7 +32,7 @@ def test_quick_count_panel_shows_the_estimate_and_the_official_line(stack: Stack
         "level": "national", "turnout_percent": 63.3, "source": "CEC"}, election_id=election))
     assert {r["code"] for r in stack.post_batch(events).json()["results"]} == {202}
 
-    page.goto(f"{stack.api_url}/?key={stack.reader_key}&election={election}")
+    open_dashboard(page, stack, f"?election={election}")
     panel = page.get_by_test_id("quickcount")
     expect(panel.get_by_test_id("quickcount-status")).to_contain_text(
         "4 of 4", timeout=LIVE_TIMEOUT_MS)

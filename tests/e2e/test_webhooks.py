@@ -2,12 +2,15 @@
 signed POST from the worker on a local receiver; failures are retried and logged."""
 from __future__ import annotations
 
+import asyncio
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -29,9 +32,10 @@ class Receiver:
     @property
     def url(self) -> str:
         assert self.server
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hook"
 
-    def start(self) -> Receiver:
+    def start(self, host: str = "127.0.0.1") -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,7 +48,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
@@ -55,7 +59,8 @@ class Receiver:
 @pytest.fixture(scope="module")
 def hook_stack() -> Iterator[Stack]:
     running = Stack(extra_env={"WEBHOOK_BACKOFF_SECONDS": "0.5",
-                               "WEBHOOK_POLL_SECONDS": "0.5"}).start()
+                               "WEBHOOK_POLL_SECONDS": "0.5",
+                               "WEBHOOK_ALLOW_HOSTS": "127.0.0.1/32"}).start()
     running.start_webhooks()
     yield running
     running.stop()
@@ -132,3 +137,41 @@ def test_subscriptions_are_the_partners_own(hook_stack: Stack) -> None:
     bad = subscribe(hook_stack, "ftp://example.org/x", ["breach"])
     assert bad.status_code == 422
     assert subscribe(hook_stack, receiver.url, ["no_such_kind"]).status_code == 422
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.2:8080/hook", "http://[::1]/hook",
+    "http://[::ffff:127.0.0.2]/hook", "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/", "http://10.0.0.8/hook", "http://192.168.1.1/hook",
+    "http://224.0.0.1/hook", "http://0.0.0.0:8081/v1/admin/dead-letters"])
+def test_targets_inside_are_refused_at_registration(hook_stack: Stack, url: str) -> None:
+    reply = subscribe(hook_stack, url, ["breach"])
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["detail"][0]["loc"] == ["body", "url"]
+
+
+def test_a_target_inside_is_refused_at_delivery_too(hook_stack: Stack) -> None:
+    """A subscription whose host now resolves inside (DNS changed since it was made, or it
+    predates the check) is not contacted: each attempt is logged as refused."""
+    inside = Receiver().start(host="127.0.0.2")
+    hook_id = asyncio.run(subscribe_directly(hook_stack, inside.url, "reader"))
+    assert hook_stack.post(stuffing(unique("PS"))).status_code == 202
+    log = wait_until(lambda: (d := deliveries(hook_stack, hook_id)) and d[0]["attempt_log"]
+                     and d, 20)
+    attempt = log[0]["attempt_log"][0]
+    assert attempt["status_code"] is None and "TargetRefused" in attempt["error"]
+    assert "loopback" in attempt["error"] and inside.received == []
+
+
+async def subscribe_directly(stack: Stack, url: str, partner: str) -> str:
+    conn = await asyncpg.connect(stack.env["DATABASE_URL"])
+    try:
+        after = await conn.fetchval(f'SELECT COALESCE(max(cursor), 0) FROM "{stack.name}".changes')
+        hook_id = uuid.uuid4()
+        await conn.execute(
+            f'INSERT INTO "{stack.name}_ingest".webhook_subscriptions (subscription_id, partner, '
+            "url, kinds, region, secret, after_cursor) VALUES ($1, $2, $3, $4, NULL, $5, $6)",
+            hook_id, partner, url, ["breach"], "whsec_test", after)
+    finally:
+        await conn.close()
+    return str(hook_id)

@@ -5,24 +5,28 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 
 from saylau import deadletters
 from saylau.web import unavailable
+from saylau.web_input import INT4_MAX, INT8_MAX, RequestBody
 from services.api.deps import AdminDep, PoolDep, ProducerDep, SettingsDep
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-class DeadLetterRef(BaseModel):
+class DeadLetterRef(RequestBody):
     """One dead letter, by its position in the events topic."""
 
-    partition: int = Field(ge=0)
-    offset: int = Field(ge=0)
+    partition: int = Field(ge=0, le=INT4_MAX)
+    offset: int = Field(ge=0, le=INT8_MAX)
 
 
-class DeadLetterReplay(BaseModel):
+class DeadLetterReplay(RequestBody):
     """Which dead letters to re-append: those listed, or every one still dead."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"dead_letters": [{"partition": 0, "offset": 42}]}, {"all": True}]})
 
     dead_letters: list[DeadLetterRef] = Field(default_factory=list, max_length=10000)
     all: bool = False

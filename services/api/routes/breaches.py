@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from saylau.readmodels import breaches as breach_reads
 from saylau.readmodels.evidence import files_of
+from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import PoolDep, ReaderDep, SettingsDep
 
 router = APIRouter()
@@ -17,7 +17,8 @@ router = APIRouter()
 @router.get("/v1/breaches")
 async def get_breaches(db: PoolDep, _: ReaderDep, cfg: SettingsDep, rule: str | None = None,
                        severity: str | None = None, region: str | None = None,
-                       since: datetime | None = None, status: str | None = None,
+                       since: Annotated[Timestamp | None, Query(examples=[TIMESTAMP_EXAMPLE])] = None,
+                       status: str | None = None,
                        limit: int = Query(1000, ge=1, le=10000)) -> Any:
     """Flagged rule breaches with their legal reference and evidence files, newest first."""
     async with db.acquire() as conn:

@@ -1,21 +1,20 @@
 """Detentions per city: now, or as they stood at a past moment."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Query
 
 from saylau.readmodels import detentions as detention_reads
+from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import PoolDep, ReaderDep
 
 router = APIRouter()
 
 
 @router.get("/v1/detentions")
-async def get_detentions(db: PoolDep, _: ReaderDep, as_of: datetime | None = None) -> Any:
+async def get_detentions(db: PoolDep, _: ReaderDep, as_of: Annotated[
+        Timestamp | None, Query(examples=[TIMESTAMP_EXAMPLE])] = None) -> Any:
     """Detained total / released / detained now per city; ``as_of`` for a past moment."""
-    if as_of is not None and as_of.tzinfo is None:
-        raise HTTPException(422, "as_of needs a UTC offset, e.g. 2021-01-10T15:00:00+06:00")
     async with db.acquire() as conn:
         return await detention_reads.detentions(conn, as_of)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from saylau.readmodels import changefeed
+from saylau.web_input import INT8_MAX, parse_cursor
 from services.api.deps import BroadcasterDep, PoolDep, ReaderDep
 from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 
@@ -21,10 +22,10 @@ KEEPALIVE_SECONDS = 15
 @router.get("/v1/live")
 async def live(_: ReaderDep, db: PoolDep, broadcaster: BroadcasterDep,
                region: str | None = None, station: str | None = None,
-               kinds: str | None = None, cursor: int | None = Query(None, ge=0),
+               kinds: str | None = None, cursor: int | None = Query(None, ge=0, le=INT8_MAX),
                last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Server-Sent Events: each read-model change with its cursor (resume: Last-Event-ID)."""
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else cursor
+    start = parse_cursor(last_event_id, cursor)
     wanted = ChangeFilter(split(region), split(station), split(kinds))
     return StreamingResponse(stream_changes(broadcaster, db, wanted, start),
                              media_type="text/event-stream",

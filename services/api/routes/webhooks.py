@@ -14,10 +14,13 @@ from typing import Any, Literal
 import asyncpg
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, ConfigDict, Field
 
+from saylau import outbound
+from saylau.netguard import AllowList
 from saylau.readmodels.changefeed import last_cursor
 from saylau.settings import Settings
+from saylau.web_input import RequestBody, Text
 from saylau.webhooks import PostgresSubscriptions
 from services.api.deps import PoolDep, SettingsDep, SubscriberDep
 
@@ -25,12 +28,15 @@ Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event", "
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(RequestBody):
     """A subscription: where to POST, which kinds of change, optionally one region."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"url": "https://hooks.example.org/saylau", "kinds": ["breach"], "region": "Almaty"}]})
 
     url: AnyHttpUrl = Field(max_length=2000)
     kinds: list[Kind] = Field(min_length=1, max_length=7)
-    region: str | None = Field(default=None, min_length=1, max_length=100)
+    region: Text | None = Field(default=None, min_length=1, max_length=100)
 
 
 @contextlib.asynccontextmanager
@@ -43,6 +49,9 @@ async def subscriptions(db: asyncpg.Pool, cfg: Settings) -> AsyncIterator[Postgr
 async def create_webhook(body: WebhookCreate, db: PoolDep, cfg: SettingsDep,
                          who: SubscriberDep) -> Any:
     """Subscribe; the answer holds the signing secret, shown this once only."""
+    allow = AllowList.parse(cfg.webhook_allow_hosts)
+    if reason := await outbound.check(str(body.url), allow):
+        raise HTTPException(422, [{"loc": ["body", "url"], "msg": reason, "type": "value_error"}])
     async with subscriptions(db, cfg) as subs:
         after = await last_cursor(subs.conn)
         return await subs.create(who.partner, str(body.url), list(body.kinds), body.region,

@@ -3,16 +3,20 @@
 // The snapshot's cursor comes from /v1/timeline, read in the same database snapshot as the
 // report counts; the stream resumes from it, so no change is missed or counted twice.
 // Every label comes from /static/i18n/<lang>.json.
+//
+// Sign-in: the key is posted once to /v1/session, which answers with an HttpOnly session
+// cookie; this script never holds the key afterwards and never puts it in a URL. Fetches and
+// the EventSource send the cookie by themselves (same origin).
 "use strict";
 
 (() => {
   const params = new URLSearchParams(location.search);
-  const KEY = params.get("key") || "";
   const LANGS = { en: "en-GB", kk: "kk-KZ", ru: "ru-RU" };
   const LANG = params.get("lang") in LANGS ? params.get("lang") : "en";
   const TZ = "Asia/Almaty";
   const BUCKET_MINUTES = 10;
-  const CHART_BUCKETS = 36;
+  const RANGES_HOURS = [1, 3, 6, 12, 24];
+  const DEFAULT_RANGE_HOURS = 6;
   const FEED_SIZE = 60;
   const STATION_ROWS = 200;
   const RENDER_EVERY_MS = 150;
@@ -32,7 +36,8 @@
   const state = {
     cursor: 0, cities: new Map(), stations: new Map(), breaches: new Map(),
     regions: new Set(), buckets: new Map(), notCounted: new Set(),
-    sort: { key: "total", dir: -1 }, regionFilter: "", updated: null,
+    sort: { key: "total", dir: -1 }, regionFilter: "", updated: null, latest: null,
+    rangeHours: Number(localStorage.getItem("saylau.rangeHours")) || DEFAULT_RANGE_HOURS,
   };
   const dirty = new Set();
   const flashed = new Set();
@@ -59,8 +64,11 @@
     return node;
   }
 
+  class SignedOut extends Error {}
+
   async function api(path) {
-    const reply = await fetch(path, { headers: { Authorization: `Bearer ${KEY}` } });
+    const reply = await fetch(path, { credentials: "same-origin" });
+    if (reply.status === 401) throw new SignedOut(path);
     if (!reply.ok) throw new Error(`${path}: HTTP ${reply.status}`);
     return reply.json();
   }
@@ -129,6 +137,7 @@
     state.cursor = timeline.cursor;
     state.notCounted = new Set(timeline.not_counted);
     state.buckets = new Map(timeline.buckets.map((b) => [Date.parse(b.start), b.reports]));
+    state.latest = timeline.latest_report_at ? bucketOf(timeline.latest_report_at) : null;
     state.cities = new Map(detentions.cities.map((c) => [cityKey(c), c]));
     state.breaches = new Map(breaches.breaches.map((b) => [b.breach_id, normaliseBreach(b)]));
     state.stations = new Map(stations.stations.map((s) => [s.station_id, s]));
@@ -145,6 +154,10 @@
       clearTimeout(renderTimer);
       render(); // the snapshot is on screen before the stream can say "live"
     } catch (error) {
+      if (error instanceof SignedOut) {
+        showSignIn();
+        return;
+      }
       banner(t("app.load_failed", { error: error.message }));
       setConnection("reconnecting");
       setTimeout(start, RETRY_MS);
@@ -156,7 +169,7 @@
   // ---- live stream ---------------------------------------------------------------------
   function follow() {
     if (source) source.close();
-    const query = new URLSearchParams({ access_token: KEY, cursor: String(state.cursor) });
+    const query = new URLSearchParams({ cursor: String(state.cursor) });
     source = new EventSource(`/v1/live?${query}`);
     source.addEventListener("hello", () => setConnection("catching_up"));
     source.addEventListener("caught_up", (e) => {
@@ -171,8 +184,15 @@
     });
     source.onerror = () => {
       setConnection("reconnecting");
-      if (source.readyState === EventSource.CLOSED) setTimeout(follow, RETRY_MS);
+      if (source.readyState === EventSource.CLOSED) setTimeout(resume, RETRY_MS);
     };
+  }
+
+  async function resume() {
+    // An EventSource closes on any HTTP error: a 401 means the session ended.
+    const who = await fetch("/v1/session", { credentials: "same-origin" }).catch(() => null);
+    if (who && who.status === 401) showSignIn();
+    else follow();
   }
 
   const APPLY = {
@@ -205,6 +225,7 @@
       if (state.notCounted.has(d.type)) return;
       const bucket = bucketOf(d.occurred_at);
       state.buckets.set(bucket, (state.buckets.get(bucket) || 0) + 1);
+      state.latest = bucket; // the chart follows the report received last
       mark("timeline");
     },
   };
@@ -339,8 +360,8 @@
   }
 
   // ---- one station's reports, with evidence thumbnails (privacy derivatives) -----------
-  // <img> sends no Authorization header: the key goes as access_token, as for EventSource.
-  const evidenceUrl = (sha) => `/v1/evidence/${sha}?${new URLSearchParams({ access_token: KEY })}`;
+  // <img> and links carry the session cookie (same origin): no key in any URL.
+  const evidenceUrl = (sha) => `/v1/evidence/${encodeURIComponent(sha)}`;
 
   function evidenceLink(f) {
     const label = f.caption ?? f.media_type ?? "";
@@ -415,14 +436,15 @@
     const stat = (value, label, testid) =>
       el("div", { class: "stat" }, el("b", { "data-testid": testid, text: fmt(value) }),
          el("span", { text: label }));
-    return el("article", { class: "region", "data-testid": "region", "data-region": r.region,
-                           style: `--heat:${heat.toFixed(3)}` },
+    const tile = el("article", { class: "region", "data-testid": "region", "data-region": r.region },
       el("h3", { text: r.region }),
       el("div", { class: "stats" },
         stat(r.detained_now, t("regions.detained_now"), "region-detained-now"),
         stat(r.breaches, t("regions.breaches"), "region-breaches"),
         stat(r.stations, t("regions.stations"), "region-stations"),
         stat(r.incidents, t("regions.incidents"), "region-incidents")));
+    tile.style.setProperty("--heat", heat.toFixed(3)); // CSSOM, not a style attribute (CSP)
+    return tile;
   }
 
   // ---- timeline chart (inline SVG) -----------------------------------------------------
@@ -434,8 +456,11 @@
       return;
     }
     const size = BUCKET_MINUTES * 60000;
-    const last = Math.max(...state.buckets.keys());
-    const starts = Array.from({ length: CHART_BUCKETS }, (_, i) => last - (CHART_BUCKETS - 1 - i) * size);
+    const count = (state.rangeHours * 60) / BUCKET_MINUTES;
+    const last = state.latest ?? Math.max(...state.buckets.keys());
+    const starts = Array.from({ length: count }, (_, i) => last - (count - 1 - i) * size);
+    box.dataset.end = new Date(last).toISOString();
+    box.dataset.buckets = String(count);
     const counts = starts.map((s) => state.buckets.get(s) || 0);
     box.replaceChildren(chart(starts, counts), el("p", { class: "chart-note muted" },
       `${dayOnly.format(new Date(last))} · ${t("timeline.peak", { count: fmt(Math.max(...counts)) })}`));
@@ -462,7 +487,7 @@
                                 "data-start": new Date(starts[i]).toISOString(), "data-count": count });
       bar.append(svg("title", {}, `${hhmm.format(new Date(starts[i]))} · ${fmt(count)}`));
       root.append(bar);
-      if (i % 6 === 0 || i === counts.length - 1) {
+      if (i % Math.max(1, Math.round(counts.length / 6)) === 0 || i === counts.length - 1) {
         root.append(svg("text", { x: x + step * 0.38, y: H - 8, class: "axis", "text-anchor": "middle" },
                         hhmm.format(new Date(starts[i]))));
       }
@@ -500,6 +525,66 @@
       state.regionFilter = e.target.value;
       mark("stations");
     });
+    const range = $("[data-testid=timeline-range]");
+    if (!RANGES_HOURS.includes(state.rangeHours)) state.rangeHours = DEFAULT_RANGE_HOURS;
+    range.replaceChildren(...RANGES_HOURS.map((h) =>
+      el("option", { value: String(h), text: t("timeline.hours", { hours: h }) })));
+    range.value = String(state.rangeHours);
+    range.addEventListener("change", () => {
+      state.rangeHours = Number(range.value);
+      localStorage.setItem("saylau.rangeHours", range.value);
+      mark("timeline");
+    });
+    $("[data-testid=sign-in-form]").addEventListener("submit", signIn);
+    $("[data-testid=sign-out]").addEventListener("click", signOut);
+  }
+
+  // ---- sign-in -------------------------------------------------------------------------
+  function showSignIn(message = "") {
+    if (source) source.close();
+    source = null;
+    setConnection("offline");
+    banner("");
+    document.body.classList.add("signed-out");
+    $("[data-testid=sign-in]").hidden = false;
+    $("[data-testid=sign-out]").hidden = true;
+    $("[data-testid=signed-in-as]").textContent = "";
+    const error = $("[data-testid=sign-in-error]");
+    error.textContent = message;
+    error.hidden = !message;
+    $("[data-testid=sign-in-key]").focus();
+  }
+
+  function showSignedIn(who) {
+    document.body.classList.remove("signed-out");
+    $("[data-testid=sign-in]").hidden = true;
+    $("[data-testid=sign-out]").hidden = false;
+    $("[data-testid=signed-in-as]").textContent = t("signin.as", { partner: who.partner });
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const input = $("[data-testid=sign-in-key]");
+    const reply = await fetch("/v1/session", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ key: input.value.trim() }),
+    }).catch((error) => ({ ok: false, status: error.message }));
+    input.value = ""; // the key is not kept anywhere on the page
+    if (!reply.ok) {
+      showSignIn(t("signin.failed", { error: `HTTP ${reply.status}` }));
+      return;
+    }
+    showSignedIn(await reply.json());
+    start();
+  }
+
+  async function signOut() {
+    await fetch("/v1/session", { method: "DELETE", credentials: "same-origin" }).catch(() => null);
+    state.cities.clear(); state.stations.clear(); state.breaches.clear();
+    state.buckets.clear(); state.regions.clear();
+    mark("kpis", "detentions", "breaches", "stations", "regions", "timeline");
+    showSignIn();
   }
 
   async function main() {
@@ -509,11 +594,12 @@
     }
     await loadLabels();
     bindControls();
-    if (!KEY) {
-      banner(t("app.no_key"));
-      setConnection("offline");
+    const who = await fetch("/v1/session", { credentials: "same-origin" }).catch(() => null);
+    if (who && who.status === 401) {
+      showSignIn();
       return;
     }
+    if (who && who.ok) showSignedIn(await who.json());
     start();
   }
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse, Response
 
 from saylau.web import problem, unavailable
-from services.ingest.deps import IngestKey, IntakeDep, bounded_body, json_of
+from services.ingest.deps import IngestKey, IntakeDep, json_body
 
 router = APIRouter()
 MAX_BODY = 1024 * 1024
@@ -18,7 +18,7 @@ ENVELOPE_REF = {"$ref": "#/components/schemas/Envelope"}
     "required": True, "content": {"application/json": {"schema": ENVELOPE_REF}}}})
 async def post_event(request: Request, principal: IngestKey, intake: IntakeDep) -> Response:
     """Append one report; 202 once the broker acknowledged it, 200 for a re-sent id."""
-    item = json_of(await bounded_body(request, MAX_BODY))
+    item = await json_body(request, MAX_BODY)
     outcome = (await intake.submit([item], principal.partner, principal.scopes))[0]
     if outcome.code == 503:
         return unavailable("Kafka did not acknowledge the event; it was not accepted")
@@ -29,10 +29,10 @@ async def post_event(request: Request, principal: IngestKey, intake: IntakeDep) 
 
 @router.post("/v1/events:batch", openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": {
-        "type": "array", "maxItems": MAX_BATCH, "items": ENVELOPE_REF}}}}})
+        "type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": ENVELOPE_REF}}}}})
 async def post_batch(request: Request, principal: IngestKey, intake: IntakeDep) -> Response:
     """Append up to 1,000 reports; one result per item, in order."""
-    items = json_of(await bounded_body(request, MAX_BATCH_BODY))
+    items = await json_body(request, MAX_BATCH_BODY)
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         return problem(422, [{"loc": ["body"], "msg": f"a JSON array of 1 to {MAX_BATCH} events"}])
     outcomes = await intake.submit(items, principal.partner, principal.scopes)

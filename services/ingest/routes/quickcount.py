@@ -11,20 +11,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import ORJSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from saylau.auth import Principal
 from saylau.domain.quickcount import MAX_SEED, FrameStation, Sample, draw_sample
 from saylau.domain.vocabulary import SAMPLE_DRAWN
 from saylau.readmodels import quickcount as quickcount_reads
 from saylau.web import problem, rate_limited, unavailable
+from saylau.web_input import RequestBody
 from services.ingest.deps import IntakeDep
 
 router = APIRouter(tags=["quickcount"])
 AdminKey = Annotated[Principal, Depends(rate_limited("admin"))]
 
 
-class SampleRequest(BaseModel):
+class SampleRequest(RequestBody):
     """What to draw: the election, the number of stations and the public seed."""
 
     election_id: str = Field(pattern=r"^[a-z0-9-]{1,64}$")

@@ -1,0 +1,134 @@
+"""Errors answered by whose fault they are, each answer with a request id.
+
+* the database is away (connection lost, shutdown, too many connections, timeout): 503 with
+  ``Retry-After``; retrying helps;
+* the request carried what the database refuses (PostgreSQL classes 22 and 23, NUL bytes,
+  out-of-range numbers): 4xx, never retried; NUL in a path or query string is refused before
+  any route runs, naming the parameter;
+* anything else is a bug: 500, logged with the request id the answer carries, never a 503
+  that a well-behaved client would retry forever.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from saylau.db import classify
+from saylau.web_input import NUL_MSG, find_nul
+
+REQUEST_ID_HEADER = "X-Request-ID"
+CALLER_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+                   OSError, TimeoutError)
+log = logging.getLogger("saylau.web.errors")
+
+
+def request_id(scope: Scope) -> str:
+    """The id of the request being answered ('' outside one)."""
+    return str(scope.get("state", {}).get("request_id", ""))
+
+
+def new_request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    """The caller's X-Request-ID when it is a sane token (a proxy's trace id), else a new one."""
+    given = dict(headers).get(b"x-request-id", b"").decode("latin-1")
+    return given if CALLER_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def error_response(exc: BaseException, scope: Scope) -> ORJSONResponse:
+    """The answer for an exception no route handled, by whose fault it is."""
+    kind = classify(exc)
+    if kind == "unavailable":
+        return ORJSONResponse({"detail": f"database unavailable: {type(exc).__name__}"},
+                              status_code=503, headers={"Retry-After": "2"})
+    if kind in ("bad_input", "conflict"):
+        msg = f"a value in the request was refused by the database: {exc}"
+        return ORJSONResponse({"detail": [{"loc": ["request"], "msg": msg, "type": kind}]},
+                              status_code=422 if kind == "bad_input" else 409)
+    rid = request_id(scope)
+    log.error("unhandled %s on %s %s [request %s]", type(exc).__name__, scope.get("method"),
+              scope.get("path"), rid, exc_info=exc)
+    return ORJSONResponse({"detail": f"internal error; quote request id {rid}",
+                           "request_id": rid}, status_code=500)
+
+
+class RequestIds:
+    """ASGI middleware: every answer carries ``X-Request-ID``; a NUL in the path or query is
+    a 422 before any route; an exception nothing handled is answered by ``error_response``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = new_request_id(scope.get("headers", []))
+        scope.setdefault("state", {})["request_id"] = rid
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, rid)
+            await send(message)
+
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                          keep_blank_values=True)
+        where = find_nul(scope.get("path", ""), query)
+        if where is not None:
+            refused = ORJSONResponse(
+                {"detail": [{"loc": where, "msg": NUL_MSG, "type": "value_error"}]}, 422)
+            await refused(scope, receive, send_with_id)
+            return
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if started:
+                raise
+            await error_response(exc, scope)(scope, receive, send_with_id)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    return error_response(exc, request.scope)
+
+
+def printable(value: Any) -> Any:
+    """``value`` with unpaired surrogates escaped and integers JSON encoders cannot hold (past
+    64 bits) as text, so the answer echoing it can be encoded at all."""
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            -(2**63) <= value < 2**64):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
+
+
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, which would otherwise fail to encode an input holding a surrogate."""
+    assert isinstance(exc, RequestValidationError)
+    return ORJSONResponse({"detail": printable(jsonable_encoder(exc.errors()))}, 422)
+
+
+def install_error_handling(app: FastAPI) -> None:
+    """Request ids, the NUL guard and answers by whose fault an error is (both services)."""
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    for family in DATABASE_ERRORS:
+        app.add_exception_handler(family, database_error)
+    app.add_middleware(RequestIds)
+

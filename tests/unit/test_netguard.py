@@ -1,0 +1,92 @@
+"""Webhooks reach the public internet only, checked on the address actually connected to."""
+from __future__ import annotations
+
+import ipaddress
+
+import httpx
+import pytest
+
+from saylau import outbound
+from saylau.netguard import AllowList, forbidden, refusal
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "127.8.9.10", "0.0.0.0", "10.1.2.3", "172.16.0.1", "192.168.1.1",
+    "169.254.169.254", "169.254.170.2", "169.254.1.1", "100.64.0.1", "100.100.100.200",
+    "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "198.18.0.1",
+    "192.0.2.1", "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "fec0::1", "ff02::1",
+    "2001:db8::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.0.0.1",
+    "::127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "2002:a00:1::",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2"])
+def test_inside_addresses_are_refused(address: str) -> None:
+    assert forbidden(ipaddress.ip_address(address)) is not None
+
+
+@pytest.mark.parametrize("address", [
+    "8.8.8.8", "1.1.1.1", "93.184.216.34", "2001:4860:4860::8888", "::ffff:8.8.8.8",
+    "2a00:1450:4001:82a::200e"])
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert forbidden(ipaddress.ip_address(address)) is None
+
+
+def test_metadata_is_named_as_such() -> None:
+    assert "metadata" in (forbidden(ipaddress.ip_address("169.254.169.254")) or "")
+    assert "metadata" in (forbidden(ipaddress.ip_address("fd00:ec2::254")) or "")
+
+
+def ips(*addresses: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    return [ipaddress.ip_address(a) for a in addresses]
+
+
+def test_every_resolved_address_must_pass() -> None:
+    none = AllowList()
+    assert refusal("hooks.example", ips("8.8.8.8"), none) is None
+    reason = refusal("rebind.example", ips("8.8.8.8", "127.0.0.1"), none)
+    assert reason and "127.0.0.1" in reason and "loopback" in reason
+    assert refusal("gone.example", [], none) is not None
+
+
+def test_the_operator_allow_list_names_networks_and_hosts() -> None:
+    allow = AllowList.parse("127.0.0.1/32, 10.0.0.0/8 ,hooks.internal.,*.corp.example, ::1")
+    assert refusal("127.0.0.1", ips("127.0.0.1"), allow) is None
+    assert refusal("x", ips("10.9.9.9"), allow) is None
+    assert refusal("x", ips("::1"), allow) is None
+    assert refusal("x", ips("127.0.0.2"), allow) is not None
+    assert refusal("HOOKS.internal", ips("192.168.0.5"), allow) is None
+    assert refusal("a.b.corp.example", ips("192.168.0.5"), allow) is None
+    assert refusal("corp.example.evil", ips("192.168.0.5"), allow) is not None
+    assert refusal("x", ips("169.254.169.254"), allow) is not None
+
+
+async def test_literal_and_local_names_are_checked_before_any_connection() -> None:
+    none = AllowList()
+    for url in ("http://127.0.0.1:9/x", "http://[::1]/x", "http://[::ffff:7f00:1]/x",
+                "http://169.254.169.254/latest/meta-data", "http://localhost:8080/x",
+                "https://0x7f000001/x"):
+        assert await outbound.check(url, none), url
+        with pytest.raises(outbound.TargetRefused):
+            await outbound.pin(url, none)
+
+
+async def test_the_request_goes_to_the_checked_address_with_the_host_name_kept() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    allow = AllowList.parse("localhost")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        reply = await outbound.post(http, "https://localhost:8443/hook?a=1", allow, b"{}",
+                                    {"X-Test": "1"})
+    assert reply.status_code == 204
+    sent = seen[0]
+    assert sent.url.host in ("127.0.0.1", "::1") and sent.url.port == 8443
+    assert sent.url.path == "/hook" and sent.url.query == b"a=1"
+    assert sent.headers["host"] == "localhost:8443" and sent.headers["x-test"] == "1"
+    assert sent.extensions["sni_hostname"] == "localhost"
+
+
+def test_pinned_clients_neither_reuse_connections_nor_follow_redirects() -> None:
+    http = outbound.client(5)
+    assert not http.follow_redirects and not http.trust_env
