@@ -2,13 +2,14 @@
 by scope, the live-feed broadcaster, the settings and the (lazily started) producer."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 
+from saylau import paging
 from saylau.auth import Principal
 from saylau.bootstrap import start_producer
 from saylau.settings import Settings
@@ -57,3 +58,19 @@ ProducerDep = Annotated[AIOKafkaProducer, Depends(producer)]
 def may_see_names(principal: Principal) -> bool:
     """Names of detained people and observers: only for auditors and admins."""
     return bool({"audit", "admin"} & principal.scopes)
+
+
+CursorQuery = Annotated[str | None, Query(max_length=1000, description=(
+    "the `next` of the previous page; absent for the first page"))]
+"""``?cursor=``: where a keyset page starts (see ``saylau.paging``)."""
+
+
+def after(name: str, cursor: str | None, spec: paging.Spec) -> tuple[Any, ...] | None:
+    """The key a list's ``?cursor=`` names, or 422 naming ``cursor``."""
+    if cursor is None:
+        return None
+    try:
+        return paging.decode(name, cursor, spec)
+    except paging.BadCursor as exc:
+        raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc),
+                                   "type": "value_error"}]) from None

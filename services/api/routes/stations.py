@@ -5,19 +5,25 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from saylau import paging
+from saylau.paging import MAX_PAGE
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
-from services.api.deps import PoolDep, ReaderDep, may_see_names
+from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, may_see_names
 
 router = APIRouter()
 
 
 @router.get("/v1/stations")
 async def list_stations(db: PoolDep, _: ReaderDep, region: str | None = None,
-                        limit: int = Query(500, ge=1, le=10000)) -> Any:
-    """Polling stations with incidents, most incidents first."""
+                        limit: int = Query(500, ge=1, le=MAX_PAGE),
+                        cursor: CursorQuery = None) -> Any:
+    """Polling stations with incidents, by station id, a keyset page (``next``)."""
+    key = after("stations", cursor, (paging.text,))
     async with db.acquire() as conn:
-        return {"stations": await station_reads.list_stations(conn, region, limit)}
+        rows = await station_reads.list_stations(conn, region, limit + 1, key and key[0])
+    shown, next_cursor = paging.page("stations", rows, limit, lambda r: [r["station_id"]])
+    return {"stations": shown, "next": next_cursor}
 
 
 @router.get("/v1/stations/{station_id}")
@@ -31,8 +37,12 @@ async def get_station(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
 
 
 @router.get("/v1/stations/{station_id}/timeline")
-async def get_timeline(station_id: str, db: PoolDep, who: ReaderDep) -> Any:
-    """Every report about one station, in time order, with its triage status."""
+async def get_timeline(station_id: str, db: PoolDep, who: ReaderDep,
+                       limit: int = Query(500, ge=1, le=MAX_PAGE),
+                       cursor: CursorQuery = None) -> Any:
+    """Every report about one station, in time order, with its triage status (keyset pages)."""
+    key = after("station_timeline", cursor, (paging.timestamp, paging.uuid_text))
     async with db.acquire() as conn:
-        events = await stored_events.station_timeline(conn, station_id, not may_see_names(who))
-    return {"station_id": station_id, "events": events}
+        events, next_cursor = await stored_events.station_timeline(
+            conn, station_id, not may_see_names(who), limit, key)
+    return {"station_id": station_id, "events": events, "next": next_cursor}
