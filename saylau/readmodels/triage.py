@@ -70,7 +70,7 @@ def fold(batch: Batch, config: RuleConfig) -> TriageRows:
 QUEUE_NEW = """
 INSERT INTO triage_queue (event_id, queue_rank, received_at)
 SELECT e.event_id, CASE WHEN EXISTS (SELECT 1 FROM triage_actions a WHERE a.kind = $4
-                                     AND a.report_id = e.event_id) THEN $5 ELSE $6 END,
+                                     AND a.report_id = e.event_id) THEN $5::smallint ELSE $6::smallint END,
        e.received_at
 FROM events e WHERE e.event_id = ANY($1::uuid[]) AND e.status = $2 AND e.type <> ALL($3::text[])
 ON CONFLICT (event_id) DO NOTHING
@@ -87,7 +87,7 @@ async def write(conn: asyncpg.Connection, rows: TriageRows, config: RuleConfig) 
         await conn.execute(QUEUE_NEW, rows.queued, UNVERIFIED, list(NOT_REPORTS), ESCALATION,
                            URGENT, WAITING)
     if rows.escalated:
-        await conn.execute("UPDATE triage_queue SET queue_rank = $2 "
+        await conn.execute("UPDATE triage_queue SET queue_rank = $2::smallint "
                            "WHERE event_id = ANY($1::uuid[])", rows.escalated, URGENT)
     if rows.judged:
         await conn.execute("DELETE FROM triage_queue WHERE event_id = ANY($1::uuid[])",
