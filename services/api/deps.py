@@ -8,6 +8,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import Depends, HTTPException, Query, Request
+from fastapi.responses import ORJSONResponse
 
 from saylau import paging
 from saylau.auth import Principal
@@ -74,3 +75,9 @@ def after(name: str, cursor: str | None, spec: paging.Spec) -> tuple[Any, ...] |
     except paging.BadCursor as exc:
         raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc),
                                    "type": "value_error"}]) from None
+
+
+def answer(payload: dict[str, Any]) -> ORJSONResponse:
+    """A read's JSON, serialised by orjson directly: a page of records is not walked again by
+    FastAPI's encoder (the larger half of a list read's time)."""
+    return ORJSONResponse(payload)

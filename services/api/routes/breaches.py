@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from saylau import paging
 from saylau.paging import MAX_PAGE
 from saylau.readmodels import breaches as breach_reads
-from services.api.deps import CursorQuery, PoolDep, ReaderDep, after
+from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, answer
 
 router = APIRouter()
 
@@ -26,7 +26,7 @@ async def get_breaches(db: PoolDep, _: ReaderDep, rule: str | None = None,
     async with db.acquire() as conn:
         found, next_cursor = await breach_reads.list_breaches(
             conn, rule, severity, region, since, status, limit, key)
-    return {"breaches": found, "next": next_cursor}
+    return answer({"breaches": found, "next": next_cursor})
 
 
 @router.get("/v1/breaches/summary")
@@ -46,4 +46,4 @@ async def get_breach_events(breach_id: uuid.UUID, db: PoolDep, _: ReaderDep,
         found = await breach_reads.breach_evidence(conn, breach_id, limit, key and key[0])
     if found is None:
         raise HTTPException(404, f"no breach {breach_id}")
-    return found
+    return answer(found)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from saylau.readmodels import events as stored_events
-from services.api.deps import PoolDep, ReaderDep, may_see_names
+from services.api.deps import PoolDep, ReaderDep, answer, may_see_names
 
 router = APIRouter()
 
@@ -19,4 +19,4 @@ async def get_event(event_id: uuid.UUID, db: PoolDep, who: ReaderDep) -> Any:
         found = await stored_events.event(conn, event_id, not may_see_names(who))
     if found is None:
         raise HTTPException(404, f"no event {event_id} in the read models (yet)")
-    return found
+    return answer(found)

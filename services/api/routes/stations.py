@@ -9,7 +9,7 @@ from saylau import paging
 from saylau.paging import MAX_PAGE
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
-from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, may_see_names
+from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, answer, may_see_names
 
 router = APIRouter()
 
@@ -23,7 +23,7 @@ async def list_stations(db: PoolDep, _: ReaderDep, region: str | None = None,
     async with db.acquire() as conn:
         rows = await station_reads.list_stations(conn, region, limit + 1, key and key[0])
     shown, next_cursor = paging.page("stations", rows, limit, lambda r: [r["station_id"]])
-    return {"stations": shown, "next": next_cursor}
+    return answer({"stations": shown, "next": next_cursor})
 
 
 @router.get("/v1/stations/{station_id}")
@@ -45,4 +45,4 @@ async def get_timeline(station_id: str, db: PoolDep, who: ReaderDep,
     async with db.acquire() as conn:
         events, next_cursor = await stored_events.station_timeline(
             conn, station_id, not may_see_names(who), limit, key)
-    return {"station_id": station_id, "events": events, "next": next_cursor}
+    return answer({"station_id": station_id, "events": events, "next": next_cursor})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from saylau import paging
 from saylau.paging import MAX_PAGE
 from saylau.readmodels import triage as triage_reads
-from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, may_see_names
+from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, answer, may_see_names
 
 router = APIRouter()
 
@@ -23,4 +23,4 @@ async def get_triage(db: PoolDep, who: ReaderDep,
     async with db.acquire() as conn:
         reports, next_cursor = await triage_reads.triage_queue_page(
             conn, limit, not may_see_names(who), key)
-    return {"reports": reports, "next": next_cursor}
+    return answer({"reports": reports, "next": next_cursor})
