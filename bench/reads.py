@@ -195,14 +195,16 @@ def svg(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    results = [run_size(n) for n in SIZES]
+    results: list[dict[str, Any]] = []
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    payload = {"at": stamp, "seconds": SECONDS, "connections": CONNECTIONS,
-               "ingest_rate": RATE, "sizes": results}
-    (RESULTS / "reads.json").write_text(json.dumps(payload, indent=1) + "\n")
-    (RESULTS / "reads.svg").write_text(svg(results) + "\n")
-    print(table(results))
+    for n in SIZES:  # saved after each size: a long run stopped early keeps what it measured
+        results.append(run_size(n))
+        payload = {"at": stamp, "seconds": SECONDS, "connections": CONNECTIONS,
+                   "ingest_rate": RATE, "sizes": results}
+        (RESULTS / "reads.json").write_text(json.dumps(payload, indent=1) + "\n")
+        (RESULTS / "reads.svg").write_text(svg(results) + "\n")
+        print(table(results), flush=True)
     print(f"written: {RESULTS / 'reads.json'}, {RESULTS / 'reads.svg'}")
 
 
