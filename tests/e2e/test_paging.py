@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from saylau import paging
@@ -104,6 +105,15 @@ def test_a_bad_cursor_or_too_large_a_page_is_422_naming_it(stack: Stack, path: s
         assert reply.json()["detail"][0]["loc"] == ["query", "cursor"]
     reply = stack.get(path, limit=paging.MAX_PAGE + 1)
     assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+def test_dead_letters_page_too(stack: Stack) -> None:
+    admin = {"Authorization": f"Bearer {stack.writer_key}"}
+    url = f"{stack.api_url}/v1/admin/dead-letters"
+    first = httpx.get(url, params={"limit": 1000}, headers=admin, timeout=30)
+    assert first.status_code == 200 and set(first.json()) == {"dead_letters", "next"}
+    bad = httpx.get(url, params={"cursor": "nope"}, headers=admin, timeout=30)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
 def test_a_surge_alert_shows_20_event_ids_and_pages_the_rest(stack: Stack) -> None:
