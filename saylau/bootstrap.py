@@ -17,6 +17,7 @@ from saylau.domain.rules import RuleConfig
 from saylau.intake.log import ChainedLog
 from saylau.intake.service import Intake
 from saylau.kafka import ensure_topics, make_producer
+from saylau.privacy.store import PostgresKeyStore, key_store
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
@@ -26,13 +27,15 @@ from saylau.webhooks import migrate_webhooks
 @dataclass(frozen=True)
 class Needs:
     """What one entrypoint needs built: the pool's size and search path, the producer (and
-    the topics), the intake service, the live projection, the webhook tables."""
+    the topics), the intake service, the personal-data keys (the intake always has them),
+    the live projection, the webhook tables."""
 
     search_path: str | None = None
     pool_size: int = 10
     command_timeout: float = 30
     producer: bool = False
     intake: bool = False
+    keys: bool = False
     projection: bool = False
     webhooks: bool = False
 
@@ -47,6 +50,7 @@ class Wiring:
     producer: AIOKafkaProducer | None = None
     intake: Intake | None = None
     projection: Projection | None = None
+    keys: PostgresKeyStore | None = None
 
     async def close(self) -> None:
         if self.producer is not None:
@@ -65,10 +69,12 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
                 await migrate_webhooks(conn, cfg.ingest_schema)
         wired = Wiring(cfg, pool, KeyRing(parse_env_keys(cfg.saylau_api_keys), pool,
                                           cfg.ingest_schema))
+        if needs.keys or needs.intake:
+            wired.keys = await key_store(pool, cfg)  # no or wrong master key: fails here
         if needs.producer or needs.intake:
             wired.producer = await start_producer(cfg, topics=needs.intake)
-        if needs.intake and wired.producer is not None:
-            wired.intake = await build_intake(cfg, wired.producer, pool)
+        if needs.intake and wired.producer is not None and wired.keys is not None:
+            wired.intake = await build_intake(cfg, wired.producer, pool, wired.keys)
     except BaseException:
         await pool.close()
         raise
@@ -91,11 +97,12 @@ async def start_producer(cfg: Settings, topics: bool = False) -> AIOKafkaProduce
     return producer
 
 
-async def build_intake(cfg: Settings, producer: AIOKafkaProducer, pool: asyncpg.Pool) -> Intake:
+async def build_intake(cfg: Settings, producer: AIOKafkaProducer, pool: asyncpg.Pool,
+                       keys: PostgresKeyStore) -> Intake:
     """Intake validates against this release's catalogue (EVENT_SCHEMA_DIR pins only what the
     projector and replay decode with)."""
     partitions = len(await producer.partitions_for(cfg.events_topic))
-    return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue())
+    return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue(), keys)
 
 
 def rule_config(cfg: Settings) -> RuleConfig:

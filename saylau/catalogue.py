@@ -11,7 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
+
+from saylau.privacy.fields import Path as FieldPath
+from saylau.privacy.fields import accepting_sealed, personal_paths
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "events"
 
@@ -33,9 +36,12 @@ class Catalogue:
     def __init__(self, schema_dir: Path = SCHEMA_DIR) -> None:
         self._validators: dict[tuple[str, int], Draft202012Validator] = {}
         self.schemas: dict[tuple[str, int], dict[str, Any]] = {}
+        self.personal: dict[tuple[str, int], tuple[FieldPath, ...]] = {}
         for path in sorted(schema_dir.glob("*.v*.json")):
             type_name, _, version = path.name.removesuffix(".json").rpartition(".v")
-            schema = json.loads(path.read_text())
+            written = json.loads(path.read_text())
+            self.personal[(type_name, int(version))] = personal_paths(written)
+            schema = accepting_sealed(written)
             Draft202012Validator.check_schema(schema)
             self.schemas[(type_name, int(version))] = schema
             self._validators[(type_name, int(version))] = Draft202012Validator(schema)
@@ -54,6 +60,15 @@ class Catalogue:
         schema = self.schemas.get((type_name, self._latest.get(type_name, 0)), {})
         return str(schema.get("x-saylau", {}).get("scope", "place"))
 
+    def personal_paths(self, type_name: str, version: int | None = None
+                       ) -> tuple[FieldPath, ...]:
+        """Where names sit in payloads of this type (``x-personal`` in its schema); every
+        version's paths when ``version`` is None."""
+        if version is not None:
+            return self.personal.get((type_name, version), ())
+        return tuple(dict.fromkeys(path for (name, _), paths in sorted(self.personal.items())
+                                   if name == type_name for path in paths))
+
     def validate(self, type_name: str, version: int, payload: Any) -> list[FieldError]:
         """Errors of ``payload`` against its type's schema; empty when valid."""
         validator = self._validators.get((type_name, version))
@@ -63,8 +78,16 @@ class Catalogue:
                                    f"{type_name} has no schema_version {version}")]
             return [FieldError(("type",), f"unknown event type {type_name!r}; "
                                           f"known: {', '.join(self.types)}")]
-        return [FieldError(("payload", *err.absolute_path), err.message[:300])
+        return [FieldError(("payload", *err.absolute_path), plain_reason(err).message[:300])
                 for err in validator.iter_errors(payload)]
+
+
+def plain_reason(error: ValidationError) -> ValidationError:
+    """For a personal field (plain name or sealed value), why it fails as a plain name."""
+    if error.validator == "anyOf" and error.context:
+        plain = [e for e in error.context if e.relative_schema_path[0] == 0]
+        return plain[0] if plain else error
+    return error
 
 
 @lru_cache(maxsize=1)

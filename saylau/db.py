@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Integer, Text, text
+from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
 
 from saylau import readmodels  # noqa: F401 - defines the read-model tables
@@ -40,6 +40,19 @@ known_stations = table(
     Column("station_id", Text, primary_key=True),
     Column("registered_at", DateTime(timezone=True), nullable=False),
 )
+
+personal_data_keys = table(
+    "personal_data_keys", INGEST,
+    Column("key_id", Text, primary_key=True),
+    Column("wrapped_key", LargeBinary),
+    Column("wrapped_by", Text, nullable=False),
+    Column("blind_index", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("erased_at", DateTime(timezone=True)),
+    Index("personal_data_keys_blind_index", "blind_index"),
+)
+"""Data keys of personal values, wrapped by the master key (``saylau.privacy.store``);
+an erased value keeps its row with ``wrapped_key`` and ``blind_index`` NULL."""
 
 
 async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10,

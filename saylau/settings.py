@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     cors_origins: str = ""
+    saylau_master_key: str = ""
+    saylau_master_key_file: str = ""
 
     @property
     def dsn(self) -> str:

@@ -86,6 +86,14 @@ def example_block(type_name: str, version: int, scope: str, payload: dict[str, A
     return json.dumps(envelope.wire(), indent=2, ensure_ascii=False)
 
 
+def personal_line(paths: tuple[tuple[str, ...], ...]) -> str:
+    """Which fields name people: sealed at ingest, redacted for read-only scopes."""
+    if not paths:
+        return ""
+    fields = ", ".join("`" + ".".join(p).replace(".*", "[]") + "`" for p in paths)
+    return f"Personal data (encrypted at ingest, redacted for read-only scopes): {fields}\n\n"
+
+
 def render(catalogue: Catalogue, calendars: Calendars) -> str:
     """The whole page, deterministic for given schemas, rules and calendars."""
     election = max(calendars.elections.values(), key=lambda e: e.announced)
@@ -101,7 +109,8 @@ def render(catalogue: Catalogue, calendars: Calendars) -> str:
         versions = ", ".join(f"v{v}" for name, v in sorted(catalogue.schemas) if name == type_name)
         rows.append(f"| `{type_name}` | {versions} | {scope} | {'yes' if incident else 'no'} | "
                     f"{schema['description']} | {legal_cell(found)} |")
-        sections.append(f"### `{type_name}`\n\n{schema['description']}\n\n```json\n"
+        sections.append(f"### `{type_name}`\n\n{schema['description']}\n\n"
+                        f"{personal_line(catalogue.personal_paths(type_name, version))}```json\n"
                         f"{example_block(type_name, version, scope, payload, election)}\n```\n")
     return "\n".join([
         "# Event catalogue",

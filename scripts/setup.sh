@@ -43,5 +43,15 @@ stop_infra() {
   [ "${SAYLAU_STARTED_PG:-0}" = 1 ] && bash infra/postgres.sh stop || true
 }
 
+ensure_master_key() {
+  # A dev master key for personal data when none is given; production sets its own.
+  if [ -z "${SAYLAU_MASTER_KEY:-}" ] && [ -z "${SAYLAU_MASTER_KEY_FILE:-}" ]; then
+    export SAYLAU_MASTER_KEY_FILE="$ROOT/var/master.key"
+    .venv/bin/python -c 'import sys, pathlib; from saylau.privacy.keys import write_key_file
+write_key_file(pathlib.Path(sys.argv[1]))' "$SAYLAU_MASTER_KEY_FILE"
+  fi
+}
+
 install_python
+ensure_master_key
 start_infra

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from saylau.privacy.keys import new_master_key_text
+
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "var" / "log" / "tests"
 
@@ -65,6 +67,7 @@ class Stack:
                     "EVENTS_PARTITIONS": str(self.partitions),
                     "SAYLAU_API_KEYS": f"tester:{self.writer_key},"
                                        f"reader:{self.reader_key}:read",
+                    "SAYLAU_MASTER_KEY": new_master_key_text(),
                     "PYTHONUNBUFFERED": "1", **self.extra_env}
         LOGS.mkdir(parents=True, exist_ok=True)
 

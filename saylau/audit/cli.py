@@ -6,7 +6,9 @@ Exit status: 0 success or a clean result, 1 a difference or a failed verificatio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +21,10 @@ from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
 from saylau.audit.replay import RefusedSchema, prepare_schema, replay, replay_projection
 from saylau.audit.verify import LogAudit
+from saylau.bootstrap import Needs, bootstrap
+from saylau.cli.privacy import key_argument, operator
+from saylau.privacy.keys import MasterKeyError
+from saylau.privacy.records import Names
 from saylau.settings import settings
 
 FILTERED_NOTE = ("A filtered export (--since/--until/--region) leaves gaps in every hash chain: "
@@ -109,7 +115,23 @@ def _export_parser(sub: Any) -> None:
                    help="only events with occurred_at <= TIMESTAMP")
     p.add_argument("--region", help="only events whose place.region is REGION")
     p.add_argument("-o", "--output", type=Path, help="output file (default: stdout)")
+    p.add_argument("--decrypt", action="store_true",
+                   help="write names in plaintext (an audit or admin key: --key or SAYLAU_KEY; "
+                        "erased ones read [erased]); for reading only, not for verify/replay")
+    key_argument(p)
     p.set_defaults(run=run_export)
+
+
+@contextlib.asynccontextmanager
+async def names_for(args: argparse.Namespace) -> AsyncIterator[Names]:
+    """Names opened for the operator of ``--key`` (audit or admin scope), for ``--decrypt``."""
+    cfg = settings()
+    wiring = await bootstrap(cfg, Needs(pool_size=2, keys=True))
+    try:
+        await operator(wiring.keyring, args.key, {"audit", "admin"}, "export --decrypt")
+        yield Names(wiring.keys, readable=True)
+    finally:
+        await wiring.close()
 
 
 def open_log(args: argparse.Namespace, order: str = "round-robin",
@@ -216,17 +238,21 @@ def report_verification(audit: LogAudit, filtered: bool) -> int:
 
 async def run_export(args: argparse.Namespace) -> int:
     filters = Filters(args.since, args.until, args.region)
-    out: IO[bytes] = args.output.open("wb") if args.output else sys.stdout.buffer
-    try:
-        async with open_log(args, order="partition") as log:
-            progress = Progress(f"export {log.topic}", log.total)
-            written = await export(log, out, args.format, filters, on_progress=progress)
-            progress.close()
-    except LookupError as exc:
-        return fail(str(exc))
-    finally:
-        if args.output:
-            out.close()
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            opened = await stack.enter_async_context(names_for(args)) if args.decrypt else None
+        except (PermissionError, MasterKeyError) as exc:
+            return fail(str(exc))
+        out: IO[bytes] = (stack.enter_context(args.output.open("wb")) if args.output
+                          else sys.stdout.buffer)
+        try:
+            async with open_log(args, order="partition") as log:
+                progress = Progress(f"export {log.topic}", log.total)
+                written = await export(log, out, args.format, filters, on_progress=progress,
+                                       opened=opened)
+                progress.close()
+        except LookupError as exc:
+            return fail(str(exc))
     print(f"exported {written:,} of {log.total:,} records as {args.format}"
           + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     if filters.active:

@@ -5,6 +5,10 @@ partition's first and high-watermark offsets), then one line per record:
 ``{"partition", "offset", "record": <the record exactly as appended>}``. A filtered export
 (time range or region) leaves gaps in every chain, so only content hashes can be checked
 offline; ``verify`` says so. CSV has one flat row per record for spreadsheets.
+
+Names stay sealed (``enc:v1:…``) unless ``--decrypt`` (an ``audit`` or ``admin`` key) opens
+them; a decrypted export says so in its header and is for reading only: its content hashes
+no longer match, so ``verify`` and ``replay`` refuse it.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import orjson
 
 from saylau.audit.logsource import HEADER_KEY, Extent, export_line, parse_record
 from saylau.decode import Message
+from saylau.privacy.records import Names
 
 CSV_COLUMNS = ("partition", "offset", "event_id", "type", "schema_version", "occurred_at",
                "received_at", "partner", "source", "station_id", "election_id", "region",
@@ -60,12 +65,15 @@ class Filters:
                 and (self.region is None or region == self.region))
 
 
-def header_line(log: Log, filters: Filters) -> bytes:
-    header = {"topic": log.topic, "filters": filters.active,
+def header_line(log: Log, filters: Filters, decrypted: bool = False) -> bytes:
+    header = {"topic": log.topic, "filters": filters.active, "decrypted": decrypted,
               "partitions": {str(p): [e.low, e.high] for p, e in sorted(log.extents.items())},
               "exported_at": datetime.now(UTC).isoformat(),
               "note": "filtered: the hash chains cannot be verified, only content hashes"
                       if filters.active else "complete: verify checks content and chains"}
+    if decrypted:
+        header["note"] = ("decrypted: names in plaintext, for reading only; content hashes no "
+                          "longer match (verify and replay a plain export)")
     return orjson.dumps({HEADER_KEY: header}) + b"\n"
 
 
@@ -82,29 +90,44 @@ def csv_row(message: Message, record: dict[str, Any] | None) -> list[Any]:
 
 
 async def export(log: Log, out: IO[bytes], fmt: str, filters: Filters, batch: int = 5000,
-                 on_progress: Callable[[int], None] = lambda n: None) -> int:
-    """Write the kept records of ``log`` to ``out``; returns how many were written."""
+                 on_progress: Callable[[int], None] = lambda n: None,
+                 opened: Names | None = None) -> int:
+    """Write the kept records of ``log`` to ``out``; returns how many were written.
+    ``opened``: names decrypted for this reader (``--decrypt``), else left sealed."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     if fmt == "csv":
         writer.writerow(CSV_COLUMNS)
     else:
-        out.write(header_line(log, filters))
+        out.write(header_line(log, filters, decrypted=opened is not None))
     written = 0
+    parse = filters.active or fmt == "csv" or opened is not None
     async for chunk in log.chunks(batch):
-        for message in chunk:
-            record = parse_record(message.value) if filters.active or fmt == "csv" else None
-            if not filters.keeps(record):
-                continue
-            written += 1
+        kept = [(m, r) for m in chunk
+                if filters.keeps(r := parse_record(m.value) if parse else None)]
+        if opened is not None:
+            kept = await _opened(kept, opened)
+        for message, record in kept:
             if fmt == "csv":
                 writer.writerow(csv_row(message, record))
+            elif opened is not None and record is not None:
+                out.write(orjson.dumps({"partition": message.partition,
+                                        "offset": message.offset, "record": record}) + b"\n")
             else:
                 out.write(export_line(message))
+        written += len(kept)
         _flush(text, out)
         on_progress(len(chunk))
     _flush(text, out)
     return written
+
+
+async def _opened(kept: list[tuple[Message, dict[str, Any] | None]], names: Names
+                  ) -> list[tuple[Message, dict[str, Any] | None]]:
+    """The records with their names opened (one key fetch per chunk)."""
+    records = [r for _, r in kept if r is not None]
+    shown = iter(await names.show(records))
+    return [(m, next(shown) if r is not None else None) for m, r in kept]
 
 
 def _flush(text: io.StringIO, out: IO[bytes]) -> None:

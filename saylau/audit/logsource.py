@@ -116,6 +116,11 @@ class ExportLog:
         first = self._file.readline()
         if first.strip() and HEADER_KEY in (parsed := _object(first, 1)):
             self.header = parsed[HEADER_KEY]
+            if self.header.get("decrypted"):
+                self._file.close()
+                raise ValueError(f"{self.path} is a decrypted export (names in plaintext, for "
+                                 "reading only): its content hashes do not match the log; "
+                                 "verify or replay a plain export")
             self.extents = {int(p): Extent(*lh) for p, lh in self.header["partitions"].items()}
         self.total = sum(1 for line in self._file if line.strip())
         self._file.seek(len(first) if self.header else 0)

@@ -2,11 +2,13 @@
 
 Parsing only; each envelope is then validated and appended like a POST to /v1/events, and
 the answer names every line. A line without ``event_id`` gets one derived from its content
-and the partner (uuid5), so importing the same file twice reports duplicates.
+and the partner by a keyed hash, so importing the same file twice reports duplicates.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import uuid
 from dataclasses import dataclass
@@ -14,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from saylau.channels import CHANNELS_NAMESPACE
 from saylau.envelope import canonical
 
 COLUMNS = ("event_id", "type", "schema_version", "occurred_at", "source", "station_id",
@@ -35,18 +36,35 @@ class Line:
     error: str | None = None
 
 
-def partner_namespace(partner: str) -> uuid.UUID:
-    return uuid.uuid5(CHANNELS_NAMESPACE, f"bulk|{partner}")
+@dataclass(frozen=True)
+class BulkIds:
+    """Ids of one partner's lines that carry none: HMAC-SHA256 of the partner and the line's
+    content under a key derived from the blind-index key, as a UUID. Deterministic, so a
+    re-import is a duplicate; keyed, so an id confirms no guessed name (a uuid5 over the
+    plaintext would: anyone could hash a candidate line and compare)."""
+
+    key: bytes
+    partner: str
+
+    def __call__(self, item: dict[str, Any]) -> uuid.UUID:
+        mac = hmac.new(self.key, f"bulk|{self.partner}|".encode() + canonical(item),
+                       hashlib.sha256).digest()
+        return uuid.UUID(bytes=mac[:16], version=4)
 
 
-def with_event_id(item: dict[str, Any], namespace: uuid.UUID) -> dict[str, Any]:
+def partner_namespace(partner: str, index_key: bytes) -> BulkIds:
+    """The ids of ``partner``'s imports (``index_key``: the data-key store's index key)."""
+    return BulkIds(hmac.new(index_key, b"saylau.bulk-ids.v1", hashlib.sha256).digest(), partner)
+
+
+def with_event_id(item: dict[str, Any], namespace: BulkIds) -> dict[str, Any]:
     """``item`` with its own event_id, else one derived from its content."""
     if item.get("event_id"):
         return item
-    return {"event_id": str(uuid.uuid5(namespace, canonical(item).decode())), **item}
+    return {"event_id": str(namespace(item)), **item}
 
 
-def parse_ndjson(text: str, namespace: uuid.UUID) -> list[Line]:
+def parse_ndjson(text: str, namespace: BulkIds) -> list[Line]:
     """Every non-blank line as a JSON object; blank lines are skipped, not counted."""
     lines = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -64,7 +82,7 @@ def parse_ndjson(text: str, namespace: uuid.UUID) -> list[Line]:
     return lines
 
 
-def parse_csv(text: str, namespace: uuid.UUID) -> list[Line]:
+def parse_csv(text: str, namespace: BulkIds) -> list[Line]:
     """Rows under a header naming columns from COLUMNS; ``payload`` is a JSON object."""
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip() for name in reader.fieldnames or []]

@@ -10,10 +10,10 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from saylau.cli import admin, demo, stations
+from saylau.cli import admin, demo, privacy, stations
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-REGISTRARS = [admin.register, demo.register, stations.register]
+REGISTRARS = [admin.register, demo.register, privacy.register, stations.register]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -21,6 +21,9 @@ TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS)
 """Types about an earlier report, named by ``payload.event_id``."""
 OPERATOR_TYPES = frozenset({"report.verified", "report.rejected", *TRIAGE_ACTIONS})
 """Types only operators post: ingest requires the ``triage`` scope for them."""
+PERSONAL_DATA_ERASED = "personal_data.erased"
+ADMIN_TYPES = frozenset({PERSONAL_DATA_ERASED})
+"""Types only admins post (``saylau erase`` appends it): ingest requires the ``admin`` scope."""
 
 UNVERIFIED = "unverified"
 ABOUT_A_REPORT = "report"
@@ -39,9 +42,10 @@ REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERV
                   TURNOUT_ANNOUNCED)
 TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
-NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES)
-"""Types about reports (triage, raw inbound messages) or registries and official figures,
-not reports of what happened."""
+NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES,
+               PERSONAL_DATA_ERASED)
+"""Types about reports (triage, raw inbound messages), registries and official figures, or
+the log itself (an erasure), not reports of what happened."""
 
 UNKNOWN_REGION = "(unknown)"
 UNSPECIFIED_CITY = "(unspecified)"

@@ -16,7 +16,8 @@ log = logging.getLogger("saylau.ingest")
 
 
 async def content_hashes(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The content hash of each id accepted before."""
+    """The dedup fingerprint of each id accepted before (column ``content_hash``: the keyed
+    fingerprint of the plaintext envelope, see ``saylau.intake.personal``)."""
     rows = await pool.fetch("SELECT event_id, content_hash FROM accepted_events "
                             "WHERE event_id = ANY($1::uuid[])", ids)
     return {r["event_id"]: r["content_hash"] for r in rows}
@@ -46,7 +47,7 @@ async def remember(pool: asyncpg.Pool, accepted: list[tuple[Pending, Any]], part
             "kafka_partition, kafka_offset, partner, received_at) SELECT * FROM unnest("
             "$1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], "
             "$7::timestamptz[]) ON CONFLICT DO NOTHING",
-            [p.envelope.event_id for p, _ in accepted], [p.digest for p, _ in accepted],
+            [p.envelope.event_id for p, _ in accepted], [p.fingerprint for p, _ in accepted],
             [p.key for p, _ in accepted], [m.partition for _, m in accepted],
             [m.offset for _, m in accepted], [partner] * len(accepted), [now] * len(accepted))
         registered = sorted({p.envelope.station_id for p, _ in accepted

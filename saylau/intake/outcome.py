@@ -39,7 +39,9 @@ class Outcome:
 
 @dataclass
 class Pending:
-    """A valid item not yet appended: its envelope, wire form, content hash and Kafka key."""
+    """A valid item not yet appended: its envelope, wire form (names sealed before it is
+    appended), content hash (of the sealed wire), Kafka key, and ``fingerprint``: the keyed
+    hash of the plaintext envelope that dedup compares."""
 
     index: int
     envelope: Envelope
@@ -47,6 +49,7 @@ class Pending:
     digest: str
     key: str = ""
     warnings: list[str] = field(default_factory=list)
+    fingerprint: str = ""
 
 
 @dataclass

@@ -13,12 +13,14 @@ from prometheus_client import Counter
 from saylau.catalogue import Catalogue, FieldError
 from saylau.db import UNAVAILABLE
 from saylau.decode import compiled
-from saylau.domain.vocabulary import OPERATOR_TYPES
-from saylau.envelope import content_hash, partition_key
+from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
+from saylau.envelope import partition_key
 from saylau.intake import ingest_tables
 from saylau.intake.log import ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
+from saylau.intake.personal import SealingKeys, fingerprint, seal
 from saylau.intake.validation import validate_item
+from saylau.privacy.keys import MasterKeyError
 
 log = logging.getLogger("saylau.ingest")
 ACCEPTED = Counter("saylau_events_accepted_total", "Events acknowledged by the broker")
@@ -37,14 +39,17 @@ class Message:
 class Intake:
     """The one append path: validation, dedup by event id, the hash-chained log."""
 
-    def __init__(self, log_: ChainedLog, pool: asyncpg.Pool, catalogue: Catalogue) -> None:
+    def __init__(self, log_: ChainedLog, pool: asyncpg.Pool, catalogue: Catalogue,
+                 keys: SealingKeys) -> None:
         self.log, self.pool, self.catalogue = log_, pool, compiled(catalogue)
+        self.keys = keys
 
     async def submit(self, items: list[Any], partner: str,
                      scopes: frozenset[str] = INGEST_ONLY) -> list[Outcome]:
         """Validate, dedup and append ``items``; one outcome per item, in order.
 
-        Operator types (verify, reject, claim, escalate, comment) need the ``triage`` scope.
+        Operator types (verify, reject, claim, escalate, comment) need the ``triage`` scope,
+        ``personal_data.erased`` the ``admin`` scope.
         Raises Unavailable when PostgreSQL does not answer (nothing was appended).
         """
         return await self.submit_checked(self.check(items, scopes), partner)
@@ -82,9 +87,13 @@ class Intake:
             elif envelope.type in OPERATOR_TYPES and "triage" not in scopes:
                 checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
                     FieldError(("type",), f"{envelope.type} needs a key with the triage scope")])
+            elif envelope.type in ADMIN_TYPES and "admin" not in scopes:
+                checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
+                    FieldError(("type",), f"{envelope.type} needs a key with the admin scope")])
             else:
                 wire = envelope.wire()
-                checked.pending.append(Pending(i, envelope, wire, content_hash(wire)))
+                checked.pending.append(Pending(i, envelope, wire, "",
+                                               fingerprint=fingerprint(self.keys, wire)))
         return checked
 
     async def append(self, checked: Checked, partner: str) -> list[Outcome]:
@@ -94,6 +103,9 @@ class Intake:
         except UNAVAILABLE as exc:
             log.warning("database unavailable: %s", exc)
             raise Unavailable("database unavailable; nothing was appended") from exc
+        except MasterKeyError as exc:
+            log.error("%s", exc)
+            raise Unavailable(f"{exc}; nothing was appended") from exc
 
     async def _append(self, checked: Checked, partner: str) -> list[Outcome]:
         now, outcomes = datetime.now(UTC), checked.outcomes
@@ -101,6 +113,7 @@ class Intake:
         await self._route_reports(pending, outcomes)
         pending = [p for p in pending if outcomes[p.index] is None]
         await self._warn_unknown_stations(pending)
+        await seal(pending, self.keys, self.catalogue)
         accepted = await self.log.append(pending, outcomes, partner, now)
         await ingest_tables.remember(self.pool, accepted, partner, now)
         return [o for o in outcomes if o is not None]
@@ -123,19 +136,20 @@ class Intake:
                                   "check the id (the report was accepted)")
 
     async def _dedup(self, pending: list[Pending], outcomes: list[Outcome | None]) -> list[Pending]:
-        """Known ids: same content → duplicate (200), other content → conflict (409)."""
+        """Known ids: same content → duplicate (200), other content → conflict (409), by the
+        keyed fingerprint of the plaintext (the sealed content hash differs on every retry)."""
         known = await ingest_tables.content_hashes(self.pool, [p.envelope.event_id
                                                                for p in pending])
         fresh = []
         for p in pending:
             eid = p.envelope.event_id
             if eid in known:
-                same = known[eid] == p.digest
+                same = known[eid] == p.fingerprint
                 outcomes[p.index] = (Outcome(200, "duplicate", str(eid)) if same else Outcome(
                     409, "conflict", str(eid),
                     [FieldError(("event_id",), "already accepted with different content")]))
                 continue
-            known[eid] = p.digest
+            known[eid] = p.fingerprint
             fresh.append(p)
         return fresh
 

@@ -15,6 +15,7 @@ from saylau.ddl import READ, table
 from saylau.decode import Decoded
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import ABOUT_A_REPORT, TARGETING, UNVERIFIED
+from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
 
 events = table(
@@ -38,8 +39,6 @@ events = table(
 COLUMNS = ("event_id", "type", "schema_version", "occurred_at", "received_at", "partner",
            "station_id", "region", "city", "election_id", "status", "kafka_partition",
            "kafka_offset", "record")
-PERSONAL_FIELDS = ("persons", "names", "sender", "name")
-REDACTED = "[redacted]"
 Rows = tuple[list[tuple[Any, ...]], dict[uuid.UUID, str]]
 
 
@@ -85,12 +84,13 @@ async def fetch_records(conn: asyncpg.Connection,
 
 
 async def event(conn: asyncpg.Connection, event_id: Any,
-                redact: bool) -> dict[str, Any] | None:
+                names: Names) -> dict[str, Any] | None:
     row = await conn.fetchrow("SELECT record::text AS record, status, kafka_partition, "
                               "kafka_offset FROM events WHERE event_id = $1", event_id)
     if row is None:
         return None
-    return {"record": shown_record(row["record"], redact), "status": row["status"],
+    [record] = await shown_records([row["record"]], names)
+    return {"record": record, "status": row["status"],
             "partition": row["kafka_partition"], "offset": row["kafka_offset"]}
 
 
@@ -101,7 +101,7 @@ ORDER BY occurred_at, event_id LIMIT $2
 """
 
 
-async def station_timeline(conn: asyncpg.Connection, station_id: str, redact: bool, limit: int,
+async def station_timeline(conn: asyncpg.Connection, station_id: str, names: Names, limit: int,
                            after: tuple[Any, ...] | None = None
                            ) -> tuple[list[dict[str, Any]], str | None]:
     """A keyset page of the reports about a station, by (occurred_at, event_id): both fixed
@@ -110,16 +110,25 @@ async def station_timeline(conn: asyncpg.Connection, station_id: str, redact: bo
     rows = await conn.fetch(STATION_TIMELINE, station_id, limit + 1, *(after or (None, None)))
     shown, next_cursor = paging.page("station_timeline", rows, limit,
                                      lambda r: [r["occurred_at"], r["event_id"]])
-    return [{**shown_record(r["record"], redact), "status": r["status"]}
-            for r in shown], next_cursor
+    records = await shown_records([r["record"] for r in shown], names)
+    return [{**record, "status": r["status"]}
+            for record, r in zip(records, shown, strict=True)], next_cursor
 
 
-def shown_record(text: str, redact: bool) -> dict[str, Any]:
-    """The record as appended; names of detained people and observers hidden unless allowed."""
-    record: dict[str, Any] = orjson.loads(text)
-    if redact:
-        payload = record.get("payload", {})
-        for name in PERSONAL_FIELDS:
-            if isinstance(payload.get(name), (str, list)):  # names; a head count stays
-                payload[name] = REDACTED
-    return record
+async def shown_records(texts: list[str], names: Names) -> list[dict[str, Any]]:
+    """The records as appended (names sealed), as this reader may see them: names opened
+    for auditors and admins (one key fetch for all), ``"[redacted]"`` for everyone else."""
+    return await names.show([orjson.loads(text) for text in texts])
+
+
+async def sealed_with(conn: asyncpg.Connection, key_ids: list[str]) -> list[dict[str, Any]]:
+    """The events holding a value sealed under one of ``key_ids`` (found by the blind index,
+    ``saylau find``): id, type, when, where; oldest first."""
+    if not key_ids:
+        return []
+    patterns = ["%enc:v1:" + k.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+                + ":%" for k in key_ids]
+    rows = await conn.fetch(
+        "SELECT event_id, type, occurred_at, station_id, region, city FROM events "
+        "WHERE record::text LIKE ANY($1::text[]) ORDER BY occurred_at, event_id", patterns)
+    return [dict(r) for r in rows]

@@ -14,8 +14,9 @@ from saylau import paging
 from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import ESCALATED, NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
+from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
-from saylau.readmodels.events import shown_record
+from saylau.readmodels.events import shown_records
 
 triage_actions = table(
     "triage_actions", READ,
@@ -105,7 +106,7 @@ ORDER BY q.queue_rank, q.received_at, q.event_id LIMIT $1
 """
 
 
-async def triage_queue_page(conn: asyncpg.Connection, limit: int, redact: bool,
+async def triage_queue_page(conn: asyncpg.Connection, limit: int, names: Names,
                             after: tuple[Any, ...] | None = None
                             ) -> tuple[list[dict[str, Any]], str | None]:
     """A keyset page of unverified reports, urgent first, each with its claim, escalations
@@ -115,9 +116,9 @@ async def triage_queue_page(conn: asyncpg.Connection, limit: int, redact: bool,
     shown, next_cursor = paging.page("triage", rows, limit, lambda r: [
         r["queue_rank"], r["received_at"], r["event_id"]])
     handled = await triage_summaries(conn, [r["event_id"] for r in shown])
-    return [{**shown_record(r["record"], redact),
-             "triage": handled.get(r["event_id"], triage_summary([]))}
-            for r in shown], next_cursor
+    records = await shown_records([r["record"] for r in shown], names)
+    return [{**record, "triage": handled.get(r["event_id"], triage_summary([]))}
+            for record, r in zip(records, shown, strict=True)], next_cursor
 
 
 def triage_summary(actions: Sequence[asyncpg.Record]) -> dict[str, Any]:

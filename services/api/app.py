@@ -49,7 +49,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging()
         wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, command_timeout=10,
-                                            webhooks=True))
+                                            webhooks=True, keys=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from saylau import paging
 from saylau.auth import Principal
 from saylau.bootstrap import start_producer
+from saylau.privacy.records import Names
 from saylau.settings import Settings
 from saylau.web import require
 from services.api.live import Broadcaster
@@ -60,6 +61,14 @@ ProducerDep = Annotated[AIOKafkaProducer, Depends(producer)]
 def may_see_names(principal: Principal) -> bool:
     """Names of detained people and observers: only for auditors and admins."""
     return bool({"audit", "admin"} & principal.scopes)
+
+
+def names(request: Request, who: ReaderDep) -> Names:
+    """How the caller sees names: opened for ``audit`` / ``admin`` keys, else redacted."""
+    return Names(request.app.state.wiring.keys, may_see_names(who))
+
+
+NamesDep = Annotated[Names, Depends(names)]
 
 
 CursorQuery = Annotated[str | None, Query(max_length=1000, description=(

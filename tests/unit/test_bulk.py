@@ -9,7 +9,8 @@ from saylau.catalogue import catalogue
 from saylau.channels.bulk import COLUMNS, parse_csv, parse_ndjson, partner_namespace
 from saylau.intake.validation import validate_item
 
-NS = partner_namespace("kibhr")
+KEY = bytes(32)
+NS = partner_namespace("kibhr", KEY)
 EVENT = {"event_id": "04ae850f-43b3-58ed-abcc-81073ccfab20", "type": "observer.access_denied",
          "schema_version": 1, "occurred_at": "2021-01-10T06:00:00+06:00", "source": "kibhr",
          "station_id": "PS-660", "payload": {"observers": 4}}
@@ -28,9 +29,11 @@ def test_a_line_without_id_gets_one_from_its_content_and_partner() -> None:
     bare = {k: v for k, v in EVENT.items() if k != "event_id"}
     text = orjson.dumps(bare).decode()
     (first,), (again,) = parse_ndjson(text, NS), parse_ndjson(text, NS)
-    (other,) = parse_ndjson(text, partner_namespace("someone-else"))
+    (other,) = parse_ndjson(text, partner_namespace("someone-else", KEY))
     assert first.item and again.item and other.item
     assert first.item["event_id"] == again.item["event_id"] != other.item["event_id"]
+    (keyed,) = parse_ndjson(text, partner_namespace("kibhr", bytes([1]) * 32))
+    assert keyed.item and keyed.item["event_id"] != first.item["event_id"]  # keyed, not uuid5
 
 
 def test_csv_rows_become_envelopes_with_place_and_payload() -> None:

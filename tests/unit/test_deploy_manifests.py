@@ -19,7 +19,8 @@ from saylau.settings import Settings
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 SETTINGS = {name.upper() for name in Settings.model_fields}
 REQUIRED = {"KAFKA_BOOTSTRAP", "DATABASE_URL", "EVENTS_TOPIC", "DEAD_LETTER_TOPIC",
-            "EVENTS_PARTITIONS", "READ_SCHEMA", "PROJECTOR_GROUP", "SAYLAU_API_KEYS"}
+            "EVENTS_PARTITIONS", "READ_SCHEMA", "PROJECTOR_GROUP", "SAYLAU_API_KEYS",
+            "SAYLAU_MASTER_KEY"}
 PORT_SETTING = {"ingest": "INGEST_PORT", "api": "API_PORT"}
 
 

@@ -30,3 +30,10 @@ def test_every_type_has_a_row_and_an_example() -> None:
     page = generator().DOC.read_text(encoding="utf-8")
     for type_name in Catalogue().types:
         assert f"| `{type_name}` |" in page and f"### `{type_name}`" in page
+
+
+def test_every_personal_field_is_named_on_the_page() -> None:
+    page = generator().DOC.read_text(encoding="utf-8")
+    assert "Personal data (encrypted at ingest, redacted for read-only scopes): " \
+           "`persons[].name`" in page
+    assert "`journalist`" in page and "`names[]`" in page and "`sender`" in page

@@ -6,12 +6,16 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pytest
 
 from saylau.catalogue import catalogue
+from saylau.envelope import content_hash, stored_envelope
 from saylau.intake.log import ChainedLog
 from saylau.intake.outcome import Unavailable
 from saylau.intake.service import Intake
+from saylau.privacy.keys import LocalMasterKey
+from saylau.privacy.memory import InMemoryKeyStore
 from tests.factories import detention, envelope
 
 
@@ -57,8 +61,11 @@ class FakePool:
         return "INSERT"
 
 
-def intake(pool: FakePool, producer: FakeProducer) -> Intake:
-    return Intake(ChainedLog(producer, "events", 6), pool, catalogue())  # type: ignore[arg-type]
+def intake(pool: FakePool, producer: FakeProducer,
+           keys: InMemoryKeyStore | None = None) -> Intake:
+    keys = keys or InMemoryKeyStore(LocalMasterKey(bytes(32)), bytes(range(32)))
+    return Intake(ChainedLog(producer, "events", 6), pool, catalogue(),  # type: ignore[arg-type]
+                  keys)
 
 
 async def test_submit_validates_dedups_and_appends_once_per_item() -> None:
@@ -92,3 +99,27 @@ async def test_database_down_is_unavailable_and_nothing_is_sent() -> None:
     with pytest.raises(Unavailable, match="nothing was appended"):
         await intake(pool, producer).submit([detention("Oral", 1)], "hotline")
     assert producer.sent == []
+
+
+async def test_names_are_sealed_before_hashing_and_a_resent_report_is_still_a_duplicate() -> None:
+    pool, producer = FakePool(), FakeProducer()
+    keys = InMemoryKeyStore(LocalMasterKey(bytes(32)), bytes(range(32)))
+    service = intake(pool, producer, keys)
+    named = {**detention("Oral", 1), "payload": {"count": 1, "persons": ["Жанат Реимов"]}}
+    changed = {**named, "payload": {"count": 1, "persons": ["Someone Else"]}}
+    outcomes = await service.submit([named, named], "hotline")
+    again = await service.submit([named, changed], "hotline")
+    assert [o.code for o in outcomes + again] == [202, 200, 200, 409]
+    (sent,) = producer.sent
+    assert "Жанат".encode() not in sent and b"enc:v1:" in sent
+    record = orjson.loads(sent)
+    assert record["content_hash"] == content_hash(stored_envelope(record))  # verify: no key
+    assert await keys.find_keys("жанат  реимов")
+
+
+async def test_only_admins_append_personal_data_erased() -> None:
+    erased = envelope("personal_data.erased", {"requested_by": "a", "values": 1,
+                                               "requested_at": "2026-11-30T12:00:00+00:00"})
+    service = intake(FakePool(), FakeProducer())
+    assert [o.code for o in await service.submit([erased], "ngo")] == [403]
+    assert [o.code for o in await service.submit([erased], "ngo", frozenset({"admin"}))] == [202]

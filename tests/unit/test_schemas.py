@@ -28,7 +28,7 @@ CATALOGUE_TYPES = {
     "report.retracted", "triage.claimed", "triage.escalated", "triage.commented",
     "station.registered", "station.moved", "observer.accredited",
     "observer.accreditation_revoked", "checklist.submitted", "turnout.reported",
-    "turnout.announced", "protocol.reported",
+    "turnout.announced", "protocol.reported", "personal_data.erased",
 }
 
 

@@ -9,7 +9,7 @@ from saylau import paging
 from saylau.paging import MAX_PAGE
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
-from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, answer, may_see_names
+from services.api.deps import CursorQuery, NamesDep, PoolDep, ReaderDep, after, answer
 
 router = APIRouter()
 
@@ -37,12 +37,12 @@ async def get_station(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
 
 
 @router.get("/v1/stations/{station_id}/timeline")
-async def get_timeline(station_id: str, db: PoolDep, who: ReaderDep,
+async def get_timeline(station_id: str, db: PoolDep, shown: NamesDep,
                        limit: int = Query(500, ge=1, le=MAX_PAGE),
                        cursor: CursorQuery = None) -> Any:
     """Every report about one station, in time order, with its triage status (keyset pages)."""
     key = after("station_timeline", cursor, (paging.timestamp, paging.uuid_text))
     async with db.acquire() as conn:
         events, next_cursor = await stored_events.station_timeline(
-            conn, station_id, not may_see_names(who), limit, key)
+            conn, station_id, shown, limit, key)
     return answer({"station_id": station_id, "events": events, "next": next_cursor})

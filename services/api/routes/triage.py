@@ -8,19 +8,18 @@ from fastapi import APIRouter, Query
 from saylau import paging
 from saylau.paging import MAX_PAGE
 from saylau.readmodels import triage as triage_reads
-from services.api.deps import CursorQuery, PoolDep, ReaderDep, after, answer, may_see_names
+from services.api.deps import CursorQuery, NamesDep, PoolDep, after, answer
 
 router = APIRouter()
 
 
 @router.get("/v1/triage")
-async def get_triage(db: PoolDep, who: ReaderDep,
+async def get_triage(db: PoolDep, shown: NamesDep,
                      limit: int = Query(200, ge=1, le=MAX_PAGE),
                      cursor: CursorQuery = None) -> Any:
     """The triage queue: unverified reports, urgent first, with claim, urgency and notes
     (keyset pages)."""
     key = after("triage", cursor, (paging.integer, paging.timestamp, paging.uuid_text))
     async with db.acquire() as conn:
-        reports, next_cursor = await triage_reads.triage_queue_page(
-            conn, limit, not may_see_names(who), key)
+        reports, next_cursor = await triage_reads.triage_queue_page(conn, limit, shown, key)
     return answer({"reports": reports, "next": next_cursor})

@@ -88,7 +88,7 @@ async def post_import(request: Request, principal: IngestKey, intake: IntakeDep)
         return problem(415, "send application/x-ndjson (one envelope per line) or text/csv")
     text = (await bounded_body(request, MAX_IMPORT_BODY)).decode("utf-8-sig", "replace")
     parse = parse_csv if content_type == "text/csv" else parse_ndjson
-    lines = parse(text, partner_namespace(principal.partner))
+    lines = parse(text, partner_namespace(principal.partner, intake.keys.index_key))
     if len(lines) > MAX_IMPORT_LINES:
         return problem(413, f"{len(lines)} lines; at most {MAX_IMPORT_LINES} per import")
     items = [line.item for line in lines if line.item is not None]

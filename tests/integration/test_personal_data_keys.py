@@ -1,0 +1,148 @@
+"""The data-key store: one contract run against the in-memory fake and PostgreSQL (a fresh
+schema per test), plus what only PostgreSQL can show (rows at rest, startup checks)."""
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import orjson
+import pytest
+
+from saylau.catalogue import Catalogue
+from saylau.privacy.erasure import erase
+from saylau.privacy.keys import KeyWrapper, LocalMasterKey, MasterKeyError
+from saylau.privacy.memory import InMemoryKeyStore
+from saylau.privacy.sealing import decrypt_personal, encrypt_personal, sealed_key_ids
+from saylau.privacy.store import PostgresKeyStore
+from saylau.settings import settings
+
+pytestmark = pytest.mark.integration
+CAT = Catalogue()
+MASTER = LocalMasterKey(os.urandom(32))
+
+
+@dataclass
+class Harness:
+    store: Any
+    reopen: Callable[[KeyWrapper], Awaitable[Any]]
+    """A second store over the same rows (no shared cache), as another process sees them."""
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[tuple[asyncpg.Pool, str]]:
+    schema = f"privacy_{uuid4().hex[:12]}"
+    async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=3) as created:
+        yield created, schema
+        await created.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def keys(request: pytest.FixtureRequest,
+               pool: tuple[asyncpg.Pool, str]) -> AsyncIterator[Harness]:
+    if request.param == "memory":
+        memory = InMemoryKeyStore(MASTER, os.urandom(32))
+
+        async def same(wrapper: KeyWrapper) -> InMemoryKeyStore:
+            assert wrapper.key_id == memory.wrapper.key_id
+            return memory
+        yield Harness(memory, same)
+        return
+    yield Harness(await PostgresKeyStore.open(pool[0], MASTER, pool[1]),
+                  lambda wrapper: PostgresKeyStore.open(pool[0], wrapper, pool[1]))
+
+
+async def detention(store: Any, names: list[str]) -> tuple[str, dict]:
+    keyring, event_id = store.keyring(), str(uuid4())
+    payload = {"count": len(names), "persons": [{"name": n, "role": "observer"} for n in names]}
+    sealed = encrypt_personal("detention.reported", payload, keyring, event_id=event_id,
+                              version=2, cat=CAT)
+    await store.save(keyring.issued)
+    return event_id, sealed
+
+
+async def opened(store: Any, event_id: str, sealed: dict) -> list[str]:
+    keyring = await store.fill(store.keyring(),
+                               sealed_key_ids("detention.reported", sealed, 2, cat=CAT))
+    payload = decrypt_personal("detention.reported", sealed, keyring, event_id=event_id,
+                               version=2, cat=CAT)
+    return [p["name"] for p in payload["persons"]]
+
+
+def key_of(sealed: dict, index: int) -> str:
+    return sealed["persons"][index]["name"].split(":")[2]
+
+
+async def test_saved_keys_read_back_and_are_found_by_name(keys: Harness) -> None:
+    event_id, sealed = await detention(keys.store, ["Zhanat Reimov", "Жанат Реимов"])
+    other = await keys.reopen(MASTER)
+    assert await opened(other, event_id, sealed) == ["Zhanat Reimov", "Жанат Реимов"]
+    assert await other.find_keys("  zhanat REIMOV ") == [key_of(sealed, 0)]
+    assert await other.find_keys("Жанат реимов") == [key_of(sealed, 1)]
+    assert await other.find_keys("Nobody") == []
+
+
+async def test_erase_destroys_every_key_of_that_name_only(keys: Harness) -> None:
+    first = await detention(keys.store, ["Zhanat Reimov", "Arsen Zhumagaliev"])
+    second = await detention(keys.store, ["zhanat reimov"])
+    assert await opened(keys.store, *first) == ["Zhanat Reimov", "Arsen Zhumagaliev"]  # cached
+    payload = await erase(keys.store, ["Zhanat Reimov"], "admin", datetime.now(UTC))
+    assert payload["values"] == 2 and "Zhanat" not in orjson.dumps(payload).decode()
+    for reader in (keys.store, await keys.reopen(MASTER)):
+        assert await opened(reader, *first) == ["[erased]", "Arsen Zhumagaliev"]
+        assert await opened(reader, *second) == ["[erased]"]
+    assert await keys.store.find_keys("Zhanat Reimov") == []
+    assert (await erase(keys.store, ["Zhanat Reimov"], "admin", datetime.now(UTC)))["values"] == 0
+
+
+async def test_rotation_rewraps_keys_and_leaves_events_alone(keys: Harness) -> None:
+    event_id, sealed = await detention(keys.store, ["Zhanat Reimov"])
+    await detention(keys.store, ["Arsen Zhumagaliev"])
+    await erase(keys.store, ["Arsen Zhumagaliev"], "admin", datetime.now(UTC))
+    before = orjson.dumps(sealed)
+    new = LocalMasterKey(os.urandom(32))
+    assert await keys.store.rotate(new) == 1  # the erased key stays erased
+    reopened = await keys.reopen(new)
+    assert await opened(reopened, event_id, sealed) == ["Zhanat Reimov"]
+    assert orjson.dumps(sealed) == before
+    assert await reopened.find_keys("Zhanat Reimov") == [key_of(sealed, 0)]
+
+
+async def test_rows_at_rest_hold_no_name_and_rotation_changes_every_blob(
+        pool: tuple[asyncpg.Pool, str]) -> None:
+    store = await PostgresKeyStore.open(pool[0], MASTER, pool[1])
+    await detention(store, ["Zhanat Reimov", "Жанат Реимов"])
+    table = f'"{pool[1]}".personal_data_keys'
+    dump = await pool[0].fetch(f"SELECT * FROM {table}")
+    assert len(dump) == 3  # two data keys and the index key
+    raw = orjson.dumps([dict(r) for r in dump], default=bytes.hex)
+    assert b"Zhanat" not in raw and "Жанат".encode() not in raw
+    old = {r["key_id"]: r["wrapped_key"] for r in dump}
+    new = LocalMasterKey(os.urandom(32))
+    await store.rotate(new)
+    rows = await pool[0].fetch(f"SELECT key_id, wrapped_key, wrapped_by FROM {table}")
+    assert {r["wrapped_by"] for r in rows} == {new.key_id}
+    assert all(old[r["key_id"]] != r["wrapped_key"] for r in rows)
+    assert (await PostgresKeyStore.open(pool[0], new, pool[1])).index_key == store.index_key
+    await erase(store, ["Zhanat Reimov"], "admin", datetime.now(UTC))
+    erased = await pool[0].fetch(f"SELECT wrapped_key, blind_index FROM {table} "
+                                 "WHERE erased_at IS NOT NULL")
+    assert len(erased) == 1
+    assert erased[0]["wrapped_key"] is None and erased[0]["blind_index"] is None
+
+
+async def test_a_wrong_or_old_master_key_fails_at_startup(pool: tuple[asyncpg.Pool, str]) -> None:
+    store = await PostgresKeyStore.open(pool[0], MASTER, pool[1])
+    with pytest.raises(MasterKeyError, match="not by the configured master key"):
+        await PostgresKeyStore.open(pool[0], LocalMasterKey(os.urandom(32)), pool[1])
+    stale = await PostgresKeyStore.open(pool[0], MASTER, pool[1])  # e.g. a running ingest
+    await store.rotate(LocalMasterKey(os.urandom(32)))
+    with pytest.raises(MasterKeyError, match="wrong or lost"):
+        await PostgresKeyStore.open(pool[0], MASTER, pool[1])
+    with pytest.raises(MasterKeyError, match="rotated"):  # never a key the new one cannot open
+        await detention(stale, ["Zhanat Reimov"])
+    await detention(store, ["Zhanat Reimov"])
