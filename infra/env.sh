@@ -2,7 +2,8 @@
 # Defaults for the local services; source it:  . infra/env.sh
 #
 # Exports, only when not already set:
-#   KAFKA_BOOTSTRAP=127.0.0.1:${KAFKA_PORT:-19092}
+#   KAFKA_BOOTSTRAP=127.0.0.1:${KAFKA_PORT:-19092}  (with KAFKA_BROKERS=3: all three nodes,
+#     127.0.0.1:19092,127.0.0.1:19192,127.0.0.1:19292, each KAFKA_PORT + 100*(N-1))
 #   DATABASE_URL=postgresql://saylau@127.0.0.1:${PG_PORT:-15432}/saylau
 # and SAYLAU_OWN_KAFKA / SAYLAU_OWN_PG = 1 when this file chose the value
 # (so the caller should start the local instance with infra/kafka.sh or
@@ -11,6 +12,12 @@
 
 if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
     KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT:-19092}"
+    _saylau_n=2
+    while [ "$_saylau_n" -le "${KAFKA_BROKERS:-1}" ]; do
+        KAFKA_BOOTSTRAP="$KAFKA_BOOTSTRAP,127.0.0.1:$((${KAFKA_PORT:-19092} + 100 * (_saylau_n - 1)))"
+        _saylau_n=$((_saylau_n + 1))
+    done
+    unset _saylau_n
     SAYLAU_OWN_KAFKA=1
 elif [ -z "${SAYLAU_OWN_KAFKA:-}" ]; then
     SAYLAU_OWN_KAFKA=0

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Local single-node Apache Kafka (KRaft) broker, no Docker.
+# Local Apache Kafka (KRaft), no Docker: one node (default) or a cluster of KAFKA_BROKERS nodes.
 #
-#   bash infra/kafka.sh start    # fetch jars (first run), format, start, wait until it serves
-#   bash infra/kafka.sh stop     # SIGTERM, wait up to 30 s, then SIGKILL
-#   bash infra/kafka.sh status   # exit 0 if running and the port answers, else 1
+#   bash infra/kafka.sh start         # fetch jars (first run), format, start, wait until it serves
+#   bash infra/kafka.sh stop          # SIGTERM, wait up to 30 s, then SIGKILL
+#   bash infra/kafka.sh status        # exit 0 if every node runs and its port answers, else 1
+#   bash infra/kafka.sh stop-node N   # stop node N only (1-based)
+#   bash infra/kafka.sh start-node N  # start node N only and wait until it serves
+#
+# KAFKA_BROKERS=3 runs three combined broker+controller nodes with one cluster id and a
+# controller quorum of the three: node N listens on KAFKA_PORT + 100*(N-1) (19092, 19192,
+# 19292; controllers on the port + 1), with its run directory and data in
+# "$KAFKA_RUN_DIR-N" (var/kafka-1 ... var/kafka-3). Topics default to replication factor
+# min(3, nodes) and min.insync.replicas 2 when that factor is 3 or more; unclean leader
+# election is off.
 #
 # Jars come from Maven Central through `mvn` (infra/kafka/pom.xml).
 # Environment (all optional):
@@ -13,6 +22,9 @@
 #   KAFKA_START_TIMEOUT (90 seconds)
 #   KAFKA_RUN_DIR ($ROOT/var/kafka: pid, logs, server.properties, cluster id, lock; give a
 #     second broker its own, or start/stop/status act on the first one)
+#   KAFKA_BROKERS (1)  KAFKA_PORTS / KAFKA_CONTROLLER_PORTS (comma lists, one per node,
+#     overriding the port + 100*(N-1) rule; tests use them for free ports)
+#   With KAFKA_BROKERS > 1, KAFKA_DATA is ignored: node N keeps its data in "$KAFKA_RUN_DIR-N/data".
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -25,22 +37,71 @@ KAFKA_DATA="${KAFKA_DATA:-$ROOT/var/kafka/data}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx768m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
-RUN_DIR="${KAFKA_RUN_DIR:-$ROOT/var/kafka}"
-LOG_DIR="$RUN_DIR/logs"
-PID_FILE="$RUN_DIR/kafka.pid"
-OUT_FILE="$RUN_DIR/kafka.out"
-PROPS="$RUN_DIR/server.properties"
-CLUSTER_ID_FILE="$RUN_DIR/cluster.id"
-LOCK_FILE="$RUN_DIR/.lock"
+KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
+[[ "$KAFKA_BROKERS" =~ ^[1-9]$ ]] || { echo "kafka: ERROR: KAFKA_BROKERS must be 1-9 (got '$KAFKA_BROKERS')" >&2; exit 2; }
+RUN_BASE="${KAFKA_RUN_DIR:-$ROOT/var/kafka}"
 LIBS="$KAFKA_HOME/libs"
 LIBS_STAMP="$LIBS/.complete"
+KAFKA_NODE_ID=1
+if [ "$KAFKA_BROKERS" -ge 3 ]; then KAFKA_RF=3; else KAFKA_RF="$KAFKA_BROKERS"; fi
+if [ "$KAFKA_RF" -ge 3 ]; then KAFKA_MIN_ISR=2; else KAFKA_MIN_ISR=1; fi
+
+# Per-node paths; select_node switches them (and the ports) to node N of the cluster.
+set_paths() {
+    RUN_DIR="$1"
+    LOG_DIR="$RUN_DIR/logs"
+    PID_FILE="$RUN_DIR/kafka.pid"
+    OUT_FILE="$RUN_DIR/kafka.out"
+    PROPS="$RUN_DIR/server.properties"
+    CLUSTER_ID_FILE="$RUN_DIR/cluster.id"
+    LOCK_FILE="$RUN_DIR/.lock"
+}
+set_paths "$RUN_BASE"
+
+BASE_PORT="$KAFKA_PORT"
+nth() {  # nth LIST N: the N-th item of a comma-separated list (empty if absent)
+    local IFS=, items
+    read -r -a items <<<"$1"
+    echo "${items[$(($2 - 1))]:-}"
+}
+node_port() {
+    local p=""
+    [ -n "${KAFKA_PORTS:-}" ] && p="$(nth "$KAFKA_PORTS" "$1")"
+    echo "${p:-$((BASE_PORT + 100 * ($1 - 1)))}"
+}
+node_controller_port() {
+    local p=""
+    [ -n "${KAFKA_CONTROLLER_PORTS:-}" ] && p="$(nth "$KAFKA_CONTROLLER_PORTS" "$1")"
+    if [ -z "$p" ] && [ "$KAFKA_BROKERS" -eq 1 ]; then p="$KAFKA_CONTROLLER_PORT"; fi
+    echo "${p:-$(($(node_port "$1") + 1))}"
+}
+quorum_voters() {
+    local n out=""
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        out="$out${out:+,}$n@127.0.0.1:$(node_controller_port "$n")"
+    done
+    echo "$out"
+}
+select_node() {
+    KAFKA_NODE_ID="$1"
+    if [ "$KAFKA_BROKERS" -eq 1 ]; then
+        return 0    # the single node keeps every variable exactly as given
+    fi
+    KAFKA_PORT="$(node_port "$1")"
+    KAFKA_CONTROLLER_PORT="$(node_controller_port "$1")"
+    set_paths "$RUN_BASE-$1"
+    KAFKA_DATA="$RUN_DIR/data"
+    CLUSTER_ID_FILE="$RUN_BASE-cluster.id"    # one id shared by every node
+}
+KAFKA_QUORUM_VOTERS="1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
+[ "$KAFKA_BROKERS" -gt 1 ] && KAFKA_QUORUM_VOTERS="$(quorum_voters)"
 
 log() { printf 'kafka: %s\n' "$*"; }
 err() { printf 'kafka: ERROR: %s\n' "$*" >&2; }
 die() { err "$*"; exit 1; }
 
 usage() {
-    echo "usage: $0 {start|stop|status}" >&2
+    echo "usage: $0 {start|stop|status|start-node N|stop-node N|bootstrap}" >&2
     exit 2
 }
 
@@ -114,12 +175,16 @@ corr, _throttle, nbrokers = struct.unpack(">iii", resp[:12])
 if corr != 4242 or nbrokers < 1:
     sys.exit(1)
 pos = 12
-node_id, = struct.unpack(">i", resp[pos:pos + 4]); pos += 4
-hlen, = struct.unpack(">h", resp[pos:pos + 2]); pos += 2
-host = resp[pos:pos + hlen].decode(); pos += hlen
-bport, = struct.unpack(">i", resp[pos:pos + 4])
-print(f"broker {node_id} at {host}:{bport}")
-sys.exit(0 if bport == port else 1)
+ports = []
+for _ in range(nbrokers):  # node_id, host, port, rack (nullable string)
+    node_id, = struct.unpack(">i", resp[pos:pos + 4]); pos += 4
+    hlen, = struct.unpack(">h", resp[pos:pos + 2]); pos += 2
+    host = resp[pos:pos + hlen].decode(); pos += hlen
+    bport, = struct.unpack(">i", resp[pos:pos + 4]); pos += 4
+    rlen, = struct.unpack(">h", resp[pos:pos + 2]); pos += 2 + max(rlen, 0)
+    print(f"broker {node_id} at {host}:{bport}")
+    ports.append(bport)
+sys.exit(0 if port in ports else 1)
 PY
 }
 
@@ -202,6 +267,10 @@ render_props() {
     sed -e "s|\${KAFKA_PORT}|$esc_port|g" \
         -e "s|\${KAFKA_CONTROLLER_PORT}|$esc_cport|g" \
         -e "s|\${KAFKA_DATA}|$esc_data|g" \
+        -e "s|\${KAFKA_NODE_ID}|$KAFKA_NODE_ID|g" \
+        -e "s|\${KAFKA_QUORUM_VOTERS}|$KAFKA_QUORUM_VOTERS|g" \
+        -e "s|\${KAFKA_RF}|$KAFKA_RF|g" \
+        -e "s|\${KAFKA_MIN_ISR}|$KAFKA_MIN_ISR|g" \
         "$INFRA/server.properties.in" >"$tmp"
     # shellcheck disable=SC2016  # a literal "${" is what we look for
     if grep -q '\${' "$tmp"; then
@@ -245,13 +314,11 @@ ensure_formatted() {
 
 # --- subcommands -------------------------------------------------------------
 
-cmd_start() {
+# Launches the selected node unless it already runs (no waiting); sets NODE_PID.
+launch_node() {
     need java "Java 17+ is required to run Kafka"
     need python3 "used for the readiness check"
     mkdir -p "$RUN_DIR" "$LOG_DIR"
-    exec 9>"$LOCK_FILE"
-    flock -w 600 9 || die "timed out waiting for another 'kafka.sh start/stop' to finish"
-
     local pid
     if pid="$(find_pid)"; then
         if ! grep -q "^listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT," "$PROPS" 2>/dev/null; then
@@ -259,6 +326,7 @@ cmd_start() {
         fi
         if port_open "$KAFKA_PORT"; then
             log "kafka already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
+            NODE_PID=""    # nothing to wait for
             return 0
         fi
         # alive but not (yet) listening: probably still starting up
@@ -301,9 +369,16 @@ cmd_start() {
         done
         pid="$(tr -dc '0-9' <"$PID_FILE" 2>/dev/null || true)"
         [ -n "$pid" ] || { show_logs; die "failed to launch the broker (no pid)"; }
-        log "started broker pid $pid on 127.0.0.1:$KAFKA_PORT; waiting until it serves"
+        log "started broker pid $pid on 127.0.0.1:$KAFKA_PORT (node $KAFKA_NODE_ID); waiting until it serves"
     fi
+    NODE_PID="$pid"
+}
 
+# Waits until the selected node (pid $1) serves; fails with its logs if it dies or times out.
+wait_node() {
+    local pid="$1"
+    [ -n "$pid" ] || return 0
+    LOG_OFFSET="${2:-$LOG_OFFSET}"
     local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
     while :; do
         if ! kill -0 "$pid" 2>/dev/null || ! is_our_kafka "$pid"; then
@@ -323,18 +398,24 @@ cmd_start() {
     done
 }
 
-cmd_stop() {
+# Sends SIGTERM to the selected node; prints its pid (nothing if it is not running).
+term_node() {
     mkdir -p "$RUN_DIR"
-    exec 9>"$LOCK_FILE"
-    flock -w 600 9 || die "timed out waiting for another 'kafka.sh start/stop' to finish"
     local pid
     if ! pid="$(find_pid)"; then
         rm -f "$PID_FILE"
-        log "not running"
+        log "node $KAFKA_NODE_ID not running" >&2
         return 0
     fi
-    log "stopping broker pid $pid"
+    log "stopping broker pid $pid (node $KAFKA_NODE_ID)" >&2
     kill -TERM "$pid" 2>/dev/null || true
+    echo "$pid"
+}
+
+# Waits for the selected node's pid $1 to exit (30 s), then SIGKILL.
+reap_node() {
+    local pid="$1"
+    [ -n "$pid" ] || return 0
     local deadline=$((SECONDS + 30))
     while is_our_kafka "$pid"; do
         if [ "$SECONDS" -ge "$deadline" ]; then
@@ -349,23 +430,104 @@ cmd_stop() {
     log "stopped"
 }
 
-cmd_status() {
+status_node() {
     local pid
     if pid="$(find_pid)" && port_open "$KAFKA_PORT"; then
-        log "running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
+        log "node $KAFKA_NODE_ID running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
         return 0
     fi
     if [ -n "${pid:-}" ]; then
-        log "process $pid alive but port $KAFKA_PORT not open"
+        log "node $KAFKA_NODE_ID: process $pid alive but port $KAFKA_PORT not open"
     else
-        log "not running"
+        log "node $KAFKA_NODE_ID not running (127.0.0.1:$KAFKA_PORT)"
     fi
     return 1
+}
+
+# --- whole cluster / one node ---------------------------------------------------
+
+take_lock() {
+    local lock="$RUN_BASE.lock"
+    [ "$KAFKA_BROKERS" -eq 1 ] && { mkdir -p "$RUN_DIR"; lock="$LOCK_FILE"; }
+    mkdir -p "$(dirname "$lock")"
+    exec 9>"$lock"
+    flock -w 600 9 || die "timed out waiting for another 'kafka.sh start/stop' to finish"
+}
+
+cmd_start() {
+    take_lock
+    local n pids=() offsets=()
+    # every node first: a node of a quorum only serves once a majority of controllers is up
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        select_node "$n"
+        LOG_OFFSET="$(stat -c %s "$RUN_DIR/logs/server.log" 2>/dev/null || echo 0)"
+        launch_node
+        pids+=("$NODE_PID")
+        offsets+=("$LOG_OFFSET")
+    done
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        select_node "$n"
+        wait_node "${pids[$((n - 1))]}" "${offsets[$((n - 1))]}"
+    done
+    if [ "$KAFKA_BROKERS" -gt 1 ]; then
+        log "cluster of $KAFKA_BROKERS ready: KAFKA_BOOTSTRAP=$(bootstrap)"
+    fi
+}
+
+cmd_stop() {
+    take_lock
+    local n pids=()
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        select_node "$n"
+        pids+=("$(term_node)")
+    done
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        select_node "$n"
+        reap_node "${pids[$((n - 1))]}"
+    done
+}
+
+cmd_status() {
+    local n rc=0
+    for n in $(seq 1 "$KAFKA_BROKERS"); do
+        select_node "$n"
+        status_node || rc=1
+    done
+    return "$rc"
+}
+
+bootstrap() {
+    local n out=""
+    for n in $(seq 1 "$KAFKA_BROKERS"); do out="$out${out:+,}127.0.0.1:$(node_port "$n")"; done
+    echo "$out"
+}
+
+node_arg() {
+    [[ "${1:-}" =~ ^[1-9]$ ]] && [ "$1" -le "$KAFKA_BROKERS" ] \
+        || die "node must be 1..$KAFKA_BROKERS (got '${1:-}'; set KAFKA_BROKERS)"
+    select_node "$1"
+}
+
+cmd_start_node() {
+    take_lock
+    node_arg "$1"
+    LOG_OFFSET="$(stat -c %s "$RUN_DIR/logs/server.log" 2>/dev/null || echo 0)"
+    launch_node
+    wait_node "$NODE_PID" "$LOG_OFFSET"
+}
+
+cmd_stop_node() {
+    take_lock
+    node_arg "$1"
+    reap_node "$(term_node)"
 }
 
 case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
+    start-node) cmd_start_node "${2:-}" ;;
+    stop-node) cmd_stop_node "${2:-}" ;;
+    bootstrap) bootstrap ;;
     *) usage ;;
 esac

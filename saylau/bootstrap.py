@@ -3,6 +3,7 @@ producer, the projection and the intake service an entrypoint asks for. Nothing 
 at import time; ingest, api, projector, webhook worker and ``saylau replay`` all come here."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +15,18 @@ from saylau.catalogue import Catalogue, catalogue
 from saylau.db import connect_pool, migrate
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
+from saylau.intake.ingest_tables import claim_log
 from saylau.intake.log import ChainedLog
 from saylau.intake.service import Intake
-from saylau.kafka import ensure_topics, make_producer
+from saylau.kafka import ensure_topics, log_facts, make_producer
+from saylau.logidentity import LogMismatch
 from saylau.privacy.store import PostgresKeyStore, key_store
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
 from saylau.webhooks import migrate_webhooks
+
+log = logging.getLogger("saylau.bootstrap")
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,14 @@ async def start_producer(cfg: Settings, topics: bool = False) -> AIOKafkaProduce
 async def build_intake(cfg: Settings, producer: AIOKafkaProducer, pool: asyncpg.Pool,
                        keys: PostgresKeyStore) -> Intake:
     """Intake validates against this release's catalogue (EVENT_SCHEMA_DIR pins only what the
-    projector and replay decode with)."""
+    projector and replay decode with). Refuses (LogMismatch) when the dedup table belongs to
+    another log than the events topic it is about to append to."""
+    topic_id, ends = await log_facts(cfg.kafka_bootstrap, cfg.events_topic)
+    try:
+        await claim_log(pool, cfg.ingest_schema, cfg.events_topic, topic_id, ends)
+    except LogMismatch as exc:
+        log.error("ingest refuses to start: %s", exc)
+        raise
     partitions = len(await producer.partitions_for(cfg.events_topic))
     return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue(), keys)
 

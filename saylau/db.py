@@ -55,6 +55,14 @@ personal_data_keys = table(
 an erased value keeps its row with ``wrapped_key`` and ``blind_index`` NULL."""
 
 
+log_identity = table(
+    "log_identity", INGEST,
+    Column("topic", Text, primary_key=True),
+    Column("topic_id", Text, nullable=False),
+)
+"""The Kafka topic id ``accepted_events`` belongs to (recorded at ingest's first start)."""
+
+
 async def connect_pool(dsn: str, min_size: int = 1, max_size: int = 10,
                        search_path: str | None = None,
                        command_timeout: float = 30) -> asyncpg.Pool:

@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     events_topic: str = "saylau.events"
     dead_letter_topic: str = "saylau.events.dlq"
     events_partitions: int = 6
+    kafka_replication: int | None = None
+    """Topics' replication factor; unset: min(3, brokers in the cluster)."""
+    kafka_min_isr: int | None = None
+    """Topics' min.insync.replicas; unset: 2 when the replication factor is 3 or more, else 1."""
     read_schema: str = "live"
     ingest_schema: str = "ingest"
     saylau_api_keys: str = ""

@@ -25,7 +25,7 @@ start_infra() {
   SAYLAU_STARTED_PG=0
   if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
     bash infra/kafka.sh status >/dev/null 2>&1 || SAYLAU_STARTED_KAFKA=1
-    log "starting Kafka (KRaft, 127.0.0.1:${KAFKA_PORT:-19092})"
+    log "starting Kafka (KRaft, ${KAFKA_BROKERS:-1} node(s) from 127.0.0.1:${KAFKA_PORT:-19092})"
     bash infra/kafka.sh start
   fi
   if [ -z "${DATABASE_URL:-}" ]; then

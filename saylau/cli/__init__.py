@@ -10,10 +10,11 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from saylau.cli import admin, demo, privacy, stations
+from saylau.cli import admin, demo, migratelog, privacy, quickcount, stations
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-REGISTRARS = [admin.register, demo.register, privacy.register, stations.register]
+REGISTRARS = [admin.register, demo.register, privacy.register, quickcount.register,
+              stations.register, migratelog.register]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import asyncpg
 
 from saylau.auth import SCOPES, hash_key, new_key
 from saylau.db import migrate
-from saylau.kafka import ensure_topics
+from saylau.kafka import TopicReplicationError, describe_topic, ensure_topics
 from saylau.settings import settings
 
 
@@ -20,6 +20,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("migrate", help="create the read-model tables and the Kafka topics")
     p.add_argument("--schema", default=None, help="read-model schema (default: READ_SCHEMA)")
     p.set_defaults(run=run_migrate)
+    t = sub.add_parser("topics", help="the Kafka topics")
+    ts = t.add_subparsers(dest="action", required=True)
+    ensure = ts.add_parser("ensure", help="create the topics with KAFKA_REPLICATION / "
+                           "KAFKA_MIN_ISR (the one way they are created); exit 1 if existing "
+                           "ones are replicated less")
+    ensure.set_defaults(run=run_topics_ensure)
     k = sub.add_parser("keys", help="create, list or revoke partner API keys")
     ks = k.add_subparsers(dest="action", required=True)
     create = ks.add_parser("create", help="create a key (printed once; stored hashed)")
@@ -43,6 +49,21 @@ async def run_migrate(args: argparse.Namespace) -> int:
         await conn.close()
     await ensure_topics(cfg)
     print(f"migrated schema {args.schema or cfg.read_schema}; topics ready")
+    return 0
+
+
+async def run_topics_ensure(args: argparse.Namespace) -> int:
+    cfg = settings()
+    try:
+        await ensure_topics(cfg)
+    except TopicReplicationError as exc:
+        print(f"refused: {exc}")
+        return 1
+    for topic in (cfg.events_topic, cfg.dead_letter_topic):
+        facts = await describe_topic(cfg.kafka_bootstrap, topic)
+        rf = min(len(p.replicas) for p in facts.partitions)
+        print(f"{topic}: id {facts.topic_id}, {len(facts.partitions)} partitions, "
+              f"replication factor {rf}")
     return 0
 
 

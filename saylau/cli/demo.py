@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from saylau.cli import demo_quickcount as qc
+
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 CITIES = [("Almaty", "Almaty"), ("Nur-Sultan", "Nur-Sultan"), ("North Kazakhstan", "Petropavlovsk"),
           ("West Kazakhstan", "Oral"), ("Aktobe", "Aktobe"), ("Shymkent", "Shymkent")]
@@ -31,6 +33,8 @@ def register(sub: Any) -> None:
     p.add_argument("--pace", type=float, default=0.3, help="seconds between scenario events")
     p.add_argument("--follow", action="store_true",
                    help="after the scenario, keep posting synthetic reports (Ctrl-C stops)")
+    p.add_argument("--no-quickcount", dest="quickcount", action="store_false",
+                   help="skip the quick count (needs a key with the admin scope to draw)")
     p.set_defaults(run=run_demo)
 
 
@@ -58,6 +62,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             reply = await client.post("/v1/events", json=event)
             print(f"{reply.status_code} {event['type']:<32} {event.get('station_id') or ''}")
             await asyncio.sleep(args.pace)
+        if args.quickcount:
+            await quick_count(client, args.pace)
         rng = random.Random(2021)
         clock = datetime(2021, 1, 10, 12, 0, tzinfo=timezone(timedelta(hours=6)))
         while args.follow:
@@ -65,3 +71,36 @@ async def run_demo(args: argparse.Namespace) -> int:
             await client.post("/v1/events", json=synthetic_report(rng, clock))
             await asyncio.sleep(1.0)
     return 0
+
+
+async def quick_count(client: httpx.AsyncClient, pace: float) -> None:
+    """Register the synthetic stations, draw the sample (seed 20210110), report from the
+    sampled stations ten at a time, then post the CEC's 63.3 % announcement."""
+    registered = qc.stations()
+    reply = await client.post("/v1/events:batch", json=registered)
+    print(f"{reply.status_code} station.registered x{len(registered)}")
+    by_id = {e["station_id"]: e for e in registered}
+    sample: dict[str, Any] = {}
+    for attempt in range(30):  # the draw reads the registry once the projector has it
+        await asyncio.sleep(2)
+        reply = await client.post("/v1/quickcount/samples", json={
+            "election_id": qc.ELECTION, "size": qc.SIZE, "seed": qc.SEED, "replace": True})
+        if reply.status_code != 201:
+            print(f"{reply.status_code} quickcount draw: {reply.text}")
+            if reply.status_code in (401, 403):
+                return
+            continue
+        sample = reply.json()
+        if sum(s["frame"] for s in sample["strata"]) >= len(by_id) or attempt == 29:
+            break
+    if not sample:
+        return
+    print(f"201 sample.drawn {sample['sample_id']} ({len(sample['stations'])} stations)")
+    sampled = [by_id[s] for s in sample["stations"] if s in by_id]
+    for group in qc.chunks(sampled, 10):
+        events = [e for station in group for e in qc.station_reports(station)]
+        reply = await client.post("/v1/events:batch", json=events)
+        print(f"{reply.status_code} quick-count reports from {len(group)} sampled stations")
+        await asyncio.sleep(pace * 5)
+    reply = await client.post("/v1/events", json=qc.announcement())
+    print(f"{reply.status_code} official.results_announced 63.3 %")

@@ -36,6 +36,9 @@ class Breach:
     occurred_at: datetime
     election_id: str | None
     kind: Literal["legal", "alert"]
+    detail: Mapping[str, Any] | None = None
+    """Figures behind an alert that its title only summarises (the quick count's estimate,
+    interval and official figure); None for most breaches."""
 
 
 @dataclass(frozen=True)

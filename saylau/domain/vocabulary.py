@@ -22,8 +22,6 @@ TARGETING = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS)
 OPERATOR_TYPES = frozenset({"report.verified", "report.rejected", *TRIAGE_ACTIONS})
 """Types only operators post: ingest requires the ``triage`` scope for them."""
 PERSONAL_DATA_ERASED = "personal_data.erased"
-ADMIN_TYPES = frozenset({PERSONAL_DATA_ERASED})
-"""Types only admins post (``saylau erase`` appends it): ingest requires the ``admin`` scope."""
 
 UNVERIFIED = "unverified"
 ABOUT_A_REPORT = "report"
@@ -37,9 +35,18 @@ OBSERVER_REVOKED = "observer.accreditation_revoked"
 TURNOUT_REPORTED = "turnout.reported"
 TURNOUT_ANNOUNCED = "turnout.announced"
 CHECKLIST_SUBMITTED = "checklist.submitted"
+PROTOCOL_REPORTED = "protocol.reported"
+SAMPLE_DRAWN = "sample.drawn"
+OFFICIAL_RESULTS = "official.results_announced"
+QUICKCOUNT_STATION_INPUTS = (TURNOUT_REPORTED, PROTOCOL_REPORTED, STATION_REGISTERED)
+"""Types whose arrival or withdrawal at a sampled station changes its election's quick count."""
+ADMIN_TYPES = frozenset({PERSONAL_DATA_ERASED, SAMPLE_DRAWN})
+"""Types only admins post (``saylau erase`` appends an erasure, ``POST
+/v1/quickcount/samples`` a sample, never written by hand): ingest requires the ``admin``
+scope."""
 MESSAGE_RECEIVED = "message.received"
 REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERVER_REVOKED,
-                  TURNOUT_ANNOUNCED)
+                  TURNOUT_ANNOUNCED, SAMPLE_DRAWN, OFFICIAL_RESULTS)
 TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
 NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES,

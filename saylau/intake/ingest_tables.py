@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from saylau.intake.outcome import Pending
+from saylau.logidentity import LogMismatch, check_dedup
 
 log = logging.getLogger("saylau.ingest")
 
@@ -57,3 +58,30 @@ async def remember(pool: asyncpg.Pool, accepted: list[tuple[Pending, Any]], part
             "FROM unnest($1::text[]) AS s ON CONFLICT DO NOTHING", registered, now)
     except (asyncpg.PostgresError, OSError) as exc:
         log.error("acknowledged events not remembered for dedup: %s", exc)
+
+
+async def claim_log(pool: asyncpg.Pool, schema: str, topic: str, topic_id: str,
+                    end_offsets: dict[int, int]) -> None:
+    """Record that ``schema``'s dedup table belongs to ``topic_id``, or raise LogMismatch
+    when it belongs to another log (recreated topic, new cluster, restored backup)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(8675310)")
+        recorded = await conn.fetchval(
+            f'SELECT topic_id FROM "{schema}".log_identity WHERE topic = $1', topic)
+        rows = await conn.fetch(f'SELECT kafka_partition, max(kafka_offset) AS last FROM '
+                                f'"{schema}".accepted_events GROUP BY kafka_partition')
+        problem = check_dedup(topic, schema, recorded,
+                              {r["kafka_partition"]: r["last"] for r in rows}, topic_id,
+                              end_offsets)
+        if problem:
+            raise LogMismatch(problem)
+        if recorded is None:
+            await conn.execute(f'INSERT INTO "{schema}".log_identity (topic, topic_id) '
+                               "VALUES ($1, $2) ON CONFLICT DO NOTHING", topic, topic_id)
+
+
+async def record_log(conn: asyncpg.Connection, schema: str, topic: str, topic_id: str) -> None:
+    """Say ``schema``'s dedup table belongs to ``topic_id`` (after a verified move)."""
+    await conn.execute(f'INSERT INTO "{schema}".log_identity (topic, topic_id) VALUES ($1, $2) '
+                       "ON CONFLICT (topic) DO UPDATE SET topic_id = EXCLUDED.topic_id",
+                       topic, topic_id)

@@ -2,7 +2,8 @@
 
 ``READ_MODELS`` is in write order: the batch transaction folds and writes each in turn (the
 stored events first, since later models read statuses from them; surges after detentions and
-breaches; turnout after the registry). ``saylau compare`` checks the tables of the audited
+breaches; turnout after the registry; the quick count after turnout, whose standing
+counts it reads). ``saylau compare`` checks the tables of the audited
 ones; ``migrate`` creates all of them. Adding a read model: a module defining ``READ_MODEL``
 (see ``saylau.readmodels.base.ReadModel``), listed here, and its route.
 """
@@ -17,6 +18,7 @@ from saylau.readmodels import (
     detentions,
     events,
     incidents,
+    quickcount,
     regions,
     registry,
     stations,
@@ -32,8 +34,8 @@ READ_MODELS: tuple[ReadModel, ...] = (
     events.READ_MODEL, stations.READ_MODEL, detentions.READ_MODEL, as_of.READ_MODEL,
     breaches.READ_MODEL,
     surges.READ_MODEL, registry.READ_MODEL, triage.READ_MODEL, incidents.READ_MODEL,
-    turnout.READ_MODEL, regions.READ_MODEL, timeline.READ_MODEL, changefeed.READ_MODEL,
-    tracking.READ_MODEL,
+    turnout.READ_MODEL, regions.READ_MODEL, quickcount.READ_MODEL, timeline.READ_MODEL,
+    changefeed.READ_MODEL, tracking.READ_MODEL,
 )
 
 

@@ -31,7 +31,9 @@ breaches = table(
     Column("election_id", Text),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("status", Text, nullable=False),
+    Column("detail", JSONB),
     Index("breaches_newest", "occurred_at", "breach_id"),
+    after=("ALTER TABLE breaches ADD COLUMN IF NOT EXISTS detail JSONB",),
 )
 Rows = tuple[list[Breach], list[uuid.UUID]]
 EVIDENCE_SHOWN = 20
@@ -64,7 +66,8 @@ def breach_row(b: Breach) -> dict[str, Any]:
                                                    "part": ref.part, "text": ref.text},
             **evidence(sorted(b.event_ids)), "station_id": b.station_id, "region": b.region,
             "city": b.city, "election_id": b.election_id,
-            "occurred_at": b.occurred_at.isoformat(), "status": BREACH_OPEN}
+            "occurred_at": b.occurred_at.isoformat(), "status": BREACH_OPEN,
+            "detail": None if b.detail is None else dict(b.detail)}
 
 
 async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
@@ -76,19 +79,21 @@ async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
     latest = [by_id[i] for i in sorted(by_id)]
     await conn.execute(
         "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
-        "station_id, region, city, election_id, occurred_at, status) "
+        "station_id, region, city, election_id, occurred_at, status, detail) "
         "SELECT id, rule, kind, sev, title, ref::jsonb, ids::jsonb, st, reg, city, el, at, "
-        "$13 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
-        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
-        "$12::timestamptz[]) AS b(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at) "
+        "$14, det::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+        "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+        "$12::timestamptz[], $13::text[]) "
+        "AS b(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at, det) "
         "ON CONFLICT (breach_id) DO UPDATE SET kind = EXCLUDED.kind, "
         "severity = EXCLUDED.severity, title = EXCLUDED.title, legal_ref = EXCLUDED.legal_ref, "
         "event_ids = EXCLUDED.event_ids, station_id = EXCLUDED.station_id, "
         "region = EXCLUDED.region, city = EXCLUDED.city, election_id = EXCLUDED.election_id, "
-        "occurred_at = EXCLUDED.occurred_at, status = EXCLUDED.status",
+        "occurred_at = EXCLUDED.occurred_at, status = EXCLUDED.status, detail = EXCLUDED.detail",
         *columns([(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
                    _json(breach_row(b)["legal_ref"]), _json(sorted(b.event_ids)),
-                   b.station_id, b.region, b.city, b.election_id, b.occurred_at)
+                   b.station_id, b.region, b.city, b.election_id, b.occurred_at,
+                   None if b.detail is None else _json(b.detail))
                   for b in latest]), status)
     kind = "breach" if status == BREACH_OPEN else "breach_withdrawn"
     return [{"kind": kind, "region": b.region, "station_id": b.station_id,
@@ -116,7 +121,8 @@ SHOWN_EVIDENCE = (f"jsonb_path_query_array(event_ids, 'lax $[0 to {EVIDENCE_SHOW
                   "::text AS event_ids, jsonb_array_length(event_ids) AS evidence_count")
 LIST_BREACHES = f"""
 SELECT breach_id, rule_id, kind, severity, title, legal_ref::text AS legal_ref, {SHOWN_EVIDENCE},
-       station_id, region, city, election_id, occurred_at, status FROM breaches
+       station_id, region, city, election_id, occurred_at, status, detail::text AS detail
+FROM breaches
 WHERE ($1::text IS NULL OR rule_id = $1) AND ($2::text IS NULL OR severity = $2)
   AND ($3::text IS NULL OR region = $3) AND ($4::timestamptz IS NULL OR occurred_at >= $4)
   AND ($5::text IS NULL OR status = $5)
@@ -148,6 +154,8 @@ def breach_public(row: asyncpg.Record) -> dict[str, Any]:
     out = dict(row)
     out["legal_ref"] = orjson.loads(out["legal_ref"]) if out["legal_ref"] else None
     out["event_ids"] = orjson.loads(out["event_ids"])
+    if "detail" in out:
+        out["detail"] = orjson.loads(out["detail"]) if out["detail"] else None
     out["place"] = {"region": out.pop("region"), "city": out.pop("city")}
     return out
 

@@ -25,9 +25,9 @@ class PostgresProjectionStore:
     rejected_content = REJECTED_CONTENT
 
     def __init__(self, conn: asyncpg.Connection, schema: str, topic: str, config: RuleConfig,
-                 feed: ChangeFeed | None = None) -> None:
+                 feed: ChangeFeed | None = None, topic_id: str | None = None) -> None:
         self.conn, self.schema, self.topic = conn, schema, topic
-        self.config, self.feed = config, feed
+        self.config, self.feed, self.topic_id = config, feed, topic_id
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -38,8 +38,9 @@ class PostgresProjectionStore:
     async def lock_offsets(self, partitions: list[int]) -> dict[int, int]:
         return await tracking.lock_offsets(self.conn, self.topic, partitions)
 
-    async def save_offsets(self, nexts: dict[int, int]) -> None:
-        await tracking.save_offsets(self.conn, self.topic, nexts)
+    async def save_offsets(self, nexts: dict[int, int],
+                           heads: dict[int, str | None] | None = None) -> None:
+        await tracking.save_offsets(self.conn, self.topic, nexts, heads, self.topic_id)
 
     async def known_event_ids(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
         return await events.known_event_ids(self.conn, ids)

@@ -28,7 +28,7 @@ from saylau.readmodels.base import Batch
 from saylau.readmodels.batch import Planner, Targets
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.postgres import PostgresProjectionStore
-from saylau.readmodels.tracking import next_offsets
+from saylau.readmodels.tracking import chain_heads, next_offsets
 
 
 @dataclass
@@ -47,7 +47,9 @@ class ProjectionStore(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[None]: ...
     async def lock_offsets(self, partitions: list[int]) -> dict[int, int]: ...
-    async def save_offsets(self, nexts: dict[int, int]) -> None: ...
+    async def save_offsets(self, nexts: dict[int, int],
+                           heads: dict[int, str | None] | None = None) -> None:
+        """Move the offsets forward; ``heads``: the chain hash of each one's last record."""
     async def known_event_ids(self, ids: list[uuid.UUID]) -> set[uuid.UUID]: ...
     async def fetch_records(self, ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]: ...
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None: ...
@@ -66,10 +68,13 @@ class Projection:
     config: RuleConfig
     feed: ChangeFeed | None = None
     checklists: ChecklistBook = field(default_factory=checklist_book)
+    topic_id: str | None = None
+    """The Kafka id of ``topic``, recorded with the offsets once the projector verified it."""
 
     async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message]) -> BatchResult:
         """Apply ``batch`` exactly once, in one PostgreSQL transaction on ``conn``."""
-        store = PostgresProjectionStore(conn, self.schema, self.topic, self.config, self.feed)
+        store = PostgresProjectionStore(conn, self.schema, self.topic, self.config, self.feed,
+                                        self.topic_id)
         return await self.apply_to(store, batch)
 
     async def apply_to(self, store: ProjectionStore, batch: Sequence[Message]) -> BatchResult:
@@ -98,7 +103,7 @@ class Projection:
             if not await self._unseen(store, [message]):
                 return BatchResult(skipped=1)
             await store.insert_dead_letters([(message, reason)])
-            await store.save_offsets(next_offsets([message]))
+            await store.save_offsets(next_offsets([message]), chain_heads([message]))
         return BatchResult(dead=[(message, reason)])
 
     async def _apply(self, store: ProjectionStore, batch: Sequence[Message]) -> BatchResult:
@@ -111,7 +116,7 @@ class Projection:
             result.duplicates = len(decoded) - len(new)
             await store.write(self._planner().plan(new, await self._targets(store, new)))
             await store.insert_dead_letters(result.dead)
-            await store.save_offsets(next_offsets(fresh))
+            await store.save_offsets(next_offsets(fresh), chain_heads(fresh))
             result.applied = len(new)
         return result
 

@@ -28,6 +28,7 @@ from services.api.routes import (
     health,
     incidents,
     live,
+    quickcount,
     regions,
     stations,
     timeline,
@@ -35,8 +36,8 @@ from services.api.routes import (
     webhooks,
 )
 
-ROUTERS = (webhooks, incidents, regions, admin, stations, detentions, breaches, timeline,
-           triage, events, live, dashboard, health)
+ROUTERS = (webhooks, incidents, regions, quickcount, admin, stations, detentions, breaches,
+           timeline, triage, events, live, dashboard, health)
 DATABASE_DOWN = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                  OSError, asyncio.TimeoutError)
 

@@ -18,7 +18,7 @@ from saylau.intake.outcome import Unavailable
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web import RateLimiter, allow_cors, setup_logging, unavailable
-from services.ingest.routes import channels, events, health
+from services.ingest.routes import channels, events, health, quickcount
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -39,7 +39,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     app.add_exception_handler(Unavailable, database_down)
     allow_cors(app, cfg.cors_origins)
-    for router in (channels.router, events.router, health.router):
+    for router in (channels.router, events.router, quickcount.router, health.router):
         app.include_router(router)
     with_envelope_schema(app)
     return app

@@ -2,7 +2,10 @@
 
 The agent only batches and retries; all projection logic is ``saylau.readmodels.transaction.Projection``, the
 same code ``saylau replay`` runs. Offsets stored in PostgreSQL (written in each batch's
-transaction) decide what is applied, so faust's own commits may lag without harm.
+transaction) decide what is applied, so faust's own commits may lag without harm; and after
+every partition assignment ``services.projector.positioning`` checks that the log is the one
+the read models came from and seeks each partition to its stored offset, so a Kafka commit
+ahead of PostgreSQL never skips an event; on a mismatch nothing is applied.
 ``create_app(settings)`` builds the faust app; nothing is built at import.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from services.projector.dead_letters import publish_dead_letters
 from services.projector.health import Health, serve
+from services.projector.positioning import LogGate, ProjectorApp
 
 log = logging.getLogger("saylau.projector")
 APPLIED = Counter("saylau_projector_events_applied_total", "Events applied to read models")
@@ -42,8 +46,9 @@ class Projector:
 
     def __init__(self, cfg: Settings) -> None:
         self.cfg, self.health = cfg, Health(cfg)
+        self.gate = LogGate(cfg, self.health, self.retrying)
         FAUST_DIR.mkdir(parents=True, exist_ok=True)
-        self.app = faust.App(
+        self.app = ProjectorApp(
             cfg.projector_group, broker=f"kafka://{cfg.kafka_bootstrap}",
             value_serializer="raw", key_serializer="raw", web_enabled=False,
             store="memory://", topic_disable_leader=True,
@@ -54,6 +59,7 @@ class Projector:
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
         self.app.timer(interval=2.0, name="report_lag")(self.report_lag)
         self.app.task(self.serve_health)
+        self.app.after_seek = self.gate.position
 
     async def project_events(self, stream: Any) -> AsyncIterator[None]:
         """Project each batch of the events topic in one transaction."""
@@ -63,6 +69,9 @@ class Projector:
                                                    self.cfg.projector_batch_seconds):
                 batch = [Message(e.message.partition, e.message.offset, e.message.value)
                          for e in events]
+                await self.gate.wait(lambda: bool(self.app.should_stop))
+                assert wiring.projection is not None
+                wiring.projection.topic_id = self.gate.topic_id
                 result = await self.apply_or_exit(wiring, batch)
                 assert wiring.producer is not None
                 await publish_dead_letters(wiring.producer, self.cfg, result.dead)

@@ -25,6 +25,9 @@ class Health:
     pool: asyncpg.Pool | None = None
     lag: dict[int, int] = field(default_factory=dict)
     lag_known_at: float = float("-inf")
+    refusal: str | None = None
+    """Why the log is not the one the read models came from (None: verified or not yet)."""
+    beyond_end: list[str] = field(default_factory=list)
 
     async def measure_lag(self, consumer: Any) -> None:
         """Per-partition lag: the broker's end offset minus the next offset to apply."""
@@ -40,6 +43,10 @@ class Health:
             log.info("lag unknown: %s", exc)
             return
         applied = {r["kafka_partition"]: r["next_offset"] for r in rows}
+        self.beyond_end = [
+            f"{self.cfg.events_topic} partition {tp.partition}: read models are at offset "
+            f"{applied[tp.partition]} but the partition ends at {ends[tp]}"
+            for tp in tps if applied.get(tp.partition, 0) > ends[tp]]
         self.lag = {tp.partition: max(ends[tp] - applied.get(tp.partition, 0), 0) for tp in tps}
         for partition, lag in self.lag.items():
             LAG.labels(str(partition)).set(lag)
@@ -48,6 +55,9 @@ class Health:
     async def problems(self) -> list[str]:
         """Why the projector is not ready: PostgreSQL silent, or the lag not fresh."""
         problems = []
+        if self.refusal:
+            problems.append(f"log mismatch: {self.refusal}")
+        problems += self.beyond_end
         try:
             assert self.pool is not None, "no PostgreSQL pool yet"
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)

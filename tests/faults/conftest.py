@@ -71,6 +71,7 @@ def private_kafka() -> Iterator[PrivateKafka]:
     kafka = PrivateKafka("kafka.sh", {
         "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(controller),
         "KAFKA_RUN_DIR": str(home), "KAFKA_DATA": str(home / "data"),
+        "KAFKA_BROKERS": "1",  # one node, even under `KAFKA_BROKERS=3 make test`
         "KAFKA_HEAP": "-Xms128m -Xmx384m"}, home, port)
     kafka.start()
     try:

@@ -52,8 +52,9 @@ class FailingAfter:
         if self.step == "write":
             raise Broken("write")
 
-    async def save_offsets(self, nexts: dict[int, int]) -> None:
-        await self.inner.save_offsets(nexts)
+    async def save_offsets(self, nexts: dict[int, int],
+                           heads: dict[int, str | None] | None = None) -> None:
+        await self.inner.save_offsets(nexts, heads)
         if self.step == "save_offsets":
             raise Broken("save_offsets")
 

@@ -51,7 +51,8 @@ class InMemoryProjectionStore:
     async def lock_offsets(self, partitions: list[int]) -> dict[int, int]:
         return {p: self.state.offsets.setdefault(p, 0) for p in partitions}
 
-    async def save_offsets(self, nexts: dict[int, int]) -> None:
+    async def save_offsets(self, nexts: dict[int, int],
+                           heads: dict[int, str | None] | None = None) -> None:
         for p, n in nexts.items():
             self.state.offsets[p] = max(self.state.offsets.get(p, 0), n)
 

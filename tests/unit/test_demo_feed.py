@@ -26,3 +26,14 @@ def test_demo_scenario_is_valid() -> None:
     catalogue, later = Catalogue(), datetime(2030, 1, 1, tzinfo=UTC)
     for event in load_scenario(SCENARIOS / "kz-2021-01-10.json"):
         assert not isinstance(validate_item(event, catalogue, later), list), event
+
+
+def test_the_quick_count_feed_is_valid_and_tells_the_63_percent_story() -> None:
+    from saylau.cli import demo_quickcount as qc
+    catalogue, later = Catalogue(), datetime(2030, 1, 1, tzinfo=UTC)
+    stations = qc.stations()
+    events = [*stations, *qc.station_reports(stations[0]), qc.announcement()]
+    for event in events:
+        assert not isinstance(validate_item(event, catalogue, later), list), event
+    assert len(stations) == 400 and qc.announcement()["payload"]["turnout_percent"] == 63.3
+    assert qc.station_reports(stations[0]) == qc.station_reports(stations[0])  # same ids again

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from saylau.kafka import EVENTS_TOPIC_CONFIG, replication_for
 from saylau.settings import Settings
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -56,11 +57,20 @@ def kafka_env(env: dict[str, str]) -> None:
     assert env["KAFKA_LOG_RETENTION_MS"] == env["KAFKA_LOG_RETENTION_BYTES"] == "-1"
 
 
-def topic_script(text: str, partitions: str) -> None:
-    """The topic creation step: RF 3, min ISR 2, never deleting, the configured partitions."""
-    assert "--replication-factor 3" in text and "min.insync.replicas=2" in text
-    assert "retention.ms=-1" in text and "retention.bytes=-1" in text
-    assert f"saylau.events:{partitions}" in text
+def topic_step(command: list[str], env: dict[str, str]) -> None:
+    """The topic creation step is the code's own (`saylau topics ensure`, as every service
+    checks at start), with RF 3, min ISR 2 and the partitions of the shared settings."""
+    assert command == ["saylau", "topics", "ensure"]
+    assert env["KAFKA_REPLICATION"] == "3" and env["KAFKA_MIN_ISR"] == "2"
+    assert {"KAFKA_BOOTSTRAP", "EVENTS_TOPIC", "DEAD_LETTER_TOPIC", "EVENTS_PARTITIONS"} <= set(env)
+    cfg = Settings(**{k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields})
+    assert replication_for(cfg, brokers=3) == (3, 2)
+    assert replication_for(cfg, brokers=5) == (3, 2)
+
+
+def test_topics_the_code_creates_never_delete() -> None:
+    assert EVENTS_TOPIC_CONFIG["retention.ms"] == EVENTS_TOPIC_CONFIG["retention.bytes"] == "-1"
+    assert EVENTS_TOPIC_CONFIG["cleanup.policy"] == "delete"
 
 
 # --- docker compose -------------------------------------------------------------------------
@@ -106,8 +116,8 @@ def test_compose_projector_probe_uses_its_metrics_port() -> None:
 
 def test_compose_topics_created_before_services() -> None:
     services = compose()["services"]
-    topic_script(" ".join(services["topics"]["command"]),
-                 services["ingest"]["environment"]["EVENTS_PARTITIONS"])
+    topic_step(services["topics"]["command"], services["topics"]["environment"])
+    assert services["topics"]["environment"].items() <= services["ingest"]["environment"].items()
     for name in ("ingest", "projector", "api"):
         assert services[name]["depends_on"]["topics"]["condition"] == (
             "service_completed_successfully")
@@ -175,7 +185,9 @@ def test_k8s_services_read_the_shared_config(service: str) -> None:
 
 def test_k8s_topics_rf3_and_enough_partitions_for_the_projectors() -> None:
     init = named("Deployment", "ingest")["spec"]["template"]["spec"]["initContainers"][0]
-    topic_script(" ".join(init["args"]), config()["EVENTS_PARTITIONS"])
+    assert init["image"] == container("ingest")["image"]
+    assert init["envFrom"] == container("ingest")["envFrom"]
+    topic_step(init["command"], config())
     assert named("Deployment", "projector")["spec"]["replicas"] <= int(
         config()["EVENTS_PARTITIONS"])
 

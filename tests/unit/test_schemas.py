@@ -28,7 +28,8 @@ CATALOGUE_TYPES = {
     "report.retracted", "triage.claimed", "triage.escalated", "triage.commented",
     "station.registered", "station.moved", "observer.accredited",
     "observer.accreditation_revoked", "checklist.submitted", "turnout.reported",
-    "turnout.announced", "protocol.reported", "personal_data.erased",
+    "turnout.announced", "protocol.reported", "personal_data.erased", "sample.drawn",
+    "official.results_announced",
 }
 
 
@@ -121,3 +122,13 @@ def test_legal_entity_polls_must_state_experience_and_notification() -> None:
     assert Catalogue().validate("poll.published", 1, poll)
     complete = {**poll, "years_experience": 20, "commission_notified": True}
     assert not Catalogue().validate("poll.published", 1, complete)
+
+
+def test_a_regional_announcement_names_its_region_and_a_national_one_does_not() -> None:
+    catalogue = Catalogue()
+    national = {"level": "national", "turnout_percent": 63.3, "source": "CEC"}
+    assert not catalogue.validate("official.results_announced", 1, national)
+    assert catalogue.validate("official.results_announced", 1, {**national, "region": "Almaty"})
+    regional = {**national, "level": "region"}
+    assert catalogue.validate("official.results_announced", 1, regional)
+    assert not catalogue.validate("official.results_announced", 1, {**regional, "region": "Almaty"})

@@ -4,8 +4,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import ORJSONResponse, Response
 
+from saylau.readmodels.tracking import log_problem
 from saylau.web import metrics_response, unavailable
-from services.api.deps import BroadcasterDep, PoolDep
+from services.api.deps import BroadcasterDep, PoolDep, SettingsDep
 
 router = APIRouter()
 
@@ -17,9 +18,14 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(db: PoolDep, broadcaster: BroadcasterDep) -> Response:
+async def readyz(db: PoolDep, broadcaster: BroadcasterDep, cfg: SettingsDep) -> Response:
     """Ready when PostgreSQL answers and the change feed is followed."""
-    await db.fetchval("SELECT 1")
+    # ... and the projector has not refused the log (the read models came from another log,
+    # so their counts are not this log's): its verdict is in log_status.
+    async with db.acquire() as conn:
+        problem = await log_problem(conn, cfg.read_schema)
+    if problem:
+        return unavailable(f"log mismatch: {problem}")
     if not broadcaster.connected:
         return unavailable("change feed not connected yet")
     return ORJSONResponse({"status": "ready"})

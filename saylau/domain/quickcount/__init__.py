@@ -1,0 +1,48 @@
+"""Quick count (parallel vote tabulation): sample design, estimator, discrepancy rule.
+
+Pure domain code: no I/O, no clock; see docs/quickcount.md for the method.
+"""
+from __future__ import annotations
+
+from saylau.domain.quickcount.discrepancy import (
+    DISCREPANCY_CONFIDENCE,
+    MIN_REPORTED,
+    RULE_ID,
+    Discrepancy,
+    OfficialFigure,
+    discrepancies,
+)
+from saylau.domain.quickcount.estimation import (
+    Estimate,
+    QuickCount,
+    RegionCount,
+    StationProtocol,
+    StationTurnout,
+    quick_count,
+    ratio_estimate,
+    separate_ratio_estimate,
+    station_turnout,
+    t_value,
+    z_value,
+)
+from saylau.domain.quickcount.sampling import (
+    MAX_SEED,
+    METHOD,
+    FrameStation,
+    Sample,
+    SampleCheck,
+    Stratum,
+    allocate,
+    draw_sample,
+    frame_hash,
+    shuffle_step,
+    verify_sample,
+)
+
+__all__ = [
+    "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
+    "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
+    "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
+    "frame_hash", "quick_count", "ratio_estimate", "separate_ratio_estimate", "shuffle_step",
+    "station_turnout", "t_value", "verify_sample", "z_value",
+]

@@ -1,0 +1,119 @@
+"""When an official figure is implausible given the sample: the quick-count discrepancy rule.
+
+Once at least 80 % of the sampled stations (of the whole sample, or of the region for a
+regional figure) have reported, an official turnout or share outside the 99 % interval of the
+quick count is a discrepancy. Below that share the interval rests on too few stations and on
+the assumption that the late ones resemble the early ones, so nothing is raised.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from saylau.domain.quickcount.estimation import Estimate, QuickCount
+
+RULE_ID = "quickcount.discrepancy"
+DISCREPANCY_CONFIDENCE = 0.99
+MIN_REPORTED = 0.8
+
+
+@dataclass(frozen=True)
+class OfficialFigure:
+    """An ``official.results_announced`` payload: national or one region's figures."""
+
+    level: Literal["national", "region"]
+    turnout_percent: float
+    source: str
+    region: str | None = None
+    shares: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> OfficialFigure:
+        return cls(payload["level"], payload["turnout_percent"], payload["source"],
+                   payload.get("region"), dict(payload.get("shares", {})))
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """An official figure outside the quick count's interval: the alert's payload."""
+
+    sample_id: str
+    election_id: str
+    level: Literal["national", "region"]
+    region: str | None
+    measure: Literal["turnout", "share"]
+    candidate: str | None
+    official: float
+    estimate: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    reported: int
+    sampled: int
+    source: str
+
+    @property
+    def key(self) -> str:
+        """What the discrepancy is about, stable across re-evaluations (for the alert id)."""
+        return "|".join([self.sample_id, self.level, self.region or "", self.measure,
+                         self.candidate or ""])
+
+    def payload(self) -> dict[str, Any]:
+        return {"rule_id": RULE_ID, **asdict(self)}
+
+
+def discrepancies(count: QuickCount, official: Iterable[OfficialFigure], *,
+                  confidence: float = DISCREPANCY_CONFIDENCE,
+                  min_reported: float = MIN_REPORTED) -> list[Discrepancy]:
+    """Every official figure the quick count contradicts, judged at ``confidence`` whatever
+    the confidence ``count`` was computed at. Pass the latest figure per level and region; a
+    region unknown to the sample is skipped."""
+    found: list[Discrepancy] = []
+    for figure in official:
+        found += _check(count, figure, confidence, min_reported)
+    return found
+
+
+def _check(count: QuickCount, figure: OfficialFigure, confidence: float,
+           min_reported: float) -> list[Discrepancy]:
+    scope = _scope(count, figure)
+    if scope is None:
+        return []
+    sampled, reported, protocols, turnout_at, shares_at = scope
+    turnout = turnout_at.at(confidence) if turnout_at else None
+    shares = {name: e.at(confidence) for name, e in shares_at.items()}
+    found = []
+    if reported >= min_reported * sampled and _outside(turnout, figure.turnout_percent):
+        found.append(_discrepancy(count, figure, "turnout", None, turnout, reported, sampled))
+    if protocols >= min_reported * sampled:
+        for name, official in sorted(figure.shares.items()):
+            if _outside(shares.get(name), official):
+                found.append(_discrepancy(count, figure, "share", name, shares[name],
+                                          protocols, sampled))
+    return found
+
+
+def _scope(count: QuickCount, figure: OfficialFigure) -> tuple[
+        int, int, int, Estimate | None, Mapping[str, Estimate]] | None:
+    if figure.level == "national":
+        return count.sampled, count.reported, count.protocols, count.turnout, count.shares
+    for region in count.regions:
+        if region.region == figure.region:
+            return (region.sampled, region.reported, region.protocols, region.turnout,
+                    region.shares)
+    return None
+
+
+def _outside(estimate: Estimate | None, official: float) -> bool:
+    return estimate is not None and not estimate.ci_low <= official <= estimate.ci_high
+
+
+def _discrepancy(count: QuickCount, figure: OfficialFigure, measure: Literal["turnout", "share"],
+                 candidate: str | None, estimate: Estimate | None, reported: int,
+                 sampled: int) -> Discrepancy:
+    assert estimate is not None
+    official = figure.turnout_percent if candidate is None else figure.shares[candidate]
+    return Discrepancy(count.sample_id, count.election_id, figure.level, figure.region, measure,
+                       candidate, official, estimate.estimate, estimate.ci_low, estimate.ci_high,
+                       estimate.confidence, reported, sampled, figure.source)

@@ -1,0 +1,26 @@
+"""Quick count: the sample's estimates of turnout and shares against the official figures."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from saylau.readmodels import quickcount as quickcount_reads
+from services.api.deps import PoolDep, ReaderDep
+
+router = APIRouter(tags=["quickcount"])
+
+
+@router.get("/v1/quickcount")
+async def get_quickcount(
+        db: PoolDep, _: ReaderDep,
+        election_id: Annotated[str, Query(pattern=r"^[a-z0-9-]{1,64}$")],
+        confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95) -> Any:
+    """The latest sample's estimates (stratified ratio estimator, linearised variance; see
+    docs/quickcount.md) with ``confidence`` intervals, per region, the official figures and
+    the discrepancies (an official figure outside the 99 % interval once 80 % reported)."""
+    async with db.acquire() as conn:
+        found = await quickcount_reads.quickcount_view(conn, election_id, confidence)
+    if found is None:
+        raise HTTPException(404, f"no quick-count sample drawn for election {election_id!r}")
+    return found

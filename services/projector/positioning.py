@@ -1,0 +1,113 @@
+"""Where the projector reads from, after every partition assignment.
+
+Faust positions the consumer at Kafka's committed offsets; ``ProjectorApp`` then calls
+``LogGate.position``, which checks that the log is the one the read models came from
+(``saylau.logidentity``: topic id, end offsets, chain heads) and seeks each partition to the
+offset stored in PostgreSQL. So a Kafka commit ahead of PostgreSQL never skips an event, and
+a recreated topic or another cluster is refused (nothing applied) with the reason in the log,
+/readyz, ``log_status`` (for the api) and ``saylau_projector_log_mismatch_total``.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import faust
+from prometheus_client import Counter
+from tenacity import AsyncRetrying
+
+from saylau.db import migrate
+from saylau.kafka import chain_hashes_at, log_facts
+from saylau.logidentity import ObservedLog, check_identity
+from saylau.readmodels import tracking
+from saylau.settings import Settings
+from services.projector.health import Health
+
+log = logging.getLogger("saylau.projector")
+LOG_MISMATCH = Counter("saylau_projector_log_mismatch_total",
+                       "Checks that found the log is not the one the read models came from")
+
+
+class ProjectorApp(faust.App):
+    """A faust app that calls ``after_seek(consumer)`` each time faust has positioned the
+    consumer at Kafka's committed offsets (after every partition assignment)."""
+
+    after_seek: Callable[[Any], Awaitable[None]] | None = None
+
+    def _new_consumer(self) -> Any:
+        consumer = super()._new_consumer()
+        seek_to_committed = consumer.perform_seek
+
+        async def perform_seek() -> None:
+            await seek_to_committed()
+            if self.after_seek is not None:
+                await self.after_seek(consumer)
+
+        consumer.perform_seek = perform_seek
+        return consumer
+
+
+class LogGate:
+    """Opens once the assigned partitions' log is verified and the consumer positioned."""
+
+    def __init__(self, cfg: Settings, health: Health,
+                 retrying: Callable[[float], AsyncRetrying]) -> None:
+        self.cfg, self.health, self.retrying = cfg, health, retrying
+        self.verified = asyncio.Event()
+        self.topic_id: str | None = None
+        """The verified topic's id, recorded with the offsets of every batch."""
+
+    async def position(self, consumer: Any) -> None:
+        """Check the log's identity, then seek every assigned partition to its stored offset."""
+        tps = [tp for tp in consumer.assignment() if tp.topic == self.cfg.events_topic]
+        if not tps:
+            return
+        self.verified.clear()
+        stored = await self.retrying(0.5)(self.check_log)
+        if stored is None:
+            return  # refused: the agent keeps waiting, nothing is applied or acknowledged
+        for tp in tps:
+            await consumer.seek(tp, stored.get(tp.partition, 0))
+        log.info("positioned at the stored offsets %s",
+                 {tp.partition: stored.get(tp.partition, 0) for tp in tps})
+        self.verified.set()
+
+    async def check_log(self) -> dict[int, int] | None:
+        """The stored next offsets when the log is the one the read models came from; else
+        None, with the reason in the log, /readyz, ``log_status`` and the mismatch metric."""
+        cfg = self.cfg
+        conn = await asyncpg.connect(cfg.dsn, timeout=10)
+        try:
+            await migrate(conn, cfg.read_schema, cfg.ingest_schema)  # may precede the agent
+            stored = await tracking.stored_identity(conn, cfg.read_schema, cfg.events_topic)
+            topic_id, ends = await log_facts(cfg.kafka_bootstrap, cfg.events_topic)
+            chain = (await chain_hashes_at(cfg.kafka_bootstrap, cfg.events_topic,
+                                           dict(stored.next_offsets)) if stored else {})
+            verdict = check_identity(stored, ObservedLog(topic_id, ends, chain))
+            await tracking.write_status(conn, cfg.read_schema, cfg.events_topic, verdict.ok,
+                                        verdict.reason)
+        finally:
+            await conn.close()
+        self.health.refusal = None if verdict.ok else verdict.reason
+        if not verdict.ok:
+            LOG_MISMATCH.inc()
+            log.error("projector refuses to apply anything: %s", verdict.reason)
+            return None
+        self.topic_id = topic_id
+        return dict(stored.next_offsets) if stored else {}
+
+    async def wait(self, should_stop: Callable[[], bool]) -> None:
+        """Hold the batch until the log is verified; when asked to stop meanwhile, exit
+        without acknowledging (as the projector's back-off does)."""
+        while not self.verified.is_set():
+            if should_stop():
+                log.warning("stopping while the log is not verified; nothing was applied")
+                logging.shutdown()
+                os._exit(0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.verified.wait(), 0.5)

@@ -1,0 +1,193 @@
+"""Quick count end to end: register stations over HTTP, draw the sample, report from the
+sampled stations, find the truth inside the interval, announce an inflated official turnout
+and see the discrepancy alert; the sample verifies from the log, a forged one does not, and
+replay == live with the quick-count tables and alert."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.e2e.test_audit import ALL_EQUAL, caught_up, fetch
+from tests.factories import envelope
+from tests.stack import Stack, wait_until
+
+SAYLAU = Path(sys.executable).parent / "saylau"
+ELECTION = "qc-e2e-2021"
+REGIONS = {"Akmola": 0.38, "Almaty": 0.47, "Atyrau": 0.55, "Kostanay": 0.62}
+STATIONS = 40  # per region
+AT_18, AT_20 = "2021-01-10T18:00:00+06:00", "2021-01-10T20:00:00+06:00"
+
+
+def saylau(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SAYLAU), *args], check=False, env=stack.env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def country() -> tuple[list[dict[str, Any]], dict[str, int], float]:
+    """160 stations in four regions of different turnout: registrations, each station's
+    voters, and the true national turnout in percent."""
+    rng, registrations, voters = random.Random(16), [], {}
+    for r, (region, level) in enumerate(REGIONS.items()):
+        for i in range(STATIONS):
+            station_id, registered = f"QC-{r}-{i:03d}", rng.randint(400, 2600)
+            registrations.append(envelope(
+                "station.registered", {"number": 100 * r + i + 1, "address": f"School {i}",
+                                       "region": region, "registered_voters": registered},
+                station_id=station_id, occurred_at="2021-01-09T10:00:00+06:00"))
+            voters[station_id] = round(registered * min(0.95, max(0.1, rng.gauss(level, 0.08))))
+    registered = sum(e["payload"]["registered_voters"] for e in registrations)
+    return registrations, voters, 100 * sum(voters.values()) / registered
+
+
+def reports(station_id: str, region: str, voters: int) -> list[dict[str, Any]]:
+    """A sampled station's 18:00 count and its protocol."""
+    at = {"station_id": station_id, "place": {"region": region}}
+    first = round(voters * 0.55)
+    return [envelope("turnout.reported", {"hour": 18, "voters": voters}, occurred_at=AT_18, **at),
+            envelope("protocol.reported", {
+                "voters_on_list": 3000, "ballots_issued": voters, "ballots_cast": voters,
+                "invalid_ballots": 0, "votes": {"Nur Otan": first, "Ak Zhol": voters - first}},
+                     occurred_at=AT_20, **at)]
+
+
+def draw(stack: Stack, **body: Any) -> httpx.Response:
+    return httpx.post(f"{stack.ingest_url}/v1/quickcount/samples", timeout=30,
+                      json={"election_id": ELECTION, "size": 48, "seed": 20210110, **body},
+                      headers={"Authorization": f"Bearer {stack.writer_key}"})
+
+
+def quickcount(stack: Stack, **params: Any) -> dict[str, Any]:
+    reply = stack.get("/v1/quickcount", election_id=ELECTION, **params)
+    assert reply.status_code == 200, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def alerts(stack: Stack) -> list[dict[str, Any]]:
+    return stack.get("/v1/breaches", rule="quickcount.discrepancy").json()["breaches"]
+
+
+@pytest.fixture
+def schemas() -> Iterator[list[str]]:
+    created: list[str] = []
+    yield created
+    for schema in created:
+        fetch(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.slow
+def test_quick_count_from_draw_to_discrepancy(own_stack: Stack, schemas: list[str]) -> None:
+    stack = own_stack.start()
+    registrations, voters, truth = country()
+    assert stack.get("/v1/quickcount", election_id=ELECTION).status_code == 404
+    assert draw(stack).status_code == 409  # no registered station yet
+    assert {r["code"] for r in stack.post_batch(registrations).json()["results"]} == {202}
+    wait_until(lambda: all(len(stack.get(f"/v1/regions/{r}/stations").json()["stations"])
+                           == STATIONS for r in REGIONS), timeout=60)
+
+    drawn = draw(stack)
+    assert drawn.status_code == 201, drawn.text
+    sample = drawn.json()
+    assert len(sample["stations"]) == 48
+    assert {s["region"]: s["frame"] for s in sample["strata"]} == dict.fromkeys(REGIONS, 40)
+    assert sum(s["sampled"] for s in sample["strata"]) == 48
+    assert draw(stack).status_code == 409  # one sample per election unless replaced
+    assert draw(stack, size=0).status_code == 422
+    wait_until(lambda: quickcount(stack)["sample"]["sample_id"] == sample["sample_id"])
+    assert quickcount(stack)["sample"]["reported"] == 0
+
+    region_of = {e["station_id"]: e["payload"]["region"] for e in registrations}
+    sampled = sample["stations"]
+    half = [e for s in sampled[::2] for e in reports(s, region_of[s], voters[s])]
+    assert {r["code"] for r in stack.post_batch(half).json()["results"]} == {202}
+    wait_until(lambda: quickcount(stack)["sample"]["reported"] == 24)
+    early = quickcount(stack)["turnout"]
+
+    inflated = truth + 15
+    official = envelope("official.results_announced", {
+        "level": "national", "turnout_percent": round(inflated, 1),
+        "source": "CEC preliminary results"},
+        election_id=ELECTION, occurred_at="2021-01-11T10:00:00+06:00")
+    assert stack.post(official).status_code == 202
+    wait_until(lambda: quickcount(stack)["official"] is not None)
+    assert quickcount(stack)["discrepancies"] == [] and alerts(stack) == []  # 50 % < 80 %
+
+    rest = [e for s in sampled[1::2] for e in reports(s, region_of[s], voters[s])]
+    assert {r["code"] for r in stack.post_batch(rest).json()["results"]} == {202}
+    wait_until(lambda: quickcount(stack)["sample"]["reported"] == 48)
+    count = quickcount(stack)
+    turnout = count["turnout"]
+    assert turnout["confidence"] == 0.95
+    assert turnout["ci_low"] <= truth <= turnout["ci_high"], (truth, turnout)
+    assert turnout["ci_high"] - turnout["ci_low"] < early["ci_high"] - early["ci_low"]
+    assert count["official"]["turnout"] == round(inflated, 1)
+    assert {r["region"] for r in count["regions"]} == set(REGIONS)
+    assert all(r["reported"] == r["sampled"] for r in count["regions"])
+    assert set(count["shares"]) == {"Nur Otan", "Ak Zhol"}
+    assert abs(count["shares"]["Nur Otan"]["estimate"] - 55.0) < 0.2  # the protocols' split
+    wide = quickcount(stack, confidence=0.99)["turnout"]
+    assert wide["ci_low"] < turnout["ci_low"] and wide["confidence"] == 0.99
+    assert stack.get("/v1/quickcount", election_id=ELECTION, confidence=1.5).status_code == 422
+
+    found = wait_until(lambda: alerts(stack))
+    assert len(found) == 1 and found[0]["kind"] == "alert"
+    detail = found[0]["detail"]
+    assert detail["sample_id"] == sample["sample_id"] and detail["measure"] == "turnout"
+    assert detail["official"] == round(inflated, 1) and detail["confidence"] == 0.99
+    assert detail["ci_low"] <= truth <= detail["ci_high"] < detail["official"]
+    assert [d["measure"] for d in count["discrepancies"]] == ["turnout"]
+    pushed = fetch(f"SELECT data->>'breach_id' AS id FROM \"{stack.name}\".changes "
+                   "WHERE kind = 'breach' AND data->>'rule_id' = 'quickcount.discrepancy'")
+    assert {r["id"] for r in pushed} == {found[0]["breach_id"]}  # on the live stream
+
+    verified = saylau(stack, "quickcount", "verify-sample", sample["sample_id"])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert '"ok": true' in verified.stdout
+    forged = envelope("sample.drawn", {**_payload(stack, sample["sample_id"]),
+                                       "sample_id": "hand-picked"}, election_id=ELECTION)
+    forged["payload"]["strata"][0]["station_ids"][0] = _unsampled(region_of, sampled,
+                                                                  forged["payload"])
+    reader = stack.post(forged, key=stack.reader_key)
+    assert reader.status_code in (401, 403)
+    assert stack.post(forged).status_code == 202
+    refused = saylau(stack, "quickcount", "verify-sample", "hand-picked")
+    assert refused.returncode == 1 and '"extra": [' in refused.stdout, refused.stdout
+
+    wait_until(lambda: caught_up(stack), timeout=120, interval=0.5)
+    schemas.append(f"replay_{stack.name}")
+    done = saylau(stack, "replay", "--schema", schemas[0], "--order", "shuffle", "--seed", "5",
+                  "--batch", "11")
+    assert done.returncode == 0, done.stderr
+    compared = saylau(stack, "compare", "--replay", schemas[0])
+    assert ALL_EQUAL in compared.stdout, compared.stdout
+
+
+def _payload(stack: Stack, sample_id: str) -> dict[str, Any]:
+    rows = fetch(f'SELECT sample::text AS s FROM "{stack.name}".quickcount_samples')
+    payload: dict[str, Any] = orjson.loads(rows[0]["s"])
+    assert payload["sample_id"] == sample_id
+    return payload
+
+
+def _unsampled(region_of: dict[str, str], sampled: list[str], payload: dict[str, Any]) -> str:
+    region = payload["strata"][0]["region"]
+    return next(s for s, r in sorted(region_of.items()) if r == region and s not in sampled)
+
+
+def test_a_sample_needs_an_admin_key(stack: Stack) -> None:
+    reply = httpx.post(f"{stack.ingest_url}/v1/quickcount/samples", timeout=30,
+                       json={"election_id": "x", "size": 5, "seed": 1},
+                       headers={"Authorization": f"Bearer {stack.reader_key}"})
+    assert reply.status_code == 403
+    bad = httpx.post(f"{stack.ingest_url}/v1/quickcount/samples", timeout=30,
+                     json={"election_id": "X Y", "size": 5, "seed": -1},
+                     headers={"Authorization": f"Bearer {stack.writer_key}"})
+    assert bad.status_code == 422
+    assert {e["loc"][-1] for e in bad.json()["detail"]} == {"election_id", "seed"}
