@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from saylau import paging
 from saylau.chain import ChainHead, rechain
 
 REPLAYABLE = """
@@ -20,12 +21,23 @@ class Appender(Protocol):
                             headers: list[tuple[str, bytes]]) -> Any: ...
 
 
-async def dead_letters(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Every dead letter with its reason and status, in log order."""
-    rows = await conn.fetch("SELECT topic, kafka_partition AS partition, kafka_offset "
-                            "AS offset, reason, raw, status FROM dead_letters "
-                            "ORDER BY topic, kafka_partition, kafka_offset")
-    return [dict(r) for r in rows]
+DEAD_LETTERS = """
+SELECT topic, kafka_partition AS partition, kafka_offset AS offset, reason, raw, status
+FROM dead_letters
+WHERE $2::text IS NULL OR (topic, kafka_partition, kafka_offset) > ($2, $3, $4)
+ORDER BY topic, kafka_partition, kafka_offset LIMIT $1
+"""
+
+
+async def dead_letters(conn: asyncpg.Connection, limit: int,
+                       after: tuple[Any, ...] | None = None
+                       ) -> tuple[list[dict[str, Any]], str | None]:
+    """A keyset page of dead letters, with reason and status, in log order (the key, a log
+    position, is the table's primary key and never changes)."""
+    rows = await conn.fetch(DEAD_LETTERS, limit + 1, *(after or (None, None, None)))
+    shown, next_cursor = paging.page("dead_letters", rows, limit, lambda r: [
+        r["topic"], r["partition"], r["offset"]])
+    return [dict(r) for r in shown], next_cursor
 
 
 async def replay(conn: asyncpg.Connection, kafka: Appender, topic: str, every: bool,

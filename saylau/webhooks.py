@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from standardwebhooks import Webhook
 
+from saylau import paging
 from saylau.ddl import WEBHOOKS, table
 
 KINDS = ("breach", "breach_withdrawn", "detentions", "station", "event")
@@ -181,8 +182,10 @@ class PostgresSubscriptions:
                 "WHERE subscription_id = $1 AND status = 'pending'", subscription_id)
         return bool(found)
 
-    async def deliveries(self, subscription_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
-        """Newest first, each with every attempt (time, HTTP status or error, duration)."""
+    async def deliveries(self, subscription_id: uuid.UUID, limit: int,
+                         before: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """A keyset page, newest first by change cursor (unique per subscription, fixed), each
+        with every attempt (time, HTTP status or error, duration)."""
         rows = await self.conn.fetch(
             f"SELECT d.delivery_id, d.cursor, d.kind, d.status, d.attempts, d.next_attempt_at, "
             "d.created_at, COALESCE(jsonb_agg(jsonb_build_object('attempt', a.attempt, "
@@ -190,10 +193,12 @@ class PostgresSubscriptions:
             "'duration_ms', a.duration_ms) ORDER BY a.attempt) FILTER (WHERE a.attempt "
             "IS NOT NULL), '[]')::text AS log "
             f"FROM {self.s}.webhook_deliveries d LEFT JOIN {self.s}.webhook_attempts a "
-            "USING (delivery_id) WHERE d.subscription_id = $1 GROUP BY d.delivery_id "
-            "ORDER BY d.cursor DESC LIMIT $2", subscription_id, limit)
+            "USING (delivery_id) WHERE d.subscription_id = $1 "
+            "AND ($3::bigint IS NULL OR d.cursor < $3) GROUP BY d.delivery_id "
+            "ORDER BY d.cursor DESC LIMIT $2", subscription_id, limit + 1, before)
+        shown, next_cursor = paging.page("deliveries", rows, limit, lambda r: [r["cursor"]])
         return [{**{k: v for k, v in dict(r).items() if k != "log"},
-                 "attempt_log": orjson.loads(r["log"])} for r in rows]
+                 "attempt_log": orjson.loads(r["log"])} for r in shown], next_cursor
 
 
 def public(row: asyncpg.Record, with_secret: bool = False) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the same set-up as `make up`, then the ingest rates (bench/ingest_rate.py: wrk
-# single POSTs, batch POSTs, raw produce / PostgreSQL insert ceilings) and the pipeline
-# benchmark (bench/pipeline.py). Results go to bench/results/ (JSON + SVG).
-# Not part of the test suite; CI never runs it.
+# single POSTs, batch POSTs, raw produce / PostgreSQL insert ceilings), the pipeline
+# benchmark (bench/pipeline.py) and the read benchmark (bench/reads.py).
+# Results go to bench/results/ (JSON + SVG). Not part of the test suite; CI never runs it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/setup.sh"
@@ -13,3 +13,5 @@ if ! command -v wrk >/dev/null; then  # Debian's wrk generates the single-POST l
 fi
 .venv/bin/python -m bench.ingest_rate ${BENCH_PROFILE:+--profile}
 .venv/bin/python -m bench.pipeline "$@"
+# the read benchmark (issue 18): wrk drives 50 readers per endpoint; sizes in BENCH_READ_SIZES
+.venv/bin/python -m bench.reads

@@ -219,6 +219,18 @@ class Stack:
         return httpx.get(f"{self.api_url}{path}", params=params, timeout=30,
                          headers={"Authorization": f"Bearer {self.reader_key}"})
 
+    def walk(self, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a keyset-paged list, following ``next`` to the last page."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self.get(path, **params, **({"cursor": cursor} if cursor else {}))
+            assert page.status_code == 200, page.text
+            items += page.json()[key]
+            cursor = page.json()["next"]
+            if cursor is None:
+                return items
+
     def detentions_in(self, city: str) -> dict[str, Any] | None:
         cities = self.get("/v1/detentions").json()["cities"]
         return next((c for c in cities if c["city"] == city), None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Table
 
 from saylau.readmodels import (
+    as_of,
     breaches,
     changefeed,
     detentions,
@@ -32,7 +33,8 @@ from saylau.readmodels.base import ReadModel
 
 READ_MODELS: tuple[ReadModel, ...] = (
     events.READ_MODEL, evidence.READ_MODEL, stations.READ_MODEL, detentions.READ_MODEL,
-    breaches.READ_MODEL, surges.READ_MODEL, registry.READ_MODEL, triage.READ_MODEL, incidents.READ_MODEL,
+    as_of.READ_MODEL, breaches.READ_MODEL, surges.READ_MODEL, registry.READ_MODEL,
+    triage.READ_MODEL, incidents.READ_MODEL,
     turnout.READ_MODEL, regions.READ_MODEL, quickcount.READ_MODEL, timeline.READ_MODEL,
     changefeed.READ_MODEL, tracking.READ_MODEL,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -26,11 +27,12 @@ Change = dict[str, Any]
 class Counted:
     """An event counted once (``sign`` +1) or taken back (-1, its report was withdrawn), with
     what it counts as at its station (``kinds``: itself if an incident, or its checklist's
-    violations)."""
+    violations); ``withdrawn_at``: when the report taken back was retracted or rejected."""
 
     event: Envelope
     sign: int
     kinds: tuple[str, ...]
+    withdrawn_at: datetime | None = None
 
 
 @dataclass

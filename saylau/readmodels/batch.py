@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -57,9 +58,10 @@ class Planner:
     config: RuleConfig
     checklists: ChecklistBook
 
-    def counted(self, event: Envelope, sign: int) -> Counted:
+    def counted(self, event: Envelope, sign: int, withdrawn_at: datetime | None = None
+                ) -> Counted:
         return Counted(event, sign, tuple(incident_types(event, self.catalogue,
-                                                         self.checklists)))
+                                                         self.checklists)), withdrawn_at)
 
     def plan(self, new: list[Decoded], targets: Targets) -> Batch:
         """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge."""
@@ -92,7 +94,7 @@ class Planner:
         if status in WITHDRAWN_STATUSES:
             return
         if new_status in WITHDRAWN_STATUSES:
-            batch.counted.append(self.counted(target, -1))
+            batch.counted.append(self.counted(target, -1, report.occurred_at))
         batch.statuses[target_id] = new_status
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, Index, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from saylau import paging
 from saylau.ddl import READ, table
 from saylau.domain.breach import Breach, RuleConfig, withdrawn_by
 from saylau.domain.vocabulary import BREACH_OPEN, BREACH_WITHDRAWN, WITHDRAWN_STATUSES
@@ -31,9 +32,13 @@ breaches = table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("status", Text, nullable=False),
     Column("detail", JSONB),
+    Index("breaches_newest", "occurred_at", "breach_id"),
     after=("ALTER TABLE breaches ADD COLUMN IF NOT EXISTS detail JSONB",),
 )
 Rows = tuple[list[Breach], list[uuid.UUID]]
+EVIDENCE_SHOWN = 20
+"""A breach lists its first 20 event ids (sorted) and ``evidence_count``; the whole evidence
+is paged at ``GET /v1/breaches/{breach_id}/events`` (a surge alert can cite thousands)."""
 
 
 def fold(batch: Batch, config: RuleConfig) -> Rows:
@@ -59,7 +64,7 @@ def breach_row(b: Breach) -> dict[str, Any]:
             "severity": b.severity, "title": b.title,
             "legal_ref": None if ref is None else {"code": ref.code, "article": ref.article,
                                                    "part": ref.part, "text": ref.text},
-            "event_ids": sorted(b.event_ids), "station_id": b.station_id, "region": b.region,
+            **evidence(sorted(b.event_ids)), "station_id": b.station_id, "region": b.region,
             "city": b.city, "election_id": b.election_id,
             "occurred_at": b.occurred_at.isoformat(), "status": BREACH_OPEN,
             "detail": None if b.detail is None else dict(b.detail)}
@@ -112,17 +117,37 @@ async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]
              "data": {"breach_id": str(r["breach_id"]), "rule_id": r["rule_id"]}} for r in rows]
 
 
+SHOWN_EVIDENCE = (f"jsonb_path_query_array(event_ids, 'lax $[0 to {EVIDENCE_SHOWN - 1}]')"
+                  "::text AS event_ids, jsonb_array_length(event_ids) AS evidence_count")
+LIST_BREACHES = f"""
+SELECT breach_id, rule_id, kind, severity, title, legal_ref::text AS legal_ref, {SHOWN_EVIDENCE},
+       station_id, region, city, election_id, occurred_at, status, detail::text AS detail
+FROM breaches
+WHERE ($1::text IS NULL OR rule_id = $1) AND ($2::text IS NULL OR severity = $2)
+  AND ($3::text IS NULL OR region = $3) AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+  AND ($5::text IS NULL OR status = $5)
+  AND ($7::timestamptz IS NULL OR (occurred_at, breach_id) < ($7, $8))
+ORDER BY occurred_at DESC, breach_id DESC LIMIT $6
+"""
+
+
 async def list_breaches(conn: asyncpg.Connection, rule: str | None, severity: str | None,
-                        region: str | None, since: datetime | None,
-                        status: str | None, limit: int) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT * FROM breaches WHERE ($1::text IS NULL OR rule_id = $1) "
-        "AND ($2::text IS NULL OR severity = $2) AND ($3::text IS NULL OR region = $3) "
-        "AND ($4::timestamptz IS NULL OR occurred_at >= $4) "
-        "AND ($5::text IS NULL OR status = $5) "
-        "ORDER BY occurred_at DESC, breach_id LIMIT $6",
-        rule, severity, region, since, status, limit)
-    return [breach_public(r) for r in rows]
+                        region: str | None, since: datetime | None, status: str | None,
+                        limit: int, after: tuple[Any, ...] | None = None
+                        ) -> tuple[list[dict[str, Any]], str | None]:
+    """A keyset page of breaches, newest first by (occurred_at, breach_id): both fixed for
+    a breach, so breaches found while a client pages never shift its pages (index
+    ``breaches_newest``)."""
+    rows = await conn.fetch(LIST_BREACHES, rule, severity, region, since, status, limit + 1,
+                            *(after or (None, None)))
+    shown, next_cursor = paging.page("breaches", rows, limit,
+                                     lambda r: [r["occurred_at"], r["breach_id"]])
+    return [breach_public(r) for r in shown], next_cursor
+
+
+def evidence(event_ids: list[str]) -> dict[str, Any]:
+    """The first ``EVIDENCE_SHOWN`` ids and how many there are."""
+    return {"event_ids": event_ids[:EVIDENCE_SHOWN], "evidence_count": len(event_ids)}
 
 
 def breach_public(row: asyncpg.Record) -> dict[str, Any]:
@@ -133,6 +158,28 @@ def breach_public(row: asyncpg.Record) -> dict[str, Any]:
         out["detail"] = orjson.loads(out["detail"]) if out["detail"] else None
     out["place"] = {"region": out.pop("region"), "city": out.pop("city")}
     return out
+
+
+BREACH_EVIDENCE = """
+SELECT x.id AS event_id, e.type, e.occurred_at, e.station_id, e.status
+FROM breaches b CROSS JOIN LATERAL jsonb_array_elements_text(b.event_ids) AS x(id)
+LEFT JOIN events e ON e.event_id = x.id::uuid
+WHERE b.breach_id = $1 AND ($3::text IS NULL OR x.id > $3) ORDER BY x.id LIMIT $2
+"""
+
+
+async def breach_evidence(conn: asyncpg.Connection, breach_id: uuid.UUID, limit: int,
+                          after: str | None = None) -> dict[str, Any] | None:
+    """A keyset page of the events a breach cites, by event id, with type, time, station and
+    triage status; None if there is no such breach."""
+    count = await conn.fetchval("SELECT jsonb_array_length(event_ids) FROM breaches "
+                                "WHERE breach_id = $1", breach_id)
+    if count is None:
+        return None
+    rows = await conn.fetch(BREACH_EVIDENCE, breach_id, limit + 1, after)
+    shown, next_cursor = paging.page("breach_events", rows, limit, lambda r: [r["event_id"]])
+    return {"breach_id": str(breach_id), "evidence_count": count,
+            "events": [dict(r) for r in shown], "next": next_cursor}
 
 
 async def breach_summary(conn: asyncpg.Connection) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ from saylau.domain.vocabulary import (
     DETENTION_TYPES,
     UNKNOWN_REGION,
     UNSPECIFIED_CITY,
-    WITHDRAWING_TYPES,
     detained_now,
 )
 from saylau.envelope import Envelope
@@ -125,21 +124,16 @@ async def _upsert_buckets(conn: asyncpg.Connection, rows: DetentionRows) -> None
 
 READ_MODEL = ReadModel("detentions", (city_detentions, detention_buckets), fold, write)
 
-STANDING_AS_OF = """
-SELECT region, city, type, (record->'payload'->>'count')::int AS count FROM events
-WHERE type = ANY($2::text[]) AND occurred_at <= $1
-  AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type = ANY($3::text[])
-                  AND r.record->'payload'->>'event_id' = events.event_id::text
-                  AND r.occurred_at <= $1)
-ORDER BY COALESCE(region, $4), COALESCE(city, $5)
-"""
+async def detentions(conn: asyncpg.Connection) -> dict[str, Any]:
+    """Detention counts per city now (``saylau.readmodels.as_of``: at a past moment)."""
+    return summary(await _now(conn), None)
 
 
-async def detentions(conn: asyncpg.Connection, as_of: datetime | None) -> dict[str, Any]:
-    """Detention counts per city, now or as they stood at ``as_of`` (by occurred_at)."""
-    totals = await (_now(conn) if as_of is None else _as_of(conn, as_of))
+def summary(totals: dict[City, list[int]], as_of: datetime | None) -> dict[str, Any]:
+    """The answer of ``GET /v1/detentions``: per city and in all, cities with any count."""
     cities = [{"region": k[0], "city": k[1], "detained_total": d, "released_total": r,
-               "detained_now": detained_now(d, r)} for k, (d, r) in totals.items() if d or r]
+               "detained_now": detained_now(d, r)} for k, (d, r) in sorted(totals.items())
+              if d or r]
     return {"cities": cities, "detained_total": sum(c["detained_total"] for c in cities),
             "detained_now": sum(c["detained_now"] for c in cities), "as_of": as_of}
 
@@ -148,13 +142,3 @@ async def _now(conn: asyncpg.Connection) -> dict[City, list[int]]:
     rows = await conn.fetch("SELECT region, city, detained_total, released_total "
                             "FROM city_detentions ORDER BY region, city")
     return {(r["region"], r["city"]): [r["detained_total"], r["released_total"]] for r in rows}
-
-
-async def _as_of(conn: asyncpg.Connection, as_of: datetime) -> dict[City, list[int]]:
-    """The same tally the projection keeps, over the reports standing at ``as_of``."""
-    rows = await conn.fetch(STANDING_AS_OF, as_of, list(DETENTION_TYPES),
-                            list(WITHDRAWING_TYPES), UNKNOWN_REGION, UNSPECIFIED_CITY)
-    totals: dict[City, list[int]] = defaultdict(lambda: [0, 0])
-    for r in rows:
-        tally(totals, city_of(r["region"], r["city"]), r["type"], r["count"])
-    return totals

@@ -7,9 +7,10 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import BigInteger, Column, DateTime, Integer, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from saylau import paging
 from saylau.ddl import READ, table
 from saylau.decode import Decoded
 from saylau.domain.breach import RuleConfig
@@ -25,7 +26,7 @@ events = table(
     Column("occurred_at", DateTime(timezone=True), nullable=False, index=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("partner", Text),
-    Column("station_id", Text, index=True),
+    Column("station_id", Text),
     Column("region", Text),
     Column("city", Text),
     Column("election_id", Text),
@@ -33,6 +34,8 @@ events = table(
     Column("kafka_partition", Integer, nullable=False),
     Column("kafka_offset", BigInteger, nullable=False),
     Column("record", JSONB, nullable=False),
+    Index("events_station_time", "station_id", "occurred_at", "event_id"),
+    Index("events_received", "received_at"),  # the timeline's latest_report_at
 )
 COLUMNS = ("event_id", "type", "schema_version", "occurred_at", "received_at", "partner",
            "station_id", "region", "city", "election_id", "status", "kafka_partition",
@@ -92,12 +95,25 @@ async def event(conn: asyncpg.Connection, event_id: Any,
             "partition": row["kafka_partition"], "offset": row["kafka_offset"]}
 
 
-async def station_timeline(conn: asyncpg.Connection, station_id: str,
-                           names: Names) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT record::text AS record, status FROM events "
-                            "WHERE station_id = $1 ORDER BY occurred_at, event_id", station_id)
-    records = await shown_records([r["record"] for r in rows], names)
-    return [{**record, "status": r["status"]} for record, r in zip(records, rows, strict=True)]
+STATION_TIMELINE = """
+SELECT record::text AS record, status, occurred_at, event_id FROM events
+WHERE station_id = $1 AND ($3::timestamptz IS NULL OR (occurred_at, event_id) > ($3, $4))
+ORDER BY occurred_at, event_id LIMIT $2
+"""
+
+
+async def station_timeline(conn: asyncpg.Connection, station_id: str, names: Names, limit: int,
+                           after: tuple[Any, ...] | None = None
+                           ) -> tuple[list[dict[str, Any]], str | None]:
+    """A keyset page of the reports about a station, by (occurred_at, event_id): both fixed
+    for an event, so reports arriving meanwhile never shift the pages (index
+    ``events_station_time``)."""
+    rows = await conn.fetch(STATION_TIMELINE, station_id, limit + 1, *(after or (None, None)))
+    shown, next_cursor = paging.page("station_timeline", rows, limit,
+                                     lambda r: [r["occurred_at"], r["event_id"]])
+    records = await shown_records([r["record"] for r in shown], names)
+    return [{**record, "status": r["status"]}
+            for record, r in zip(records, shown, strict=True)], next_cursor
 
 
 async def shown_records(texts: list[str], names: Names) -> list[dict[str, Any]]:

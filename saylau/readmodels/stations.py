@@ -115,10 +115,13 @@ async def station(conn: asyncpg.Connection, station_id: str) -> dict[str, Any] |
             "distinct_incidents": distinct, "last_event_at": row["last_event_at"]}
 
 
-async def list_stations(conn: asyncpg.Connection, region: str | None,
-                        limit: int) -> list[dict[str, Any]]:
+async def list_stations(conn: asyncpg.Connection, region: str | None, limit: int,
+                        after: str | None = None) -> list[dict[str, Any]]:
+    """Stations with incidents in ``station_id`` order (immutable, unique: a keyset page),
+    those after ``after``."""
     rows = await conn.fetch(
         "SELECT station_id, region, city, total, last_event_at FROM stations "
         "WHERE ($1::text IS NULL OR region = $1) AND total > 0 "
-        "ORDER BY total DESC, station_id LIMIT $2", region, limit)
+        "AND ($3::text IS NULL OR station_id > $3) "
+        "ORDER BY station_id LIMIT $2", region, limit, after)
     return [dict(r) for r in rows]

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, Index, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import UUID
 
+from saylau import paging
 from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
-from saylau.domain.vocabulary import NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
+from saylau.domain.vocabulary import ESCALATED, NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
 from saylau.readmodels.events import shown_records
@@ -29,41 +31,94 @@ triage_actions = table(
 ESCALATION, CLAIM = TRIAGE_ACTIONS["triage.escalated"], TRIAGE_ACTIONS["triage.claimed"]
 
 
-def fold(batch: Batch, config: RuleConfig) -> list[tuple[Any, ...]]:
-    """An operator's claim, escalation or comment on an earlier report: one row each."""
-    return [(e.event_id, e.payload["event_id"], TRIAGE_ACTIONS[e.type], e.occurred_at, partner,
-             e.payload.get("operator"), e.payload.get("note", e.payload.get("reason")))
-            for e, partner in batch.actions]
+URGENT, WAITING = 0, 1
+"""``queue_rank``: escalated reports come first, then the others, oldest received first."""
+
+triage_queue = table(
+    "triage_queue", READ,
+    Column("event_id", UUID, primary_key=True),
+    Column("queue_rank", SmallInteger, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("triage_queue_order", "queue_rank", "received_at", "event_id"),
+)
 
 
-async def write(conn: asyncpg.Connection, rows: list[tuple[Any, ...]],
-                config: RuleConfig) -> list[Change]:
-    if rows:
-        await conn.copy_records_to_table("triage_actions", records=rows, columns=(
-            "action_id", "report_id", "kind", "occurred_at", "partner", "operator", "note"))
-    return []
+@dataclass
+class TriageRows:
+    actions: list[tuple[Any, ...]] = field(default_factory=list)
+    """One row per claim, escalation or comment."""
+    queued: list[uuid.UUID] = field(default_factory=list)
+    """New reports that may wait for triage (those still unverified once stored)."""
+    judged: list[uuid.UUID] = field(default_factory=list)
+    """Reports verified, rejected or retracted: out of the queue."""
+    escalated: list[uuid.UUID] = field(default_factory=list)
 
 
-READ_MODEL = ReadModel("triage", (triage_actions,), fold, write)
+def fold(batch: Batch, config: RuleConfig) -> TriageRows:
+    """Operators' actions, and how the queue changes: new reports join it, judged reports
+    leave it, escalated ones move to its head."""
+    return TriageRows(
+        actions=[(e.event_id, e.payload["event_id"], TRIAGE_ACTIONS[e.type], e.occurred_at,
+                  partner, e.payload.get("operator"), e.payload.get("note",
+                                                                    e.payload.get("reason")))
+                 for e, partner in batch.actions],
+        queued=[d.event.event_id for d in batch.applied if d.event.type not in NOT_REPORTS],
+        judged=list(batch.statuses),
+        escalated=[uuid.UUID(str(e.payload["event_id"])) for e, _ in batch.actions
+                   if e.type == ESCALATED])
 
-TRIAGE_QUEUE = """
-SELECT e.event_id, e.record::text AS record FROM events e
-WHERE e.status = $3 AND e.type <> ALL($2::text[])
-ORDER BY NOT EXISTS (SELECT 1 FROM triage_actions a
-                     WHERE a.report_id = e.event_id AND a.kind = $4),
-         e.received_at, e.event_id
-LIMIT $1
+
+QUEUE_NEW = """
+INSERT INTO triage_queue (event_id, queue_rank, received_at)
+SELECT e.event_id, CASE WHEN EXISTS (SELECT 1 FROM triage_actions a WHERE a.kind = $4
+                                     AND a.report_id = e.event_id) THEN $5::smallint ELSE $6::smallint END,
+       e.received_at
+FROM events e WHERE e.event_id = ANY($1::uuid[]) AND e.status = $2 AND e.type <> ALL($3::text[])
+ON CONFLICT (event_id) DO NOTHING
 """
 
 
-async def triage_queue(conn: asyncpg.Connection, limit: int,
-                       names: Names) -> list[dict[str, Any]]:
-    """Unverified reports, urgent ones first, each with its claim, escalations and comments."""
-    rows = await conn.fetch(TRIAGE_QUEUE, limit, list(NOT_REPORTS), UNVERIFIED, ESCALATION)
-    handled = await triage_summaries(conn, [r["event_id"] for r in rows])
-    records = await shown_records([r["record"] for r in rows], names)
+async def write(conn: asyncpg.Connection, rows: TriageRows, config: RuleConfig) -> list[Change]:
+    """The actions first, so a report escalated before it arrived (another partition) joins
+    the queue urgent: the queue depends on the log, not on arrival order."""
+    if rows.actions:
+        await conn.copy_records_to_table("triage_actions", records=rows.actions, columns=(
+            "action_id", "report_id", "kind", "occurred_at", "partner", "operator", "note"))
+    if rows.queued:
+        await conn.execute(QUEUE_NEW, rows.queued, UNVERIFIED, list(NOT_REPORTS), ESCALATION,
+                           URGENT, WAITING)
+    if rows.escalated:
+        await conn.execute("UPDATE triage_queue SET queue_rank = $2::smallint "
+                           "WHERE event_id = ANY($1::uuid[])", rows.escalated, URGENT)
+    if rows.judged:
+        await conn.execute("DELETE FROM triage_queue WHERE event_id = ANY($1::uuid[])",
+                           rows.judged)
+    return []
+
+
+READ_MODEL = ReadModel("triage", (triage_actions, triage_queue), fold, write)
+
+TRIAGE_QUEUE = """
+SELECT q.queue_rank, q.received_at, q.event_id, e.record::text AS record
+FROM triage_queue q JOIN events e ON e.event_id = q.event_id
+WHERE $2::smallint IS NULL OR (q.queue_rank, q.received_at, q.event_id) > ($2, $3, $4)
+ORDER BY q.queue_rank, q.received_at, q.event_id LIMIT $1
+"""
+
+
+async def triage_queue_page(conn: asyncpg.Connection, limit: int, names: Names,
+                            after: tuple[Any, ...] | None = None
+                            ) -> tuple[list[dict[str, Any]], str | None]:
+    """A keyset page of unverified reports, urgent first, each with its claim, escalations
+    and comments. The key (rank, received_at, event_id) is unique; only an escalation moves
+    a report (to the head), and the live feed pushes it as ``urgent``."""
+    rows = await conn.fetch(TRIAGE_QUEUE, limit + 1, *(after or (None, None, None)))
+    shown, next_cursor = paging.page("triage", rows, limit, lambda r: [
+        r["queue_rank"], r["received_at"], r["event_id"]])
+    handled = await triage_summaries(conn, [r["event_id"] for r in shown])
+    records = await shown_records([r["record"] for r in shown], names)
     return [{**record, "triage": handled.get(r["event_id"], triage_summary([]))}
-            for record, r in zip(records, rows, strict=True)]
+            for record, r in zip(records, shown, strict=True)], next_cursor
 
 
 def triage_summary(actions: Sequence[asyncpg.Record]) -> dict[str, Any]:

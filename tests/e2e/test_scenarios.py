@@ -30,7 +30,7 @@ def test_scenario_through_http(scenario_stack: Stack, path: Path) -> None:
     for event in scenario["events"]:  # partitions apply independently: wait for every one
         wait_until(lambda e=event: scenario_stack.get(f"/v1/events/{e['event_id']}")
                    .status_code == 200)
-    breaches = scenario_stack.get("/v1/breaches", limit=10000).json()["breaches"]
+    breaches = scenario_stack.walk("/v1/breaches", "breaches")
     assert_breaches(breaches, expect)
     assert_detentions(scenario_stack, expect.get("detentions", {}))
     for station_id, incidents in expect.get("stations", {}).items():

@@ -4,13 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import ConfigDict, Field
 
-from saylau import deadletters
+from saylau import deadletters, paging
+from saylau.paging import MAX_PAGE
 from saylau.web import unavailable
 from saylau.web_input import INT4_MAX, INT8_MAX, RequestBody
-from services.api.deps import AdminDep, PoolDep, ProducerDep, SettingsDep
+from services.api.deps import AdminDep, CursorQuery, PoolDep, ProducerDep, SettingsDep, after
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -33,10 +34,14 @@ class DeadLetterReplay(RequestBody):
 
 
 @router.get("/dead-letters")
-async def get_dead_letters(db: PoolDep, _: AdminDep) -> Any:
-    """Log records the projector could not apply, with the reason."""
+async def get_dead_letters(db: PoolDep, _: AdminDep,
+                           limit: int = Query(MAX_PAGE, ge=1, le=MAX_PAGE),
+                           cursor: CursorQuery = None) -> Any:
+    """Log records the projector could not apply, with the reason (keyset pages)."""
+    key = after("dead_letters", cursor, (paging.text, paging.integer, paging.integer))
     async with db.acquire() as conn:
-        return {"dead_letters": await deadletters.dead_letters(conn)}
+        found, next_cursor = await deadletters.dead_letters(conn, limit, key)
+    return {"dead_letters": found, "next": next_cursor}
 
 
 @router.post("/dead-letters/replay")

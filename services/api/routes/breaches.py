@@ -4,12 +4,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
+from saylau import paging
+from saylau.paging import MAX_PAGE
 from saylau.readmodels import breaches as breach_reads
 from saylau.readmodels.evidence import files_of
 from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
-from services.api.deps import PoolDep, ReaderDep, SettingsDep
+from services.api.deps import CursorQuery, PoolDep, ReaderDep, SettingsDep, after, answer
 
 router = APIRouter()
 
@@ -19,16 +21,19 @@ async def get_breaches(db: PoolDep, _: ReaderDep, cfg: SettingsDep, rule: str | 
                        severity: str | None = None, region: str | None = None,
                        since: Annotated[Timestamp | None, Query(examples=[TIMESTAMP_EXAMPLE])] = None,
                        status: str | None = None,
-                       limit: int = Query(1000, ge=1, le=10000)) -> Any:
-    """Flagged rule breaches with their legal reference and evidence files, newest first."""
+                       limit: int = Query(MAX_PAGE, ge=1, le=MAX_PAGE),
+                       cursor: CursorQuery = None) -> Any:
+    """Flagged rule breaches with their legal reference and evidence files, newest first
+    (keyset pages)."""
+    key = after("breaches", cursor, (paging.timestamp, paging.uuid_text))
     async with db.acquire() as conn:
-        found = await breach_reads.list_breaches(conn, rule, severity, region, since, status,
-                                                 limit)
+        found, next_cursor = await breach_reads.list_breaches(
+            conn, rule, severity, region, since, status, limit, key)
         files = await files_of(conn, [uuid.UUID(i) for b in found for i in b["event_ids"]],
                                cfg.ingest_schema)
-    return {"breaches": [{**b, "evidence_files": [f for i in b["event_ids"]
-                                                  for f in files.get(uuid.UUID(i), [])]}
-                         for b in found]}
+    return answer({"breaches": [{**b, "evidence_files": [f for i in b["event_ids"]
+                                                         for f in files.get(uuid.UUID(i), [])]}
+                                for b in found], "next": next_cursor})
 
 
 @router.get("/v1/breaches/summary")
@@ -36,3 +41,16 @@ async def get_breach_summary(db: PoolDep, _: ReaderDep) -> Any:
     """Open breaches counted per rule and per article of law."""
     async with db.acquire() as conn:
         return {"rules": await breach_reads.breach_summary(conn)}
+
+
+@router.get("/v1/breaches/{breach_id}/events")
+async def get_breach_events(breach_id: uuid.UUID, db: PoolDep, _: ReaderDep,
+                            limit: int = Query(MAX_PAGE, ge=1, le=MAX_PAGE),
+                            cursor: CursorQuery = None) -> Any:
+    """Every event a breach cites (its evidence), by event id, in keyset pages."""
+    key = after("breach_events", cursor, (paging.text,))
+    async with db.acquire() as conn:
+        found = await breach_reads.breach_evidence(conn, breach_id, limit, key and key[0])
+    if found is None:
+        raise HTTPException(404, f"no breach {breach_id}")
+    return answer(found)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException
 
 from saylau.readmodels import events as stored_events
 from saylau.readmodels.evidence import files_of
-from services.api.deps import NamesDep, PoolDep, SettingsDep
+from services.api.deps import NamesDep, PoolDep, SettingsDep, answer
 
 router = APIRouter()
 
@@ -23,4 +23,4 @@ async def get_event(event_id: uuid.UUID, db: PoolDep, shown: NamesDep,
         if found is None:
             raise HTTPException(404, f"no event {event_id} in the read models (yet)")
         files = await files_of(conn, [event_id], cfg.ingest_schema)
-    return {**found, "evidence_files": files.get(event_id, [])}
+    return answer({**found, "evidence_files": files.get(event_id, [])})

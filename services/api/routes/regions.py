@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from saylau.readmodels import regions as region_reads
 from saylau.readmodels import turnout as turnout_reads
-from services.api.deps import PoolDep, ReaderDep
+from services.api.deps import PoolDep, ReaderDep, answer
 
 router = APIRouter()
 
@@ -16,7 +16,7 @@ router = APIRouter()
 async def get_regions(db: PoolDep, _: ReaderDep) -> Any:
     """Per-region roll-up: stations with incidents, detentions, open breaches."""
     async with db.acquire() as conn:
-        return {"regions": await region_reads.regions(conn)}
+        return answer({"regions": await region_reads.regions(conn)})
 
 
 @router.get("/v1/regions/{region}/stations", tags=["registries"])

@@ -6,20 +6,26 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from saylau import paging
+from saylau.paging import MAX_PAGE
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
 from saylau.readmodels.evidence import files_of
-from services.api.deps import NamesDep, PoolDep, ReaderDep, SettingsDep
+from services.api.deps import CursorQuery, NamesDep, PoolDep, ReaderDep, SettingsDep, after, answer
 
 router = APIRouter()
 
 
 @router.get("/v1/stations")
 async def list_stations(db: PoolDep, _: ReaderDep, region: str | None = None,
-                        limit: int = Query(500, ge=1, le=10000)) -> Any:
-    """Polling stations with incidents, most incidents first."""
+                        limit: int = Query(500, ge=1, le=MAX_PAGE),
+                        cursor: CursorQuery = None) -> Any:
+    """Polling stations with incidents, by station id, a keyset page (``next``)."""
+    key = after("stations", cursor, (paging.text,))
     async with db.acquire() as conn:
-        return {"stations": await station_reads.list_stations(conn, region, limit)}
+        rows = await station_reads.list_stations(conn, region, limit + 1, key and key[0])
+    shown, next_cursor = paging.page("stations", rows, limit, lambda r: [r["station_id"]])
+    return answer({"stations": shown, "next": next_cursor})
 
 
 @router.get("/v1/stations/{station_id}")
@@ -34,12 +40,15 @@ async def get_station(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
 
 @router.get("/v1/stations/{station_id}/timeline")
 async def get_timeline(station_id: str, db: PoolDep, shown: NamesDep,
-                       cfg: SettingsDep) -> Any:
+                       cfg: SettingsDep, limit: int = Query(500, ge=1, le=MAX_PAGE),
+                       cursor: CursorQuery = None) -> Any:
     """Every report about one station, in time order, with its triage status and evidence
-    files."""
+    files (keyset pages)."""
+    key = after("station_timeline", cursor, (paging.timestamp, paging.uuid_text))
     async with db.acquire() as conn:
-        events = await stored_events.station_timeline(conn, station_id, shown)
+        events, next_cursor = await stored_events.station_timeline(
+            conn, station_id, shown, limit, key)
         files = await files_of(conn, [uuid.UUID(e["event_id"]) for e in events],
                                cfg.ingest_schema)
-    return {"station_id": station_id, "events": [
-        {**e, "evidence_files": files.get(uuid.UUID(e["event_id"]), [])} for e in events]}
+    return answer({"station_id": station_id, "next": next_cursor, "events": [
+        {**e, "evidence_files": files.get(uuid.UUID(e["event_id"]), [])} for e in events]})

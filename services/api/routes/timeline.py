@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from saylau.readmodels import timeline as timeline_reads
-from services.api.deps import PoolDep, ReaderDep
+from services.api.deps import PoolDep, ReaderDep, answer
 
 router = APIRouter()
 
@@ -17,4 +17,4 @@ async def get_report_timeline(db: PoolDep, _: ReaderDep,
                               limit: int = Query(144, ge=1, le=5000)) -> Any:
     """Reports per time bucket (latest buckets) and the change cursor the counts include."""
     async with db.acquire() as conn:
-        return await timeline_reads.report_timeline(conn, bucket_minutes, limit)
+        return answer(await timeline_reads.report_timeline(conn, bucket_minutes, limit))

@@ -5,15 +5,21 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from saylau import paging
+from saylau.paging import MAX_PAGE
 from saylau.readmodels import triage as triage_reads
-from services.api.deps import NamesDep, PoolDep
+from services.api.deps import CursorQuery, NamesDep, PoolDep, after, answer
 
 router = APIRouter()
 
 
 @router.get("/v1/triage")
 async def get_triage(db: PoolDep, shown: NamesDep,
-                     limit: int = Query(200, ge=1, le=5000)) -> Any:
-    """The triage queue: unverified reports, urgent first, with claim, urgency and notes."""
+                     limit: int = Query(200, ge=1, le=MAX_PAGE),
+                     cursor: CursorQuery = None) -> Any:
+    """The triage queue: unverified reports, urgent first, with claim, urgency and notes
+    (keyset pages)."""
+    key = after("triage", cursor, (paging.integer, paging.timestamp, paging.uuid_text))
     async with db.acquire() as conn:
-        return {"reports": await triage_reads.triage_queue(conn, limit, shown)}
+        reports, next_cursor = await triage_reads.triage_queue_page(conn, limit, shown, key)
+    return answer({"reports": reports, "next": next_cursor})

@@ -16,13 +16,14 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import AnyHttpUrl, ConfigDict, Field
 
-from saylau import outbound
+from saylau import outbound, paging
 from saylau.netguard import AllowList
+from saylau.paging import MAX_PAGE
 from saylau.readmodels.changefeed import last_cursor
 from saylau.settings import Settings
 from saylau.web_input import RequestBody, Text
 from saylau.webhooks import PostgresSubscriptions
-from services.api.deps import PoolDep, SettingsDep, SubscriberDep
+from services.api.deps import CursorQuery, PoolDep, SettingsDep, SubscriberDep, after
 
 Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event", "incident", "urgent"]
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -68,12 +69,16 @@ async def list_webhooks(db: PoolDep, cfg: SettingsDep, who: SubscriberDep) -> An
 @router.get("/{webhook_id}/deliveries")
 async def list_deliveries(webhook_id: uuid.UUID, db: PoolDep, cfg: SettingsDep,
                           who: SubscriberDep,
-                          limit: int = Query(100, ge=1, le=1000)) -> Any:
-    """The delivery log, newest first: status, attempts, and each attempt's HTTP result."""
+                          limit: int = Query(100, ge=1, le=MAX_PAGE),
+                          cursor: CursorQuery = None) -> Any:
+    """The delivery log, newest first: status, attempts, and each attempt's HTTP result
+    (keyset pages)."""
+    key = after("deliveries", cursor, (paging.integer,))
     async with subscriptions(db, cfg) as subs:
         if not await subs.owned(who.partner, webhook_id):
             raise HTTPException(404, f"no webhook {webhook_id}")
-        return {"id": str(webhook_id), "deliveries": await subs.deliveries(webhook_id, limit)}
+        found, next_cursor = await subs.deliveries(webhook_id, limit, key and key[0])
+    return {"id": str(webhook_id), "deliveries": found, "next": next_cursor}
 
 
 @router.delete("/{webhook_id}", status_code=204)

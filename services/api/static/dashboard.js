@@ -73,6 +73,17 @@
     return reply.json();
   }
 
+  // every page of a keyset-paged list (`next` is null on the last page)
+  async function allPages(path, key) {
+    const items = [];
+    for (let url = path; url;) {
+      const page = await api(url);
+      items.push(...page[key]);
+      url = page.next ? `${path}&cursor=${encodeURIComponent(page.next)}` : null;
+    }
+    return { [key]: items };
+  }
+
   const cityKey = (c) => `${c.region}\u241f${c.city}`;
   const normaliseBreach = (b) =>
     ({ ...b, region: b.region ?? b.place?.region ?? null, city: b.city ?? b.place?.city ?? null });
@@ -132,8 +143,8 @@
   async function loadSnapshot() {
     const timeline = await api(`/v1/timeline?bucket_minutes=${BUCKET_MINUTES}&limit=1000`);
     const [detentions, breaches, stations, regions] = await Promise.all([
-      api("/v1/detentions"), api("/v1/breaches?limit=10000"),
-      api("/v1/stations?limit=10000"), api("/v1/regions")]);
+      api("/v1/detentions"), allPages("/v1/breaches?limit=1000", "breaches"),
+      allPages("/v1/stations?limit=1000", "stations"), api("/v1/regions")]);
     state.cursor = timeline.cursor;
     state.notCounted = new Set(timeline.not_counted);
     state.buckets = new Map(timeline.buckets.map((b) => [Date.parse(b.start), b.reports]));

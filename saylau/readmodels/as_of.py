@@ -1,0 +1,126 @@
+"""Detentions as they stood at a past moment, from per-minute deltas the projection keeps.
+
+A detention report adds its count at the minute it occurred; a report later retracted or
+rejected takes it back at the minute that took effect (``withdrawn_at``: the withdrawal's
+time, or the report's if that is later). The tally at ``as_of`` is the deltas of the whole
+minutes before it (one row per city and minute: the cost follows the time span and the
+cities, not the log) plus the exact reports of the minute ``as_of`` falls in.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Column, DateTime, Index, Integer, PrimaryKeyConstraint, Text
+from sqlalchemy.dialects.postgresql import UUID
+
+from saylau.ddl import READ, table
+from saylau.domain.breach import RuleConfig
+from saylau.domain.vocabulary import DETENTION_REPORTED, DETENTION_TYPES
+from saylau.readmodels.base import Batch, Change, Counted, ReadModel
+from saylau.readmodels.detentions import City, city_of
+from saylau.readmodels.timeline import minute_of
+
+detention_minutes = table(
+    "detention_minutes", READ,
+    Column("region", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("detained", Integer, nullable=False),
+    Column("released", Integer, nullable=False),
+    PrimaryKeyConstraint("minute", "region", "city"),
+)
+detention_reports = table(
+    "detention_reports", READ,
+    Column("event_id", UUID, primary_key=True),
+    Column("region", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True)),
+    Index("detention_reports_occurred", "occurred_at"),
+    Index("detention_reports_withdrawn", "withdrawn_at"),
+)
+
+
+@dataclass
+class AsOfRows:
+    minutes: dict[tuple[datetime, str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0]))
+    """(minute, region, city) → [detained, released] added in that minute."""
+    reports: dict[Any, tuple[Any, ...]] = field(default_factory=dict)
+    """event_id → the report's row, with when it stopped standing."""
+
+
+def fold(batch: Batch, config: RuleConfig) -> AsOfRows:
+    rows = AsOfRows()
+    for c in batch.counted:
+        if c.event.type in DETENTION_TYPES:
+            _add(rows, c)
+    return rows
+
+
+def _add(rows: AsOfRows, c: Counted) -> None:
+    e = c.event
+    region, city = city_of(e.region, e.city)
+    count = int(e.payload["count"])
+    until = max(e.occurred_at, c.withdrawn_at or e.occurred_at) if c.sign < 0 else None
+    at = until if until is not None else e.occurred_at
+    rows.minutes[(minute_of(at), region, city)][0 if e.type == DETENTION_REPORTED else 1] += (
+        count * c.sign)
+    rows.reports[e.event_id] = (e.event_id, region, city, e.type, count, e.occurred_at,
+                                until or rows.reports.get(e.event_id, (None,) * 7)[6])
+
+
+async def write(conn: asyncpg.Connection, rows: AsOfRows, config: RuleConfig) -> list[Change]:
+    if rows.minutes:
+        keys = sorted(rows.minutes)
+        await conn.execute(
+            "INSERT INTO detention_minutes AS m (minute, region, city, detained, released) "
+            "SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[], "
+            "$5::int[]) ON CONFLICT (minute, region, city) DO UPDATE SET "
+            "detained = m.detained + EXCLUDED.detained, released = m.released + EXCLUDED.released",
+            *[list(c) for c in zip(*keys)], [rows.minutes[k][0] for k in keys],
+            [rows.minutes[k][1] for k in keys])
+    if rows.reports:
+        await conn.execute(
+            "INSERT INTO detention_reports AS r SELECT * FROM unnest($1::uuid[], $2::text[], "
+            "$3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[]) "
+            "ON CONFLICT (event_id) DO UPDATE SET "
+            "withdrawn_at = COALESCE(EXCLUDED.withdrawn_at, r.withdrawn_at)",
+            *[list(c) for c in zip(*[rows.reports[k] for k in sorted(rows.reports)])])
+    return []
+
+
+READ_MODEL = ReadModel("as_of", (detention_minutes, detention_reports), fold, write)
+
+WHOLE_MINUTES = """
+SELECT region, city, sum(detained)::int AS detained, sum(released)::int AS released
+FROM detention_minutes WHERE minute < $1 GROUP BY region, city
+"""
+PART_MINUTE = """
+SELECT region, city, type,
+       count * ((occurred_at >= $1)::int - COALESCE(withdrawn_at BETWEEN $1 AND $2, false)::int)
+       AS count
+FROM detention_reports
+WHERE occurred_at BETWEEN $1 AND $2 OR withdrawn_at BETWEEN $1 AND $2
+"""
+
+
+async def detentions_as_of(conn: asyncpg.Connection, as_of: datetime) -> dict[City, list[int]]:
+    """Per city [detained, released] by the reports standing at ``as_of``."""
+    start = minute_of(as_of)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        whole = await conn.fetch(WHOLE_MINUTES, start)
+        part = await conn.fetch(PART_MINUTE, start, as_of)
+    totals: dict[City, list[int]] = defaultdict(lambda: [0, 0])
+    for r in whole:
+        totals[(r["region"], r["city"])] = [r["detained"], r["released"]]
+    for r in part:
+        totals[(r["region"], r["city"])][0 if r["type"] == DETENTION_REPORTED else 1] += r["count"]
+    return totals
+

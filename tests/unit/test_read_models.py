@@ -1,0 +1,102 @@
+"""The read models behind constant-cost reads, folded from plain batches; the keyset cursor."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from saylau import paging
+from saylau.decode import Decoded, Message
+from saylau.domain.rules import RuleConfig
+from saylau.envelope import Envelope
+from saylau.readmodels import as_of, breaches, timeline, triage
+from saylau.readmodels.base import Batch, Counted
+from tests.unit.builders import event
+
+CONFIG = RuleConfig()
+ALMATY = {"region": "Almaty", "city": "Almaty"}
+
+
+def applied(*events: Envelope) -> list[Decoded]:
+    return [Decoded(Message(0, i, b"{}"), {"partner": "p"}, e) for i, e in enumerate(events)]
+
+
+def test_reports_are_counted_per_utc_minute_and_triage_events_are_not() -> None:
+    a = event("ballot.stuffing_observed", "2021-01-10T11:20:05+06:00", {"ballots": 3}, key="a")
+    b = event("ballot.stuffing_observed", "2021-01-10T05:20:59+00:00", {"ballots": 3}, key="b")
+    check = event("report.verified", "2021-01-10T11:20:30+06:00", {"event_id": str(a.event_id)})
+    minutes = timeline.fold(Batch(applied=applied(a, b, check)), CONFIG)
+    assert minutes == {datetime(2021, 1, 10, 5, 20, tzinfo=UTC): 2}
+
+
+def test_a_withdrawn_detention_is_taken_back_at_the_minute_its_withdrawal_took_effect() -> None:
+    report = event("detention.reported", "2021-01-10T12:00:30+06:00", {"count": 100},
+                   place=ALMATY)
+    retracted_at = datetime(2021, 1, 10, 7, 5, 10, tzinfo=UTC)
+    rows = as_of.fold(Batch(counted=[Counted(report, 1, ()),
+                                     Counted(report, -1, (), retracted_at)]), CONFIG)
+    assert dict(rows.minutes) == {
+        (datetime(2021, 1, 10, 6, 0, tzinfo=UTC), "Almaty", "Almaty"): [100, 0],
+        (datetime(2021, 1, 10, 7, 5, tzinfo=UTC), "Almaty", "Almaty"): [-100, 0]}
+    [row] = rows.reports.values()
+    assert row[5] == report.occurred_at and row[6] == retracted_at
+
+
+def test_a_withdrawal_dated_before_its_report_takes_it_back_at_the_report_itself() -> None:
+    report = event("detention.released", "2021-01-10T12:00:00+06:00", {"count": 2})
+    early = datetime(2021, 1, 10, 1, 0, tzinfo=UTC)
+    rows = as_of.fold(Batch(counted=[Counted(report, -1, (), early)]), CONFIG)
+    assert dict(rows.minutes) == {
+        (datetime(2021, 1, 10, 6, 0, tzinfo=UTC), "(unknown)", "(unspecified)"): [0, -2]}
+    assert next(iter(rows.reports.values()))[6] == report.occurred_at
+
+
+def test_the_triage_queue_takes_new_reports_drops_judged_ones_and_raises_escalated() -> None:
+    report = event("ballot.stuffing_observed", "2021-01-10T11:00:00+06:00", {"ballots": 1})
+    earlier = uuid.uuid4()
+    verdict = event("report.verified", "2021-01-10T11:05:00+06:00", {"event_id": str(earlier)})
+    urgent = event("triage.escalated", "2021-01-10T11:06:00+06:00",
+                   {"event_id": str(report.event_id), "reason": "violence"})
+    rows = triage.fold(Batch(applied=applied(report, verdict, urgent),
+                             statuses={earlier: "verified"}, actions=[(urgent, "p")]), CONFIG)
+    assert rows.queued == [report.event_id]
+    assert rows.judged == [earlier]
+    assert rows.escalated == [report.event_id]
+    assert [a[1:3] for a in rows.actions] == [(str(report.event_id), "escalated")]
+
+
+def test_a_breach_shows_its_first_20_event_ids_and_how_many_it_cites() -> None:
+    ids = sorted(str(uuid.uuid4()) for _ in range(45))
+    shown = breaches.evidence(ids)
+    assert shown == {"event_ids": ids[:20], "evidence_count": 45}
+
+
+def test_a_cursor_names_its_list_and_key_and_nothing_else_passes() -> None:
+    at, some = datetime(2021, 1, 10, 5, 0, tzinfo=UTC), uuid.uuid4()
+    spec = (paging.integer, paging.timestamp, paging.uuid_text)
+    cursor = paging.encode("triage", [1, at, some])
+    assert paging.decode("triage", cursor, spec) == (1, at, some)
+    for bad in ("", "garbage!", paging.encode("breaches", [1, at, some]),
+                paging.encode("triage", [1, at]), paging.encode("triage", ["1", at, some]),
+                paging.encode("triage", [1, "2021-01-10T05:00:00", some]),
+                raw_cursor(["triage", 2**70, at.isoformat(), str(some)]),
+                raw_cursor(["triage", 1.5, at.isoformat(), str(some)]),
+                paging.encode("triage", [1, at, None])):
+        with pytest.raises(paging.BadCursor):
+            paging.decode("triage", bad, spec)
+
+
+def raw_cursor(value: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def test_a_page_has_a_next_cursor_only_when_more_rows_follow() -> None:
+    rows = [{"id": f"s{i}"} for i in range(4)]
+    assert paging.page("stations", rows, 3, lambda r: [r["id"]]) == (
+        rows[:3], paging.encode("stations", ["s2"]))
+    assert paging.page("stations", rows[:3], 3, lambda r: [r["id"]]) == (rows[:3], None)
+    assert paging.page("stations", [], 3, lambda r: [r["id"]]) == ([], None)
