@@ -225,6 +225,9 @@ def _parse_metadata_v10(resp: bytes, correlation: int, topic: str) -> TopicFacts
         r.take(">i")  # topic authorized operations
         r.skip_tags()
         if name == topic:
+            if error in NOT_READY_CODES:
+                raise TopicNotReady(f"topic {topic}: Kafka error code {error} (not known to "
+                                    "this broker yet)")
             if error:
                 raise LookupError(f"topic {topic}: Kafka error code {error}")
             return TopicFacts(topic, str(topic_id), tuple(sorted(parts, key=lambda p: p.partition)),
@@ -232,12 +235,35 @@ def _parse_metadata_v10(resp: bytes, correlation: int, topic: str) -> TopicFacts
     raise LookupError(f"topic {topic} not in the Metadata response")
 
 
-async def describe_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> TopicFacts:
+class TopicNotReady(LookupError):
+    """The broker asked does not know the topic (yet): metadata of a topic created a moment
+    ago reaches the other brokers of a cluster a little later."""
+
+
+NOT_READY_CODES = frozenset({3, 5})
+"""UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE: asked again until ``settle`` passes."""
+
+
+async def describe_topic(bootstrap: str, topic: str, timeout: float = 10.0,
+                         settle: float = 15.0) -> TopicFacts:
     """The topic's id, partitions, leaders and in-sync replicas, from the first broker that answers.
 
     aiokafka's admin speaks Metadata up to v5, which has no topic ids (added in v10, Kafka 2.8),
-    so this sends one Metadata v10 request itself.
+    so this sends one Metadata v10 request itself. A topic a broker does not know yet is asked
+    for again for up to ``settle`` seconds (a fresh topic's metadata spreads over a cluster).
     """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle
+    while True:
+        try:
+            return await _describe_once(bootstrap, topic, timeout)
+        except TopicNotReady:
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.25)
+
+
+async def _describe_once(bootstrap: str, topic: str, timeout: float) -> TopicFacts:
     errors = []
     for address in bootstrap.split(","):
         host, _, port = address.strip().rpartition(":")
