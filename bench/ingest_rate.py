@@ -31,7 +31,7 @@ import asyncpg
 
 from bench import ceilings, events, phases
 from bench.pipeline import drop, peak_rss_mib
-from saylau.db import migrate
+from saylau.migrations import upgrade
 from saylau.settings import Settings
 from tests.stack import Stack
 
@@ -51,9 +51,10 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-async def pg_insert(conn: asyncpg.Connection, schema: str, n: int, group: int) -> float:
+async def pg_insert(conn: asyncpg.Connection, dsn: str, schema: str, n: int,
+                    group: int) -> float:
     """Rows/s of ingest's ``accepted_events`` insert (unnest), ``group`` rows a statement."""
-    await migrate(conn, f"{schema}_read", schema)
+    await upgrade(dsn, schema)  # the ingest tables as ingest migrates them
     now, ids = datetime.now(UTC), [uuid.uuid4() for _ in range(n)]
     sql = (f'INSERT INTO "{schema}".accepted_events (event_id, content_hash, kafka_key, '
            "kafka_partition, kafka_offset, partner, received_at) SELECT * FROM unnest("
@@ -78,8 +79,9 @@ async def measure_ceilings(settings: Settings, run: str) -> dict[str, Any]:
     conn = await asyncpg.connect(settings.dsn)
     try:
         say("ceiling: PostgreSQL accepted_events insert, groups of 32 and 1,000")
-        out["pg_insert_32"] = await pg_insert(conn, f"{run}_i32", 20_000, 32)
-        out["pg_insert_1000"] = await pg_insert(conn, f"{run}_i1k", CEILING_EVENTS, 1000)
+        out["pg_insert_32"] = await pg_insert(conn, settings.dsn, f"{run}_i32", 20_000, 32)
+        out["pg_insert_1000"] = await pg_insert(conn, settings.dsn, f"{run}_i1k", CEILING_EVENTS,
+                                             1000)
         for schema in (f"{run}_i32", f"{run}_i1k"):
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_read" CASCADE')

@@ -1,0 +1,119 @@
+"""The election-night hot path: ``POST /v1/events`` answered in plain ASGI.
+
+When polls close, partners post one report per request by the thousand. The FastAPI route
+(``routes/events.py``) spends most of a request's CPU in routing, dependency solving and
+response classes, not in the work (validation, group commit, broker acknowledgement). This
+middleware answers the ordinary request, a known ``ingest`` key within its rate limit and a
+JSON body with a Content-Length under the limit, by calling the same functions the route
+calls, in the same order, with the same answers. Anything else (no or unknown key, spent
+rate limit, a chunked or oversized body, a form, malformed JSON) goes on to the FastAPI
+route untouched, which answers it as documented; a body already read is handed on as it
+was received. The route stays the documented endpoint in the OpenAPI document.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from saylau.intake.outcome import Unavailable
+from saylau.web import problem, unavailable
+from services.ingest.routes.events import MAX_BODY
+
+PATH = "/v1/events"
+SCOPE = "ingest"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class SingleEventFastPath:
+    """ASGI middleware in front of the FastAPI app for ``POST /v1/events``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST"
+                or scope.get("query_string")):
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state if "app" in scope else None
+        wiring = getattr(state, "wiring", None)
+        partner_scopes = await self.ordinary(scope, state) if wiring is not None else None
+        if partner_scopes is None:
+            await self.app(scope, receive, send)
+            return
+        body, more = await read_declared(scope, receive)
+        try:
+            item = orjson.loads(body) if not more else None
+        except orjson.JSONDecodeError:
+            item = None
+        if item is None:  # malformed (or the JSON ``null``): the route words the answer
+            await self.app(scope, replay(body, more, receive), send)
+            return
+        partner, scopes = partner_scopes
+        try:
+            outcome = (await wiring.intake.submit([item], partner, scopes))[0]
+        except Unavailable as exc:
+            await unavailable(str(exc))(scope, receive, send)
+            return
+        if outcome.code == 503:
+            await unavailable("Kafka did not acknowledge the event; it was not accepted")(
+                scope, receive, send)
+        elif outcome.code in (403, 409, 422):
+            await problem(outcome.code, [e.as_dict() for e in outcome.errors])(
+                scope, receive, send)
+        else:
+            await answer(send, outcome.code, orjson.dumps(outcome.body()))
+
+    @staticmethod
+    async def ordinary(scope: Scope, state: Any) -> tuple[str, frozenset[str]] | None:
+        """(partner, scopes) when the request is the ordinary case, else None (the route
+        answers): a Bearer key with the ingest scope, a token of its rate limit, a JSON (or
+        undeclared) body of declared length within the limit."""
+        headers = dict(scope["headers"])
+        scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        length = headers.get(b"content-length", b"")
+        declared = headers.get(b"content-type", b"application/json").partition(b";")[0]
+        if (scheme.lower() != "bearer" or not key.strip() or not length.isdigit()
+                or int(length) > MAX_BODY or declared.strip().lower() != b"application/json"):
+            return None
+        principal = await state.keyring.principal(key.strip())
+        if principal is None or SCOPE not in principal.scopes:
+            return None
+        if state.limiter.wait_for(principal.partner):
+            return None  # the route answers 429 (asking again takes no second token)
+        return principal.partner, principal.scopes
+
+
+async def read_declared(scope: Scope, receive: Receive) -> tuple[bytes, bool]:
+    """The body (its length was declared and is within the limit), and whether the client
+    said there is more (never, from a conforming server)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # disconnected
+            return b"".join(chunks), True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def replay(body: bytes, more: bool, receive: Receive) -> Receive:
+    """A ``receive`` that hands the route the body already read, then the rest."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    return again
+
+
+async def answer(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        *JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
