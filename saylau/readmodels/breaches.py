@@ -77,6 +77,7 @@ async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
         return []
     by_id = {b.breach_id: b for b in found}  # one row per id: the last evidence wins
     latest = [by_id[i] for i in sorted(by_id)]
+    rows = [breach_row(b) for b in latest]
     await conn.execute(
         "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
         "station_id, region, city, election_id, occurred_at, status, detail) "
@@ -91,13 +92,13 @@ async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
         "region = EXCLUDED.region, city = EXCLUDED.city, election_id = EXCLUDED.election_id, "
         "occurred_at = EXCLUDED.occurred_at, status = EXCLUDED.status, detail = EXCLUDED.detail",
         *columns([(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
-                   _json(breach_row(b)["legal_ref"]), _json(sorted(b.event_ids)),
+                   _json(row["legal_ref"]), _json(sorted(b.event_ids)),
                    b.station_id, b.region, b.city, b.election_id, b.occurred_at,
                    None if b.detail is None else _json(b.detail))
-                  for b in latest]), status)
+                  for b, row in zip(latest, rows, strict=True)]), status)
     kind = "breach" if status == BREACH_OPEN else "breach_withdrawn"
     return [{"kind": kind, "region": b.region, "station_id": b.station_id,
-             "data": {**breach_row(b), "status": status}} for b in latest]
+             "data": {**row, "status": status}} for b, row in zip(latest, rows, strict=True)]
 
 
 async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[Change]:

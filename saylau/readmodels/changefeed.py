@@ -38,6 +38,11 @@ change_cursor = table(
 READ_MODEL = ReadModel("changefeed", (changes, change_cursor), audited=False)
 
 
+NEXT_CURSOR = "UPDATE change_cursor SET value = value + $1 WHERE id = 1 RETURNING value"
+NEXT_CURSOR_NOTIFY = (f"WITH c AS ({NEXT_CURSOR}) "
+                      "SELECT c.value FROM c, LATERAL pg_notify($2, c.value::text)")
+
+
 class ChangeFeed:
     """Appends changes to the ``changes`` table and NOTIFYs listeners at commit."""
 
@@ -47,16 +52,15 @@ class ChangeFeed:
     async def publish(self, conn: asyncpg.Connection, changed: list[Change]) -> None:
         if not changed:
             return
-        last = await conn.fetchval(
-            "UPDATE change_cursor SET value = value + $1 WHERE id = 1 RETURNING value",
-            len(changed))
+        if self.notify:  # one round trip: listeners hear of it at commit either way
+            last = await conn.fetchval(NEXT_CURSOR_NOTIFY, len(changed), CHANNEL)
+        else:
+            last = await conn.fetchval(NEXT_CURSOR, len(changed))
         first = last - len(changed) + 1
         await conn.copy_records_to_table("changes", columns=(
             "cursor", "kind", "region", "station_id", "data"), records=[
             (first + i, c["kind"], c.get("region"), c.get("station_id"),
              orjson.dumps(c["data"]).decode()) for i, c in enumerate(changed)])
-        if self.notify:
-            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(last))
 
 
 async def changes_after(conn: asyncpg.Connection, cursor: int, limit: int,

@@ -75,10 +75,13 @@ class RegistryRows:
     """observer_id → (stamp, accredited)."""
 
 
+REGISTRY_TYPES = frozenset((*STATION_KEYED, OBSERVER_ACCREDITED, OBSERVER_REVOKED))
+
+
 def fold(batch: Batch, config: RuleConfig) -> RegistryRows:
     rows = RegistryRows()
     for c in batch.counted:
-        if c.sign > 0:
+        if c.sign > 0 and c.event.type in REGISTRY_TYPES:  # most events register nothing
             _register(rows, c.event)
     return rows
 

@@ -91,7 +91,10 @@ async def _upsert_incidents(conn: asyncpg.Connection, rows: StationRows) -> None
         "ON CONFLICT (station_id, type) DO UPDATE SET reports = i.reports + EXCLUDED.reports",
         [k[0] for k, _ in items], [k[1] for k, _ in items], [v for _, v in items])
     # a count back at zero leaves no row: as if its reports had been withdrawn in the
-    # batch that made them, which is what a replay in larger batches sees
+    # batch that made them, which is what a replay in larger batches sees (only a
+    # withdrawal, a negative count, can bring one back to zero)
+    if not any(v < 0 for _, v in items):
+        return
     await conn.execute(
         "DELETE FROM station_incidents i USING unnest($1::text[], $2::text[]) AS k(s, t) "
         "WHERE i.station_id = k.s AND i.type = k.t AND i.reports = 0",

@@ -88,3 +88,52 @@ def test_replay_schema_leaves_out_only_indexes_no_write_reads() -> None:
     full, bulk = "\n".join(ddl("s", READ)), "\n".join(ddl("s", READ, deferred))
     assert all(name in full and name not in bulk for name in deferred)
     assert all(name in bulk for name in READ_BY_WRITES)
+
+
+def test_batches_decoded_during_a_transaction_are_applied_together_in_order() -> None:
+    async def scenario() -> tuple[Recorder, list[list[int]]]:
+        rec, applied = Recorder(), []
+        first = asyncio.Event()
+
+        async def apply(messages: list[Message], decoded: dict[tuple[int, int], Any]) -> None:
+            assert set(decoded) == {(m.partition, m.offset) for m in messages}
+            applied.append([m.offset for m in messages])
+            if len(applied) == 1:
+                await first.wait()
+
+        pipeline = Pipeline(rec.decode, apply, rec.ack)
+        for start in (0, 3, 6, 9):
+            await pipeline.put(batch(start))
+        await settle()
+        assert applied == [[0, 1, 2]] and rec.acked == []
+        first.set()
+        await asyncio.wait_for(pipeline.drain(), 5)
+        await pipeline.stop()
+        return rec, applied
+
+    rec, applied = asyncio.run(scenario())
+    assert applied == [[0, 1, 2], list(range(3, 12))]  # one transaction for what waited
+    assert rec.acked == list(range(12))
+
+
+def test_a_transaction_takes_at_most_max_events() -> None:
+    async def scenario() -> list[int]:
+        rec, sizes = Recorder(), []
+        gate = asyncio.Event()
+
+        async def apply(messages: list[Message], decoded: dict[tuple[int, int], Any]) -> None:
+            sizes.append(len(messages))
+            if len(sizes) == 1:
+                await gate.wait()
+
+        pipeline = Pipeline(rec.decode, apply, rec.ack, max_events=6)
+        for start in range(0, 15, 3):
+            await pipeline.put(batch(start))
+        await settle()
+        gate.set()
+        await asyncio.wait_for(pipeline.drain(), 5)
+        await pipeline.stop()
+        assert rec.acked == list(range(15))
+        return sizes
+
+    assert asyncio.run(scenario()) == [3, 6, 6]
