@@ -99,10 +99,13 @@ class Projector:
 
     async def connect(self) -> Wiring:
         """Pool (migrated), producer and live projection, retried while PostgreSQL is away;
-        refuses read models of another projection version (``saylau rebuild`` them)."""
+        refuses read models of another projection version (``saylau rebuild`` them).
+
+        No reset query when a batch gives its connection back (one round trip a batch): the
+        projector sets nothing on a session (``SET LOCAL``, transaction-level locks only)."""
         wiring: Wiring = await self.retrying(0.5)(bootstrap, self.cfg,
                                                   Needs(pool_size=4, producer=True,
-                                                        projection=True))
+                                                        projection=True, session_reset=False))
         self.health.pool = wiring.pool
         async with wiring.pool.acquire() as conn:
             serving = await adopt(conn, self.cfg.ingest_schema, self.cfg.read_schema,
