@@ -24,8 +24,8 @@ from saylau.decode import compiled
 from saylau.envelope import Envelope, canonical, content_hash
 from saylau.intake.outcome import Outcome
 from saylau.intake.validation import validate_item
-from saylau.privacy.sealing import Keyring
 from saylau.privacy.records import dedup_fingerprint, seal_record
+from saylau.privacy.sealing import Keyring
 
 
 def per_event(name: str, items: list[Any], step: Callable[[Any], Any]) -> tuple[str, float, list[Any]]:
