@@ -1,41 +1,14 @@
-"""Regions: the per-region roll-up and a region's stations. Queries over the stations,
-detentions, breaches, registry and incidents read models; no tables of their own."""
+"""Regions: a region's stations. Queries over the stations, registry and incidents read
+models; no tables of their own (the per-region roll-up is ``saylau.readmodels.rollups``)."""
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import asyncpg
 
-from saylau.domain.vocabulary import BREACH_OPEN, detained_now
 from saylau.readmodels.base import ReadModel
 
 READ_MODEL = ReadModel("regions")
-
-REGIONS = """
-SELECT region, sum(stations)::int AS stations_with_incidents,
-       sum(incidents)::int AS incidents, sum(detained_total)::int AS detained_total,
-       0 AS detained_now, sum(breaches)::int AS open_breaches
-FROM (
-  SELECT region, count(*) FILTER (WHERE total > 0) AS stations, sum(total) AS incidents,
-         0 AS detained_total, 0 AS breaches
-    FROM stations GROUP BY region
-  UNION ALL SELECT region, 0, 0, sum(detained_total), 0 FROM city_detentions GROUP BY region
-  UNION ALL SELECT region, 0, 0, 0, count(*) FROM breaches WHERE status = $1 GROUP BY region) t
-WHERE region IS NOT NULL GROUP BY region ORDER BY region
-"""
-
-
-async def regions(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Per region: stations with incidents, reports, people detained and still held, open
-    breaches."""
-    rows = [dict(r) for r in await conn.fetch(REGIONS, BREACH_OPEN)]
-    held: dict[str, int] = defaultdict(int)
-    for c in await conn.fetch("SELECT region, detained_total, released_total "
-                              "FROM city_detentions"):
-        held[c["region"]] += detained_now(c["detained_total"], c["released_total"])
-    return [{**r, "detained_now": held[r["region"]]} for r in rows]
-
 
 REGION_STATIONS = """
 SELECT COALESCE(r.station_id, s.station_id) AS station_id, r.number, r.address, r.district,
