@@ -2,15 +2,16 @@
 (``GET /v1/breaches/summary``), kept by the projector so a read costs the handful of rows
 it answers, not an aggregate over stations, detentions and breaches at every call.
 
-The pure ``fold`` names what a batch can have changed: the stations, cities and detention
-buckets it counted in, the breaches the rules found, and the reports it withdrew. ``write``
-(after the stations, detentions, breaches and surges of the batch are written) resolves those
-to regions and rule ids, takes the roll-up lock, and recomputes just those rows from the
-tables they sum. Recomputing after the lock is exact with several projector workers: a
-worker that waited for the lock reads, in its next statement, what the other committed.
-Each row is a function of the read models it sums, so replay agrees with live whatever the
-batch boundaries. ``ROLLUP_REGIONS`` and ``ROLLUP_RULES`` are the aggregates the endpoints
-used to run at every call, restricted to the regions or rules to refresh.
+The pure ``fold`` names what a batch can have changed: the stations and cities it counted
+in, and the rules whose breaches the batch's read models may have written or withdrawn.
+``write`` (after every read model that writes stations, detentions or breaches) resolves
+those to regions and rule ids, takes the roll-up lock, and recomputes just those rows from
+the tables they sum. Recomputing after the lock is exact with several projector workers: a
+worker that waited for the lock reads, in its next statement, what the other committed. Each
+row is a function of the read models it sums, so replay agrees with live whatever the batch
+boundaries. ``ROLLUP_REGIONS`` and ``ROLLUP_RULES`` are the aggregates the endpoints used to
+run at every call, restricted to the regions or rules to refresh (through the indexes
+``stations_region`` and ``breaches.rule_id``).
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from sqlalchemy import Column, Integer, PrimaryKeyConstraint, Text
 
 from saylau.ddl import READ, table
 from saylau.domain.breach import DETENTION_SURGE, RuleConfig
+from saylau.domain.turnout import TURNOUT_RULES
 from saylau.domain.vocabulary import BREACH_OPEN, WITHDRAWN_STATUSES
-from saylau.readmodels import detentions
+from saylau.readmodels import detentions, quickcount, turnout
 from saylau.readmodels.base import Batch, Change, ReadModel
 
 region_rollups = table(
@@ -33,20 +35,22 @@ region_rollups = table(
     Column("incidents", Integer, nullable=False),
     Column("detained_total", Integer, nullable=False),
     Column("detained_now", Integer, nullable=False),
-    Column("open_breaches", Integer, nullable=False),
 )
+"""Per region named by a station or a city's detentions: its stations and detentions."""
 
-breach_rule_counts = table(
-    "breach_rule_counts", READ,
+open_breach_counts = table(
+    "open_breach_counts", READ,
+    Column("region", Text, nullable=False),
     Column("rule_id", Text, nullable=False),
     Column("severity", Text, nullable=False),
     Column("code", Text, nullable=False),
     Column("article", Text, nullable=False),
     Column("breaches", Integer, nullable=False),
-    PrimaryKeyConstraint("rule_id", "severity", "code", "article"),
+    PrimaryKeyConstraint("rule_id", "region", "severity", "code", "article"),
 )
-"""Open breaches per rule, severity and article; ``''`` stands for a missing code or
-article (a key column cannot be null), read back as null."""
+"""Open breaches per rule, region, severity and article of law (tens of rules × tens of
+regions: both answers sum it whole). ``''`` stands for a missing region, code or article
+(a key column cannot be null)."""
 
 
 @dataclass
@@ -64,19 +68,21 @@ class Touched:
 
 
 def fold(batch: Batch, config: RuleConfig) -> Touched:
+    """Stations and cities counted in, and the rules whose breaches the batch's read models
+    may write: the rules that found breaches, detention surges (buckets counted in), turnout
+    alerts (``turnout``), quick-count discrepancies (``quickcount``)."""
     touched = Touched()
-    for c in batch.counted:
-        if c.event.station_id:
-            touched.stations.add(c.event.station_id)
+    touched.stations = {c.event.station_id for c in batch.counted if c.event.station_id}
     cities = detentions.fold(batch, config)
-    touched.regions |= {region for region, _ in cities.city_detentions}
-    if cities.detention_buckets:  # surges: the buckets' regions, the surge rule
-        touched.regions |= {key[0] for key in cities.detention_buckets}
+    touched.regions = {region for region, _ in cities.city_detentions}
+    touched.rules = {b.rule_id for b in batch.found}
+    if cities.detention_buckets:
         touched.rules.add(DETENTION_SURGE)
-    for b in batch.found:
-        touched.rules.add(b.rule_id)
-        if b.region is not None:
-            touched.regions.add(b.region)
+    if turnout.fold(batch, config).stations:
+        touched.rules |= set(TURNOUT_RULES)
+    counted = quickcount.fold(batch, config)
+    if counted.elections or counted.stations:
+        touched.rules.add(quickcount.RULE_ID)
     touched.withdrawn = {str(k) for k, s in batch.statuses.items() if s in WITHDRAWN_STATUSES}
     return touched
 
@@ -88,26 +94,24 @@ before the change feed's counter (so every worker takes the two in the same orde
 ROLLUP_REGIONS = """
 SELECT region, sum(stations)::int AS stations_with_incidents,
        sum(incidents)::int AS incidents, sum(detained_total)::int AS detained_total,
-       sum(detained_now)::int AS detained_now, sum(breaches)::int AS open_breaches
+       sum(detained_now)::int AS detained_now
 FROM (
   SELECT region, count(*) FILTER (WHERE total > 0) AS stations, sum(total) AS incidents,
-         0 AS detained_total, 0 AS detained_now, 0 AS breaches
-    FROM stations WHERE region = ANY($2::text[]) GROUP BY region
+         0 AS detained_total, 0 AS detained_now
+    FROM stations WHERE region = ANY($1::text[]) GROUP BY region
   UNION ALL SELECT region, 0, 0, sum(detained_total),
-                   sum(GREATEST(detained_total - released_total, 0)), 0
-    FROM city_detentions WHERE region = ANY($2::text[]) GROUP BY region
-  UNION ALL SELECT region, 0, 0, 0, 0, count(*) FROM breaches
-    WHERE status = $1 AND region = ANY($2::text[]) GROUP BY region) t
+                   sum(GREATEST(detained_total - released_total, 0))
+    FROM city_detentions WHERE region = ANY($1::text[]) GROUP BY region) t
 GROUP BY region ORDER BY region
 """
 """Per region: stations with incidents, reports, people detained and still held (per city,
-releases beyond detentions never below zero: ``vocabulary.detained_now``), open breaches.
-A region is listed while a station, a city's detentions or an open breach names it."""
+releases beyond detentions never below zero: ``vocabulary.detained_now``)."""
 
 ROLLUP_RULES = """
-SELECT rule_id, severity, COALESCE(legal_ref->>'code', '') AS code,
-       COALESCE(legal_ref->>'article', '') AS article, count(*)::int AS breaches
-FROM breaches WHERE status = $1 AND rule_id = ANY($2::text[]) GROUP BY 1, 2, 3, 4
+SELECT COALESCE(region, '') AS region, rule_id, severity,
+       COALESCE(legal_ref->>'code', '') AS code, COALESCE(legal_ref->>'article', '') AS article,
+       count(*)::int AS breaches
+FROM breaches WHERE status = $1 AND rule_id = ANY($2::text[]) GROUP BY 1, 2, 3, 4, 5
 """
 
 
@@ -120,10 +124,9 @@ async def write(conn: asyncpg.Connection, touched: Touched, config: RuleConfig) 
             "SELECT DISTINCT region FROM stations WHERE station_id = ANY($1::text[])",
             sorted(touched.stations))}
     if touched.withdrawn:
-        for r in await conn.fetch("SELECT DISTINCT region, rule_id FROM breaches "
-                                  "WHERE event_ids ?| $1::text[]", sorted(touched.withdrawn)):
-            regions.add(r["region"])
-            rules.add(r["rule_id"])
+        rules |= {r["rule_id"] for r in await conn.fetch(
+            "SELECT DISTINCT rule_id FROM breaches WHERE event_ids ?| $1::text[]",
+            sorted(touched.withdrawn))}
     regions.discard(None)
     await conn.execute(LOCK)
     if regions:
@@ -134,7 +137,7 @@ async def write(conn: asyncpg.Connection, touched: Touched, config: RuleConfig) 
 
 
 async def refresh_regions(conn: asyncpg.Connection, regions: list[str]) -> None:
-    rows = await conn.fetch(ROLLUP_REGIONS, BREACH_OPEN, regions)
+    rows = await conn.fetch(ROLLUP_REGIONS, regions)
     await conn.execute("DELETE FROM region_rollups WHERE region = ANY($1::text[])", regions)
     if rows:
         await conn.copy_records_to_table("region_rollups", records=[tuple(r) for r in rows],
@@ -143,23 +146,35 @@ async def refresh_regions(conn: asyncpg.Connection, regions: list[str]) -> None:
 
 async def refresh_rules(conn: asyncpg.Connection, rules: list[str]) -> None:
     rows = await conn.fetch(ROLLUP_RULES, BREACH_OPEN, rules)
-    await conn.execute("DELETE FROM breach_rule_counts WHERE rule_id = ANY($1::text[])", rules)
+    await conn.execute("DELETE FROM open_breach_counts WHERE rule_id = ANY($1::text[])", rules)
     if rows:
-        await conn.copy_records_to_table("breach_rule_counts", records=[tuple(r) for r in rows],
+        await conn.copy_records_to_table("open_breach_counts", records=[tuple(r) for r in rows],
                                          columns=list(rows[0].keys()))
 
 
-READ_MODEL = ReadModel("rollups", (region_rollups, breach_rule_counts), fold, write)
+READ_MODEL = ReadModel("rollups", (region_rollups, open_breach_counts), fold, write)
 
-REGIONS = """SELECT region, stations_with_incidents, incidents, detained_total, detained_now,
-       open_breaches FROM region_rollups ORDER BY region"""
-RULES = """SELECT rule_id, severity, NULLIF(code, '') AS code, NULLIF(article, '') AS article,
-       breaches FROM breach_rule_counts ORDER BY breaches DESC, rule_id, severity, code, article"""
+REGIONS = """
+SELECT region, COALESCE(r.stations_with_incidents, 0) AS stations_with_incidents,
+       COALESCE(r.incidents, 0) AS incidents, COALESCE(r.detained_total, 0) AS detained_total,
+       COALESCE(r.detained_now, 0) AS detained_now, COALESCE(b.open, 0) AS open_breaches
+FROM region_rollups r FULL JOIN (SELECT region, sum(breaches)::int AS open
+                                 FROM open_breach_counts WHERE region <> '' GROUP BY region) b
+  USING (region)
+ORDER BY region
+"""
+RULES = """
+SELECT rule_id, severity, NULLIF(code, '') AS code, NULLIF(article, '') AS article,
+       sum(breaches)::int AS breaches
+FROM open_breach_counts GROUP BY rule_id, severity, code, article
+ORDER BY breaches DESC, rule_id, severity, code, article
+"""
 
 
 async def regions(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """Per region: stations with incidents, reports, people detained and still held, open
-    breaches (one row per region, read whole: a country has tens of regions)."""
+    breaches; a region is listed while a station, a city's detentions or an open breach names
+    it (read whole: a country has tens of regions)."""
     return [dict(r) for r in await conn.fetch(REGIONS)]
 
 

@@ -56,7 +56,7 @@ def answers(stack: Stack) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def same_as_before(stack: Stack) -> bool:
     regions, rules = answers(stack)
     old_regions, old_rules = asyncio.run(_old_answers(stack.name))
-    key = lambda r: (-r["breaches"], r["rule_id"], r["severity"], str(r["code"]),  # noqa: E731
+    key = lambda r: (-r["breaches"], r["rule_id"], r["severity"], str(r["code"]),
                      str(r["article"]))
     # the old summary left the order of one rule's severities or articles open: same rows
     return regions == old_regions and rules == sorted(rules, key=key) \
@@ -71,7 +71,7 @@ def test_roll_ups_answer_as_the_aggregates_did_through_withdrawals(stack: Stack)
     events = [*stuffed, detention(city, 30, region=region), release(city, 40, region=region),
               detention(unique(), 3, region=other), detention(unique(), 2, region=other)]
     assert stack.post_batch(events).status_code == 200
-    mine = lambda: {r["region"]: r for r in answers(stack)[0]}  # noqa: E731
+    mine = lambda: {r["region"]: r for r in answers(stack)[0]}
     wait_until(lambda: region in mine() and other in mine()
                and mine()[region]["open_breaches"] == 5, timeout=60)
     assert mine()[region] == {"region": region, "stations_with_incidents": 4, "incidents": 4,
