@@ -29,8 +29,8 @@ from saylau.envelope import canonical, content_hash
 from saylau.kafka import partition_for
 from saylau.readmodels import audited_tables
 from saylau.settings import Settings
-from tests.factories import access_denied, detention, envelope, release, stuffing, unique
 from tests.e2e.test_rollups import same_as_before
+from tests.factories import access_denied, detention, envelope, release, stuffing, unique
 from tests.stack import Stack, wait_until
 
 SAYLAU = Path(sys.executable).parent / "saylau"
