@@ -130,25 +130,21 @@ async def write(conn: asyncpg.Connection, touched: Touched, config: RuleConfig) 
     regions.discard(None)
     await conn.execute(LOCK)
     if regions:
-        await refresh_regions(conn, sorted(regions))
+        await refresh(conn, "region_rollups", "region", sorted(regions), ROLLUP_REGIONS)
     if rules:
-        await refresh_rules(conn, sorted(rules))
+        await refresh(conn, "open_breach_counts", "rule_id", sorted(rules), ROLLUP_RULES,
+                      BREACH_OPEN)
     return []
 
 
-async def refresh_regions(conn: asyncpg.Connection, regions: list[str]) -> None:
-    rows = await conn.fetch(ROLLUP_REGIONS, regions)
-    await conn.execute("DELETE FROM region_rollups WHERE region = ANY($1::text[])", regions)
+async def refresh(conn: asyncpg.Connection, name: str, key: str, keys: list[str],
+                  query: str, *args: Any) -> None:
+    """Replace the rows of table ``name`` whose ``key`` is in ``keys`` by what ``query``
+    (the aggregate restricted to ``keys``) finds now."""
+    rows = await conn.fetch(query, *args, keys)
+    await conn.execute(f"DELETE FROM {name} WHERE {key} = ANY($1::text[])", keys)
     if rows:
-        await conn.copy_records_to_table("region_rollups", records=[tuple(r) for r in rows],
-                                         columns=list(rows[0].keys()))
-
-
-async def refresh_rules(conn: asyncpg.Connection, rules: list[str]) -> None:
-    rows = await conn.fetch(ROLLUP_RULES, BREACH_OPEN, rules)
-    await conn.execute("DELETE FROM open_breach_counts WHERE rule_id = ANY($1::text[])", rules)
-    if rows:
-        await conn.copy_records_to_table("open_breach_counts", records=[tuple(r) for r in rows],
+        await conn.copy_records_to_table(name, records=[tuple(r) for r in rows],
                                          columns=list(rows[0].keys()))
 
 
