@@ -61,7 +61,10 @@ class ChainedLog:
         record = {**p.wire, "received_at": now.isoformat(), "partner": p.partner,
                   "content_hash": p.digest}
         async with self.locks.setdefault(partition, asyncio.Lock()):
-            self.heads.setdefault(partition, ChainHead()).seal(record)
+            head = self.heads.get(partition)
+            if head is None:  # a new head draws a chain id: only when there is none
+                head = self.heads[partition] = ChainHead()
+            head.seal(record)
             try:
                 return await self.producer.send(self.topic, canonical(record),
                                                 key=p.key.encode(), partition=partition)
