@@ -11,18 +11,24 @@ from saylau.readmodels.base import ReadModel
 READ_MODEL = ReadModel("regions")
 
 REGION_STATIONS = """
-SELECT COALESCE(r.station_id, s.station_id) AS station_id, r.number, r.address, r.district,
-       COALESCE(r.city, s.city) AS city, r.registered_voters, r.lat, r.lon,
-       r.station_id IS NOT NULL AS registered, COALESCE(s.total, 0) AS reports,
-       (SELECT count(*) FROM incident_groups g
-        WHERE g.station_id = COALESCE(r.station_id, s.station_id))::int AS distinct_incidents,
+SELECT k.station_id, r.number, r.address, r.district, COALESCE(r.city, s.city) AS city,
+       r.registered_voters, r.lat, r.lon, r.station_id IS NOT NULL AS registered,
+       COALESCE(s.total, 0) AS reports,
+       (SELECT count(*) FROM incident_groups g WHERE g.station_id = k.station_id)::int
+         AS distinct_incidents,
        EXISTS (SELECT 1 FROM observers o WHERE o.accredited
-               AND o.station_id = COALESCE(r.station_id, s.station_id)) AS observer_present
-FROM station_registry r FULL JOIN stations s ON s.station_id = r.station_id
-WHERE COALESCE(r.region, s.region) = $1
+               AND o.station_id = k.station_id) AS observer_present
+FROM (SELECT station_id FROM station_registry WHERE region = $1
+      UNION ALL
+      SELECT station_id FROM stations u WHERE region = $1
+        AND NOT EXISTS (SELECT 1 FROM station_registry x WHERE x.station_id = u.station_id)) k
+LEFT JOIN station_registry r ON r.station_id = k.station_id
+LEFT JOIN stations s ON s.station_id = k.station_id
 ORDER BY r.number NULLS LAST, 1
 LIMIT $2
 """
+"""The registered stations of the region, and the unregistered ones reported on there, each
+found through its region index (``ix_station_registry_region``, ``stations_region``)."""
 
 
 async def region_stations(conn: asyncpg.Connection, region: str,

@@ -15,7 +15,7 @@ import pytest
 
 from saylau.ddl import ddl
 from saylau.domain.vocabulary import BREACH_OPEN, UNVERIFIED
-from saylau.readmodels import as_of, breaches, events, rollups, timeline, triage
+from saylau.readmodels import as_of, breaches, events, regions, rollups, timeline, triage
 from saylau.settings import Settings
 
 EVENTS = 60_000
@@ -39,7 +39,11 @@ SELECT gen_random_uuid(), 'rule-' || (i % 9), 'legal', 'high', 't', NULL,
        timestamptz '2021-01-10 00:00+00' + i * interval '20 seconds', '{BREACH_OPEN}'
 FROM generate_series(1, 6000) i;
 INSERT INTO stations
-SELECT station_id, min(region), min(city), count(*), max(occurred_at) FROM events GROUP BY 1;
+SELECT station_id, 'region-' || split_part(station_id, '-', 2)::int % 17, min(city), count(*),
+       max(occurred_at) FROM events GROUP BY 1;
+INSERT INTO station_registry (station_id, number, region, city, registered_voters)
+SELECT station_id, row_number() OVER (ORDER BY station_id), region, city, 1000 FROM stations
+WHERE station_id < 'PS-2';
 INSERT INTO region_rollups
 SELECT 'region-' || i, 100, 1000, 50, 20 FROM generate_series(0, 16) i;
 INSERT INTO open_breach_counts
@@ -166,3 +170,56 @@ def test_hot_reads_use_their_indexes_not_a_scan_of_events(schema: str, read: str
     if own_table in TINY:  # a few rows per region or rule: read whole, the size of the answer
         sequential -= {own_table}
     assert not sequential & {"events", "breaches", own_table}, plan
+
+
+OLD_REGION_STATIONS = """
+SELECT COALESCE(r.station_id, s.station_id) AS station_id, r.number, r.address, r.district,
+       COALESCE(r.city, s.city) AS city, r.registered_voters, r.lat, r.lon,
+       r.station_id IS NOT NULL AS registered, COALESCE(s.total, 0) AS reports,
+       (SELECT count(*) FROM incident_groups g
+        WHERE g.station_id = COALESCE(r.station_id, s.station_id))::int AS distinct_incidents,
+       EXISTS (SELECT 1 FROM observers o WHERE o.accredited
+               AND o.station_id = COALESCE(r.station_id, s.station_id)) AS observer_present
+FROM station_registry r FULL JOIN stations s ON s.station_id = r.station_id
+WHERE COALESCE(r.region, s.region) = $1
+ORDER BY r.number NULLS LAST, 1
+LIMIT $2
+"""
+"""What ``GET /v1/regions/{region}/stations`` ran before it read through the region indexes."""
+
+
+async def index_names(schema: str, query: str, *args: Any) -> set[str]:
+    """The indexes a plan reads (a region's stations and registry are country-sized: joining
+    them whole by hash is the planner's cheapest way, so only the region lookups are checked)."""
+    conn = await connect(schema)
+    try:
+        found = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *args)
+    finally:
+        await conn.close()
+
+    def walk(plan: dict[str, Any]) -> Iterator[str]:
+        if "Index Name" in plan:
+            yield plan["Index Name"]
+        for child in plan.get("Plans", []):
+            yield from walk(child)
+    return set(walk(orjson.loads(found)[0]["Plan"]))
+
+
+async def both_answers(schema: str, region: str, limit: int) -> tuple[list[Any], list[Any]]:
+    conn = await connect(schema)
+    try:
+        return ([dict(r) for r in await conn.fetch(OLD_REGION_STATIONS, region, limit)],
+                [dict(r) for r in await conn.fetch(regions.REGION_STATIONS, region, limit)])
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(("region", "limit"), [("region-3", 5000), ("region-11", 40),
+                                               ("region-0", 5000), ("nowhere", 10)])
+def test_a_regions_stations_answer_as_before(schema: str, region: str, limit: int) -> None:
+    old, new = asyncio.run(both_answers(schema, region, limit))
+    assert new == old and bool(old) == (region != "nowhere")
+    indexes = asyncio.run(index_names(schema, regions.REGION_STATIONS, region, limit))
+    assert {"ix_station_registry_region", "stations_region"} <= indexes
+    if limit > len(old) and old:  # the whole region: registered stations and others reported on
+        assert {s["registered"] for s in old} == {True, False}
