@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse, Response
 
 from saylau.bootstrap import Needs, bootstrap
+from saylau.collector import quiet_collector
 from saylau.envelope import Envelope
 from saylau.intake.outcome import Unavailable
 from saylau.settings import Settings
@@ -34,6 +35,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
                                             session_reset=False, intake=True,
                                             evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
+        quiet_collector()
         yield
         await wiring.close()
 
