@@ -51,6 +51,12 @@ SELECT 'region-' || i, 'rule-' || j, 'high', '', '', 40
 FROM generate_series(0, 16) i, generate_series(0, 8) j;
 INSERT INTO report_minutes
 SELECT date_trunc('minute', occurred_at), count(*) FROM events GROUP BY 1;
+INSERT INTO detention_minutes
+SELECT region, city, date_trunc('minute', occurred_at), count(*), 0 FROM events
+WHERE type = 'detention.reported' GROUP BY 1, 2, 3;
+INSERT INTO detention_hours
+SELECT region, city, date_trunc('hour', minute), sum(detained), 0 FROM detention_minutes
+GROUP BY 1, 2, 3;
 INSERT INTO detention_reports
 SELECT event_id, region, city, type, 1, occurred_at,
        CASE WHEN kafka_offset % 50 = 0 THEN occurred_at + interval '1 hour' END
@@ -143,6 +149,9 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
         "timeline": (timeline.REPORT_TIMELINE, (600, 144), "report_minutes"),
         "as of, the minute it falls in": (as_of.PART_MINUTE, (AT.replace(second=0), AT),
                                           "detention_reports"),
+        "as of, the whole hours and minutes before it": (
+            as_of.WHOLE_MINUTES, (AT.replace(second=0), AT.replace(minute=0, second=0)),
+            "detention_minutes"),
         "an event by id": ("SELECT record FROM events WHERE event_id = $1",
                            (some["event_id"],), "events"),
         "timeline, the latest report": (timeline.LATEST_REPORT,
@@ -159,7 +168,8 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
 @pytest.mark.parametrize("read", ["triage, first page", "triage, a later page",
                                   "station timeline", "breaches, first page",
                                   "breaches, a later page", "breach evidence", "timeline",
-                                  "as of, the minute it falls in", "an event by id",
+                                  "as of, the minute it falls in",
+                                  "as of, the whole hours and minutes before it", "an event by id",
                                   "timeline, the latest report", "regions", "breach summary",
                                   "regions, refreshed by a batch",
                                   "breach summary, refreshed by a batch"])

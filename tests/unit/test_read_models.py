@@ -124,3 +124,15 @@ def test_the_roll_ups_refresh_what_a_batch_may_have_changed_and_nothing_else() -
                              | {quickcount.RULE_ID})
     assert touched.withdrawn == {str(gone)}
     assert not rollups.fold(Batch(), CONFIG)
+
+
+def test_the_hours_of_as_of_are_the_sums_of_their_minutes() -> None:
+    minute = datetime(2021, 1, 10, 6, 59, tzinfo=UTC)
+    rows = {(minute, "Almaty", "Almaty"): [5, 1],
+            (minute.replace(minute=3), "Almaty", "Almaty"): [2, 0],
+            (minute.replace(hour=7, minute=0), "Almaty", "Almaty"): [-5, 0],
+            (minute, "Astana", "Astana"): [1, 1]}
+    assert dict(as_of.hours_of(rows)) == {
+        (minute.replace(minute=0), "Almaty", "Almaty"): [7, 1],
+        (minute.replace(hour=7, minute=0), "Almaty", "Almaty"): [-5, 0],
+        (minute.replace(minute=0), "Astana", "Astana"): [1, 1]}
