@@ -3,13 +3,13 @@
 # Installed editable, so schemas/, elections/ and scenarios/ stay where the code looks for them.
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY saylau ./saylau
 COPY services ./services
 COPY schemas ./schemas
 COPY elections ./elections
 COPY scenarios ./scenarios
-RUN pip install --no-cache-dir -e . && useradd --system --home /app saylau && mkdir -p var/faust \
+RUN pip install --no-cache-dir -e . -c constraints.txt && useradd --system --home /app saylau && mkdir -p var/faust \
     && chown -R saylau /app/var
 USER saylau
 EXPOSE 8080 8081

@@ -96,13 +96,7 @@ def wrk_single(stack: Stack, seconds: float, profile: bool) -> dict[str, Any]:
     if wrk is None:
         raise SystemExit("wrk is not installed (scripts/bench.sh installs it: apt-get install wrk)")
     out: dict[str, Any] = {"load_average_before": load_average()}
-    spy = None
-    if profile:
-        pid = stack.procs["ingest"][0].pid
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
-                                str(pid), "-d", str(int(seconds)), "-r", "100", "--format",
-                                "raw", "-o", str(RESULTS / "ingest_profile.txt")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy = spy_on(stack, seconds, "ingest_profile.txt") if profile else None
     cpu = cpu_seconds(stack.procs["ingest"][0].pid)
     done = subprocess.run([wrk, "-t1", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--latency",
                            "-s", str(ROOT / "bench" / "wrk_single.lua"), stack.ingest_url,
@@ -122,6 +116,14 @@ def wrk_single(stack: Stack, seconds: float, profile: bool) -> dict[str, Any]:
                ingest_cpu_share=cpu / seconds_run,
                ingest_cpu_us_per_accepted=1e6 * cpu / max(figures["accepted"], 1))
     return out
+
+
+def spy_on(stack: Stack, seconds: float, name: str) -> subprocess.Popen[bytes]:
+    """py-spy records the ingest process for ``seconds`` into ``bench/results/<name>``."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
+                             str(stack.procs["ingest"][0].pid), "-d", str(int(seconds)),
+                             "-r", "100", "--format", "raw", "-o", str(RESULTS / name)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -145,13 +147,17 @@ def top_frames(raw: Path, n: int = 25) -> list[tuple[str, float]]:
     return [(frame, round(count / max(total, 1), 3)) for frame, count in ranked]
 
 
-async def batch(stack: Stack, seconds: float) -> dict[str, Any]:
+async def batch(stack: Stack, seconds: float, profile: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"load_average_before": load_average()}
     items = events.events(int(30_000 * seconds), 23)
     bodies = [json.dumps(items[i:i + 1000]).encode() for i in range(0, len(items), 1000)]
+    spy = spy_on(stack, seconds, "ingest_batch_profile.txt") if profile else None
     cpu = cpu_seconds(stack.procs["ingest"][0].pid)
     load = await phases.post_batches(stack, bodies, seconds, clients=4)
     cpu = cpu_seconds(stack.procs["ingest"][0].pid) - cpu
+    if spy is not None:
+        spy.wait(timeout=60)
+        out["profile_top"] = top_frames(RESULTS / "ingest_batch_profile.txt")
     out.update(clients=4, per_request=1000, accepted=load.accepted, not_accepted=load.other,
                accepted_per_s=load.accepted / (load.finished - load.started),
                ingest_cpu_share=cpu / (load.finished - load.started),
@@ -172,7 +178,7 @@ async def main(profile: bool) -> dict[str, Any]:
         say(f"single POST: wrk, {CONNECTIONS} connections, {SECONDS:.0f} s")
         figures["single"] = wrk_single(stack, SECONDS, profile)
         say(f"batch POST: 4 clients x 1,000 events, {SECONDS:.0f} s")
-        figures["batch"] = await batch(stack, SECONDS)
+        figures["batch"] = await batch(stack, SECONDS, profile)
         figures["ingest_peak_rss_mib"] = peak_rss_mib(stack.procs["ingest"][0].pid)
     finally:
         stack.stop()

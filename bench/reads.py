@@ -5,7 +5,8 @@ events are generated as ingest would append them (``bench.events.log_records``),
 to the stack's topic and projected by ``saylau replay`` into the stack's read schema (the
 real projection; it stores the offsets, so the live projector carries on from there). Then
 ingest takes BENCH_READ_RATE events/s (default 1,000) while ``wrk`` (50 connections,
-BENCH_READ_SECONDS each, default 20) hits each endpoint in turn. Prints p50/p99 per endpoint
+BENCH_READ_SECONDS each, default 20) hits each endpoint in turn, served by
+BENCH_READ_API_WORKERS api processes (default 2, as ``scripts/up.sh``). Prints p50/p99 per endpoint
 per size, and writes ``bench/results/reads.json`` and ``reads.svg``.
 
     . infra/env.sh && BENCH_READ_SIZES=100000 .venv/bin/python -m bench.reads
@@ -36,6 +37,7 @@ SIZES = [int(s) for s in os.environ.get("BENCH_READ_SIZES", "100000,1000000,3000
 SECONDS = int(os.environ.get("BENCH_READ_SECONDS", "20"))
 RATE = int(os.environ.get("BENCH_READ_RATE", "1000"))
 CONNECTIONS = int(os.environ.get("BENCH_READ_CONNECTIONS", "50"))
+API_WORKERS = int(os.environ.get("BENCH_READ_API_WORKERS", "2"))
 CHUNK = 100_000
 RESULTS = Path(__file__).resolve().parent / "results"
 SAYLAU = Path(sys.executable).parent / "saylau"
@@ -121,7 +123,7 @@ def start_feed(stack: Stack) -> subprocess.Popen[bytes]:
 
 
 def run_size(n: int) -> dict[str, Any]:
-    stack = Stack(extra_env={"RATE_LIMIT_PER_SECOND": "0"})
+    stack = Stack(extra_env={"RATE_LIMIT_PER_SECOND": "0"}, api_workers=API_WORKERS)
     cfg = Settings(events_topic=stack.env["EVENTS_TOPIC"], read_schema=stack.name)
     started = time.perf_counter()
     asyncio.run(produce(cfg, n))
@@ -201,7 +203,7 @@ def main() -> None:
     for n in SIZES:  # saved after each size: a long run stopped early keeps what it measured
         results.append(run_size(n))
         payload = {"at": stamp, "seconds": SECONDS, "connections": CONNECTIONS,
-                   "ingest_rate": RATE, "sizes": results}
+                   "ingest_rate": RATE, "api_workers": API_WORKERS, "sizes": results}
         (RESULTS / "reads.json").write_text(json.dumps(payload, indent=1) + "\n")
         (RESULTS / "reads.svg").write_text(svg(results) + "\n")
         print(table(results), flush=True)

@@ -41,7 +41,6 @@ KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
 [[ "$KAFKA_BROKERS" =~ ^[1-9]$ ]] || { echo "kafka: ERROR: KAFKA_BROKERS must be 1-9 (got '$KAFKA_BROKERS')" >&2; exit 2; }
 RUN_BASE="${KAFKA_RUN_DIR:-$ROOT/var/kafka}"
 LIBS="$KAFKA_HOME/libs"
-LIBS_STAMP="$LIBS/.complete"
 KAFKA_NODE_ID=1
 if [ "$KAFKA_BROKERS" -ge 3 ]; then KAFKA_RF=3; else KAFKA_RF="$KAFKA_BROKERS"; fi
 if [ "$KAFKA_RF" -ge 3 ]; then KAFKA_MIN_ISR=2; else KAFKA_MIN_ISR=1; fi
@@ -106,6 +105,8 @@ usage() {
 }
 
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"; }
+# shellcheck source=lib.sh
+. "$ROOT/infra/lib.sh"
 
 # --- process / port helpers ------------------------------------------------
 
@@ -221,41 +222,7 @@ show_logs() {
 
 # --- pieces of start ---------------------------------------------------------
 
-pom_hash() { sha256sum "$INFRA/pom.xml" | cut -d' ' -f1; }
-
-ensure_jars() {
-    local want have=""
-    want="$(pom_hash)"
-    [ -f "$LIBS_STAMP" ] && have="$(cat "$LIBS_STAMP")"
-    if [ "$have" = "$want" ] && compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null; then
-        return 0
-    fi
-    need mvn "needed once to fetch the Kafka jars from Maven Central"
-    need java "Java 17+ is required to run Kafka"
-    mkdir -p "$KAFKA_HOME"
-    rm -rf "$KAFKA_HOME"/libs.tmp.*    # leftovers of interrupted downloads
-    local tmp
-    tmp="$(mktemp -d "$KAFKA_HOME/libs.tmp.XXXXXX")"
-    log "fetching Kafka jars with Maven into $LIBS (first run only; may take a few minutes)"
-    local t0=$SECONDS
-    if ! mvn -B -q -f "$INFRA/pom.xml" dependency:copy-dependencies \
-            -DoutputDirectory="$tmp" -DincludeScope=runtime >"$tmp.mvn.log" 2>&1; then
-        tail -n 40 "$tmp.mvn.log" >&2 || true
-        rm -rf "$tmp" "$tmp.mvn.log"
-        die "mvn dependency:copy-dependencies failed (see above)"
-    fi
-    rm -f "$tmp.mvn.log"
-    compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || { rm -rf "$tmp"; die "mvn finished but no kafka_2.13 jar was copied"; }
-    chmod 755 "$tmp"
-    echo "$want" >"$tmp/.complete"
-    rm -rf "$LIBS.old"
-    [ -d "$LIBS" ] && mv "$LIBS" "$LIBS.old"
-    mv "$tmp" "$LIBS"
-    rm -rf "$LIBS.old"
-    local jar
-    jar="$(compgen -G "$LIBS/kafka_2.13-*.jar" | head -n 1)"
-    log "jars ready (${jar##*/}, $((SECONDS - t0)) s)"
-}
+ensure_jars() { fetch_jars "$INFRA/pom.xml" "$LIBS" "kafka_2.13-*.jar" Kafka; }
 
 render_props() {
     local tmp="$PROPS.tmp.$$"

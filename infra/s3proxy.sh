@@ -35,13 +35,14 @@ OUT_FILE="$RUN_DIR/s3proxy.out"
 PROPS="$RUN_DIR/s3proxy.properties"
 LOCK_FILE="$RUN_DIR/.lock"
 LIBS="$S3PROXY_HOME/libs"
-LIBS_STAMP="$LIBS/.complete"
 
 log() { printf 's3proxy: %s\n' "$*"; }
 err() { printf 's3proxy: ERROR: %s\n' "$*" >&2; }
 die() { err "$*"; exit 1; }
 usage() { echo "usage: $0 {start|stop|status}" >&2; exit 2; }
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"; }
+# shellcheck source=lib.sh
+. "$ROOT/infra/lib.sh"
 
 # True if $1 is a live S3Proxy started with our properties file.
 is_ours() {
@@ -82,37 +83,7 @@ sys.exit(0 if (b"ListAllMyBucketsResult" in body or b"<Error>" in body) else 1)
 PY
 }
 
-pom_hash() { sha256sum "$INFRA/pom.xml" | cut -d' ' -f1; }
-
-ensure_jars() {
-    local want have=""
-    want="$(pom_hash)"
-    [ -f "$LIBS_STAMP" ] && have="$(cat "$LIBS_STAMP")"
-    if [ "$have" = "$want" ] && compgen -G "$LIBS/s3proxy-*.jar" >/dev/null; then
-        return 0
-    fi
-    need mvn "needed once to fetch the S3Proxy jars from Maven Central"
-    mkdir -p "$S3PROXY_HOME"
-    rm -rf "$S3PROXY_HOME"/libs.tmp.*
-    local tmp t0=$SECONDS
-    tmp="$(mktemp -d "$S3PROXY_HOME/libs.tmp.XXXXXX")"
-    log "fetching S3Proxy jars with Maven into $LIBS (first run only)"
-    if ! mvn -B -q -f "$INFRA/pom.xml" dependency:copy-dependencies \
-            -DoutputDirectory="$tmp" -DincludeScope=runtime >"$tmp.mvn.log" 2>&1; then
-        tail -n 40 "$tmp.mvn.log" >&2 || true
-        rm -rf "$tmp" "$tmp.mvn.log"
-        die "mvn dependency:copy-dependencies failed (see above)"
-    fi
-    rm -f "$tmp.mvn.log"
-    compgen -G "$tmp/s3proxy-*.jar" >/dev/null || { rm -rf "$tmp"; die "mvn copied no s3proxy jar"; }
-    chmod 755 "$tmp"
-    echo "$want" >"$tmp/.complete"
-    rm -rf "$LIBS.old"
-    [ -d "$LIBS" ] && mv "$LIBS" "$LIBS.old"
-    mv "$tmp" "$LIBS"
-    rm -rf "$LIBS.old"
-    log "jars ready ($((SECONDS - t0)) s)"
-}
+ensure_jars() { fetch_jars "$INFRA/pom.xml" "$LIBS" "s3proxy-*.jar" S3Proxy; }
 
 write_props() {
     local tmp="$PROPS.tmp.$$"

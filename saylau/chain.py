@@ -44,6 +44,20 @@ class ChainHead:
         self.prev = chain_hash
         return record
 
+    def sealed_bytes(self, record: dict[str, Any]) -> bytes:
+        """``canonical(self.seal(record))`` for a record without a link, serialising the
+        record once: its canonical bytes are hashed, and the link is spliced in front (keys
+        are sorted and ``chain`` sorts before every envelope and ingest field)."""
+        if "chain" in record or min(record, default="~") < "chain":
+            return canonical(self.seal(record))
+        body = canonical(record)
+        chain_hash = link(self.prev, hashlib.sha256(body).hexdigest())
+        chain = {"id": self.chain_id, "seq": self.seq, "prev": self.prev, "hash": chain_hash}
+        record["chain"] = chain
+        self.seq += 1
+        self.prev = chain_hash
+        return b'{"chain":' + canonical(chain) + (b"," + body[1:] if len(body) > 2 else b"}")
+
 
 def rechain(value: bytes, head: ChainHead) -> bytes:
     """A stored record re-appended (a dead letter replayed after a fix), with the next link of

@@ -10,7 +10,9 @@
 """
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import uuid
 from typing import Any
@@ -40,9 +42,27 @@ def request_id(scope: Scope) -> str:
 
 
 def new_request_id(headers: list[tuple[bytes, bytes]]) -> str:
-    """The caller's X-Request-ID when it is a sane token (a proxy's trace id), else a new one."""
-    given = dict(headers).get(b"x-request-id", b"").decode("latin-1")
-    return given if CALLER_ID.fullmatch(given) else uuid.uuid4().hex
+    """The caller's X-Request-ID when it is a sane token (a proxy's trace id), else a new one:
+    32 hex digits, a random per-process prefix and a counter (unique without drawing random
+    bytes per request, which cost 3 % of a single POST)."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            given = value.decode("latin-1")
+            if CALLER_ID.fullmatch(given):
+                return given
+            break
+    return f"{_PROCESS_ID}{next(_REQUESTS):016x}"
+
+
+def _new_process_id() -> None:
+    global _PROCESS_ID
+    _PROCESS_ID = uuid.uuid4().hex[:16]
+
+
+_PROCESS_ID = ""
+_REQUESTS = itertools.count(1)
+_new_process_id()
+os.register_at_fork(after_in_child=_new_process_id)  # a forked worker is another process
 
 
 def error_response(exc: BaseException, scope: Scope) -> ORJSONResponse:

@@ -11,6 +11,7 @@ if ! command -v wrk >/dev/null; then  # Debian's wrk generates the single-POST l
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
   $SUDO apt-get install -y wrk || { $SUDO apt-get update && $SUDO apt-get install -y wrk; }
 fi
+.venv/bin/python -m bench.ingest_stages   # CPU per event of each Python stage of ingest
 .venv/bin/python -m bench.ingest_rate ${BENCH_PROFILE:+--profile}
 .venv/bin/python -m bench.pipeline "$@"
 # the read benchmark (issue 18): wrk drives 50 readers per endpoint; sizes in BENCH_READ_SIZES

@@ -86,6 +86,8 @@ class Stack:
 
     name: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:10])
     partitions: int = 6
+    api_workers: int = 1
+    """api worker processes (uvicorn ``--workers``; ``API_WORKERS`` in ``scripts/up.sh``)."""
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
 
@@ -130,7 +132,8 @@ class Stack:
 
     def start_api(self) -> None:
         self._spawn("api", [sys.executable, "-m", "uvicorn", "services.api.app:app",
-                            "--port", str(self.api_port), "--no-access-log"])
+                            "--port", str(self.api_port), "--no-access-log",
+                            "--workers", str(self.api_workers)])
         wait_until(lambda: httpx.get(f"{self.api_url}/readyz").status_code == 200, 60)
 
     def start_projector(self) -> subprocess.Popen[bytes]:

@@ -36,6 +36,7 @@ from saylau.audit.verify import LogAudit
 from saylau.bootstrap import Needs, bootstrap
 from saylau.checkpoint import CheckpointAudit
 from saylau.cli.privacy import key_argument, operator
+from saylau.collector import quiet_collector
 from saylau.privacy.keys import MasterKeyError
 from saylau.privacy.records import Names
 from saylau.settings import settings
@@ -182,6 +183,7 @@ async def run_replay(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         return fail("--jobs must be at least 1")
     schema = args.schema or f"replay_{datetime.now(UTC):%Y%m%d%H%M%S}"
+    quiet_collector()  # a replay allocates millions of short-lived objects
     conns = [await asyncpg.connect(cfg.dsn, command_timeout=None) for _ in range(args.jobs)]
     conn = conns[0]
     try:

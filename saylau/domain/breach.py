@@ -109,6 +109,9 @@ def surge_bucket_start(occurred_at: datetime, config: RuleConfig) -> datetime:
     return epoch + ((occurred_at.astimezone(UTC) - epoch) // width) * width
 
 
+DETENTION_SURGE = "detention.surge"
+
+
 def detention_surge(region: str, city: str | None, bucket_start: datetime,
                     detained_in_bucket: int, event_ids: Sequence[str],
                     config: RuleConfig) -> Breach | None:
@@ -121,7 +124,7 @@ def detention_surge(region: str, city: str | None, bucket_start: datetime,
     if detained_in_bucket <= config.surge_threshold:
         return None
     bucket = bucket_start.astimezone(UTC)
-    rule_id = "detention.surge"
+    rule_id = DETENTION_SURGE
     return Breach(
         breach_id=breach_id(rule_id, (), f"{region}|{city or ''}|{bucket.isoformat()}"),
         rule_id=rule_id, severity="high",

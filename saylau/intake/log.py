@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from saylau.chain import ChainHead
-from saylau.envelope import canonical
 from saylau.intake.outcome import Outcome, Pending
 from saylau.kafka import partition_for
 
@@ -61,9 +60,12 @@ class ChainedLog:
         record = {**p.wire, "received_at": now.isoformat(), "partner": p.partner,
                   "content_hash": p.digest}
         async with self.locks.setdefault(partition, asyncio.Lock()):
-            self.heads.setdefault(partition, ChainHead()).seal(record)
+            head = self.heads.get(partition)
+            if head is None:  # a new head draws a chain id: only when there is none
+                head = self.heads[partition] = ChainHead()
+            value = head.sealed_bytes(record)
             try:
-                return await self.producer.send(self.topic, canonical(record),
+                return await self.producer.send(self.topic, value,
                                                 key=p.key.encode(), partition=partition)
             except Exception as exc:  # noqa: BLE001 - whatever failed, nothing was sent
                 self.heads.pop(partition, None)

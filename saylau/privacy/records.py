@@ -6,6 +6,7 @@ A record is the wire form of an envelope (``type``, ``schema_version``, ``event_
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
@@ -73,8 +74,16 @@ def dedup_fingerprint(index_key: bytes, envelope_wire: Record) -> str:
     on retries: sealing is randomised, so the content hash of the sealed record differs on
     every retry; a plain hash of the plaintext would let anyone holding the record confirm
     a guessed name, a keyed one does not."""
+    keyed = _dedup_hmac(index_key).copy()
+    keyed.update(canonical(envelope_wire))
+    return keyed.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _dedup_hmac(index_key: bytes) -> hmac.HMAC:
+    """The HMAC keyed for dedup, derived once per index key (copied for each fingerprint)."""
     dedup_key = hmac.new(index_key, b"saylau.dedup.v1", hashlib.sha256).digest()
-    return hmac.new(dedup_key, canonical(envelope_wire), hashlib.sha256).hexdigest()
+    return hmac.new(dedup_key, digestmod=hashlib.sha256)
 
 
 class Names:

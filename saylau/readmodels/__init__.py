@@ -3,8 +3,8 @@
 ``READ_MODELS`` is in write order: the batch transaction folds and writes each in turn (the
 stored events first, since later models read statuses from them; surges after detentions and
 breaches; turnout after the registry; the quick count after turnout, whose standing
-counts it reads). ``saylau compare`` checks the tables of the audited
-ones; ``migrate`` creates all of them. Adding a read model: a module defining ``READ_MODEL``
+counts it reads; the roll-ups after everything they sum, before the change feed). ``saylau
+compare`` checks the tables of the audited ones; ``migrate`` creates all of them. Adding a read model: a module defining ``READ_MODEL``
 (see ``saylau.readmodels.base.ReadModel``), listed here, and its route.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from saylau.readmodels import (
     quickcount,
     regions,
     registry,
+    rollups,
     stations,
     surges,
     timeline,
@@ -36,7 +37,7 @@ READ_MODELS: tuple[ReadModel, ...] = (
     as_of.READ_MODEL, breaches.READ_MODEL, surges.READ_MODEL, registry.READ_MODEL,
     triage.READ_MODEL, incidents.READ_MODEL,
     turnout.READ_MODEL, regions.READ_MODEL, quickcount.READ_MODEL, timeline.READ_MODEL,
-    changefeed.READ_MODEL, tracking.READ_MODEL,
+    rollups.READ_MODEL, changefeed.READ_MODEL, tracking.READ_MODEL,
 )
 
 

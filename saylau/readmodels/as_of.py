@@ -3,8 +3,9 @@
 A detention report adds its count at the minute it occurred; a report later retracted or
 rejected takes it back at the minute that took effect (``withdrawn_at``: the withdrawal's
 time, or the report's if that is later). The tally at ``as_of`` is the deltas of the whole
-minutes before it (one row per city and minute: the cost follows the time span and the
-cities, not the log) plus the exact reports of the minute ``as_of`` falls in.
+hours before it, then of the whole minutes of its hour before it, then the exact reports of
+the minute ``as_of`` falls in: at most (hours so far + 60) rows per city plus one minute's
+reports, whatever the size of the log.
 """
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ detention_minutes = table(
     Column("released", Integer, nullable=False),
     PrimaryKeyConstraint("minute", "region", "city"),
 )
+detention_hours = table(
+    "detention_hours", READ,
+    Column("region", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("hour", DateTime(timezone=True), nullable=False),
+    Column("detained", Integer, nullable=False),
+    Column("released", Integer, nullable=False),
+    PrimaryKeyConstraint("hour", "region", "city"),
+)
+"""The same deltas per whole UTC hour (each row the sum of its hour's minutes)."""
 detention_reports = table(
     "detention_reports", READ,
     Column("event_id", UUID, primary_key=True),
@@ -76,16 +87,30 @@ def _add(rows: AsOfRows, c: Counted) -> None:
                                 until or rows.reports.get(e.event_id, (None,) * 7)[6])
 
 
+def hours_of(minutes: dict[tuple[datetime, str, str], list[int]]
+             ) -> dict[tuple[datetime, str, str], list[int]]:
+    """The minutes' deltas summed per (hour, region, city)."""
+    hours: dict[tuple[datetime, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for (minute, region, city), (detained, released) in minutes.items():
+        row = hours[(minute.replace(minute=0), region, city)]
+        row[0] += detained
+        row[1] += released
+    return hours
+
+
 async def write(conn: asyncpg.Connection, rows: AsOfRows, config: RuleConfig) -> list[Change]:
     if rows.minutes:
-        keys = sorted(rows.minutes)
-        await conn.execute(
-            "INSERT INTO detention_minutes AS m (minute, region, city, detained, released) "
-            "SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[], "
-            "$5::int[]) ON CONFLICT (minute, region, city) DO UPDATE SET "
-            "detained = m.detained + EXCLUDED.detained, released = m.released + EXCLUDED.released",
-            *[list(c) for c in zip(*keys)], [rows.minutes[k][0] for k in keys],
-            [rows.minutes[k][1] for k in keys])
+        for name, key, deltas in (("detention_minutes", "minute", rows.minutes),
+                                  ("detention_hours", "hour", hours_of(rows.minutes))):
+            keys = sorted(deltas)
+            await conn.execute(
+                f"INSERT INTO {name} AS m ({key}, region, city, detained, released) "
+                "SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[], "
+                f"$5::int[]) ON CONFLICT ({key}, region, city) DO UPDATE SET "
+                "detained = m.detained + EXCLUDED.detained, "
+                "released = m.released + EXCLUDED.released",
+                *[list(c) for c in zip(*keys)], [deltas[k][0] for k in keys],
+                [deltas[k][1] for k in keys])
     if rows.reports:
         await conn.execute(
             "INSERT INTO detention_reports AS r SELECT * FROM unnest($1::uuid[], $2::text[], "
@@ -96,12 +121,19 @@ async def write(conn: asyncpg.Connection, rows: AsOfRows, config: RuleConfig) ->
     return []
 
 
-READ_MODEL = ReadModel("as_of", (detention_minutes, detention_reports), fold, write)
+READ_MODEL = ReadModel("as_of", (detention_minutes, detention_hours, detention_reports),
+                       fold, write)
 
 WHOLE_MINUTES = """
 SELECT region, city, sum(detained)::int AS detained, sum(released)::int AS released
-FROM detention_minutes WHERE minute < $1 GROUP BY region, city
+FROM (SELECT region, city, detained, released FROM detention_hours WHERE hour < $2
+      UNION ALL
+      SELECT region, city, detained, released FROM detention_minutes
+      WHERE minute >= $2 AND minute < $1) d
+GROUP BY region, city
 """
+"""The whole hours before ``as_of``'s hour ($2), then the whole minutes of that hour before
+``as_of``'s minute ($1), each a range of its primary key."""
 PART_MINUTE = """
 SELECT region, city, type,
        count * ((occurred_at >= $1)::int - COALESCE(withdrawn_at BETWEEN $1 AND $2, false)::int)
@@ -115,7 +147,7 @@ async def detentions_as_of(conn: asyncpg.Connection, as_of: datetime) -> dict[Ci
     """Per city [detained, released] by the reports standing at ``as_of``."""
     start = minute_of(as_of)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        whole = await conn.fetch(WHOLE_MINUTES, start)
+        whole = await conn.fetch(WHOLE_MINUTES, start, start.replace(minute=0))
         part = await conn.fetch(PART_MINUTE, start, as_of)
     totals: dict[City, list[int]] = defaultdict(lambda: [0, 0])
     for r in whole:

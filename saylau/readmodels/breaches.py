@@ -181,11 +181,3 @@ async def breach_evidence(conn: asyncpg.Connection, breach_id: uuid.UUID, limit:
     shown, next_cursor = paging.page("breach_events", rows, limit, lambda r: [r["event_id"]])
     return {"breach_id": str(breach_id), "evidence_count": count,
             "events": [dict(r) for r in shown], "next": next_cursor}
-
-
-async def breach_summary(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT rule_id, severity, legal_ref->>'code' AS code, legal_ref->>'article' AS article,"
-        " count(*) AS breaches FROM breaches WHERE status = $1 "
-        "GROUP BY 1, 2, 3, 4 ORDER BY breaches DESC, rule_id", BREACH_OPEN)
-    return [dict(r) for r in rows]

@@ -1,55 +1,34 @@
-"""Regions: the per-region roll-up and a region's stations. Queries over the stations,
-detentions, breaches, registry and incidents read models; no tables of their own."""
+"""Regions: a region's stations. Queries over the stations, registry and incidents read
+models; no tables of their own (the per-region roll-up is ``saylau.readmodels.rollups``)."""
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import asyncpg
 
-from saylau.domain.vocabulary import BREACH_OPEN, detained_now
 from saylau.readmodels.base import ReadModel
 
 READ_MODEL = ReadModel("regions")
 
-REGIONS = """
-SELECT region, sum(stations)::int AS stations_with_incidents,
-       sum(incidents)::int AS incidents, sum(detained_total)::int AS detained_total,
-       0 AS detained_now, sum(breaches)::int AS open_breaches
-FROM (
-  SELECT region, count(*) FILTER (WHERE total > 0) AS stations, sum(total) AS incidents,
-         0 AS detained_total, 0 AS breaches
-    FROM stations GROUP BY region
-  UNION ALL SELECT region, 0, 0, sum(detained_total), 0 FROM city_detentions GROUP BY region
-  UNION ALL SELECT region, 0, 0, 0, count(*) FROM breaches WHERE status = $1 GROUP BY region) t
-WHERE region IS NOT NULL GROUP BY region ORDER BY region
-"""
-
-
-async def regions(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Per region: stations with incidents, reports, people detained and still held, open
-    breaches."""
-    rows = [dict(r) for r in await conn.fetch(REGIONS, BREACH_OPEN)]
-    held: dict[str, int] = defaultdict(int)
-    for c in await conn.fetch("SELECT region, detained_total, released_total "
-                              "FROM city_detentions"):
-        held[c["region"]] += detained_now(c["detained_total"], c["released_total"])
-    return [{**r, "detained_now": held[r["region"]]} for r in rows]
-
-
 REGION_STATIONS = """
-SELECT COALESCE(r.station_id, s.station_id) AS station_id, r.number, r.address, r.district,
-       COALESCE(r.city, s.city) AS city, r.registered_voters, r.lat, r.lon,
-       r.station_id IS NOT NULL AS registered, COALESCE(s.total, 0) AS reports,
-       (SELECT count(*) FROM incident_groups g
-        WHERE g.station_id = COALESCE(r.station_id, s.station_id))::int AS distinct_incidents,
+SELECT k.station_id, r.number, r.address, r.district, COALESCE(r.city, s.city) AS city,
+       r.registered_voters, r.lat, r.lon, r.station_id IS NOT NULL AS registered,
+       COALESCE(s.total, 0) AS reports,
+       (SELECT count(*) FROM incident_groups g WHERE g.station_id = k.station_id)::int
+         AS distinct_incidents,
        EXISTS (SELECT 1 FROM observers o WHERE o.accredited
-               AND o.station_id = COALESCE(r.station_id, s.station_id)) AS observer_present
-FROM station_registry r FULL JOIN stations s ON s.station_id = r.station_id
-WHERE COALESCE(r.region, s.region) = $1
+               AND o.station_id = k.station_id) AS observer_present
+FROM (SELECT station_id FROM station_registry WHERE region = $1
+      UNION ALL
+      SELECT station_id FROM stations u WHERE region = $1
+        AND NOT EXISTS (SELECT 1 FROM station_registry x WHERE x.station_id = u.station_id)) k
+LEFT JOIN station_registry r ON r.station_id = k.station_id
+LEFT JOIN stations s ON s.station_id = k.station_id
 ORDER BY r.number NULLS LAST, 1
 LIMIT $2
 """
+"""The registered stations of the region, and the unregistered ones reported on there, each
+found through its region index (``ix_station_registry_region``, ``stations_region``)."""
 
 
 async def region_stations(conn: asyncpg.Connection, region: str,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Column, DateTime, Integer, PrimaryKeyConstraint, Text
+from sqlalchemy import Column, DateTime, Index, Integer, PrimaryKeyConstraint, Text
 
 from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
@@ -28,6 +28,7 @@ stations = table(
     Column("city", Text),
     Column("total", Integer, nullable=False),
     Column("last_event_at", DateTime(timezone=True)),
+    Index("stations_region", "region", "station_id"),
 )
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from saylau.bootstrap import Needs, bootstrap
+from saylau.collector import quiet_collector
 from saylau.sessions import PostgresSessions
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
@@ -56,6 +57,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()
         await app.state.broadcaster.start()
+        quiet_collector()
         yield
         await app.state.broadcaster.stop()
         await wiring.close()

@@ -13,13 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse, Response
 
 from saylau.bootstrap import Needs, bootstrap
+from saylau.collector import quiet_collector
 from saylau.envelope import Envelope
 from saylau.intake.outcome import Unavailable
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web import RateLimiter, allow_cors, setup_logging, unavailable
 from saylau.web_errors import install_error_handling
-from services.ingest.fastpath import SingleEventFastPath
+from services.ingest.fastpath import IngestApp
 from services.ingest.routes import channels, events, evidence, health, quickcount
 
 
@@ -34,12 +35,12 @@ def create_app(config: Settings | None = None) -> FastAPI:
                                             session_reset=False, intake=True,
                                             evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
+        quiet_collector()
         yield
         await wiring.close()
 
-    app = FastAPI(title="Saylau Watch ingest", version="1", lifespan=lifespan,
+    app = IngestApp(title="Saylau Watch ingest", version="1", lifespan=lifespan,
                   default_response_class=ORJSONResponse)
-    app.add_middleware(SingleEventFastPath)  # inside the request ids and CORS
     install_error_handling(app)
     app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     app.add_exception_handler(Unavailable, database_down)

@@ -1,11 +1,13 @@
-"""The election-night hot path: ``POST /v1/events`` answered in plain ASGI.
+"""The election-night hot path: ``POST /v1/events`` answered in plain ASGI, in front of the
+FastAPI app (its middleware, routing and dependencies).
 
 When polls close, partners post one report per request by the thousand. The FastAPI route
 (``routes/events.py``) spends most of a request's CPU in routing, dependency solving and
 response classes, not in the work (validation, group commit, broker acknowledgement). This
-middleware answers the ordinary request, a known ``ingest`` key within its rate limit and a
+app answers the ordinary request, a known ``ingest`` key within its rate limit and a
 JSON body with a Content-Length under the limit, by calling the same functions the route
-calls, in the same order, with the same answers. Anything else (no or unknown key, spent
+calls, in the same order, with the same answers and an ``X-Request-ID`` like every
+answer (a browser's request, carrying ``Origin``, is left to the CORS middleware). Anything else (no or unknown key, spent
 rate limit, a chunked or oversized body, a form, malformed JSON) goes on to the FastAPI
 route untouched, which answers it as documented; a body already read is handed on as it
 was received. The route stays the documented endpoint in the OpenAPI document.
@@ -15,10 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from saylau.intake.outcome import Unavailable
 from saylau.web import problem, unavailable
+from saylau.web_errors import error_response, new_request_id
 from services.ingest.routes.events import MAX_BODY
 
 PATH = "/v1/events"
@@ -26,37 +30,58 @@ SCOPE = "ingest"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-class SingleEventFastPath:
-    """ASGI middleware in front of the FastAPI app for ``POST /v1/events``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class IngestApp(FastAPI):
+    """The ingest FastAPI app, with the hot path in front of its middleware stack."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST"
-                or scope.get("query_string")):
-            await self.app(scope, receive, send)
+                or scope.get("query_string") or getattr(self.state, "wiring", None) is None):
+            await super().__call__(scope, receive, send)
             return
-        state = scope["app"].state if "app" in scope else None
-        wiring = getattr(state, "wiring", None)
-        partner_scopes = await self.ordinary(scope, state) if wiring is not None else None
+        scope["app"] = self
+        rid = new_request_id(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = rid
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            route_receive = await self.hot(scope, receive, send_with_id)
+        except Exception as exc:
+            if started:
+                raise
+            await error_response(exc, scope)(scope, receive, send_with_id)
+            return
+        if route_receive is not None:
+            del scope["state"]["request_id"]  # the stack's own middleware draws it
+            await super().__call__(scope, route_receive, send)
+
+    async def hot(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """Answer the ordinary request (None), or hand back what the route must be given to
+        read the request (``receive`` itself when nothing was read yet)."""
+        state, wiring = self.state, self.state.wiring
+        partner_scopes = await self.ordinary(scope, state)
         if partner_scopes is None:
-            await self.app(scope, receive, send)
-            return
+            return receive
         body, more = await read_declared(scope, receive)
         try:
             item = orjson.loads(body) if not more else None
         except orjson.JSONDecodeError:
             item = None
         if item is None:  # malformed (or the JSON ``null``): the route words the answer
-            await self.app(scope, replay(body, more, receive), send)
-            return
+            return replay(body, more, receive)
         partner, scopes = partner_scopes
         try:
             outcome = (await wiring.intake.submit([item], partner, scopes))[0]
         except Unavailable as exc:
             await unavailable(str(exc))(scope, receive, send)
-            return
+            return None
         if outcome.code == 503:
             await unavailable("Kafka did not acknowledge the event; it was not accepted")(
                 scope, receive, send)
@@ -65,6 +90,7 @@ class SingleEventFastPath:
                 scope, receive, send)
         else:
             await answer(send, outcome.code, orjson.dumps(outcome.body()))
+        return None
 
     @staticmethod
     async def ordinary(scope: Scope, state: Any) -> tuple[str, frozenset[str]] | None:
@@ -75,7 +101,8 @@ class SingleEventFastPath:
         scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         length = headers.get(b"content-length", b"")
         declared = headers.get(b"content-type", b"application/json").partition(b";")[0]
-        if (scheme.lower() != "bearer" or not key.strip() or not length.isdigit()
+        if (b"origin" in headers or scheme.lower() != "bearer" or not key.strip()
+                or not length.isdigit()
                 or int(length) > MAX_BODY or declared.strip().lower() != b"application/json"):
             return None
         principal = await state.keyring.principal(key.strip())

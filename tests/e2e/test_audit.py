@@ -29,6 +29,7 @@ from saylau.envelope import canonical, content_hash
 from saylau.kafka import partition_for
 from saylau.readmodels import audited_tables
 from saylau.settings import Settings
+from tests.e2e.test_rollups import same_as_before
 from tests.factories import access_denied, detention, envelope, release, stuffing, unique
 from tests.stack import Stack, wait_until
 
@@ -185,6 +186,7 @@ def test_replay_equals_live_for_registries_checklists_turnout_and_triage(
     listed = stack.get(f"/v1/regions/{region}/stations").json()["stations"]
     assert len(listed) == 6 and not any(s["observer_present"] for s in listed)
     assert any(s["distinct_incidents"] < s["reports"] for s in listed)  # corroborated
+    assert same_as_before(stack)  # the roll-ups, with turnout alerts and withdrawals
     schemas += [f"replay_{stack.name}", f"replay_{stack.name}_shuffled"]
     ok(saylau(stack, "replay", "--schema", schemas[0]))
     assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", schemas[0]))

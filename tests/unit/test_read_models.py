@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,9 +12,11 @@ import pytest
 
 from saylau import paging
 from saylau.decode import Decoded, Message
+from saylau.domain.breach import DETENTION_SURGE, detention_surge
 from saylau.domain.rules import RuleConfig
+from saylau.domain.turnout import TURNOUT_RULES
 from saylau.envelope import Envelope
-from saylau.readmodels import as_of, breaches, timeline, triage
+from saylau.readmodels import as_of, breaches, quickcount, rollups, timeline, triage
 from saylau.readmodels.base import Batch, Counted
 from tests.unit.builders import event
 
@@ -100,3 +103,36 @@ def test_a_page_has_a_next_cursor_only_when_more_rows_follow() -> None:
         rows[:3], paging.encode("stations", ["s2"]))
     assert paging.page("stations", rows[:3], 3, lambda r: [r["id"]]) == (rows[:3], None)
     assert paging.page("stations", [], 3, lambda r: [r["id"]]) == ([], None)
+
+
+def test_the_roll_ups_refresh_what_a_batch_may_have_changed_and_nothing_else() -> None:
+    stuffed = event("ballot.stuffing_observed", "2021-01-10T11:00:00+06:00", {"ballots": 30},
+                    station_id="PS-1", place=ALMATY)
+    detained = event("detention.reported", "2021-01-10T11:00:00+06:00", {"count": 3},
+                     place={"region": "Atyrau", "city": "Atyrau"})
+    turnout = event("turnout.reported", "2021-01-10T11:00:00+06:00", {"hour": 10, "voters": 5},
+                    station_id="PS-2")
+    surge = detention_surge("Almaty", "Almaty", stuffed.occurred_at, 30, ["x"], CONFIG)
+    assert surge is not None
+    found = [replace(surge, rule_id="ballot.stuffing")]
+    gone = uuid.uuid4()
+    touched = rollups.fold(Batch(counted=[Counted(stuffed, 1, (stuffed.type,)),
+                                          Counted(detained, 1, ()), Counted(turnout, 1, ())],
+                                 found=found, statuses={gone: "retracted"}), CONFIG)
+    assert touched.stations == {"PS-1", "PS-2"} and touched.regions == {"Atyrau"}
+    assert touched.rules == ({b.rule_id for b in found} | {DETENTION_SURGE} | set(TURNOUT_RULES)
+                             | {quickcount.RULE_ID})
+    assert touched.withdrawn == {str(gone)}
+    assert not rollups.fold(Batch(), CONFIG)
+
+
+def test_the_hours_of_as_of_are_the_sums_of_their_minutes() -> None:
+    minute = datetime(2021, 1, 10, 6, 59, tzinfo=UTC)
+    rows = {(minute, "Almaty", "Almaty"): [5, 1],
+            (minute.replace(minute=3), "Almaty", "Almaty"): [2, 0],
+            (minute.replace(hour=7, minute=0), "Almaty", "Almaty"): [-5, 0],
+            (minute, "Astana", "Astana"): [1, 1]}
+    assert dict(as_of.hours_of(rows)) == {
+        (minute.replace(minute=0), "Almaty", "Almaty"): [7, 1],
+        (minute.replace(hour=7, minute=0), "Almaty", "Almaty"): [-5, 0],
+        (minute.replace(minute=0), "Astana", "Astana"): [1, 1]}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from saylau import paging
 from saylau.paging import MAX_PAGE
 from saylau.readmodels import breaches as breach_reads
+from saylau.readmodels import rollups
 from saylau.readmodels.evidence import files_of
 from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import CursorQuery, PoolDep, ReaderDep, SettingsDep, after, answer
@@ -40,7 +41,7 @@ async def get_breaches(db: PoolDep, _: ReaderDep, cfg: SettingsDep, rule: str | 
 async def get_breach_summary(db: PoolDep, _: ReaderDep) -> Any:
     """Open breaches counted per rule and per article of law."""
     async with db.acquire() as conn:
-        return {"rules": await breach_reads.breach_summary(conn)}
+        return {"rules": await rollups.breach_summary(conn)}
 
 
 @router.get("/v1/breaches/{breach_id}/events")

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from saylau.readmodels import regions as region_reads
+from saylau.readmodels import rollups
 from saylau.readmodels import turnout as turnout_reads
 from services.api.deps import PoolDep, ReaderDep, answer
 
@@ -16,7 +17,7 @@ router = APIRouter()
 async def get_regions(db: PoolDep, _: ReaderDep) -> Any:
     """Per-region roll-up: stations with incidents, detentions, open breaches."""
     async with db.acquire() as conn:
-        return answer({"regions": await region_reads.regions(conn)})
+        return answer({"regions": await rollups.regions(conn)})
 
 
 @router.get("/v1/regions/{region}/stations", tags=["registries"])
