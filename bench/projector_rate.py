@@ -35,8 +35,9 @@ def bare_agent(topic: str, count: int) -> None:
     from faust.worker import Worker
     from mode.loop import use as use_loop
 
+    from saylau.collector import quiet_collector
     from saylau.settings import Settings
-    from services.projector.app import faust_settings, tune_gc
+    from services.projector.app import faust_settings
 
     use_loop(os.environ.get("FAUST_LOOP") or "uvloop")
     cfg = Settings(projector_group=f"bench-bare-{uuid.uuid4().hex[:8]}")
@@ -46,7 +47,7 @@ def bare_agent(topic: str, count: int) -> None:
 
     @app.agent(source)
     async def count_batches(stream: Any) -> Any:
-        tune_gc()  # as the projector does once connected
+        quiet_collector()  # as the projector does once connected
         async for events in stream.take_events(cfg.projector_batch,
                                                cfg.projector_batch_seconds):
             now = time.perf_counter()

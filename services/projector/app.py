@@ -11,7 +11,6 @@ ahead of PostgreSQL never skips an event; on a mismatch nothing is applied.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from saylau.audit.anchors import publish_if_due, signing_key
 from saylau.audit.rebuild import ReadModelsRebuilt, hold_serving
 from saylau.bootstrap import Needs, Wiring, bootstrap
+from saylau.collector import quiet_collector
 from saylau.db import UNAVAILABLE
 from saylau.decode import Message
 from saylau.kafka import ensure_topics
@@ -47,10 +47,6 @@ MAX_BACKOFF = 10.0
 DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
 """Retried, never skipped: a batch PostgreSQL refuses waits for a fix, it is not dropped."""
 FAUST_DIR = Path(__file__).resolve().parents[2] / "var" / "faust"
-GC_THRESHOLDS = (50_000, 20, 10)
-"""The cyclic collector's young generation is scanned every 50,000 net allocations, not
-every 700: a batch allocates tens of thousands of short-lived objects (envelopes, rows),
-which reference counting frees, and the default scanned them about 35 times a batch."""
 
 
 class Projector:
@@ -75,7 +71,7 @@ class Projector:
         """Project each batch of the events topic in one transaction, through a pipeline
         that decodes the next batch while the current one is written."""
         wiring = await self.connect()
-        tune_gc()
+        quiet_collector()  # after start-up: a batch's envelopes and rows are short-lived
         assert wiring.projection is not None and wiring.producer is not None
         projection, producer = wiring.projection, wiring.producer
 
@@ -202,15 +198,6 @@ def faust_settings(cfg: Settings, datadir: Path) -> dict[str, Any]:
             "stream_buffer_maxsize": 8192, "broker_max_poll_records": 2000,
             "consumer_max_fetch_size": 8 * 1024 * 1024,
             "datadir": str(datadir / cfg.projector_group)}
-
-
-def tune_gc() -> None:
-    """Once the worker is up: freeze what startup built (faust, the catalogue, calendars,
-    the pool: never garbage), so collections stop walking it, and collect less often
-    (``GC_THRESHOLDS``). The bench's bare faust agent does the same, to stay comparable."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def log_retry(state: Any) -> None:
