@@ -23,9 +23,9 @@ from typing import Any
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CACHED = re.compile(r"^/v1/(breaches(/summary|/[^/]+/events)?|detentions|quickcount|regions"
-                    r"(/[^/]+/(stations|turnout))?|stations(/[^/]+(/incidents|/timeline)?)?"
-                    r"|timeline|triage)$")
+CACHED = re.compile(r"^/v1/(breaches(/summary|/[^/]+/events)?|detentions|events/[^/]+"
+                    r"|quickcount|regions(/[^/]+/(stations|turnout))?"
+                    r"|stations(/[^/]+(/incidents|/timeline)?)?|timeline|triage)$")
 MAX_ENTRIES = 2000
 MAX_BYTES = 2 * 1024 * 1024
 KEPT_HEADERS = {b"content-type", b"content-length", b"cache-control", b"etag", b"vary"}
