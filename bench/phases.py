@@ -92,17 +92,25 @@ async def post_singles(stack: Stack, bodies: list[bytes], seconds: float, client
 
 async def post_at_rate(stack: Stack, items: list[dict[str, Any]], rate: int, seconds: float,
                        per_post: int = 20) -> Load:
-    """Open loop: a batch of ``per_post`` every ``per_post / rate`` s, whatever the answers."""
+    """Open loop: ``per_post`` events every ``per_post / rate`` s, whatever the answers (one
+    event: a single ``POST /v1/events``; more: ``/v1/events:batch``)."""
     load, idle = Load(started=time.perf_counter()), asyncio.Queue[Connection]()
 
     async def one(chunk: list[dict[str, Any]]) -> None:
         conn = idle.get_nowait() if not idle.empty() else Connection(
             "127.0.0.1", stack.ingest_port, stack.writer_key)
         sent_at = time.perf_counter()
-        code, body = await conn.post("/v1/events:batch", orjson.dumps(chunk))
-        idle.put_nowait(conn)
-        if code != 200:
-            raise RuntimeError(f"batch answered {code}: {str(body)[:300]}")
+        if per_post == 1:  # a single POST, as most partners send
+            code, body = await conn.post("/v1/events", orjson.dumps(chunk[0]))
+            idle.put_nowait(conn)
+            if code not in (200, 202):
+                raise RuntimeError(f"POST answered {code}: {str(body)[:300]}")
+            body = {"results": [{"code": code, **body}], "accepted": int(code == 202)}
+        else:
+            code, body = await conn.post("/v1/events:batch", orjson.dumps(chunk))
+            idle.put_nowait(conn)
+            if code != 200:
+                raise RuntimeError(f"batch answered {code}: {str(body)[:300]}")
         for r in body["results"]:
             if r["code"] == 202:
                 load.sent.append((sent_at, r["partition"], r["offset"]))

@@ -2,7 +2,10 @@
 
 Sizes and phase lengths come from the environment (defaults keep each phase under ~20 s on
 a 2-core machine): BENCH_EVENTS (ceiling / replay / drain records), BENCH_SECONDS (each
-load phase), BENCH_RATE (offered load of the latency phase), BENCH_PARTITIONS, BENCH_REPLAY_EVENTS.
+load phase), BENCH_RATE (offered load of the latency phase), BENCH_PARTITIONS, BENCH_REPLAY_EVENTS,
+BENCH_SWEEP_RATES / BENCH_SWEEP_SECONDS (the offered-load sweep: achieved rate and POST→visible
+delay against offered load, plotted in ``latest_load.svg``), BENCH_PER_POST (events a request
+in the latency phases; 1 = single POSTs).
 """
 from __future__ import annotations
 
@@ -29,6 +32,11 @@ RATE = int(os.environ.get("BENCH_RATE", "2000"))
 PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "6"))
 REPLAY_EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "40000"))
 DRAIN_CAP = 25.0
+SWEEP = [int(r) for r in os.environ.get("BENCH_SWEEP_RATES", "500,1000,2000,3000").split(",")]
+"""Offered loads of the sweep (achieved rate and POST→visible delay against offered load)."""
+SWEEP_SECONDS = float(os.environ.get("BENCH_SWEEP_SECONDS", "8"))
+PER_POST = int(os.environ.get("BENCH_PER_POST", "1"))
+"""Events per request of the latency phases: 1, single POSTs (as partners mostly send)."""
 
 
 def say(message: str) -> None:
@@ -103,22 +111,31 @@ async def http_phases(conn: asyncpg.Connection, stack: Stack) -> dict[str, Any]:
                      "ingest_rate": sent.accepted / (sent.finished - sent.started),
                      "end_to_end_rate": (seen - before) / (done - sent.started),
                      "all_visible": seen - before >= sent.accepted}
-    out["latency"] = await latency_phase(conn, stack)
+    out["latency"] = await latency_phase(conn, stack, RATE, SECONDS)
+    out["sweep"] = [await latency_phase(conn, stack, rate, SWEEP_SECONDS) for rate in SWEEP]
     return out
 
 
-async def latency_phase(conn: asyncpg.Connection, stack: Stack) -> dict[str, Any]:
+async def latency_phase(conn: asyncpg.Connection, stack: Stack, rate: int,
+                        seconds: float) -> dict[str, Any]:
+    """POST→visible delays at ``rate`` events/s offered (open loop, ``PER_POST`` events a
+    request: 1 = single POSTs), and the bench process's own CPU share (the client's cost)."""
     topic, stop = f"{stack.name}.events", asyncio.Event()
-    items = events.events(int(RATE * SECONDS), 7)
-    say(f"pipeline: {RATE:,} events/s offered for {SECONDS:.0f} s (POST→visible)")
+    items = events.events(int(rate * seconds), 7 + rate)
+    say(f"pipeline: {rate:,} events/s offered for {seconds:.0f} s, {PER_POST} a request "
+        "(POST→visible)")
     watcher = asyncio.create_task(phases.watch_offsets(conn, topic, stop))
-    load = await phases.post_at_rate(stack, items, RATE, SECONDS)
+    cpu = time.process_time()
+    load = await phases.post_at_rate(stack, items, rate, seconds, per_post=PER_POST)
+    cpu = time.process_time() - cpu
     await asyncio.sleep(2.0)
     stop.set()
     found = phases.delays(load.sent, await watcher)
-    return {"offered": RATE, "achieved": load.accepted / (load.finished - load.started),
+    wall = load.finished - load.started
+    return {"offered": rate, "per_post": PER_POST, "achieved": load.accepted / wall,
             "events": len(found), "median_s": phases.quantile(found, 0.5),
-            "p99_s": phases.quantile(found, 0.99), "max_s": phases.quantile(found, 1.0)}
+            "p99_s": phases.quantile(found, 0.99), "max_s": phases.quantile(found, 1.0),
+            "client_cpu_share": cpu / wall, "load_average_after": os.getloadavg()[0]}
 
 
 async def drain(conn: asyncpg.Connection, settings: Settings, workers: int,
@@ -198,7 +215,7 @@ def figures(ceiling: dict[str, float], http: dict[str, Any], replayed: dict[str,
         "average_record_bytes": sum(len(v) for _, _, v in records) / len(records),
         "ceilings": ceiling, "http": http, "replay": replayed,
         "projector_drain": {"one_worker": one, "two_workers": two},
-        "latency": http["latency"], "peak_rss_mib": rss,
+        "latency": http["latency"], "sweep": http["sweep"], "peak_rss_mib": rss,
         "ratios": {
             "batch POST, ingest": (http["batch"]["ingest_rate"], "kafka_produce"),
             "batch POST, end to end": (http["batch"]["end_to_end_rate"], "slower"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 2000.0
     rate_limit_burst: int = 10000
     cors_origins: str = ""
+    read_cache_seconds: float = Field(default=0.5, ge=0, le=60)
+    """How long the api may answer a hot read from memory while the change feed has not
+    moved (``services/api/read_cache.py``); 0 turns it off."""
     saylau_checkpoint_key_file: str = ""
     """PEM file of the operator's Ed25519 key that signs chain checkpoints."""
     saylau_checkpoint_key: str = ""

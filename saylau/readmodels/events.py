@@ -35,7 +35,9 @@ events = table(
     Column("kafka_offset", BigInteger, nullable=False),
     Column("record", JSONB, nullable=False),
     Index("events_station_time", "station_id", "occurred_at", "event_id"),
-    Index("events_received", "received_at"),  # the timeline's latest_report_at
+    # the timeline's latest_report_at, in its ORDER BY's order: a batch of events shares its
+    # received_at, and with received_at alone the top row needed a sort of all the ties
+    Index("events_received", "received_at", "occurred_at"),
 )
 COLUMNS = ("event_id", "type", "schema_version", "occurred_at", "received_at", "partner",
            "station_id", "region", "city", "election_id", "status", "kafka_partition",

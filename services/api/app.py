@@ -20,6 +20,7 @@ from saylau.settings import settings as load_settings
 from saylau.web import allow_cors, setup_logging
 from saylau.web_errors import install_error_handling
 from services.api.live import Broadcaster
+from services.api.read_cache import ReadCache
 from services.api.routes import (
     admin,
     audit,
@@ -64,6 +65,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Saylau Watch monitoring API", version="1", lifespan=lifespan,
                   default_response_class=ORJSONResponse)
+    app.add_middleware(ReadCache, seconds=cfg.read_cache_seconds)  # inside the request ids
     install_error_handling(app)
     app.state.public_read = cfg.public_read
     allow_cors(app, cfg.cors_origins)
