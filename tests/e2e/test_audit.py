@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import re
 import signal
 import subprocess
 import sys
@@ -355,7 +356,12 @@ def test_the_two_command_audit_passes_under_live_traffic_and_names_an_altered_ro
         fetch(f'UPDATE "{stack.name}".stations SET total = total + 1000 WHERE station_id = $1',
               station)
         out = ok(saylau(stack, "compare", "--replay", schemas[0]), 1)
-        assert f"{AUDITED - 1}/{AUDITED} tables equal; DIFFERENT: stations" in out
+        different = re.search(r"tables equal; DIFFERENT: (.*)$", out, re.MULTILINE)
+        assert different, out
+        named = different.group(1).split(", ")
+        # the altered table first; the region roll-up summing it differs too once live
+        # traffic makes the projector recount that region from the altered row
+        assert named[0] == "stations" and set(named) <= {"stations", "region_rollups"}, out
         assert f"stations: only in {stack.name}: {{'station_id': '{station}'" in out
         assert "RESULT: FAIL" in ok(saylau(stack, "audit"), 1)
     finally:
