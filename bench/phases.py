@@ -90,16 +90,24 @@ async def post_singles(stack: Stack, bodies: list[bytes], seconds: float, client
     return load
 
 
+MAX_CONNECTIONS = 64
+"""Connections an open-loop load opens at most (a partner's client pool, not one a request)."""
+
+
 async def post_at_rate(stack: Stack, items: list[dict[str, Any]], rate: int, seconds: float,
                        per_post: int = 20) -> Load:
     """Open loop: ``per_post`` events every ``per_post / rate`` s, whatever the answers (one
     event: a single ``POST /v1/events``; more: ``/v1/events:batch``)."""
     load, idle = Load(started=time.perf_counter()), asyncio.Queue[Connection]()
+    opened = 0
 
-    async def one(chunk: list[dict[str, Any]]) -> None:
-        conn = idle.get_nowait() if not idle.empty() else Connection(
-            "127.0.0.1", stack.ingest_port, stack.writer_key)
-        sent_at = time.perf_counter()
+    async def one(chunk: list[dict[str, Any]], due: float) -> None:
+        nonlocal opened
+        if idle.empty() and opened < MAX_CONNECTIONS:
+            opened += 1
+            idle.put_nowait(Connection("127.0.0.1", stack.ingest_port, stack.writer_key))
+        conn = await idle.get()  # past the cap, a request waits for a connection: overload
+        sent_at = due  # the delay counts from when it was due (no coordinated omission)
         if per_post == 1:  # a single POST, as most partners send
             code, body = await conn.post("/v1/events", orjson.dumps(chunk[0]))
             idle.put_nowait(conn)
@@ -118,8 +126,9 @@ async def post_at_rate(stack: Stack, items: list[dict[str, Any]], rate: int, sec
 
     tasks, interval = [], per_post / rate
     for k, i in enumerate(range(0, min(len(items), int(rate * seconds)), per_post)):
-        await asyncio.sleep(max(0.0, load.started + k * interval - time.perf_counter()))
-        tasks.append(asyncio.create_task(one(items[i:i + per_post])))
+        due = load.started + k * interval
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(items[i:i + per_post], due)))
     await asyncio.gather(*tasks)
     load.finished = time.perf_counter()
     while not idle.empty():

@@ -112,7 +112,15 @@ async def http_phases(conn: asyncpg.Connection, stack: Stack) -> dict[str, Any]:
                      "end_to_end_rate": (seen - before) / (done - sent.started),
                      "all_visible": seen - before >= sent.accepted}
     out["latency"] = await latency_phase(conn, stack, RATE, SECONDS)
-    out["sweep"] = [await latency_phase(conn, stack, rate, SWEEP_SECONDS) for rate in SWEEP]
+    out["sweep"] = []
+    for rate in SWEEP:  # a load the stack cannot take is a figure too, not the end of the run
+        try:
+            out["sweep"].append(await latency_phase(conn, stack, rate, SWEEP_SECONDS))
+        except (OSError, RuntimeError) as exc:
+            say(f"pipeline: {rate:,}/s offered failed: {exc!r}")
+            out["sweep"].append({"offered": rate, "per_post": PER_POST, "achieved": 0.0,
+                                 "events": 0, "median_s": None, "p99_s": None,
+                                 "max_s": None, "client_cpu_share": 0.0, "error": repr(exc)})
     return out
 
 
