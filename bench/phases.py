@@ -25,6 +25,23 @@ def topic_schema(topic: str) -> str:
     return topic.removesuffix(".events")
 
 
+async def settle(conn: asyncpg.Connection, topic: str, timeout: float,
+                 quiet: float = 1.0) -> None:
+    """Until the visible offsets stop moving for ``quiet`` seconds (the projector caught up
+    with what was posted), at most ``timeout`` seconds."""
+    deadline, last, since = time.perf_counter() + timeout, None, time.perf_counter()
+    while time.perf_counter() < deadline:
+        try:
+            now_seen = sum((await visible(conn, topic)).values())
+        except asyncpg.UndefinedTableError:
+            now_seen = 0
+        if now_seen != last:
+            last, since = now_seen, time.perf_counter()
+        elif time.perf_counter() - since >= quiet:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def wait_visible(conn: asyncpg.Connection, topic: str, total: int,
                        timeout: float) -> tuple[int, float, float | None]:
     """(events visible, time the last became visible, time the first did) within ``timeout``."""

@@ -111,11 +111,12 @@ async def http_phases(conn: asyncpg.Connection, stack: Stack) -> dict[str, Any]:
                      "ingest_rate": sent.accepted / (sent.finished - sent.started),
                      "end_to_end_rate": (seen - before) / (done - sent.started),
                      "all_visible": seen - before >= sent.accepted}
-    out["latency"] = await latency_phase(conn, stack, RATE, SECONDS)
+    out["latency"] = await latency_phase(conn, stack, RATE, SECONDS, seed=7)
     out["sweep"] = []
     for rate in SWEEP:  # a load the stack cannot take is a figure too, not the end of the run
         try:
-            out["sweep"].append(await latency_phase(conn, stack, rate, SWEEP_SECONDS))
+            out["sweep"].append(await latency_phase(conn, stack, rate, SWEEP_SECONDS,
+                                                    seed=1000 + rate))
         except (OSError, RuntimeError) as exc:
             say(f"pipeline: {rate:,}/s offered failed: {exc!r}")
             out["sweep"].append({"offered": rate, "per_post": PER_POST, "achieved": 0.0,
@@ -125,11 +126,14 @@ async def http_phases(conn: asyncpg.Connection, stack: Stack) -> dict[str, Any]:
 
 
 async def latency_phase(conn: asyncpg.Connection, stack: Stack, rate: int,
-                        seconds: float) -> dict[str, Any]:
+                        seconds: float, seed: int) -> dict[str, Any]:
     """POST→visible delays at ``rate`` events/s offered (open loop, ``PER_POST`` events a
-    request: 1 = single POSTs), and the bench process's own CPU share (the client's cost)."""
+    request: 1 = single POSTs), and the bench process's own CPU share (the client's cost).
+    Starts once the projector has caught up with what earlier phases posted (a backlog
+    would be measured as this load's delay); ``seed`` gives each phase its own event ids."""
     topic, stop = f"{stack.name}.events", asyncio.Event()
-    items = events.events(int(rate * seconds), 7 + rate)
+    await phases.settle(conn, topic, DRAIN_CAP)
+    items = events.events(int(rate * seconds), seed)
     say(f"pipeline: {rate:,} events/s offered for {seconds:.0f} s, {PER_POST} a request "
         "(POST→visible)")
     watcher = asyncio.create_task(phases.watch_offsets(conn, topic, stop))
