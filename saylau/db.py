@@ -91,6 +91,15 @@ dashboard_sessions = table(
 )
 """Dashboard sign-ins: the hash of the session cookie, the hash of the key it stands for."""
 
+quickcount_draws = table(
+    "quickcount_draws", INGEST,
+    Column("election_id", Text, primary_key=True),
+    Column("sample_id", Text, nullable=False),
+    Column("drawn_at", DateTime(timezone=True), nullable=False),
+)
+"""The quick-count sample ingest accepted last for each election (the 409 for a second draw
+reads it, not the projection, so two draws in the projection's lag cannot both pass)."""
+
 personal_data_keys = table(
     "personal_data_keys", INGEST,
     Column("key_id", Text, primary_key=True),

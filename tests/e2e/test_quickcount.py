@@ -7,7 +7,9 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +193,24 @@ def test_a_sample_needs_an_admin_key(stack: Stack) -> None:
                      headers={"Authorization": f"Bearer {stack.writer_key}"})
     assert bad.status_code == 422
     assert {e["loc"][-1] for e in bad.json()["detail"]} == {"election_id", "seed"}
+
+
+def test_draws_sent_at_once_give_one_sample(stack: Stack) -> None:
+    """The 409 does not wait for the projection: of six draws sent together, one is drawn."""
+    region, election = f"QC-race-{uuid.uuid4().hex[:6]}", f"qc-race-{uuid.uuid4().hex[:8]}"
+    stations = [envelope("station.registered", {"number": 9000 + i, "address": f"School {i}",
+                                                "region": region, "registered_voters": 900},
+                         station_id=f"{region}-{i}", occurred_at="2021-01-09T10:00:00+06:00")
+                for i in range(3)]
+    assert stack.post_batch(stations).status_code == 200
+    wait_until(lambda: len(stack.get(f"/v1/regions/{region}/stations").json()["stations"]) == 3)
+
+    def one(_: int) -> int:
+        return httpx.post(f"{stack.ingest_url}/v1/quickcount/samples", timeout=30,
+                          json={"election_id": election, "size": 2, "seed": 7},
+                          headers={"Authorization": f"Bearer {stack.writer_key}"}).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = sorted(pool.map(one, range(6)))
+    assert codes == [201, 409, 409, 409, 409, 409]
+    assert one(0) == 409  # and still before or after the projector has seen it

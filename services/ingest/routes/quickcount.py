@@ -49,18 +49,30 @@ async def post_sample(body: SampleRequest, request: Request, principal: AdminKey
     election already has one, unless ``replace``."""
     wiring = request.app.state.wiring
     schema = wiring.settings.read_schema
-    async with wiring.pool.acquire() as conn:
-        held = await quickcount_reads.current_sample(conn, schema, body.election_id)
+    draws = f'"{wiring.settings.ingest_schema}".quickcount_draws'
+    async with wiring.pool.acquire() as conn, conn.transaction():
+        # one draw of an election at a time, across ingest processes, until it is recorded
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('quickcount:' || $1))",
+                           body.election_id)
+        held = await conn.fetchval(f"SELECT sample_id FROM {draws} WHERE election_id = $1",
+                                   body.election_id) or await quickcount_reads.current_sample(
+            conn, schema, body.election_id)  # or a sample drawn before ingest recorded draws
         rows = await quickcount_reads.frame(conn, schema)
-    if held is not None and not body.replace:
-        return problem(409, f"election {body.election_id!r} already has sample {held}; "
-                            "send \"replace\": true to draw a new one (both stay in the log)")
-    if not rows:
-        return problem(409, "no registered station with registered voters to draw from")
-    sample = draw_sample([FrameStation(*r) for r in rows], body.size, body.seed,
-                         election_id=body.election_id, drawn_at=datetime.now(UTC))
-    outcome = (await intake.submit([sample_event(sample)], principal.partner,
-                                   principal.scopes))[0]
+        if held is not None and not body.replace:
+            return problem(409, f"election {body.election_id!r} already has sample {held}; "
+                                "send \"replace\": true to draw a new one (both stay in the log)")
+        if not rows:
+            return problem(409, "no registered station with registered voters to draw from")
+        sample = draw_sample([FrameStation(*r) for r in rows], body.size, body.seed,
+                             election_id=body.election_id, drawn_at=datetime.now(UTC))
+        outcome = (await intake.submit([sample_event(sample)], principal.partner,
+                                       principal.scopes))[0]
+        if outcome.code in (200, 202):
+            await conn.execute(
+                f"INSERT INTO {draws} (election_id, sample_id, drawn_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT (election_id) DO UPDATE SET sample_id = EXCLUDED.sample_id, "
+                "drawn_at = EXCLUDED.drawn_at", body.election_id, sample.sample_id,
+                sample.drawn_at)
     if outcome.code == 503:
         return unavailable("Kafka did not acknowledge the sample; it was not drawn")
     if outcome.code not in (200, 202):
