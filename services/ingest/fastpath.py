@@ -21,9 +21,9 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from saylau.intake.outcome import Unavailable
-from saylau.web import problem, unavailable
+from saylau.web import unavailable
 from saylau.web_errors import error_response, new_request_id
-from services.ingest.routes.events import MAX_BODY
+from services.ingest.routes.events import MAX_BODY, refusal
 
 PATH = "/v1/events"
 SCOPE = "ingest"
@@ -82,12 +82,9 @@ class IngestApp(FastAPI):
         except Unavailable as exc:
             await unavailable(str(exc))(scope, receive, send)
             return None
-        if outcome.code == 503:
-            await unavailable("Kafka did not acknowledge the event; it was not accepted")(
-                scope, receive, send)
-        elif outcome.code in (403, 409, 422):
-            await problem(outcome.code, [e.as_dict() for e in outcome.errors])(
-                scope, receive, send)
+        refused = refusal(outcome)
+        if refused is not None:
+            await refused(scope, receive, send)
         else:
             await answer(send, outcome.code, orjson.dumps(outcome.body()))
         return None

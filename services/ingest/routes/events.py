@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse, Response
 
+from saylau.intake.outcome import Outcome
 from saylau.web import problem, unavailable
 from services.ingest.deps import IngestKey, IntakeDep, json_body
 
@@ -20,11 +21,17 @@ async def post_event(request: Request, principal: IngestKey, intake: IntakeDep) 
     """Append one report; 202 once the broker acknowledged it, 200 for a re-sent id."""
     item = await json_body(request, MAX_BODY)
     outcome = (await intake.submit([item], principal.partner, principal.scopes))[0]
+    return refusal(outcome) or ORJSONResponse(outcome.body(), status_code=outcome.code)
+
+
+def refusal(outcome: Outcome) -> Response | None:
+    """The answer to a single report that was not appended (503, 403, 409, 422), else None
+    (the route and the hot path in ``services/ingest/fastpath.py`` both answer with it)."""
     if outcome.code == 503:
         return unavailable("Kafka did not acknowledge the event; it was not accepted")
     if outcome.code in (403, 409, 422):
         return problem(outcome.code, [e.as_dict() for e in outcome.errors])
-    return ORJSONResponse(outcome.body(), status_code=outcome.code)
+    return None
 
 
 @router.post("/v1/events:batch", openapi_extra={"requestBody": {
