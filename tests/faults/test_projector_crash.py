@@ -28,17 +28,32 @@ def crash_stack() -> Iterator[Stack]:
         stack.stop()
 
 
+def kill_points() -> list[int]:
+    """After how many posted batches each kill comes: evenly through the stream."""
+    return [(n + 1) * BATCHES // (KILLS + 1) for n in range(KILLS)]
+
+
 class Partner(threading.Thread):
-    """Posts batches and keeps what was accepted (202) per city and per station."""
+    """Posts batches and keeps what was accepted (202) per city and per station.
+
+    One batch past each kill point it waits until that kill happened, so every kill lands
+    while reports are still arriving however fast this machine posts (the batch before the
+    wait is what the projector is working on when it dies; the ones after it arrive while
+    it restarts).
+    """
 
     def __init__(self, stack: Stack, batches: list[list[dict[str, Any]]]) -> None:
         super().__init__(daemon=True)
         self.stack, self.batches, self.posted = stack, batches, 0
         self.detained: Counter[str] = Counter()
         self.incidents: Counter[str] = Counter()
+        self.killed = [threading.Event() for _ in range(KILLS)]
 
     def run(self) -> None:
-        for batch in self.batches:
+        gates = {point + 1: killed for point, killed in zip(kill_points(), self.killed)}
+        for i, batch in enumerate(self.batches):
+            if i in gates:
+                gates[i].wait(120)
             results = self.stack.post_batch(batch).json()["results"]
             for event, result in zip(batch, results, strict=True):
                 if result["code"] == 202:
@@ -66,8 +81,8 @@ def test_projector_killed_repeatedly_loses_and_doubles_nothing(crash_stack: Stac
     partner = Partner(stack, mixed_batches(cities, stations))
     partner.start()
     killed_mid_stream = 0
-    for n in range(KILLS):
-        wait_until(lambda n=n: partner.posted >= (n + 1) * BATCHES // (KILLS + 1), 60)
+    for n, point in enumerate(kill_points()):
+        wait_until(lambda point=point: partner.posted >= point, 60)
         time.sleep(random.uniform(0.05, 0.4))
         running = stack.procs["projector"][-1]
         assert running.poll() is None, "the projector died before it was killed"
@@ -75,6 +90,7 @@ def test_projector_killed_repeatedly_loses_and_doubles_nothing(crash_stack: Stac
         stack.kill("projector", signal.SIGKILL)
         assert running.returncode == -signal.SIGKILL  # it was running, and the kill ended it
         killed_mid_stream += pending
+        partner.killed[n].set()
         stack.start_projector()
     partner.join(120)
     assert killed_mid_stream == KILLS, "some kills came after the partner stopped posting"
