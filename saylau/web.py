@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from saylau.auth import KeyRing, Principal
+from saylau.responses import JSONAnswer
 from saylau.sessions import COOKIE
 
 
@@ -144,10 +145,10 @@ def metrics_response() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def unavailable(detail: str, retry_after: int = 2) -> ORJSONResponse:
-    return ORJSONResponse({"detail": detail}, status_code=503,
+def unavailable(detail: str, retry_after: int = 2) -> JSONAnswer:
+    return JSONAnswer({"detail": detail}, status_code=503,
                           headers={"Retry-After": str(retry_after)})
 
 
-def problem(status: int, detail: Any) -> ORJSONResponse:
-    return ORJSONResponse({"detail": detail}, status_code=status)
+def problem(status: int, detail: Any) -> JSONAnswer:
+    return JSONAnswer({"detail": detail}, status_code=status)

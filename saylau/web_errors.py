@@ -22,11 +22,12 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saylau.db import classify
+from saylau.responses import JSONAnswer
 from saylau.web_input import NUL_MSG, find_nul
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -65,20 +66,20 @@ _new_process_id()
 os.register_at_fork(after_in_child=_new_process_id)  # a forked worker is another process
 
 
-def error_response(exc: BaseException, scope: Scope) -> ORJSONResponse:
+def error_response(exc: BaseException, scope: Scope) -> JSONAnswer:
     """The answer for an exception no route handled, by whose fault it is."""
     kind = classify(exc)
     if kind == "unavailable":
-        return ORJSONResponse({"detail": f"database unavailable: {type(exc).__name__}"},
+        return JSONAnswer({"detail": f"database unavailable: {type(exc).__name__}"},
                               status_code=503, headers={"Retry-After": "2"})
     if kind in ("bad_input", "conflict"):
         msg = f"a value in the request was refused by the database: {exc}"
-        return ORJSONResponse({"detail": [{"loc": ["request"], "msg": msg, "type": kind}]},
+        return JSONAnswer({"detail": [{"loc": ["request"], "msg": msg, "type": kind}]},
                               status_code=422 if kind == "bad_input" else 409)
     rid = request_id(scope)
     log.error("unhandled %s on %s %s [request %s]", type(exc).__name__, scope.get("method"),
               scope.get("path"), rid, exc_info=exc)
-    return ORJSONResponse({"detail": f"internal error; quote request id {rid}",
+    return JSONAnswer({"detail": f"internal error; quote request id {rid}",
                            "request_id": rid}, status_code=500)
 
 
@@ -108,7 +109,7 @@ class RequestIds:
                           keep_blank_values=True)
         where = find_nul(scope.get("path", ""), query)
         if where is not None:
-            refused = ORJSONResponse(
+            refused = JSONAnswer(
                 {"detail": [{"loc": where, "msg": NUL_MSG, "type": "value_error"}]}, 422)
             await refused(scope, receive, send_with_id)
             return
@@ -142,7 +143,7 @@ def printable(value: Any) -> Any:
 async def invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422, which would otherwise fail to encode an input holding a surrogate."""
     assert isinstance(exc, RequestValidationError)
-    return ORJSONResponse({"detail": printable(jsonable_encoder(exc.errors()))}, 422)
+    return JSONAnswer({"detail": printable(jsonable_encoder(exc.errors()))}, 422)
 
 
 def install_error_handling(app: FastAPI) -> None:

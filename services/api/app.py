@@ -10,10 +10,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from saylau.bootstrap import Needs, bootstrap
 from saylau.collector import quiet_collector
+from saylau.responses import JSONAnswer
 from saylau.sessions import PostgresSessions
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
@@ -64,7 +64,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         await wiring.close()
 
     app = FastAPI(title="Saylau Watch monitoring API", version="1", lifespan=lifespan,
-                  default_response_class=ORJSONResponse)
+                  default_response_class=JSONAnswer)
     app.add_middleware(ReadCache, seconds=cfg.read_cache_seconds)  # inside the request ids
     install_error_handling(app)
     app.state.public_read = cfg.public_read

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from saylau.bootstrap import Needs, bootstrap
 from saylau.collector import quiet_collector
 from saylau.envelope import Envelope
 from saylau.intake.outcome import Unavailable
+from saylau.responses import JSONAnswer
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web import RateLimiter, allow_cors, setup_logging, unavailable
@@ -40,7 +41,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         await wiring.close()
 
     app = IngestApp(title="Saylau Watch ingest", version="1", lifespan=lifespan,
-                  default_response_class=ORJSONResponse)
+                  default_response_class=JSONAnswer)
     install_error_handling(app)
     app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     app.add_exception_handler(Unavailable, database_down)

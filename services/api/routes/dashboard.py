@@ -12,11 +12,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import ORJSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
 from saylau.auth import hash_key
+from saylau.responses import JSONAnswer
 from saylau.sessions import COOKIE, LIFETIME
 from saylau.web_input import RequestBody
 from saylau.web_security import SecurityHeaders
@@ -66,7 +67,7 @@ async def sign_in(body: SignIn, request: Request) -> Response:
     if "read" not in principal.scopes:
         raise HTTPException(403, "this key lacks the 'read' scope")
     token = await request.app.state.sessions.open(hash_key(body.key.strip()))
-    answer = ORJSONResponse({"partner": principal.partner, "scopes": sorted(principal.scopes),
+    answer = JSONAnswer({"partner": principal.partner, "scopes": sorted(principal.scopes),
                              "expires_in": int(LIFETIME.total_seconds())})
     return with_session(answer, request, token)
 

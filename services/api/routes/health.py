@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from saylau.readmodels.tracking import log_problem
+from saylau.responses import JSONAnswer
 from saylau.web import metrics_response, unavailable
 from services.api.deps import BroadcasterDep, PoolDep, SettingsDep
 
@@ -28,7 +29,7 @@ async def readyz(db: PoolDep, broadcaster: BroadcasterDep, cfg: SettingsDep) -> 
         return unavailable(f"log mismatch: {problem}")
     if not broadcaster.connected:
         return unavailable("change feed not connected yet")
-    return ORJSONResponse({"status": "ready"})
+    return JSONAnswer({"status": "ready"})
 
 
 @router.get("/metrics")

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from saylau.channels import Context, Inbound, Made, message_event
 from saylau.channels.bulk import Line, parse_csv, parse_ndjson, partner_namespace
@@ -20,6 +20,7 @@ from saylau.channels.sms import parse_sms
 from saylau.channels.telegram import UpdateError, parse_update, read_update, reply
 from saylau.intake.outcome import Outcome
 from saylau.intake.service import Intake
+from saylau.responses import JSONAnswer
 from saylau.web import problem
 from services.ingest.deps import IngestKey, IntakeDep, bounded_body
 from services.ingest.gateway import (
@@ -62,7 +63,7 @@ async def post_sms(request: Request, principal: IngestKey, intake: IntakeDep) ->
                       first(data, SENDER_FIELDS), first(data, TEXT_FIELDS), sent_at(data, now))
     context = gateway_context(request.query_params, "sms", now)
     status, answer = await record(intake, inbound, parse_sms(inbound, context), context)
-    return ORJSONResponse({"reply": answer, "status": status})
+    return JSONAnswer({"reply": answer, "status": status})
 
 
 @router.post("/telegram")
@@ -75,9 +76,9 @@ async def post_telegram(request: Request, principal: IngestKey, intake: IntakeDe
         return problem(422, f"not a Telegram update: {exc}")
     context = gateway_context(request.query_params, "telegram", datetime.now(UTC))
     if update.inbound is None:
-        return ORJSONResponse(reply(update, parse_update(update, context).reply))
+        return JSONAnswer(reply(update, parse_update(update, context).reply))
     _, answer = await record(intake, update.inbound, parse_update(update, context), context)
-    return ORJSONResponse(reply(update, answer))
+    return JSONAnswer(reply(update, answer))
 
 
 @router.post("/import")
@@ -94,7 +95,7 @@ async def post_import(request: Request, principal: IngestKey, intake: IntakeDep)
     items = [line.item for line in lines if line.item is not None]
     outcomes = iter(await intake.submit(items, principal.partner) if items else [])
     results = [line_result(line, outcomes) for line in lines]
-    return ORJSONResponse({"results": results, "lines": len(results), **{
+    return JSONAnswer({"results": results, "lines": len(results), **{
         status: sum(r["status"] == status for r in results)
         for status in ("accepted", "duplicate", "rejected")}})
 

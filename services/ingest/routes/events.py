@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from saylau.intake.outcome import Outcome
+from saylau.responses import JSONAnswer
 from saylau.web import problem, unavailable
 from services.ingest.deps import IngestKey, IntakeDep, json_body
 
@@ -21,7 +22,7 @@ async def post_event(request: Request, principal: IngestKey, intake: IntakeDep) 
     """Append one report; 202 once the broker acknowledged it, 200 for a re-sent id."""
     item = await json_body(request, MAX_BODY)
     outcome = (await intake.submit([item], principal.partner, principal.scopes))[0]
-    return refusal(outcome) or ORJSONResponse(outcome.body(), status_code=outcome.code)
+    return refusal(outcome) or JSONAnswer(outcome.body(), status_code=outcome.code)
 
 
 def refusal(outcome: Outcome) -> Response | None:
@@ -44,4 +45,4 @@ async def post_batch(request: Request, principal: IngestKey, intake: IntakeDep) 
         return problem(422, [{"loc": ["body"], "msg": f"a JSON array of 1 to {MAX_BATCH} events"}])
     outcomes = await intake.submit(items, principal.partner, principal.scopes)
     results = [{"index": i, "code": o.code, **o.body()} for i, o in enumerate(outcomes)]
-    return ORJSONResponse({"results": results, "accepted": sum(o.code == 202 for o in outcomes)})
+    return JSONAnswer({"results": results, "accepted": sum(o.code == 202 for o in outcomes)})

@@ -6,12 +6,13 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
 from saylau.db import UNAVAILABLE
 from saylau.evidence import EvidenceError, EvidenceStorage, store_evidence
+from saylau.responses import JSONAnswer
 from saylau.web import problem, unavailable
 from services.ingest.deps import IngestKey
 
@@ -72,7 +73,7 @@ async def post_evidence(request: Request, principal: IngestKey) -> Response:
         await wiring.pool.execute(RECORD, *stored.values(), datetime.now(UTC), principal.partner)
     except UNAVAILABLE:
         return unavailable("the file is stored but not indexed (database unavailable); retry")
-    return ORJSONResponse(stored, status_code=201 if created else 200)
+    return JSONAnswer(stored, status_code=201 if created else 200)
 
 
 def _store(storage: EvidenceStorage, upload: UploadFile, limit: int) -> dict[str, Any]:

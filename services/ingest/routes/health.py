@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
+from saylau.responses import JSONAnswer
 from saylau.web import metrics_response, unavailable
 
 router = APIRouter()
@@ -24,7 +25,7 @@ async def readyz(request: Request) -> Response:
         await wiring.producer.client.fetch_all_metadata()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return unavailable(f"not ready: {exc}")
-    return ORJSONResponse({"status": "ready"})
+    return JSONAnswer({"status": "ready"})
 
 
 @router.get("/metrics")

@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from pydantic import Field
 
 from saylau.auth import Principal
 from saylau.domain.quickcount import MAX_SEED, FrameStation, Sample, draw_sample
 from saylau.domain.vocabulary import SAMPLE_DRAWN
 from saylau.readmodels import quickcount as quickcount_reads
+from saylau.responses import JSONAnswer
 from saylau.web import problem, rate_limited, unavailable
 from saylau.web_input import RequestBody
 from services.ingest.deps import IntakeDep
@@ -77,7 +78,7 @@ async def post_sample(body: SampleRequest, request: Request, principal: AdminKey
         return unavailable("Kafka did not acknowledge the sample; it was not drawn")
     if outcome.code not in (200, 202):
         return problem(outcome.code, [e.as_dict() for e in outcome.errors] or outcome.status)
-    return ORJSONResponse({
+    return JSONAnswer({
         "sample_id": sample.sample_id, "stations": list(sample.station_ids),
         "strata": [{"region": s.region, "frame": s.frame, "sampled": s.sampled}
                    for s in sample.strata],
