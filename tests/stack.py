@@ -41,7 +41,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+def wait_until(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
     """Poll ``check`` until it returns something truthy; fail with its last value."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -105,6 +105,8 @@ class Stack:
                     "SAYLAU_MASTER_KEY": new_master_key_text(),
                     "EVIDENCE_DIR": str(ROOT / "var" / "test-evidence" / self.name),
                     "EVIDENCE_MAX_BYTES": str(EVIDENCE_LIMIT),
+                    # a killed projector's partitions move on after 15 s, not faust's 60
+                    "BROKER_SESSION_TIMEOUT": "15", "BROKER_HEARTBEAT_INTERVAL": "3",
                     "PYTHONUNBUFFERED": "1", **self.extra_env}
         LOGS.mkdir(parents=True, exist_ok=True)
 

@@ -60,7 +60,7 @@ def test_csv_import_region_listing_observers_and_unknown_station_warning(
                                 stuffing(ghost := unique("PS"), place={"region": region}))
     assert known["warnings"] == [] and ghost in unknown["warnings"][0]
     listed = wait_until(lambda: (s := region_stations(stack, region)) and s[a]["reports"] == 1
-                        and s[a]["observer_present"] and s)
+                        and s[a]["observer_present"] and ghost in s and b in s and s)
     assert (listed[a]["number"], listed[a]["registered_voters"], listed[a]["city"]) == (
         660, 2140, "Petropavlovsk")
     assert not listed[b]["observer_present"] and listed[b]["registered"]
@@ -103,7 +103,9 @@ def test_turnout_jump_protocol_sums_and_regional_turnout(stack: Stack) -> None:
                       place={"region": region}, occurred_at=AT_12))
     wait_until(lambda: alerts_at(stack, station) == {"turnout.jump",
                                                      "protocol.votes_do_not_add_up"})
-    [hour_10, hour_12] = stack.get(f"/v1/regions/{region}/turnout").json()["hours"]
+    # the announcement is keyed by region, the reports by station: wait for both
+    [hour_10, hour_12] = wait_until(lambda: (h := stack.get(
+        f"/v1/regions/{region}/turnout").json()["hours"]) and h[-1]["announced_percent"] and h)
     assert (hour_10["observed_percent"], hour_10["announced_percent"]) == (10.0, None)
     assert (hour_12["observed_percent"], hour_12["announced_percent"],
             hour_12["difference_points"]) == (50.0, 70.0, 20.0)

@@ -24,7 +24,7 @@ from services.api.routes.live import live_tail
 from tests.factories import detention, unique
 from tests.stack import Stack, wait_until
 
-READ_TIMEOUT = 15.0
+READ_TIMEOUT = 45.0  # longer than the stream's 15 s keepalive
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def live_stream(stack: Stack, last_event_id: int | None = None,
 
 
 def read_until(stream: Iterator[Message], done: Callable[[list[Message]], bool],
-               seconds: float = 20.0) -> list[Message]:
+               seconds: float = 60.0) -> list[Message]:
     """Messages in arrival order, up to and including the one that makes ``done`` true."""
     seen: list[Message] = []
     deadline = time.monotonic() + seconds

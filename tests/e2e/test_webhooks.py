@@ -81,7 +81,7 @@ def test_breach_is_posted_signed_retried_and_logged(hook_stack: Stack) -> None:
     assert hook["secret"].startswith("whsec_")
     station = unique("PS")
     assert hook_stack.post(stuffing(station)).status_code == 202
-    wait_until(lambda: len(receiver.received) >= 2, 20)
+    wait_until(lambda: len(receiver.received) >= 2, 60)
     for headers, body in receiver.received[:2]:  # Standard Webhooks, as a receiver checks it
         assert Webhook(hook["secret"]).verify(body, headers) == orjson.loads(body)
         with pytest.raises(WebhookVerificationError):

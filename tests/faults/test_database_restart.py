@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.ingest.routes.events import MAX_BATCH
 from tests.factories import detention, unique
 from tests.faults.conftest import PrivatePostgres
 from tests.stack import Stack, free_port, wait_until
@@ -37,12 +38,20 @@ class Partner(threading.Thread):
         self.accepted: dict[str, int] = {}  # event id -> count, for 202 and 200 (duplicate)
         self.unavailable = 0
         self.done = threading.Event()
+        self.failure: BaseException | None = None
 
     def run(self) -> None:
+        try:
+            self.post_until_done()
+        except BaseException as exc:  # seen by the test, not lost with the thread
+            self.failure = exc
+            raise
+
+    def post_until_done(self) -> None:
         pending: list[dict[str, Any]] = []
         while not (self.done.is_set() and not pending):
-            if not self.done.is_set():
-                pending += [detention(self.city, 1 + i % 4) for i in range(50)]
+            if not self.done.is_set() and len(pending) + 50 <= MAX_BATCH:  # a long outage
+                pending += [detention(self.city, 1 + i % 4) for i in range(50)]  # fills one
             pending = self.post(pending)
             if pending:
                 time.sleep(0.5)
@@ -77,7 +86,7 @@ def timed_get(url: str, key: str) -> tuple[int, float]:
 def test_database_restart_under_load(private_postgres: PrivatePostgres, db_stack: Stack) -> None:
     stack, city = db_stack, unique()
     projector = f"http://127.0.0.1:{stack.env['PROJECTOR_METRICS_PORT']}"
-    wait_until(lambda: httpx.get(f"{projector}/readyz").status_code == 200, 30)
+    wait_until(lambda: httpx.get(f"{projector}/readyz").status_code == 200, 90)
     partner = Partner(stack, city)
     partner.start()
     wait_until(lambda: len(partner.accepted) >= 200, 30)
@@ -93,9 +102,12 @@ def test_database_restart_under_load(private_postgres: PrivatePostgres, db_stack
         time.sleep(0.5)
     private_postgres.start()
 
-    wait_until(lambda: partner.unavailable and len(partner.accepted) >= 600, 40)
+    wait_until(lambda: partner.failure or (partner.unavailable and len(partner.accepted) >= 600),
+               40)
+    assert partner.failure is None, partner.failure
     partner.done.set()
     partner.join(60)
+    assert partner.failure is None and not partner.is_alive(), partner.failure
     expected = sum(partner.accepted.values())
     wait_until(lambda: (c := stack.detentions_in(city)) and c["detained_total"] == expected,
                45, 0.5)

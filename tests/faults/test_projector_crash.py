@@ -101,7 +101,12 @@ def test_projector_killed_repeatedly_loses_and_doubles_nothing(crash_stack: Stac
                       .json()["cities"] if c["city"] in partner.detained}
         return cities_now == dict(partner.detained)
 
+    def stations_exact() -> bool:  # keyed by station: may land after the cities
+        return all(stack.get(f"/v1/stations/{station}").json()["total"] == expected
+                   for station, expected in partner.incidents.items())
+
     wait_until(exact, 60, 0.5)
+    wait_until(stations_exact, 60, 0.5)
     for station, expected in partner.incidents.items():
         assert stack.get(f"/v1/stations/{station}").json()["total"] == expected
     assert stack.procs["projector"][-1].poll() is None  # the last restart keeps running
