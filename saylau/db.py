@@ -22,7 +22,7 @@ from saylau import (
     readmodels,  # noqa: F401 - defines the read-model tables
     readsets,  # noqa: F401 - defines read_model_sets (ingest schema)
 )
-from saylau.ddl import INGEST, READ, ddl, table
+from saylau.ddl import INGEST, READ, ddl, table, tables_of
 
 UNAVAILABLE = (
     asyncpg.PostgresConnectionError,  # 08: connection lost, refused or rejected
@@ -165,9 +165,40 @@ async def migrate(conn: asyncpg.Connection, schema: str = "live",
     migrated; the ingest schema has versioned migrations (``saylau.migrations.upgrade``).
 
     ``deferred_indexes``: secondary indexes of the read models not created yet (a replay
-    builds them once the log is loaded)."""
+    builds them once the log is loaded).
+
+    A schema that already has every table, column and index runs no DDL at all: even
+    ``IF NOT EXISTS`` statements lock their table (``ALTER TABLE`` exclusively) before
+    finding there is nothing to do, and a service starting beside a projector that is
+    writing those tables would deadlock with it (CI saw an api restart fail so)."""
+    if await schema_complete(conn, schema, READ, deferred_indexes):
+        return
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(8675309)")
         for statement in ddl(schema, READ, deferred_indexes):
             await conn.execute(statement)
         await conn.execute("SET search_path TO DEFAULT")
+
+
+async def schema_complete(conn: asyncpg.Connection, schema: str, home: str,
+                          deferred_indexes: frozenset[str] = frozenset()) -> bool:
+    """Whether ``schema`` has every table of ``home`` with all its columns and every
+    secondary index not ``deferred`` (read from the catalogue: takes no table lock)."""
+    rows = await conn.fetch(
+        "SELECT c.relname, c.relkind::text AS kind, a.attname FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND c.relkind = 'r' "
+        "AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE n.nspname = $1 AND c.relkind IN ('r', 'i')", schema)
+    indexes = {r["relname"] for r in rows if r["kind"] == "i"}
+    columns: dict[str, set[str]] = {}
+    for r in rows:
+        if r["kind"] == "r":
+            columns.setdefault(r["relname"], set()).add(r["attname"])
+    for t in tables_of(home):
+        if not {c.name for c in t.columns} <= columns.get(t.name, set()):
+            return False
+        if any(str(ix.name) not in indexes for ix in t.indexes
+               if str(ix.name) not in deferred_indexes):
+            return False
+    return True
