@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -70,35 +72,137 @@ def breach_row(b: Breach) -> dict[str, Any]:
             "detail": None if b.detail is None else dict(b.detail)}
 
 
+CountKey = tuple[str, str, str, str, str]
+"""A row of ``open_breach_counts``: region, rule, severity, code and article (``''`` for none)."""
+OPEN_DELTAS: ContextVar[Counter[CountKey] | None] = ContextVar("open_breach_deltas", default=None)
+"""The batch's changes to the open-breach counts, gathered while its read models write
+breaches and applied once by the roll-ups (``apply_open_deltas``): set by the store for the
+length of a batch's writes. Unset, a change is applied at once."""
+OLD_KEY = ("COALESCE({t}region, '') AS count_region, {t}rule_id AS count_rule, "
+           "{t}severity AS count_severity, COALESCE({t}legal_ref->>'code', '') AS count_code, "
+           "COALESCE({t}legal_ref->>'article', '') AS count_article, {t}status AS count_status")
+
+
+def count_key(b: Breach) -> CountKey:
+    ref = b.legal_ref
+    return (b.region or "", b.rule_id, b.severity, ref.code if ref else "",
+            ref.article if ref else "")
+
+
+def open_deltas(before: list[tuple[CountKey, str]],
+                after: list[tuple[CountKey, str]]) -> Counter[CountKey]:
+    """How the open-breach counts move when the breaches ``before`` (key, status) become
+    ``after``: each open one before counts -1 at its key, each open one after +1. Pure."""
+    deltas: Counter[CountKey] = Counter()
+    for key, status in before:
+        if status == BREACH_OPEN:
+            deltas[key] -= 1
+    for key, status in after:
+        if status == BREACH_OPEN:
+            deltas[key] += 1
+    return deltas
+
+
+def _old(rows: list[asyncpg.Record]) -> list[tuple[CountKey, str]]:
+    return [((r["count_region"], r["count_rule"], r["count_severity"], r["count_code"],
+              r["count_article"]), r["count_status"]) for r in rows]
+
+
+async def count_open(conn: asyncpg.Connection, deltas: Counter[CountKey]) -> None:
+    """Record ``deltas`` for the batch (or apply them now, outside a batch's writes)."""
+    gathered = OPEN_DELTAS.get()
+    if gathered is None:
+        await apply_open_deltas(conn, deltas)
+    else:
+        gathered.update(deltas)
+
+
+async def apply_open_deltas(conn: asyncpg.Connection, deltas: Counter[CountKey]) -> None:
+    """Add ``deltas`` to ``open_breach_counts`` (rows in key order, so workers lock them in
+    one order), and drop the rows that reach zero: one statement, two when a count ends."""
+    moved = sorted((k, d) for k, d in deltas.items() if d)
+    if not moved:
+        return
+    ended = await conn.fetch(
+        "INSERT INTO open_breach_counts AS c (region, rule_id, severity, code, article, "
+        "breaches) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+        "$5::text[], $6::int[]) ON CONFLICT (rule_id, region, severity, code, article) "
+        "DO UPDATE SET breaches = c.breaches + EXCLUDED.breaches "
+        "RETURNING region, rule_id, severity, code, article, breaches",
+        *columns([(*k, d) for k, d in moved]))
+    zero = [tuple(r)[:5] for r in ended if r["breaches"] == 0]
+    if zero:
+        await conn.execute(
+            "DELETE FROM open_breach_counts WHERE breaches = 0 AND (region, rule_id, severity, "
+            "code, article) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+            "$4::text[], $5::text[]))", *columns(zero))
+
+
+BREACH_COLUMNS = ("$1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+                  "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+                  "$12::timestamptz[], $13::text[]")
+INSERT_NEW = (
+    "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
+    "station_id, region, city, election_id, occurred_at, status, detail) "
+    "SELECT id, rule, kind, sev, title, ref::jsonb, ids::jsonb, st, reg, city, el, at, "
+    f"$14, det::jsonb FROM unnest({BREACH_COLUMNS}) "
+    "AS b(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at, det) "
+    "ON CONFLICT (breach_id) DO NOTHING RETURNING breach_id::text AS id")
+UPDATE_KNOWN = (
+    "UPDATE breaches AS b SET kind = i.kind, severity = i.sev, title = i.title, "
+    "legal_ref = i.ref::jsonb, event_ids = i.ids::jsonb, station_id = i.st, region = i.reg, "
+    "city = i.city, election_id = i.el, occurred_at = i.at, status = $14, detail = i.det::jsonb "
+    f"FROM unnest({BREACH_COLUMNS}) "
+    "AS i(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at, det), "
+    f"(SELECT breach_id, {OLD_KEY.format(t='')} FROM breaches "
+    "WHERE breach_id = ANY($1::uuid[]) ORDER BY breach_id FOR UPDATE) AS o "
+    "WHERE b.breach_id = i.id AND o.breach_id = i.id "
+    "RETURNING b.breach_id::text AS id, o.count_region, o.count_rule, o.count_severity, "
+    "o.count_code, o.count_article, o.count_status")
+
+
 async def upsert_breaches(conn: asyncpg.Connection, found: list[Breach],
                           status: str = BREACH_OPEN) -> list[Change]:
-    """Insert breaches; an existing breach with the same id takes the new content whole."""
+    """Insert breaches; an existing breach with the same id takes the new content whole.
+
+    New ones are inserted, known ones updated with their row locked and its previous state
+    read in the same statement, so the open-breach counts move by exactly what changed, even
+    with another worker writing the same breach (a row it inserts meanwhile is updated on the
+    next round)."""
     if not found:
         return []
     by_id = {b.breach_id: b for b in found}  # one row per id: the last evidence wins
     latest = [by_id[i] for i in sorted(by_id)]
     rows = [breach_row(b) for b in latest]
-    await conn.execute(
-        "INSERT INTO breaches (breach_id, rule_id, kind, severity, title, legal_ref, event_ids, "
-        "station_id, region, city, election_id, occurred_at, status, detail) "
-        "SELECT id, rule, kind, sev, title, ref::jsonb, ids::jsonb, st, reg, city, el, at, "
-        "$14, det::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
-        "$5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
-        "$12::timestamptz[], $13::text[]) "
-        "AS b(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at, det) "
-        "ON CONFLICT (breach_id) DO UPDATE SET kind = EXCLUDED.kind, "
-        "severity = EXCLUDED.severity, title = EXCLUDED.title, legal_ref = EXCLUDED.legal_ref, "
-        "event_ids = EXCLUDED.event_ids, station_id = EXCLUDED.station_id, "
-        "region = EXCLUDED.region, city = EXCLUDED.city, election_id = EXCLUDED.election_id, "
-        "occurred_at = EXCLUDED.occurred_at, status = EXCLUDED.status, detail = EXCLUDED.detail",
-        *columns([(uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
-                   _json(row["legal_ref"]), _json(sorted(b.event_ids)),
-                   b.station_id, b.region, b.city, b.election_id, b.occurred_at,
-                   None if b.detail is None else _json(b.detail))
-                  for b, row in zip(latest, rows, strict=True)]), status)
+    params = {b.breach_id: (uuid.UUID(b.breach_id), b.rule_id, b.kind, b.severity, b.title,
+                            _json(row["legal_ref"]), _json(sorted(b.event_ids)),
+                            b.station_id, b.region, b.city, b.election_id, b.occurred_at,
+                            None if b.detail is None else _json(b.detail))
+              for b, row in zip(latest, rows, strict=True)}
+    deltas: Counter[CountKey] = Counter()
+    pending = sorted(params)
+    while pending:
+        inserted = {r["id"] for r in await conn.fetch(
+            INSERT_NEW, *columns([params[i] for i in pending]), status)}
+        deltas.update(open_deltas([], [(count_key(by_id[i]), status) for i in inserted]))
+        known = [i for i in pending if i not in inserted]
+        updated = await conn.fetch(UPDATE_KNOWN, *columns([params[i] for i in known]),
+                                   status) if known else []
+        deltas.update(open_deltas(_old(updated),
+                                  [(count_key(by_id[r["id"]]), status) for r in updated]))
+        pending = sorted(set(known) - {r["id"] for r in updated})  # deleted meanwhile
+    await count_open(conn, deltas)
     kind = "breach" if status == BREACH_OPEN else "breach_withdrawn"
     return [{"kind": kind, "region": b.region, "station_id": b.station_id,
              "data": {**row, "status": status}} for b, row in zip(latest, rows, strict=True)]
+
+
+async def delete_breaches(conn: asyncpg.Connection, ids: list[str]) -> None:
+    """Delete the breaches ``ids`` (alerts their figures no longer support)."""
+    if ids:
+        gone = await conn.fetch(f"DELETE FROM breaches WHERE breach_id = ANY($1::uuid[]) "
+                                f"RETURNING {OLD_KEY.format(t='')}", ids)
+        await count_open(conn, open_deltas(_old(gone), []))
 
 
 async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]) -> list[Change]:
@@ -112,8 +216,11 @@ async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]
     ids = [r["breach_id"] for r in candidates
            if any(withdrawn_by(e, orjson.loads(r["ids"])) for e in gone)]
     rows = await conn.fetch(
-        "UPDATE breaches SET status = $2 WHERE breach_id = ANY($1::uuid[]) "
-        "RETURNING breach_id, rule_id, region, station_id", ids, BREACH_WITHDRAWN)
+        "UPDATE breaches SET status = $2 WHERE breach_id = ANY($1::uuid[]) AND status = $3 "
+        f"RETURNING breach_id, rule_id, region, station_id, {OLD_KEY.format(t='')}",
+        sorted(ids), BREACH_WITHDRAWN, BREACH_OPEN)
+    # RETURNING shows the new status: every row returned was open before this statement
+    await count_open(conn, open_deltas([(key, BREACH_OPEN) for key, _ in _old(rows)], []))
     return [{"kind": "breach_withdrawn", "region": r["region"], "station_id": r["station_id"],
              "data": {"breach_id": str(r["breach_id"]), "rule_id": r["rule_id"]}} for r in rows]
 

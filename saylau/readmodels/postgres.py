@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,7 @@ import asyncpg
 
 from saylau.decode import Message
 from saylau.domain.rules import RuleConfig
-from saylau.readmodels import READ_MODELS, events, tracking
+from saylau.readmodels import READ_MODELS, breaches, events, tracking
 from saylau.readmodels.base import Batch, Change
 from saylau.readmodels.batch import event_change
 from saylau.readmodels.changefeed import ChangeFeed
@@ -54,8 +55,15 @@ class PostgresProjectionStore:
     async def write(self, batch: Batch) -> None:
         """Every read model in registry order, then the change feed."""
         changed: list[Change] = []
-        for model in READ_MODELS:
-            changed += await model.write(self.conn, model.fold(batch, self.config), self.config)
+        moves: Counter[breaches.CountKey] = Counter()
+        gathering = breaches.OPEN_DELTAS.set(moves)  # breach writes' count moves, for the roll-ups
+        try:
+            for model in READ_MODELS:
+                changed += await model.write(self.conn, model.fold(batch, self.config),
+                                             self.config)
+            await breaches.apply_open_deltas(self.conn, moves)  # none left, unless a model
+        finally:                                                # after the roll-ups wrote one
+            breaches.OPEN_DELTAS.reset(gathering)
         if self.feed is not None:
             await self.feed.publish(self.conn, batch.urgent + changed
                                     + [event_change(d.event) for d in batch.applied])

@@ -51,7 +51,7 @@ from saylau.domain.vocabulary import (
     WITHDRAWN_STATUSES,
 )
 from saylau.readmodels.base import Batch, Change, ReadModel
-from saylau.readmodels.breaches import upsert_breaches
+from saylau.readmodels.breaches import delete_breaches, upsert_breaches
 
 NATIONAL = ""
 """The ``region`` key of a national official figure."""
@@ -296,8 +296,7 @@ async def evaluate(conn: asyncpg.Connection, election_id: str) -> list[Change]:
              or (old[a.breach_id]["title"], orjson.loads(old[a.breach_id]["detail"] or "null"),
                  old[a.breach_id]["occurred_at"]) != (a.title, a.detail, a.occurred_at)]
     gone = [r for i, r in sorted(old.items()) if i not in {a.breach_id for a in found}]
-    await conn.execute("DELETE FROM breaches WHERE breach_id = ANY($1::uuid[])",
-                       [r["id"] for r in gone])
+    await delete_breaches(conn, [r["id"] for r in gone])
     return await upsert_breaches(conn, fresh) + [
         {"kind": "breach_withdrawn", "region": r["region"], "station_id": None,
          "data": {"breach_id": r["id"], "rule_id": RULE_ID}} for r in gone]

@@ -20,7 +20,7 @@ from saylau.domain.turnout import TURNOUT_RULES, StationSeries, TurnoutCount, tu
 from saylau.domain.vocabulary import TURNOUT_ANNOUNCED, TURNOUT_INPUTS, TURNOUT_REPORTED
 from saylau.domain.vocabulary import WITHDRAWN_STATUSES as GONE
 from saylau.readmodels.base import Batch, Change, ReadModel
-from saylau.readmodels.breaches import upsert_breaches
+from saylau.readmodels.breaches import delete_breaches, upsert_breaches
 from saylau.readmodels.registry import latest, lww, stamp
 
 station_turnout = table(
@@ -115,8 +115,7 @@ async def evaluate_turnout(conn: asyncpg.Connection, stations: list[str],
     fresh = [a for a in alerts
              if known.get(a.breach_id) != (a.title, list(a.event_ids), a.region, a.city)]
     gone = [r for r in old if r["id"] not in {a.breach_id for a in alerts}]
-    await conn.execute("DELETE FROM breaches WHERE breach_id = ANY($1::uuid[])",
-                       [r["id"] for r in gone])
+    await delete_breaches(conn, [r["id"] for r in gone])
     return await upsert_breaches(conn, fresh) + [
         {"kind": "breach_withdrawn", "region": r["region"], "station_id": r["station_id"],
          "data": {"breach_id": r["id"]}} for r in gone]

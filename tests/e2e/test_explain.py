@@ -160,8 +160,6 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
         "breach summary": (rollups.RULES, (), "open_breach_counts"),
         "regions, refreshed by a batch": (rollups.ROLLUP_REGIONS,
                                           (["region-3", "region-5"],), "stations"),
-        "breach summary, refreshed by a batch": (rollups.ROLLUP_RULES,
-                                                 (BREACH_OPEN, ["rule-2"]), "breaches"),
     }
 
 
@@ -171,8 +169,7 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                   "as of, the minute it falls in",
                                   "as of, the whole hours and minutes before it", "an event by id",
                                   "timeline, the latest report", "regions", "breach summary",
-                                  "regions, refreshed by a batch",
-                                  "breach summary, refreshed by a batch"])
+                                  "regions, refreshed by a batch"])
 def test_hot_reads_use_their_indexes_not_a_scan_of_events(schema: str, read: str) -> None:
     query, args, own_table = hot_reads(schema)[read]
     plan = asyncio.run(explained(schema, query, *args))

@@ -13,10 +13,10 @@ import pytest
 from saylau import paging
 from saylau.decode import Decoded, Message
 from saylau.domain.breach import DETENTION_SURGE, detention_surge
+from saylau.domain.legal import CAMPAIGNING_WHILE_PROHIBITED
 from saylau.domain.rules import RuleConfig
-from saylau.domain.turnout import TURNOUT_RULES
 from saylau.envelope import Envelope
-from saylau.readmodels import as_of, breaches, quickcount, rollups, timeline, triage
+from saylau.readmodels import as_of, breaches, rollups, timeline, triage
 from saylau.readmodels.base import Batch, Counted
 from tests.unit.builders import event
 
@@ -120,10 +120,31 @@ def test_the_roll_ups_refresh_what_a_batch_may_have_changed_and_nothing_else() -
                                           Counted(detained, 1, ()), Counted(turnout, 1, ())],
                                  found=found, statuses={gone: "retracted"}), CONFIG)
     assert touched.stations == {"PS-1", "PS-2"} and touched.regions == {"Atyrau"}
-    assert touched.rules == ({b.rule_id for b in found} | {DETENTION_SURGE} | set(TURNOUT_RULES)
-                             | {quickcount.RULE_ID})
-    assert touched.withdrawn == {str(gone)}
     assert not rollups.fold(Batch(), CONFIG)
+
+
+def test_open_breach_counts_move_by_what_a_write_changed() -> None:
+    stuffing_cao = ("Almaty", "ballot.stuffing", "high", "CAO", "103")
+    surge = ("Almaty", DETENTION_SURGE, "medium", "", "")
+    elsewhere = ("", "ballot.stuffing", "high", "CAO", "103")
+    assert breaches.open_deltas([], [(stuffing_cao, "open"), (surge, "open")]) == {
+        stuffing_cao: 1, surge: 1}  # found
+    assert breaches.open_deltas([(surge, "open")], [(surge, "withdrawn")]) == {surge: -1}
+    assert breaches.open_deltas([(surge, "withdrawn")], [(surge, "open")]) == {surge: 1}
+    assert +breaches.open_deltas([(surge, "open")], [(surge, "open")]) == {}  # evidence grew
+    assert breaches.open_deltas([(stuffing_cao, "open")], [(elsewhere, "open")]) == {
+        stuffing_cao: -1, elsewhere: 1}  # the report's place was corrected
+    assert breaches.open_deltas([(surge, "withdrawn")], []) == {}  # a withdrawn one deleted
+
+
+def test_a_breach_counts_under_the_keys_the_summary_groups_by() -> None:
+    surge = detention_surge("Almaty", "Almaty", datetime(2021, 1, 10, 6, tzinfo=UTC), 30,
+                            ["x"], CONFIG)
+    assert surge is not None
+    assert breaches.count_key(surge) == ("Almaty", DETENTION_SURGE, surge.severity, "", "")
+    legal = replace(surge, region=None, legal_ref=CAMPAIGNING_WHILE_PROHIBITED)
+    assert breaches.count_key(legal) == ("", DETENTION_SURGE, surge.severity, "CAO",
+                                          CAMPAIGNING_WHILE_PROHIBITED.article)
 
 
 def test_the_hours_of_as_of_are_the_sums_of_their_minutes() -> None:
