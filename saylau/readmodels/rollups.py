@@ -14,7 +14,7 @@ Open breaches: every write of a breach row (``saylau.readmodels.breaches``: upse
 delete) reads the row's previous state in the same statement and records how the counts
 move (-1 at the old key if it was open, +1 at the new one if it is); ``write`` adds the
 batch's moves under the same lock. So a batch costs the breaches it touched, not every open
-breach of their rules (that recount grew with the log: 40 ms a batch at 100,000 events).
+breach of their rules (that recount grew with the log: about 30 ms a batch at 100,000 events).
 Each count is a function of the breaches table, so replay agrees with live whatever the batch
 boundaries, and ``saylau compare`` checks it.
 """
