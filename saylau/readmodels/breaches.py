@@ -78,9 +78,10 @@ OPEN_DELTAS: ContextVar[Counter[CountKey] | None] = ContextVar("open_breach_delt
 """The batch's changes to the open-breach counts, gathered while its read models write
 breaches and applied once by the roll-ups (``apply_open_deltas``): set by the store for the
 length of a batch's writes. Unset, a change is applied at once."""
-OLD_KEY = ("COALESCE({t}region, '') AS count_region, {t}rule_id AS count_rule, "
-           "{t}severity AS count_severity, COALESCE({t}legal_ref->>'code', '') AS count_code, "
-           "COALESCE({t}legal_ref->>'article', '') AS count_article, {t}status AS count_status")
+OLD_KEY = ("COALESCE(region, '') AS count_region, rule_id AS count_rule, "
+           "severity AS count_severity, COALESCE(legal_ref->>'code', '') AS count_code, "
+           "COALESCE(legal_ref->>'article', '') AS count_article, status AS count_status")
+"""A breach row's ``CountKey`` and status, as a statement on ``breaches`` returns them."""
 
 
 def count_key(b: Breach) -> CountKey:
@@ -154,7 +155,7 @@ UPDATE_KNOWN = (
     "city = i.city, election_id = i.el, occurred_at = i.at, status = $14, detail = i.det::jsonb "
     f"FROM unnest({BREACH_COLUMNS}) "
     "AS i(id, rule, kind, sev, title, ref, ids, st, reg, city, el, at, det), "
-    f"(SELECT breach_id, {OLD_KEY.format(t='')} FROM breaches "
+    f"(SELECT breach_id, {OLD_KEY} FROM breaches "
     "WHERE breach_id = ANY($1::uuid[]) ORDER BY breach_id FOR UPDATE) AS o "
     "WHERE b.breach_id = i.id AND o.breach_id = i.id "
     "RETURNING b.breach_id::text AS id, o.count_region, o.count_rule, o.count_severity, "
@@ -201,7 +202,7 @@ async def delete_breaches(conn: asyncpg.Connection, ids: list[str]) -> None:
     """Delete the breaches ``ids`` (alerts their figures no longer support)."""
     if ids:
         gone = await conn.fetch(f"DELETE FROM breaches WHERE breach_id = ANY($1::uuid[]) "
-                                f"RETURNING {OLD_KEY.format(t='')}", ids)
+                                f"RETURNING {OLD_KEY}", ids)
         await count_open(conn, open_deltas(_old(gone), []))
 
 
@@ -217,7 +218,7 @@ async def withdraw_breaches(conn: asyncpg.Connection, event_ids: list[uuid.UUID]
            if any(withdrawn_by(e, orjson.loads(r["ids"])) for e in gone)]
     rows = await conn.fetch(
         "UPDATE breaches SET status = $2 WHERE breach_id = ANY($1::uuid[]) AND status = $3 "
-        f"RETURNING breach_id, rule_id, region, station_id, {OLD_KEY.format(t='')}",
+        f"RETURNING breach_id, rule_id, region, station_id, {OLD_KEY}",
         sorted(ids), BREACH_WITHDRAWN, BREACH_OPEN)
     # RETURNING shows the new status: every row returned was open before this statement
     await count_open(conn, open_deltas([(key, BREACH_OPEN) for key, _ in _old(rows)], []))
