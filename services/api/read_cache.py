@@ -5,13 +5,19 @@ while the read models change once per projector batch. So the api keeps each ans
 hot read (``GET`` of the paths in ``CACHED``, status 200, JSON) together with the change-feed
 cursor its worker had seen when it computed it, and answers the same request from memory
 while that cursor has not moved and the answer is younger than ``READ_CACHE_SECONDS``
-(requests for a read being computed wait for that answer instead of asking again)
 (default 0.5 s: the bound on how long a view can lag a change this worker has not been told
-of yet, and on answers that depend on the clock). An answer is only ever served to the same
-credential (``Authorization`` header, ``access_token``, session cookie) that obtained it
-through the full route, so a reader never sees what an auditor's key unsealed, and bad or
-revoked keys still get their 401 from the route. ``0`` turns it off. Each worker keeps its
-own (at most ``MAX_ENTRIES`` answers of at most ``MAX_BYTES``, dropped at every change).
+of yet, and on answers that depend on the clock).
+
+When the feed moves, the first request for a read asks the route again; requests for the
+same read that arrive while it is being computed get the previous answer at once if it is
+still younger than ``READ_CACHE_SECONDS`` (so a view never lags by more than that bound),
+and otherwise wait for the new one instead of asking PostgreSQL again. Fifty screens asking
+at once after a change cost one query, and none of them waits for it but the one that
+asked. An answer is only ever served to the same credential (``Authorization`` header,
+``access_token``, session cookie) that obtained it through the full route, so a reader never
+sees what an auditor's key unsealed, and bad or revoked keys still get their 401 from the
+route. ``0`` turns it off. Each worker keeps its own (at most ``MAX_ENTRIES`` answers of at
+most ``MAX_BYTES``; answers too old to be given are dropped whenever the feed moves).
 """
 from __future__ import annotations
 
@@ -29,10 +35,11 @@ CACHED = re.compile(r"^/v1/(breaches(/summary|/[^/]+/events)?|detentions|events/
 MAX_ENTRIES = 2000
 MAX_BYTES = 2 * 1024 * 1024
 KEPT_HEADERS = {b"content-type", b"content-length", b"cache-control", b"etag", b"vary"}
-Entry = tuple[float, list[tuple[bytes, bytes]], bytes]
-"""When it was computed, the answer's headers, its body."""
-ANSWERS = Counter("saylau_api_read_cache_answers", "Hot reads by where the answer came from",
-                  ["source"])
+Entry = tuple[float, int, list[tuple[bytes, bytes]], bytes]
+"""When it was computed, the change-feed cursor it was computed at, its headers, its body."""
+ANSWERS = Counter("saylau_api_read_cache_answers", "Hot reads by where the answer came from "
+                  "(memory; route; previous: the answer before a change, given while the "
+                  "route computes the new one)", ["source"])
 
 
 class ReadCache:
@@ -44,8 +51,8 @@ class ReadCache:
         self.entries: dict[tuple[Any, ...], Entry] = {}
         self.computing: dict[tuple[int, tuple[Any, ...]], asyncio.Future[Entry | None]] = {}
         """Reads being answered by the route, by cursor: a request for the same read at the
-        same cursor waits for that answer instead of asking PostgreSQL again (when the feed
-        moves, fifty screens asking at once cost one query, not fifty)."""
+        same cursor gets the previous answer or waits for this one instead of asking
+        PostgreSQL again."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (self.seconds <= 0 or scope["type"] != "http" or scope["method"] != "GET"
@@ -57,21 +64,25 @@ class ReadCache:
         if cursor is None:  # not following the change feed: no way to know what changed
             await self.app(scope, receive, send)
             return
-        if cursor != self.cursor:
-            self.entries.clear()
-            self.cursor = cursor
-        key = request_key(scope)
         now = time.monotonic()
+        if cursor != self.cursor:
+            self.cursor = cursor
+            self.entries = {k: e for k, e in self.entries.items() if now - e[0] < self.seconds}
+        key = request_key(scope)
         kept = self.entries.get(key)
-        if kept is None or now - kept[0] >= self.seconds:
-            computing = self.computing.get((cursor, key))
-            if computing is not None:  # the same read is being answered: share its answer
-                kept = await asyncio.shield(computing)
-        if kept is not None and now - kept[0] < self.seconds:
-            ANSWERS.labels("memory").inc()
-            await send({"type": "http.response.start", "status": 200, "headers": kept[1]})
-            await send({"type": "http.response.body", "body": kept[2]})
+        young = kept is not None and now - kept[0] < self.seconds
+        if young and kept[1] == cursor:  # type: ignore[index]
+            await self._answer(send, kept, "memory")  # type: ignore[arg-type]
             return
+        computing = self.computing.get((cursor, key))
+        if computing is not None:
+            if young:  # the feed moved and the new answer is being computed: the previous one
+                await self._answer(send, kept, "previous")  # type: ignore[arg-type]
+                return
+            kept = await asyncio.shield(computing)
+            if kept is not None and now - kept[0] < self.seconds:
+                await self._answer(send, kept, "memory")
+                return
         ANSWERS.labels("route").inc()
         done: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
         self.computing.setdefault((cursor, key), done)
@@ -80,7 +91,15 @@ class ReadCache:
         finally:
             if self.computing.get((cursor, key)) is done:
                 del self.computing[(cursor, key)]
-            done.set_result(self.entries.get(key) if cursor == self.cursor else None)
+            computed = self.entries.get(key)
+            done.set_result(computed if computed is not None and computed[1] == cursor
+                            and computed[0] == now else None)
+
+    @staticmethod
+    async def _answer(send: Send, kept: Entry, source: str) -> None:
+        ANSWERS.labels(source).inc()
+        await send({"type": "http.response.start", "status": 200, "headers": kept[2]})
+        await send({"type": "http.response.body", "body": kept[3]})
 
     def _keeping(self, send: Send, key: tuple[Any, ...], cursor: int, at: float) -> Send:
         """``send``, also keeping a whole 200 JSON answer for ``key``."""
@@ -104,12 +123,14 @@ class ReadCache:
         headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() in KEPT_HEADERS]
         json = any(k.lower() == b"content-type" and v.startswith(b"application/json")
                    for k, v in headers)
-        if (start["status"] != 200 or not json or len(body) > MAX_BYTES
-                or cursor != self.cursor):  # the feed moved while it was computed
+        if start["status"] != 200 or not json or len(body) > MAX_BYTES:
             return
-        if len(self.entries) >= MAX_ENTRIES:
+        kept = self.entries.get(key)
+        if kept is not None and (kept[1], kept[0]) > (cursor, at):
+            return  # a newer answer was kept while this one was computed
+        if kept is None and len(self.entries) >= MAX_ENTRIES:
             self.entries.pop(next(iter(self.entries)))
-        self.entries[key] = (at, headers, body)
+        self.entries[key] = (at, cursor, headers, body)
 
 
 def request_key(scope: Scope) -> tuple[Any, ...]:

@@ -54,6 +54,34 @@ def test_fifty_readers_at_once_cost_one_route_call_until_the_feed_moves() -> Non
     asyncio.run(run())
 
 
+def test_after_a_change_only_the_first_reader_waits_for_the_route() -> None:
+    """Readers arriving while the new answer is computed get the previous one, as long as it
+    is younger than the bound; an older one is never given: they wait for the new."""
+    async def run() -> None:
+        route = Route()
+        cache, app = ReadCache(route, 0.5), app_with(7)
+        assert (await ask(cache, app))[1] == b'{"n": 1}'
+        app.state.broadcaster.cursor = 8
+        first = asyncio.create_task(ask(cache, app))
+        await asyncio.sleep(0)  # the first reader is now asking the route
+        during = await asyncio.wait_for(asyncio.gather(*(ask(cache, app) for _ in range(20))),
+                                        0.015)  # sooner than the route answers
+        assert {body for _, body, _ in during} == {b'{"n": 1}'} and route.calls == 2
+        assert (await first)[1] == b'{"n": 2}'
+        assert (await ask(cache, app))[1] == b'{"n": 2}' and route.calls == 2
+
+        aged = ReadCache(Route(), 0.03)
+        await ask(aged, app)
+        await asyncio.sleep(0.04)  # the kept answer is older than the bound
+        app.state.broadcaster.cursor = 9
+        first = asyncio.create_task(ask(aged, app))
+        await asyncio.sleep(0)
+        assert {b for _, b, _ in await asyncio.gather(*(ask(aged, app) for _ in range(5)))} == {
+            b'{"n": 2}'}
+        assert (await first)[1] == b'{"n": 2}'
+    asyncio.run(run())
+
+
 def test_each_credential_and_read_is_answered_on_its_own() -> None:
     async def run() -> None:
         route = Route()
