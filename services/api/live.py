@@ -128,6 +128,11 @@ class Broadcaster:
 
     async def _drain(self, conn: asyncpg.Connection) -> None:
         while True:
+            if not self.subscribers:  # nobody to hand changes to: only the position matters
+                last = await last_cursor(conn)
+                if not self.subscribers:  # (one who came meanwhile gets every change after
+                    self.cursor = max(self.cursor, last)  # the cursor it was greeted with)
+                    return
             rows = await changes_after(conn, self.cursor, FETCH_LIMIT)
             for change in rows:
                 change["sse"] = sse(change)  # serialised once, not once per subscriber
