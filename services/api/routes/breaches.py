@@ -41,7 +41,7 @@ async def get_breaches(db: PoolDep, _: ReaderDep, cfg: SettingsDep, rule: str | 
 async def get_breach_summary(db: PoolDep, _: ReaderDep) -> Any:
     """Open breaches counted per rule and per article of law."""
     async with db.acquire() as conn:
-        return {"rules": await rollups.breach_summary(conn)}
+        return answer({"rules": await rollups.breach_summary(conn)})
 
 
 @router.get("/v1/breaches/{breach_id}/events")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from saylau.readmodels import as_of as as_of_reads
 from saylau.readmodels import detentions as detention_reads
 from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
-from services.api.deps import PoolDep, ReaderDep
+from services.api.deps import PoolDep, ReaderDep, answer
 
 router = APIRouter()
 
@@ -19,5 +19,6 @@ async def get_detentions(db: PoolDep, _: ReaderDep, as_of: Annotated[
     """Detained total / released / detained now per city; ``as_of`` for a past moment."""
     async with db.acquire() as conn:
         if as_of is None:
-            return await detention_reads.detentions(conn)
-        return detention_reads.summary(await as_of_reads.detentions_as_of(conn, as_of), as_of)
+            return answer(await detention_reads.detentions(conn))
+        return answer(detention_reads.summary(await as_of_reads.detentions_as_of(conn, as_of),
+                                              as_of))

@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from saylau.readmodels import incidents as incident_reads
-from services.api.deps import PoolDep, ReaderDep
+from services.api.deps import PoolDep, ReaderDep, answer
 
 router = APIRouter(tags=["registries"])
 
@@ -15,5 +15,5 @@ router = APIRouter(tags=["registries"])
 async def get_station_incidents(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
     """Distinct incidents at a station, each with its corroboration count and report ids."""
     async with db.acquire() as conn:
-        return {"station_id": station_id,
-                "incidents": await incident_reads.station_incidents(conn, station_id)}
+        return answer({"station_id": station_id,
+                       "incidents": await incident_reads.station_incidents(conn, station_id)})

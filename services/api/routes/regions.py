@@ -25,12 +25,13 @@ async def get_region_stations(region: str, db: PoolDep, _: ReaderDep,
                               limit: int = Query(5000, ge=1, le=20000)) -> Any:
     """Stations of a region: registry data, report and distinct-incident totals, observers."""
     async with db.acquire() as conn:
-        return {"region": region,
-                "stations": await region_reads.region_stations(conn, region, limit)}
+        return answer({"region": region,
+                       "stations": await region_reads.region_stations(conn, region, limit)})
 
 
 @router.get("/v1/regions/{region}/turnout", tags=["registries"])
 async def get_region_turnout(region: str, db: PoolDep, _: ReaderDep) -> Any:
     """Per hour: turnout counted by observers at registered stations vs the announced one."""
     async with db.acquire() as conn:
-        return {"region": region, "hours": await turnout_reads.region_turnout(conn, region)}
+        return answer({"region": region,
+                       "hours": await turnout_reads.region_turnout(conn, region)})
