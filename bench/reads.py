@@ -6,8 +6,10 @@ to the stack's topic and projected by ``saylau replay`` into the stack's read sc
 real projection; it stores the offsets, so the live projector carries on from there). Then
 ingest takes BENCH_READ_RATE events/s (default 1,000) while ``wrk`` (50 connections,
 BENCH_READ_SECONDS each, default 20) hits each endpoint in turn, served by
-BENCH_READ_API_WORKERS api processes (default 2, as ``scripts/up.sh``). Prints p50/p99 per endpoint
-per size, and writes ``bench/results/reads.json`` and ``reads.svg``.
+BENCH_READ_API_WORKERS api processes (default ``API_WORKERS``'s, as ``scripts/up.sh``: one
+per two cores), after WARM_UP seconds of the same load that are not counted (the first
+answers of a fresh api open its pool's connections). Prints p50/p99 per endpoint per size,
+and writes ``bench/results/reads.json`` and ``reads.svg``.
 
     . infra/env.sh && BENCH_READ_SIZES=100000 .venv/bin/python -m bench.reads
 """
@@ -37,8 +39,10 @@ SIZES = [int(s) for s in os.environ.get("BENCH_READ_SIZES", "100000,1000000,3000
 SECONDS = int(os.environ.get("BENCH_READ_SECONDS", "20"))
 RATE = int(os.environ.get("BENCH_READ_RATE", "1000"))
 CONNECTIONS = int(os.environ.get("BENCH_READ_CONNECTIONS", "50"))
-API_WORKERS = int(os.environ.get("BENCH_READ_API_WORKERS", "2"))
+API_WORKERS = int(os.environ.get("BENCH_READ_API_WORKERS",
+                                 os.environ.get("API_WORKERS", max(1, (os.cpu_count() or 2) // 2))))
 CHUNK = 100_000
+WARM_UP = 3
 RESULTS = Path(__file__).resolve().parent / "results"
 SAYLAU = Path(sys.executable).parent / "saylau"
 AS_OF = (VOTING_DAY + timedelta(hours=7)).isoformat()
@@ -98,9 +102,9 @@ def endpoints(stack: Stack) -> dict[str, str]:
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(stack: Stack, path: str) -> dict[str, float]:
+def wrk(stack: Stack, path: str, seconds: int = SECONDS) -> dict[str, float]:
     """p50 / p99 in ms, requests/s and non-2xx answers of ``CONNECTIONS`` readers."""
-    out = subprocess.run(["wrk", f"-t{min(2, CONNECTIONS)}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
+    out = subprocess.run(["wrk", f"-t{min(2, CONNECTIONS)}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
                           "--timeout", "10s", "-H", f"Authorization: Bearer {stack.reader_key}",
                           f"{stack.api_url}{path}"], capture_output=True, text=True,
                          check=True).stdout
@@ -139,6 +143,7 @@ def run_size(n: int) -> dict[str, Any]:
         feed = start_feed(stack)
         figures = {}
         for name, path in endpoints(stack).items():
+            wrk(stack, path, WARM_UP)
             figures[name] = wrk(stack, path)
             say(f"{n:,} {name:<18} p50 {figures[name]['p50_ms']:>8.1f} ms  "
                 f"p99 {figures[name]['p99_ms']:>8.1f} ms  {figures[name]['rps']:>7.0f} req/s"
