@@ -174,14 +174,17 @@ async def test_slow_subscriber_gets_resync_while_fast_one_keeps_up(
         await wait_for_async(lambda: broadcaster.connected)
         fast = broadcaster.subscribe(ChangeFilter())
         slow = broadcaster.subscribe(ChangeFilter())  # never reads
-        batches, size = 6, live.QUEUE_SIZE // 4
+        # more than a drain can fetch plus what is kept: the slow one's changes are dropped
+        batches, size = 8, (live.FETCH_LIMIT + live.KEEP) // 7
         arrived: dict[int, float] = {}
 
         async def read_fast() -> None:
             while len(arrived) < batches * size:
-                for change in await fast.take(READ_TIMEOUT):
-                    assert change is not None, "the fast subscriber was dropped"
-                    arrived[change["cursor"]] = time.monotonic()
+                text = await fast.take(READ_TIMEOUT)
+                assert text is not None, "the fast subscriber was dropped"
+                for line in text.splitlines():
+                    if line.startswith("id: "):
+                        arrived[int(line[4:])] = time.monotonic()
 
         reader = asyncio.create_task(read_fast())
         committed = {}
@@ -196,18 +199,47 @@ async def test_slow_subscriber_gets_resync_while_fast_one_keeps_up(
     assert sorted(arrived) == list(range(1, batches * size + 1))
     delays = [arrived[last] - at for last, at in committed.items()]
     assert max(delays) < 1.0, f"fast subscriber delayed by {max(delays):.2f}s"
-    assert slow.overflowed and slow.queue.qsize() == 1 and slow.queue.get_nowait() is None
+    assert slow.catch_up() is None and slow.overflowed
     assert broadcaster.cursor == batches * size  # the feed itself was never held back
+    assert broadcaster.kept < live.KEEP + live.FETCH_LIMIT  # and memory stayed bounded
 
 
-async def test_overflowed_stream_ends_with_resync() -> None:
-    sub = live.Subscriber(ChangeFilter())
-    for n in range(1, live.QUEUE_SIZE + 2):
-        sub.offer({"cursor": n, "kind": "event", "region": None, "station_id": None,
-                   "data": "{}", "sse": f"id: {n}\n\n"})
-    sent = [text async for text in live_tail(sub, 0)]
+async def test_a_subscriber_that_fell_behind_gets_resync_and_no_backlog() -> None:
+    broadcaster = Broadcaster("", "")
+    sub = broadcaster.subscribe(ChangeFilter())
+    for first in range(1, 3 * live.KEEP, 100):  # drains of 100 changes the stream never read
+        broadcaster.hand_out([{"cursor": n, "kind": "event", "region": None,
+                               "station_id": None, "data": "{}"}
+                              for n in range(first, first + 100)])
+    async def stream() -> list[str]:
+        return [text async for text in live_tail(sub, 0)]
+    sent = await asyncio.wait_for(stream(), 5)  # it ends (no endless backlog and keepalives)
     assert sent and sent[-1].startswith("event: resync\n")
     assert all("id:" not in text for text in sent)  # the backlog is dropped, not replayed
+
+
+async def test_each_subscriber_gets_what_its_filter_wants_once_in_one_write() -> None:
+    broadcaster = Broadcaster("", "")
+    everything = broadcaster.subscribe(ChangeFilter())
+    almaty = broadcaster.subscribe(ChangeFilter(regions={"Almaty"}))
+
+    def change(n: int, region: str) -> dict[str, Any]:
+        return {"cursor": n, "kind": "event", "region": region, "station_id": None,
+                "data": "{}"}
+
+    broadcaster.hand_out([change(1, "Almaty"), change(2, "Astana")])
+    broadcaster.hand_out([change(3, "Astana"), change(4, "Almaty")])
+    ids = [[int(line[4:]) for line in (text or "").splitlines() if line.startswith("id: ")]
+           for text in (await everything.take(1), await almaty.take(1))]
+    assert ids == [[1, 2, 3, 4], [1, 4]]
+    assert await everything.take(0.05) == "" and await almaty.take(0.05) == ""  # keepalive
+    waiting = asyncio.create_task(almaty.take(5))
+    await asyncio.sleep(0.01)
+    broadcaster.hand_out([change(5, "Astana")])  # not wanted: it keeps waiting
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    broadcaster.hand_out([change(6, "Almaty")])
+    assert "id: 6\n" in (await asyncio.wait_for(waiting, 1) or "")
 
 
 async def wait_for_async(check: Callable[[], bool], seconds: float = 10.0) -> None:

@@ -43,6 +43,7 @@ def test_a_subscriber_arriving_while_the_position_is_read_misses_nothing() -> No
         subs = []
         feed = Feed(25, lambda: subs.append(broadcaster.subscribe(ChangeFilter())))
         await broadcaster._drain(feed)
-        queued = [subs[0].queue.get_nowait()["cursor"] for _ in range(subs[0].queue.qsize())]
-        assert queued == list(range(11, 26)) and broadcaster.cursor == 25
+        handed = [int(line[4:]) for line in (subs[0].catch_up() or "").splitlines()
+                  if line.startswith("id: ")]
+        assert handed == list(range(11, 26)) and broadcaster.cursor == 25
     asyncio.run(run())

@@ -44,7 +44,7 @@ async def stream_changes(broadcaster: Broadcaster, db: asyncpg.Pool, wanted: Cha
                          start: int | None) -> AsyncIterator[str]:
     sub = broadcaster.subscribe(wanted)
     try:
-        sent = broadcaster.cursor if start is None else start
+        sent = sub.position if start is None else start
         yield "retry: 1000\n" + sse_event("hello", {"cursor": sent})
         if start is not None:
             missed = await backfill(db, wanted, start)
@@ -72,16 +72,12 @@ async def backfill(db: asyncpg.Pool, wanted: ChangeFilter,
 
 
 async def live_tail(sub: Subscriber, sent: int) -> AsyncIterator[str]:
-    """Queued changes past ``sent``, several per write under load; ends with ``resync``."""
+    """What the subscriber wants past ``sent``, everything new in one write; a keepalive
+    when quiet; ends with ``resync`` when it fell behind."""
+    sub.position = sent
     while True:
-        items = await sub.take(KEEPALIVE_SECONDS)
-        if not items:
-            yield ": keepalive\n\n"
-            continue
-        fresh = [c for c in items if c is not None and c["cursor"] > sent]
-        if fresh:
-            sent = fresh[-1]["cursor"]
-            yield "".join(c["sse"] for c in fresh)
-        if items[-1] is None:
+        text = await sub.take(KEEPALIVE_SECONDS)
+        if text is None:
             yield sse_event("resync", {"reason": "subscriber too slow"})
             return
+        yield text or ": keepalive\n\n"
