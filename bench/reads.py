@@ -5,7 +5,8 @@ events are generated as ingest would append them (``bench.events.log_records``),
 to the stack's topic and projected by ``saylau replay`` into the stack's read schema (the
 real projection; it stores the offsets, so the live projector carries on from there) and
 vacuumed (``VACUUM (ANALYZE)``, as after any bulk load). Then
-ingest takes BENCH_READ_RATE events/s (default 1,000) while ``wrk`` (50 connections,
+ingest takes BENCH_READ_RATE events/s (default 1,000) and, SETTLE seconds later (the
+projector joins its group and catches up with the feed), ``wrk`` (50 connections,
 BENCH_READ_SECONDS each, default 20) hits each endpoint in turn, served by
 BENCH_READ_API_WORKERS api processes (default ``API_WORKERS``'s, as ``scripts/up.sh``: one
 per two cores), after WARM_UP seconds of the same load that are not counted (the first
@@ -45,6 +46,7 @@ API_WORKERS = int(os.environ.get("BENCH_READ_API_WORKERS",
                                  os.environ.get("API_WORKERS", max(1, (os.cpu_count() or 2) // 2))))
 CHUNK = 100_000
 WARM_UP = 3
+SETTLE = 15
 RESULTS = Path(__file__).resolve().parent / "results"
 SAYLAU = Path(sys.executable).parent / "saylau"
 AS_OF = (VOTING_DAY + timedelta(hours=7)).isoformat()
@@ -158,6 +160,7 @@ def run_size(n: int) -> dict[str, Any]:
         wait_until(lambda: httpx.get(f"{stack.api_url}/v1/breaches", timeout=30, headers={
             "Authorization": f"Bearer {stack.reader_key}"}).json()["breaches"], 120)
         feed = start_feed(stack)
+        time.sleep(SETTLE)  # the projector joins its group and catches up with the feed
         figures = {}
         for name, path in endpoints(stack).items():
             wrk(stack, path, WARM_UP)
