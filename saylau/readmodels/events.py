@@ -7,14 +7,21 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from saylau import paging
 from saylau.ddl import READ, table
 from saylau.decode import Decoded
 from saylau.domain.breach import RuleConfig
-from saylau.domain.vocabulary import ABOUT_A_REPORT, TARGETING, UNVERIFIED
+from saylau.domain.vocabulary import (
+    ABOUT_A_REPORT,
+    DETENTION_REPORTED,
+    TARGETING,
+    UNKNOWN_REGION,
+    UNSPECIFIED_CITY,
+    UNVERIFIED,
+)
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
 
@@ -39,6 +46,11 @@ events = table(
     # received_at, and with received_at alone the top row needed a sort of all the ties
     Index("events_received", "received_at", "occurred_at"),
 )
+Index("events_detentions_place", func.coalesce(events.c.region, UNKNOWN_REGION),
+      func.coalesce(events.c.city, UNSPECIFIED_CITY), events.c.occurred_at,
+      postgresql_where=events.c.type == DETENTION_REPORTED)
+"""The detention reports of a city in a time window (``surges.SURGE_EVIDENCE``, a batch's
+detention buckets): without it each surge a batch touched read the whole log."""
 COLUMNS = ("event_id", "type", "schema_version", "occurred_at", "received_at", "partner",
            "station_id", "region", "city", "election_id", "status", "kafka_partition",
            "kafka_offset", "record")

@@ -69,14 +69,22 @@ async def _bucket_totals(conn: asyncpg.Connection,
     return {k: found.get(k, (0, 0)) for k in keys}
 
 
-SURGE_EVIDENCE = """
-SELECT t.i, e.event_id::text AS id, e.status <> ALL($8::text[]) AS ok
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+SURGE_EVIDENCE = f"""
+SELECT t.i, e.event_id::text AS id, e.status <> ALL($5::text[]) AS ok
 FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
   WITH ORDINALITY AS t(region, city, lo, hi, i)
-JOIN events e ON e.type = $5
-  AND COALESCE(e.region, $6) = t.region AND COALESCE(e.city, $7) = t.city
+JOIN events e ON e.type = {_literal(DETENTION_REPORTED)}
+  AND coalesce(e.region, {_literal(UNKNOWN_REGION)}) = t.region
+  AND coalesce(e.city, {_literal(UNSPECIFIED_CITY)}) = t.city
   AND e.occurred_at >= t.lo AND e.occurred_at < t.hi
 """
+"""The type and the stand-ins for a missing place are written into the statement (not
+parameters) so the planner matches them to the partial expression index
+``events_detentions_place``: one index range per bucket, not a scan of the log."""
 
 
 async def _surge_evidence(conn: asyncpg.Connection, keys: list[Bucket], config: RuleConfig
@@ -88,8 +96,7 @@ async def _surge_evidence(conn: asyncpg.Connection, keys: list[Bucket], config: 
     window = timedelta(minutes=config.surge_window_minutes)
     rows = await conn.fetch(
         SURGE_EVIDENCE, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-        [k[2] + window for k in keys], DETENTION_REPORTED, UNKNOWN_REGION, UNSPECIFIED_CITY,
-        list(WITHDRAWN_STATUSES))
+        [k[2] + window for k in keys], list(WITHDRAWN_STATUSES))
     for r in rows:
         standing, ever = evidence[keys[r["i"] - 1]]
         ever.append(r["id"])

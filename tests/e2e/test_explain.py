@@ -15,7 +15,16 @@ import pytest
 
 from saylau.ddl import ddl
 from saylau.domain.vocabulary import BREACH_OPEN, UNVERIFIED
-from saylau.readmodels import as_of, breaches, events, regions, rollups, timeline, triage
+from saylau.readmodels import (
+    as_of,
+    breaches,
+    events,
+    regions,
+    rollups,
+    surges,
+    timeline,
+    triage,
+)
 from saylau.settings import Settings
 
 EVENTS = 60_000
@@ -160,6 +169,11 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
         "breach summary": (rollups.RULES, (), "open_breach_counts"),
         "regions, refreshed by a batch": (rollups.ROLLUP_REGIONS,
                                           (["region-3", "region-5"],), "stations"),
+        "surge evidence of a batch's detention buckets": (surges.SURGE_EVIDENCE, (
+            [f"region-{i % 17}" for i in range(40)], [f"city-{i}" for i in range(40)],
+            [AT.replace(hour=h % 24, minute=0, second=0) for h in range(40)],
+            [AT.replace(hour=h % 24, minute=59, second=0) for h in range(40)],
+            ["retracted"]), "events"),
     }
 
 
@@ -169,7 +183,8 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                   "as of, the minute it falls in",
                                   "as of, the whole hours and minutes before it", "an event by id",
                                   "timeline, the latest report", "regions", "breach summary",
-                                  "regions, refreshed by a batch"])
+                                  "regions, refreshed by a batch",
+                                  "surge evidence of a batch's detention buckets"])
 def test_hot_reads_use_their_indexes_not_a_scan_of_events(schema: str, read: str) -> None:
     query, args, own_table = hot_reads(schema)[read]
     plan = asyncio.run(explained(schema, query, *args))
