@@ -70,14 +70,14 @@ class ReadCache:
             self.entries = {k: e for k, e in self.entries.items() if now - e[0] < self.seconds}
         key = request_key(scope)
         kept = self.entries.get(key)
-        young = kept is not None and now - kept[0] < self.seconds
-        if young and kept[1] == cursor:  # type: ignore[index]
-            await self._answer(send, kept, "memory")  # type: ignore[arg-type]
+        young = kept if kept is not None and now - kept[0] < self.seconds else None
+        if young is not None and young[1] == cursor:
+            await self._answer(send, young, "memory")
             return
         computing = self.computing.get((cursor, key))
         if computing is not None:
-            if young:  # the feed moved and the new answer is being computed: the previous one
-                await self._answer(send, kept, "previous")  # type: ignore[arg-type]
+            if young is not None:  # the feed moved and the new answer is being computed:
+                await self._answer(send, young, "previous")  # the previous one
                 return
             kept = await asyncio.shield(computing)
             if kept is not None and now - kept[0] < self.seconds:
