@@ -29,9 +29,9 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log --loop uvloop --http httptools
+start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log --loop uvloop --http saylau.web_transport:OneWritePerResponse
 start projector .venv/bin/python -m services.projector.app
-start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log --workers "${API_WORKERS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
+start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log --http saylau.web_transport:OneWritePerResponse --workers "${API_WORKERS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
 start webhooks .venv/bin/python -m services.webhooks.app
 
 wait_ready() {

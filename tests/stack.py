@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_KAFKA = str(Settings.model_fields["kafka_bootstrap"].default)
 DEFAULT_DATABASE = str(Settings.model_fields["database_url"].default)
 LOGS = ROOT / "var" / "log" / "tests"
+HTTP = "saylau.web_transport:OneWritePerResponse"
+"""uvicorn ``--http`` of ingest and api, as ``make up`` starts them (one write per answer)."""
 
 
 def free_port() -> int:
@@ -129,12 +131,12 @@ class Stack:
 
     def start_ingest(self) -> None:
         self._spawn("ingest", [sys.executable, "-m", "uvicorn", "services.ingest.app:app",
-                               "--port", str(self.ingest_port), "--no-access-log"])
+                               "--port", str(self.ingest_port), "--no-access-log", "--http", HTTP])
         wait_until(lambda: httpx.get(f"{self.ingest_url}/readyz").status_code == 200, 60)
 
     def start_api(self) -> None:
         self._spawn("api", [sys.executable, "-m", "uvicorn", "services.api.app:app",
-                            "--port", str(self.api_port), "--no-access-log",
+                            "--port", str(self.api_port), "--no-access-log", "--http", HTTP,
                             "--workers", str(self.api_workers)])
         wait_until(lambda: httpx.get(f"{self.api_url}/readyz").status_code == 200, 60)
 

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.factories import detention, unique
-from tests.stack import LOGS, Stack, free_port, wait_until
+from tests.stack import HTTP, LOGS, Stack, free_port, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -123,4 +123,4 @@ def test_a_populated_centre_pointed_at_a_fresh_topic_refuses_it(centre: Stack) -
 def ingest_args(stack: Stack) -> list[str]:
     import sys
     return [sys.executable, "-m", "uvicorn", "services.ingest.app:app",
-            "--port", str(stack.ingest_port), "--no-access-log"]
+            "--port", str(stack.ingest_port), "--no-access-log", "--http", HTTP]
