@@ -29,9 +29,12 @@ from saylau.settings import Settings
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 NEVER_REPLACED = ("public", "ingest", "information_schema")
-READ_BY_WRITES = frozenset({"events_station_time", "ix_breaches_rule_id", "stations_region"})
+READ_BY_WRITES = frozenset({"events_station_time", "ix_breaches_rule_id", "stations_region",
+                            "events_detentions_place"})
 """Secondary indexes the projection's own writes read through (turnout's standing counts by
-station, its alerts by rule, the roll-ups' regions and rules): created up front. The others are built after the load."""
+station, its alerts by rule, the roll-ups' regions and rules, a detention surge's evidence by
+place and time): created up front, or each batch would scan what was loaded before it. The
+others are built after the load."""
 BULK_SESSION = ("SET synchronous_commit = off", "SET maintenance_work_mem = '256MB'")
 """PostgreSQL's bulk-loading advice that is safe for a replay: a crash loses at most the
 last transactions of a schema that is rebuilt anyway (each transaction stays atomic)."""
