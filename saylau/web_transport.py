@@ -6,7 +6,7 @@ uvicorn writes the status line and headers as soon as the app sends
 two TCP segments and two wake-ups of the client for every answer. For the api's hot reads,
 which answer from memory, those two writes were about 40 % of a worker's CPU and the source
 of its latency tail (at 100,000 events, 50 readers: ``/v1/triage`` p99 55–65 ms with two
-writes, 20–23 ms with one; see README "Measuring").
+writes, 19–23 ms with one; see README "One write per answer").
 
 ``OneWritePerResponse`` gives uvicorn's protocol a transport that holds what is written
 during one turn of the event loop and sends it at the end of that turn, in one write. The
