@@ -198,11 +198,7 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                   "regions, refreshed by a batch",
                                   "surge evidence of a batch's detention buckets"])
 def test_hot_reads_use_their_indexes_not_a_scan_of_events(schema: str, read: str) -> None:
-    query, args, own_table = hot_reads(schema)[read]
-    plan = asyncio.run(explained(schema, query, *args))
-    sequential = {relation for node, relation in plan if node == "Seq Scan"}
-    if own_table in TINY:  # a few rows per region or rule: read whole, the size of the answer
-        sequential -= {own_table}
+    sequential, own_table, plan = scanned(schema, read)
     assert not sequential & {"events", "breaches", own_table}, plan
 
 
@@ -212,12 +208,19 @@ def test_a_replay_keeps_the_indexes_the_projections_own_statements_read(
         replay_schema: str, read: str) -> None:
     """A replay defers the indexes only the api reads; a statement the projection runs for a
     batch must not scan the log, or each batch would cost more the longer the log."""
-    query, args, own_table = hot_reads(replay_schema)[read]
-    plan = asyncio.run(explained(replay_schema, query, *args))
-    sequential = {relation for node, relation in plan if node == "Seq Scan"}
-    if own_table in TINY:
-        sequential -= {own_table}
+    sequential, own_table, plan = scanned(replay_schema, read)
     assert not sequential & {"events", "breaches", own_table}, plan
+
+
+def scanned(schema: str, read: str) -> tuple[set[str], str, list[tuple[str, str]]]:
+    """The tables ``read``'s plan scans sequentially in ``schema`` (its own table left out when
+    it is tiny), that table, and the plan."""
+    query, args, own_table = hot_reads(schema)[read]
+    plan = asyncio.run(explained(schema, query, *args))
+    sequential = {relation for node, relation in plan if node == "Seq Scan"}
+    if own_table in TINY:  # a few rows per region or rule: read whole, the size of the answer
+        sequential -= {own_table}
+    return sequential, own_table, plan
 
 
 OLD_REGION_STATIONS = """
