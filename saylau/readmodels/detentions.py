@@ -20,6 +20,7 @@ from saylau.domain.vocabulary import (
 )
 from saylau.envelope import Envelope
 from saylau.readmodels.base import Batch, Change, ReadModel
+from saylau.readmodels.region_moves import gathered
 
 UPGRADE = "ALTER TABLE detention_buckets ADD COLUMN IF NOT EXISTS reported int NOT NULL DEFAULT 0"
 """For schemas created by a release before ``reported`` (idempotent)."""
@@ -103,6 +104,10 @@ async def _upsert_cities(conn: asyncpg.Connection, rows: DetentionRows) -> list[
         "RETURNING region, city, detained_total, released_total",
         [k[0] for k in keys], [k[1] for k in keys],
         [rows.city_detentions[k][0] for k in keys], [rows.city_detentions[k][1] for k in keys])
+    moves = gathered()
+    for r in found:
+        added = rows.city_detentions[(r["region"], r["city"])]
+        moves.city(r["region"], r["detained_total"], r["released_total"], *added)
     return [{"kind": "detentions", "region": r["region"], "station_id": None,
              "data": {**dict(r), "detained_now": detained_now(r["detained_total"],
                                                               r["released_total"])}}

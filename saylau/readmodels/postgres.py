@@ -14,6 +14,7 @@ from saylau.readmodels import READ_MODELS, breaches, events, tracking
 from saylau.readmodels.base import Batch, Change
 from saylau.readmodels.batch import event_change
 from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.region_moves import REGION_MOVES, RegionMoves
 
 REJECTED_CONTENT = (asyncpg.exceptions.DataError,
                     asyncpg.exceptions.IntegrityConstraintViolationError)
@@ -57,6 +58,7 @@ class PostgresProjectionStore:
         changed: list[Change] = []
         moves: Counter[breaches.CountKey] = Counter()
         gathering = breaches.OPEN_DELTAS.set(moves)  # breach writes' count moves, for the roll-ups
+        regions = REGION_MOVES.set(RegionMoves())  # and the stations' and detentions' moves
         try:
             for model in READ_MODELS:
                 changed += await model.write(self.conn, model.fold(batch, self.config),
@@ -64,6 +66,7 @@ class PostgresProjectionStore:
             await breaches.apply_open_deltas(self.conn, moves)  # none left, unless a model
         finally:                                                # after the roll-ups wrote one
             breaches.OPEN_DELTAS.reset(gathering)
+            REGION_MOVES.reset(regions)
         if self.feed is not None:
             await self.feed.publish(self.conn, batch.urgent + changed
                                     + [event_change(d.event) for d in batch.applied])

@@ -12,6 +12,7 @@ from sqlalchemy import Column, DateTime, Index, Integer, PrimaryKeyConstraint, T
 from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
+from saylau.readmodels.region_moves import gathered
 
 station_incidents = table(
     "station_incidents", READ,
@@ -62,19 +63,36 @@ async def write(conn: asyncpg.Connection, rows: StationRows, config: RuleConfig)
     return changed
 
 
+UPSERT_STATIONS = """
+WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],
+                                $5::timestamptz[]) AS k(station_id, region, city, total, at)),
+before AS (SELECT k.station_id, b.region, b.station_id IS NOT NULL AS existed FROM k
+           LEFT JOIN LATERAL (SELECT station_id, region FROM stations s  -- by its key, never
+                              WHERE s.station_id = k.station_id LIMIT 1) b ON true),  -- a scan
+up AS (
+  INSERT INTO stations AS s (station_id, region, city, total, last_event_at)
+  SELECT * FROM k ON CONFLICT (station_id) DO UPDATE SET
+    region = COALESCE(s.region, EXCLUDED.region), city = COALESCE(s.city, EXCLUDED.city),
+    total = s.total + EXCLUDED.total,
+    last_event_at = GREATEST(s.last_event_at, EXCLUDED.last_event_at)
+  RETURNING s.station_id, s.region, s.city, s.total, s.last_event_at, s.xmax = 0 AS inserted)
+SELECT up.*, before.region AS region_before, before.existed
+FROM up JOIN before USING (station_id)
+"""
+"""Add a batch's reports to its stations; each row as it is now, with whether this statement
+inserted it and the region its snapshot read before (how the region roll-ups move)."""
+
+
 async def _upsert_stations(conn: asyncpg.Connection, rows: StationRows) -> list[Change]:
     if not rows.stations:
         return []
     ids = sorted(rows.stations)  # one lock order for every worker: no deadlocks
-    found = await conn.fetch(
-        "INSERT INTO stations AS s (station_id, region, city, total, last_event_at) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], "
-        "$5::timestamptz[]) ON CONFLICT (station_id) DO UPDATE SET "
-        "region = COALESCE(s.region, EXCLUDED.region), city = COALESCE(s.city, EXCLUDED.city), "
-        "total = s.total + EXCLUDED.total, "
-        "last_event_at = GREATEST(s.last_event_at, EXCLUDED.last_event_at) "
-        "RETURNING station_id, region, city, total, last_event_at",
-        ids, *columns([tuple(rows.stations[i]) for i in ids]))
+    found = await conn.fetch(UPSERT_STATIONS, ids,
+                             *columns([tuple(rows.stations[i]) for i in ids]))
+    moves = gathered()
+    for r in found:
+        moves.station(r["region"], r["total"], rows.stations[r["station_id"]][2],
+                      r["region_before"], r["inserted"] or r["existed"])
     return [{"kind": "station", "region": r["region"], "station_id": r["station_id"],
              "data": {"station_id": r["station_id"], "region": r["region"], "city": r["city"],
                       "total": r["total"],

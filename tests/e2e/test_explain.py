@@ -22,6 +22,7 @@ from saylau.readmodels import (
     events,
     regions,
     rollups,
+    stations,
     surges,
     timeline,
     triage,
@@ -179,8 +180,11 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                         (["report.verified", "report.retracted"],), "events"),
         "regions": (rollups.REGIONS, (), "region_rollups"),
         "breach summary": (rollups.RULES, (), "open_breach_counts"),
-        "regions, refreshed by a batch": (rollups.ROLLUP_REGIONS,
+        "regions, refreshed by a batch": (rollups.REFRESH_REGIONS,
                                           (["region-3", "region-5"],), "stations"),
+        "a batch's stations, as they were and are": (
+            stations.UPSERT_STATIONS, ([some["station_id"], "PS-none"], ["region-3", None],
+                                       [None, None], [1, 1], [AT, AT]), "stations"),
         "surge evidence of a batch's detention buckets": (surges.SURGE_EVIDENCE, (
             [f"region-{i % 17}" for i in range(40)], [f"city-{i}" for i in range(40)],
             [AT.replace(hour=h % 24, minute=0, second=0) for h in range(40)],
@@ -196,6 +200,7 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                   "as of, the whole hours and minutes before it", "an event by id",
                                   "timeline, the latest report", "regions", "breach summary",
                                   "regions, refreshed by a batch",
+                                  "a batch's stations, as they were and are",
                                   "surge evidence of a batch's detention buckets"])
 def test_hot_reads_use_their_indexes_not_a_scan_of_events(schema: str, read: str) -> None:
     sequential, own_table, plan = scanned(schema, read)

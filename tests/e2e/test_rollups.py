@@ -88,3 +88,21 @@ def test_roll_ups_answer_as_the_aggregates_did_through_withdrawals(stack: Stack)
     wait_until(lambda: mine()[region]["open_breaches"] == 4, timeout=60)
     assert mine()[region]["stations_with_incidents"] == 3 and mine()[region]["incidents"] == 3
     wait_until(lambda: same_as_before(stack), timeout=30)
+
+
+def test_a_station_first_reported_without_a_region_counts_in_it_once_one_is_named(
+        stack: Stack) -> None:
+    """Its reports so far counted in no region: the batch that names one cannot tell its move
+    from the row alone, so the roll-ups recount that region (``region_moves``)."""
+    region, station = unique("region"), unique("PS")
+    first = stuffing(station)
+    del first["place"]
+    assert stack.post(first).status_code == 202
+    wait_until(lambda: stack.get(f"/v1/stations/{station}").json().get("total") == 1, 60)
+    assert region not in {r["region"] for r in answers(stack)[0]}
+    named = stuffing(station, place={"region": region, "city": unique()})
+    assert stack.post(named).status_code == 202
+    mine = lambda: {r["region"]: r for r in answers(stack)[0]}.get(region, {})
+    wait_until(lambda: mine().get("incidents") == 2, 60)
+    assert mine()["stations_with_incidents"] == 1
+    wait_until(lambda: same_as_before(stack), timeout=30)

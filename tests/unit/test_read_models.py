@@ -16,8 +16,9 @@ from saylau.domain.breach import DETENTION_SURGE, detention_surge
 from saylau.domain.legal import CAMPAIGNING_WHILE_PROHIBITED
 from saylau.domain.rules import RuleConfig
 from saylau.envelope import Envelope
-from saylau.readmodels import as_of, breaches, rollups, timeline, triage
+from saylau.readmodels import as_of, breaches, timeline, triage
 from saylau.readmodels.base import Batch, Counted
+from saylau.readmodels.region_moves import RegionMoves
 from tests.unit.builders import event
 
 CONFIG = RuleConfig()
@@ -105,22 +106,33 @@ def test_a_page_has_a_next_cursor_only_when_more_rows_follow() -> None:
     assert paging.page("stations", [], 3, lambda r: [r["id"]]) == ([], None)
 
 
-def test_the_roll_ups_refresh_what_a_batch_may_have_changed_and_nothing_else() -> None:
-    stuffed = event("ballot.stuffing_observed", "2021-01-10T11:00:00+06:00", {"ballots": 30},
-                    station_id="PS-1", place=ALMATY)
-    detained = event("detention.reported", "2021-01-10T11:00:00+06:00", {"count": 3},
-                     place={"region": "Atyrau", "city": "Atyrau"})
-    turnout = event("turnout.reported", "2021-01-10T11:00:00+06:00", {"hour": 10, "voters": 5},
-                    station_id="PS-2")
-    surge = detention_surge("Almaty", "Almaty", stuffed.occurred_at, 30, ["x"], CONFIG)
-    assert surge is not None
-    found = [replace(surge, rule_id="ballot.stuffing")]
-    gone = uuid.uuid4()
-    touched = rollups.fold(Batch(counted=[Counted(stuffed, 1, (stuffed.type,)),
-                                          Counted(detained, 1, ()), Counted(turnout, 1, ())],
-                                 found=found, statuses={gone: "retracted"}), CONFIG)
-    assert touched.stations == {"PS-1", "PS-2"} and touched.regions == {"Atyrau"}
-    assert not rollups.fold(Batch(), CONFIG)
+def test_a_station_moves_its_regions_sums_by_what_the_write_changed() -> None:
+    moves = RegionMoves()
+    moves.station("Almaty", 3, 3, None, seen=True)  # new: a station with incidents, 3 reports
+    moves.station("Almaty", 5, 2, "Almaty", seen=True)  # 3 before: still one station, +2
+    moves.station("Almaty", 0, -1, "Almaty", seen=True)  # its last report withdrawn
+    moves.station("Atyrau", 0, 0, None, seen=True)  # a row with nothing counted yet
+    moves.station(None, 4, 4, None, seen=True)  # names no region: counts in none
+    assert moves.moves == {"Almaty": [1 + 0 - 1, 3 + 2 - 1, 0, 0], "Atyrau": [0, 0, 0, 0]}
+    assert not moves.recount and moves.regions() == ["Almaty", "Atyrau"]
+
+
+def test_a_move_not_known_exactly_asks_for_a_recount_of_its_region() -> None:
+    moves = RegionMoves()
+    moves.station("Almaty", 5, 2, None, seen=True)  # 3 reports counted in no region before
+    moves.station("Atyrau", 2, 1, None, seen=False)  # another worker inserted it meanwhile
+    moves.station("Aktobe", 2, 2, None, seen=True)  # nothing before: where is irrelevant
+    assert moves.recount == {"Almaty", "Atyrau"} and list(moves.moves) == ["Aktobe"]
+    assert moves.regions() == ["Aktobe", "Almaty", "Atyrau"]
+
+
+def test_a_city_moves_people_detained_and_still_held() -> None:
+    moves = RegionMoves()
+    moves.city("Almaty", 30, 0, 30, 0)  # 30 detained
+    moves.city("Almaty", 30, 40, 0, 40)  # 40 released: none held, never below zero
+    moves.city("Almaty", 50, 40, 20, 0)  # 20 more: 10 held
+    moves.city("Atyrau", 5, 0, -2, 0)  # a retracted report takes 2 back
+    assert moves.moves == {"Almaty": [0, 0, 50, 30 - 30 + 10], "Atyrau": [0, 0, -2, -2]}
 
 
 def test_open_breach_counts_move_by_what_a_write_changed() -> None:
