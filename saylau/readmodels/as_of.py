@@ -99,26 +99,44 @@ def hours_of(minutes: dict[tuple[datetime, str, str], list[int]]
 
 
 async def write(conn: asyncpg.Connection, rows: AsOfRows, config: RuleConfig) -> list[Change]:
-    if rows.minutes:
-        for name, key, deltas in (("detention_minutes", "minute", rows.minutes),
-                                  ("detention_hours", "hour", hours_of(rows.minutes))):
-            keys = sorted(deltas)
-            await conn.execute(
-                f"INSERT INTO {name} AS m ({key}, region, city, detained, released) "
-                "SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::int[], "
-                f"$5::int[]) ON CONFLICT ({key}, region, city) DO UPDATE SET "
-                "detained = m.detained + EXCLUDED.detained, "
-                "released = m.released + EXCLUDED.released",
-                *[list(c) for c in zip(*keys)], [deltas[k][0] for k in keys],
-                [deltas[k][1] for k in keys])
-    if rows.reports:
-        await conn.execute(
-            "INSERT INTO detention_reports AS r SELECT * FROM unnest($1::uuid[], $2::text[], "
-            "$3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[]) "
-            "ON CONFLICT (event_id) DO UPDATE SET "
-            "withdrawn_at = COALESCE(EXCLUDED.withdrawn_at, r.withdrawn_at)",
-            *[list(c) for c in zip(*[rows.reports[k] for k in sorted(rows.reports)])])
+    """The batch's minutes, hours and detention reports, in one statement."""
+    if not (rows.minutes or rows.reports):
+        return []
+    hours = hours_of(rows.minutes)
+    minutes, whole, reports = sorted(rows.minutes), sorted(hours), sorted(rows.reports)
+    report_columns = ([list(c) for c in zip(*[rows.reports[k] for k in reports], strict=True)]
+                      if reports else [[] for _ in range(7)])
+    await conn.execute(UPSERT_AS_OF, *_keyed(minutes, rows.minutes), *_keyed(whole, hours),
+                       *report_columns)
     return []
+
+
+def _keyed(keys: list[Any], deltas: dict[Any, list[int]]) -> list[list[Any]]:
+    """Time, region, city, detained, released: one list per column (empty ones for none)."""
+    if not keys:
+        return [[] for _ in range(5)]
+    return [*[list(c) for c in zip(*keys, strict=True)], [deltas[k][0] for k in keys],
+            [deltas[k][1] for k in keys]]
+
+
+def _moves(name: str, key: str, first: int) -> str:
+    """Add one batch's detentions and releases to ``name``'s rows keyed by ``key``."""
+    p = [f"${first + i}" for i in range(5)]
+    return (f"INSERT INTO {name} AS m ({key}, region, city, detained, released) "
+            f"SELECT * FROM unnest({p[0]}::timestamptz[], {p[1]}::text[], {p[2]}::text[], "
+            f"{p[3]}::int[], {p[4]}::int[]) ON CONFLICT ({key}, region, city) DO UPDATE SET "
+            "detained = m.detained + EXCLUDED.detained, released = m.released + EXCLUDED.released")
+
+
+UPSERT_AS_OF = f"""
+WITH minutes AS ({_moves("detention_minutes", "minute", 1)}),
+hours AS ({_moves("detention_hours", "hour", 6)})
+INSERT INTO detention_reports AS r SELECT * FROM unnest($11::uuid[], $12::text[], $13::text[],
+  $14::text[], $15::int[], $16::timestamptz[], $17::timestamptz[])
+ON CONFLICT (event_id) DO UPDATE SET withdrawn_at = COALESCE(EXCLUDED.withdrawn_at, r.withdrawn_at)
+"""
+"""A batch's detentions per minute ($1-$5) and per hour ($6-$10), and its detention reports
+($11-$17), in one round trip."""
 
 
 READ_MODEL = ReadModel("as_of", (detention_minutes, detention_hours, detention_reports),

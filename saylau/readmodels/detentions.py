@@ -86,24 +86,16 @@ def _add(rows: DetentionRows, event: Envelope, sign: int, config: RuleConfig) ->
 
 async def write(conn: asyncpg.Connection, rows: DetentionRows,
                 config: RuleConfig) -> list[Change]:
-    changed = await _upsert_cities(conn, rows)
-    await _upsert_buckets(conn, rows)
-    return changed
-
-
-async def _upsert_cities(conn: asyncpg.Connection, rows: DetentionRows) -> list[Change]:
+    """The batch's cities and their surge time buckets, in one statement."""
     if not rows.city_detentions:
-        return []
-    keys = sorted(rows.city_detentions)
+        return []  # a detention bucket moves only with its city
+    keys, buckets = sorted(rows.city_detentions), sorted(rows.detention_buckets)
     found = await conn.fetch(
-        "INSERT INTO city_detentions AS c (region, city, detained_total, released_total) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) "
-        "ON CONFLICT (region, city) DO UPDATE SET "
-        "detained_total = c.detained_total + EXCLUDED.detained_total, "
-        "released_total = c.released_total + EXCLUDED.released_total "
-        "RETURNING region, city, detained_total, released_total",
-        [k[0] for k in keys], [k[1] for k in keys],
-        [rows.city_detentions[k][0] for k in keys], [rows.city_detentions[k][1] for k in keys])
+        UPSERT_CITIES, [k[0] for k in keys], [k[1] for k in keys],
+        [rows.city_detentions[k][0] for k in keys], [rows.city_detentions[k][1] for k in keys],
+        [k[0] for k in buckets], [k[1] for k in buckets], [k[2] for k in buckets],
+        [rows.detention_buckets[k][0] for k in buckets],
+        [rows.detention_buckets[k][1] for k in buckets])
     moves = gathered()
     for r in found:
         added = rows.city_detentions[(r["region"], r["city"])]
@@ -114,17 +106,21 @@ async def _upsert_cities(conn: asyncpg.Connection, rows: DetentionRows) -> list[
             for r in found]
 
 
-async def _upsert_buckets(conn: asyncpg.Connection, rows: DetentionRows) -> None:
-    if rows.detention_buckets:
-        keys = sorted(rows.detention_buckets)
-        await conn.execute(
-            "INSERT INTO detention_buckets AS b (region, city, bucket_start, detained, reported) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], "
-            "$5::int[]) ON CONFLICT (region, city, bucket_start) DO UPDATE SET "
-            "detained = b.detained + EXCLUDED.detained, reported = b.reported + EXCLUDED.reported",
-            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-            [rows.detention_buckets[k][0] for k in keys],
-            [rows.detention_buckets[k][1] for k in keys])
+UPSERT_CITIES = """
+WITH buckets AS (
+  INSERT INTO detention_buckets AS b (region, city, bucket_start, detained, reported)
+  SELECT * FROM unnest($5::text[], $6::text[], $7::timestamptz[], $8::int[], $9::int[])
+  ON CONFLICT (region, city, bucket_start) DO UPDATE SET
+    detained = b.detained + EXCLUDED.detained, reported = b.reported + EXCLUDED.reported)
+INSERT INTO city_detentions AS c (region, city, detained_total, released_total)
+SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])
+ON CONFLICT (region, city) DO UPDATE SET
+  detained_total = c.detained_total + EXCLUDED.detained_total,
+  released_total = c.released_total + EXCLUDED.released_total
+RETURNING region, city, detained_total, released_total
+"""
+"""Add a batch's people detained and released to its cities ($1-$4), and its detention
+reports to their cities' surge time buckets ($5-$9); each city as it is now."""
 
 
 READ_MODEL = ReadModel("detentions", (city_detentions, detention_buckets), fold, write)

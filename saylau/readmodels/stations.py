@@ -58,9 +58,25 @@ def fold(batch: Batch, config: RuleConfig) -> StationRows:
 
 
 async def write(conn: asyncpg.Connection, rows: StationRows, config: RuleConfig) -> list[Change]:
-    changed = await _upsert_stations(conn, rows)
-    await _upsert_incidents(conn, rows)
-    return changed
+    """The batch's stations and their incident counts in one statement (and the counts back
+    at zero dropped, when a withdrawal brought one there)."""
+    if not rows.stations:
+        return []
+    ids = sorted(rows.stations)  # one lock order for every worker: no deadlocks
+    items = sorted((k, v) for k, v in rows.station_incidents.items() if v)
+    found = await conn.fetch(UPSERT_STATIONS, ids, *columns([tuple(rows.stations[i]) for i in ids]),
+                             [k[0] for k, _ in items], [k[1] for k, _ in items],
+                             [v for _, v in items])
+    moves = gathered()
+    for r in found:
+        moves.station(r["region"], r["total"], rows.stations[r["station_id"]][2],
+                      r["region_before"], r["inserted"] or r["existed"])
+    await _drop_zero_counts(conn, [k for k, v in items if v < 0])
+    return [{"kind": "station", "region": r["region"], "station_id": r["station_id"],
+             "data": {"station_id": r["station_id"], "region": r["region"], "city": r["city"],
+                      "total": r["total"],
+                      "last_event_at": r["last_event_at"] and r["last_event_at"].isoformat()}}
+            for r in found]
 
 
 UPSERT_STATIONS = """
@@ -69,6 +85,10 @@ WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],
 before AS (SELECT k.station_id, b.region, b.station_id IS NOT NULL AS existed FROM k
            LEFT JOIN LATERAL (SELECT station_id, region FROM stations s  -- by its key, never
                               WHERE s.station_id = k.station_id LIMIT 1) b ON true),  -- a scan
+counted AS (
+  INSERT INTO station_incidents AS i (station_id, type, reports)
+  SELECT * FROM unnest($6::text[], $7::text[], $8::int[])
+  ON CONFLICT (station_id, type) DO UPDATE SET reports = i.reports + EXCLUDED.reports),
 up AS (
   INSERT INTO stations AS s (station_id, region, city, total, last_event_at)
   SELECT * FROM k ON CONFLICT (station_id) DO UPDATE SET
@@ -79,45 +99,20 @@ up AS (
 SELECT up.*, before.region AS region_before, before.existed
 FROM up JOIN before USING (station_id)
 """
-"""Add a batch's reports to its stations; each row as it is now, with whether this statement
-inserted it and the region its snapshot read before (how the region roll-ups move)."""
+"""Add a batch's reports to its stations ($1-$5) and to their counts per incident type
+($6-$8); each station as it is now, with whether this statement inserted it and the region
+its snapshot read before (how the region roll-ups move)."""
 
 
-async def _upsert_stations(conn: asyncpg.Connection, rows: StationRows) -> list[Change]:
-    if not rows.stations:
-        return []
-    ids = sorted(rows.stations)  # one lock order for every worker: no deadlocks
-    found = await conn.fetch(UPSERT_STATIONS, ids,
-                             *columns([tuple(rows.stations[i]) for i in ids]))
-    moves = gathered()
-    for r in found:
-        moves.station(r["region"], r["total"], rows.stations[r["station_id"]][2],
-                      r["region_before"], r["inserted"] or r["existed"])
-    return [{"kind": "station", "region": r["region"], "station_id": r["station_id"],
-             "data": {"station_id": r["station_id"], "region": r["region"], "city": r["city"],
-                      "total": r["total"],
-                      "last_event_at": r["last_event_at"] and r["last_event_at"].isoformat()}}
-            for r in found]
-
-
-async def _upsert_incidents(conn: asyncpg.Connection, rows: StationRows) -> None:
-    items = sorted((k, v) for k, v in rows.station_incidents.items() if v)
-    if not items:
-        return
-    await conn.execute(
-        "INSERT INTO station_incidents AS i (station_id, type, reports) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) "
-        "ON CONFLICT (station_id, type) DO UPDATE SET reports = i.reports + EXCLUDED.reports",
-        [k[0] for k, _ in items], [k[1] for k, _ in items], [v for _, v in items])
-    # a count back at zero leaves no row: as if its reports had been withdrawn in the
-    # batch that made them, which is what a replay in larger batches sees (only a
-    # withdrawal, a negative count, can bring one back to zero)
-    if not any(v < 0 for _, v in items):
-        return
-    await conn.execute(
-        "DELETE FROM station_incidents i USING unnest($1::text[], $2::text[]) AS k(s, t) "
-        "WHERE i.station_id = k.s AND i.type = k.t AND i.reports = 0",
-        [k[0] for k, v in items if v < 0], [k[1] for k, v in items if v < 0])
+async def _drop_zero_counts(conn: asyncpg.Connection, lowered: list[tuple[str, str]]) -> None:
+    """A count back at zero leaves no row: as if its reports had been withdrawn in the batch
+    that made them, which is what a replay in larger batches sees (only a withdrawal, a
+    negative count, can bring one back to zero)."""
+    if lowered:
+        await conn.execute(
+            "DELETE FROM station_incidents i USING unnest($1::text[], $2::text[]) AS k(s, t) "
+            "WHERE i.station_id = k.s AND i.type = k.t AND i.reports = 0",
+            [k[0] for k in lowered], [k[1] for k in lowered])
 
 
 READ_MODEL = ReadModel("stations", (station_incidents, stations), fold, write)

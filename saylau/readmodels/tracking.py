@@ -73,13 +73,14 @@ def chain_heads(batch: Sequence[Message]) -> dict[int, str | None]:
 
 async def lock_offsets(conn: asyncpg.Connection, topic: str,
                        partitions: list[int]) -> dict[int, int]:
-    """Stored next offsets of ``partitions``, row-locked so two workers never overlap."""
-    await conn.execute(
-        "INSERT INTO projector_offsets (topic, kafka_partition, next_offset) "
-        "SELECT $1, p, 0 FROM unnest($2::int[]) AS p ON CONFLICT DO NOTHING", topic, partitions)
+    """Stored next offsets of ``partitions`` (sorted), row-locked so two workers never
+    overlap: one statement, which creates a partition's row the first time (at 0), and
+    otherwise locks it as ``FOR UPDATE`` would, returning its latest committed offset."""
     rows = await conn.fetch(
-        "SELECT kafka_partition, next_offset FROM projector_offsets "
-        "WHERE topic = $1 AND kafka_partition = ANY($2::int[]) FOR UPDATE", topic, partitions)
+        "INSERT INTO projector_offsets AS o (topic, kafka_partition, next_offset) "
+        "SELECT $1, p, 0 FROM unnest($2::int[]) AS p ON CONFLICT (topic, kafka_partition) "
+        "DO UPDATE SET next_offset = o.next_offset RETURNING kafka_partition, next_offset",
+        topic, partitions)
     return {r["kafka_partition"]: r["next_offset"] for r in rows}
 
 

@@ -184,7 +184,8 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                           (["region-3", "region-5"],), "stations"),
         "a batch's stations, as they were and are": (
             stations.UPSERT_STATIONS, ([some["station_id"], "PS-none"], ["region-3", None],
-                                       [None, None], [1, 1], [AT, AT]), "stations"),
+                                       [None, None], [1, 1], [AT, AT], [some["station_id"]],
+                                       ["ballot.stuffing_observed"], [1]), "stations"),
         "surge evidence of a batch's detention buckets": (surges.SURGE_EVIDENCE, (
             [f"region-{i % 17}" for i in range(40)], [f"city-{i}" for i in range(40)],
             [AT.replace(hour=h % 24, minute=0, second=0) for h in range(40)],
