@@ -38,20 +38,9 @@ change_cursor = table(
 READ_MODEL = ReadModel("changefeed", (changes, change_cursor), audited=False)
 
 
-APPEND = """
-WITH c AS (UPDATE change_cursor SET value = value + cardinality($1::text[]) WHERE id = 1
-           RETURNING value - cardinality($1::text[]) AS before, value){notify}
-INSERT INTO changes (cursor, kind, region, station_id, data)
-SELECT c.before + t.i, t.kind, t.region, t.station_id, t.data::jsonb
-FROM c{notified}, unnest($1::text[], $2::text[], $3::text[], $4::text[])
-                  WITH ORDINALITY AS t(kind, region, station_id, data, i)
-"""
-"""Draw the next cursors (the counter's row lock is held to commit) and append the changes
-in the order given, in one statement; with ``NOTIFY``, listeners hear the last cursor when
-the transaction commits."""
-APPEND_NOTIFY = APPEND.format(notify=", n AS (SELECT pg_notify($5, value::text) FROM c)",
-                              notified=", n")
-APPEND_QUIET = APPEND.format(notify="", notified="")
+NEXT_CURSOR = "UPDATE change_cursor SET value = value + $1 WHERE id = 1 RETURNING value"
+NEXT_CURSOR_NOTIFY = (f"WITH c AS ({NEXT_CURSOR}) "
+                      "SELECT c.value FROM c, LATERAL pg_notify($2, c.value::text)")
 
 
 class ChangeFeed:
@@ -63,13 +52,15 @@ class ChangeFeed:
     async def publish(self, conn: asyncpg.Connection, changed: list[Change]) -> None:
         if not changed:
             return
-        columns = ([c["kind"] for c in changed], [c.get("region") for c in changed],
-                   [c.get("station_id") for c in changed],
-                   [orjson.dumps(c["data"]).decode() for c in changed])
-        if self.notify:
-            await conn.execute(APPEND_NOTIFY, *columns, CHANNEL)
+        if self.notify:  # one round trip: listeners hear of it at commit either way
+            last = await conn.fetchval(NEXT_CURSOR_NOTIFY, len(changed), CHANNEL)
         else:
-            await conn.execute(APPEND_QUIET, *columns)
+            last = await conn.fetchval(NEXT_CURSOR, len(changed))
+        first = last - len(changed) + 1
+        await conn.copy_records_to_table("changes", columns=(
+            "cursor", "kind", "region", "station_id", "data"), records=[
+            (first + i, c["kind"], c.get("region"), c.get("station_id"),
+             orjson.dumps(c["data"]).decode()) for i, c in enumerate(changed)])
 
 
 async def changes_after(conn: asyncpg.Connection, cursor: int, limit: int,
