@@ -32,6 +32,9 @@ MAX_GROUP = 5000
 """Items per group commit at most (a group holds whole requests, so up to 5 batches)."""
 FLUSHES_IN_FLIGHT = 3
 """Group commits at once: a group's lookup overlaps the previous group's acknowledgements."""
+SPILL = 16
+"""Items waiting before a second (third) group commit starts beside the running one: below
+that they wait for it and go together in the next."""
 REJECTED = Counter("saylau_events_rejected_total", "Events not appended", ["reason"])
 GROUP_ITEMS = Histogram("saylau_ingest_group_items", "Items per group commit",
                         buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1000, 5000))
@@ -57,7 +60,7 @@ class Intake:
         self.keys = keys
         self.group: GroupCommit[Checked, list[Outcome]] = GroupCommit(
             self._flush, size=lambda checked: len(checked.pending), max_items=MAX_GROUP,
-            concurrency=FLUSHES_IN_FLIGHT)
+            concurrency=FLUSHES_IN_FLIGHT, spill=SPILL)
         self.inflight: dict[uuid.UUID, asyncio.Future[None]] = {}
         """Each id a running group commit holds, and that group's end."""
 

@@ -35,6 +35,40 @@ async def test_requests_arriving_during_a_flush_go_together_in_the_next() -> Non
     assert group.groups == 2
 
 
+async def test_a_further_flush_starts_only_once_spill_items_wait() -> None:
+    flushed: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def flush(items: list[int]) -> list[int]:
+        flushed.append(items)
+        if len(flushed) == 1:
+            await gate.wait()
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(flush, concurrency=3, spill=3)
+    tasks = [asyncio.create_task(group.submit(1))]
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(group.submit(i)) for i in (2, 3)]
+    await asyncio.sleep(0)
+    assert flushed == [[1]] and len(group.flushers) == 1  # two waiting: they wait for it
+    tasks.append(asyncio.create_task(group.submit(4)))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert flushed == [[1], [2, 3, 4]]  # the third waiting starts a second flush beside it
+    gate.set()
+    assert [await t for t in tasks] == [1, 2, 3, 4]
+
+
+async def test_a_request_right_after_the_last_flush_ended_starts_one() -> None:
+    async def flush(items: list[int]) -> list[int]:
+        await asyncio.sleep(0)
+        return items
+
+    for group in (GroupCommit(flush), GroupCommit(flush, concurrency=3, spill=16)):
+        assert [await asyncio.wait_for(group.submit(i), 1) for i in range(3)] == [0, 1, 2]
+        assert group.groups == 3 and not group.flushers
+
+
 async def test_a_group_is_capped_by_size_and_keeps_whole_requests() -> None:
     flushed: list[list[int]] = []
 
@@ -129,6 +163,7 @@ async def test_a_group_holding_an_id_another_running_group_holds_waits_for_it() 
 
     pool, producer = FakePool(), Slow()
     service = intake(pool, producer)
+    service.group.spill = 1  # groups overlap as under a load past SPILL
     same = detention("Oral", 2)
     first = asyncio.create_task(service.submit([same, detention("Oral", 1)], "hotline"))
     while not producer.sent:  # the first group is waiting for its acknowledgements
@@ -153,6 +188,7 @@ async def test_waiting_behind_other_groups_never_prolongs_the_ack_timeout(
 
     monkeypatch.setattr("saylau.intake.service.ACK_TIMEOUT_SECONDS", 0.3)
     service = intake(FakePool(), Silent())
+    service.group.spill = 1  # groups overlap as under a load past SPILL
     loop = asyncio.get_running_loop()
 
     async def timed() -> tuple[int, float]:
