@@ -3,6 +3,7 @@ request, failures reach every request of their group, a duplicate inside a group
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -12,16 +13,23 @@ from tests.factories import detention
 from tests.unit.test_intake import FakePool, FakeProducer, intake
 
 
-async def test_requests_arriving_during_a_flush_go_together_in_the_next() -> None:
+def held_first_flush() -> tuple[list[list[int]], asyncio.Event,
+                                Callable[[list[int]], Awaitable[list[int]]]]:
+    """A flush that records its groups, answers ten times each item, and holds the first
+    group until the gate opens (it is in flight while the others queue)."""
     flushed: list[list[int]] = []
     gate = asyncio.Event()
 
     async def flush(items: list[int]) -> list[int]:
         flushed.append(items)
         if len(flushed) == 1:
-            await gate.wait()  # the first flush is in flight while the others queue
+            await gate.wait()
         return [i * 10 for i in items]
+    return flushed, gate, flush
 
+
+async def test_requests_arriving_during_a_flush_go_together_in_the_next() -> None:
+    flushed, gate, flush = held_first_flush()
     group: GroupCommit[int, int] = GroupCommit(flush)
     first = asyncio.create_task(group.submit(1))
     await asyncio.sleep(0)
@@ -36,15 +44,7 @@ async def test_requests_arriving_during_a_flush_go_together_in_the_next() -> Non
 
 
 async def test_a_further_flush_starts_only_once_spill_items_wait() -> None:
-    flushed: list[list[int]] = []
-    gate = asyncio.Event()
-
-    async def flush(items: list[int]) -> list[int]:
-        flushed.append(items)
-        if len(flushed) == 1:
-            await gate.wait()
-        return items
-
+    flushed, gate, flush = held_first_flush()
     group: GroupCommit[int, int] = GroupCommit(flush, concurrency=3, spill=3)
     tasks = [asyncio.create_task(group.submit(1))]
     await asyncio.sleep(0)
@@ -56,7 +56,7 @@ async def test_a_further_flush_starts_only_once_spill_items_wait() -> None:
     await asyncio.sleep(0)
     assert flushed == [[1], [2, 3, 4]]  # the third waiting starts a second flush beside it
     gate.set()
-    assert [await t for t in tasks] == [1, 2, 3, 4]
+    assert [await t for t in tasks] == [10, 20, 30, 40]
 
 
 async def test_a_request_right_after_the_last_flush_ended_starts_one() -> None:
