@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import DETENTION_REPORTED, DETENTION_TYPES
-from saylau.readmodels.base import Batch, Change, Counted, ReadModel
+from saylau.readmodels.base import Batch, Change, Counted, ReadModel, columns
 from saylau.readmodels.detentions import City, city_of
 from saylau.readmodels.timeline import minute_of
 
@@ -103,20 +103,11 @@ async def write(conn: asyncpg.Connection, rows: AsOfRows, config: RuleConfig) ->
     if not (rows.minutes or rows.reports):
         return []
     hours = hours_of(rows.minutes)
-    minutes, whole, reports = sorted(rows.minutes), sorted(hours), sorted(rows.reports)
-    report_columns = ([list(c) for c in zip(*[rows.reports[k] for k in reports], strict=True)]
-                      if reports else [[] for _ in range(7)])
-    await conn.execute(UPSERT_AS_OF, *_keyed(minutes, rows.minutes), *_keyed(whole, hours),
-                       *report_columns)
+    await conn.execute(
+        UPSERT_AS_OF, *columns([(*k, *rows.minutes[k]) for k in sorted(rows.minutes)], 5),
+        *columns([(*k, *hours[k]) for k in sorted(hours)], 5),
+        *columns([rows.reports[k] for k in sorted(rows.reports)], 7))
     return []
-
-
-def _keyed(keys: list[Any], deltas: dict[Any, list[int]]) -> list[list[Any]]:
-    """Time, region, city, detained, released: one list per column (empty ones for none)."""
-    if not keys:
-        return [[] for _ in range(5)]
-    return [*[list(c) for c in zip(*keys, strict=True)], [deltas[k][0] for k in keys],
-            [deltas[k][1] for k in keys]]
 
 
 def _moves(name: str, key: str, first: int) -> str:

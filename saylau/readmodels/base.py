@@ -82,6 +82,9 @@ class ReadModel:
     audited: bool = True
 
 
-def columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows as one list per column, for ``unnest`` bind parameters."""
+def columns(rows: list[tuple[Any, ...]], width: int = 0) -> list[list[Any]]:
+    """Rows as one list per column, for ``unnest`` bind parameters (``width`` empty lists
+    when there are no rows, for a statement that takes them all the same)."""
+    if not rows:
+        return [[] for _ in range(width)]
     return [list(c) for c in zip(*rows)]

@@ -19,7 +19,7 @@ from saylau.domain.vocabulary import (
     detained_now,
 )
 from saylau.envelope import Envelope
-from saylau.readmodels.base import Batch, Change, ReadModel
+from saylau.readmodels.base import Batch, Change, ReadModel, columns
 from saylau.readmodels.region_moves import gathered
 
 UPGRADE = "ALTER TABLE detention_buckets ADD COLUMN IF NOT EXISTS reported int NOT NULL DEFAULT 0"
@@ -91,11 +91,8 @@ async def write(conn: asyncpg.Connection, rows: DetentionRows,
         return []  # a detention bucket moves only with its city
     keys, buckets = sorted(rows.city_detentions), sorted(rows.detention_buckets)
     found = await conn.fetch(
-        UPSERT_CITIES, [k[0] for k in keys], [k[1] for k in keys],
-        [rows.city_detentions[k][0] for k in keys], [rows.city_detentions[k][1] for k in keys],
-        [k[0] for k in buckets], [k[1] for k in buckets], [k[2] for k in buckets],
-        [rows.detention_buckets[k][0] for k in buckets],
-        [rows.detention_buckets[k][1] for k in buckets])
+        UPSERT_CITIES, *columns([(*k, *rows.city_detentions[k]) for k in keys]),
+        *columns([(*k, *rows.detention_buckets[k]) for k in buckets], 5))
     moves = gathered()
     for r in found:
         added = rows.city_detentions[(r["region"], r["city"])]

@@ -65,8 +65,7 @@ async def write(conn: asyncpg.Connection, rows: StationRows, config: RuleConfig)
     ids = sorted(rows.stations)  # one lock order for every worker: no deadlocks
     items = sorted((k, v) for k, v in rows.station_incidents.items() if v)
     found = await conn.fetch(UPSERT_STATIONS, ids, *columns([tuple(rows.stations[i]) for i in ids]),
-                             [k[0] for k, _ in items], [k[1] for k, _ in items],
-                             [v for _, v in items])
+                             *columns([(*k, v) for k, v in items], 3))
     moves = gathered()
     for r in found:
         moves.station(r["region"], r["total"], rows.stations[r["station_id"]][2],
