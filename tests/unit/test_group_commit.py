@@ -119,8 +119,7 @@ async def test_concurrent_requests_share_one_lookup_one_insert_and_one_202_per_i
 
 async def test_a_copy_in_the_same_group_follows_its_first_when_not_acknowledged() -> None:
     class Refusing(FakeProducer):
-        async def send(self, topic: str, value: bytes, *, key: bytes,
-                       partition: int) -> asyncio.Future[object]:
+        def acknowledge(self, partition: int, values: list[bytes]) -> asyncio.Future[object]:
             failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
             failed.set_exception(OSError("broker down"))
             return failed
@@ -150,9 +149,8 @@ async def test_a_group_holding_an_id_another_running_group_holds_waits_for_it() 
     class Slow(FakeProducer):
         gate = asyncio.Event()
 
-        async def send(self, topic: str, value: bytes, *, key: bytes,
-                       partition: int) -> asyncio.Future[object]:
-            acked = await super().send(topic, value, key=key, partition=partition)
+        def acknowledge(self, partition: int, values: list[bytes]) -> asyncio.Future[object]:
+            acked = super().acknowledge(partition, values)
             later: asyncio.Future[object] = asyncio.get_running_loop().create_future()
             asyncio.get_running_loop().create_task(self._release(later, acked.result()))
             return later
@@ -181,9 +179,8 @@ async def test_a_group_holding_an_id_another_running_group_holds_waits_for_it() 
 async def test_waiting_behind_other_groups_never_prolongs_the_ack_timeout(
         monkeypatch: pytest.MonkeyPatch) -> None:
     class Silent(FakeProducer):  # a broker that never acknowledges
-        async def send(self, topic: str, value: bytes, *, key: bytes,
-                       partition: int) -> asyncio.Future[object]:
-            self.sent.append(value)
+        def acknowledge(self, partition: int, values: list[bytes]) -> asyncio.Future[object]:
+            self.sent += values
             return asyncio.get_running_loop().create_future()
 
     monkeypatch.setattr("saylau.intake.service.ACK_TIMEOUT_SECONDS", 0.3)

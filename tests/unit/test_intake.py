@@ -26,14 +26,48 @@ class Meta:
 
 
 @dataclass
-class FakeProducer:
-    sent: list[bytes] = field(default_factory=list)
+class FakeBatch:
+    """aiokafka's ``BatchBuilder`` as ``ChainedLog`` uses it: full after ``capacity`` records
+    (the first always fits), closed before it is sent."""
 
-    async def send(self, topic: str, value: bytes, *, key: bytes,
-                   partition: int) -> asyncio.Future[Any]:
-        self.sent.append(value)
+    capacity: int
+    values: list[bytes] = field(default_factory=list)
+    closed: bool = False
+
+    def append(self, *, timestamp: float | None, key: bytes | None,
+               value: bytes) -> int | None:
+        if self.closed or len(self.values) >= self.capacity:
+            return None
+        self.values.append(value)
+        return len(self.values) - 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeProducer:
+    """Acknowledges each record batch at once; ``sent`` is every record value, in order."""
+
+    sent: list[bytes] = field(default_factory=list)
+    capacity: int = 1000
+    batches: list[tuple[int, int]] = field(default_factory=list)
+    """(partition, records) of each batch sent."""
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.capacity)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *,
+                         partition: int) -> asyncio.Future[Any]:
+        assert batch.closed, "a batch is closed before it is sent"
+        self.batches.append((partition, len(batch.values)))
+        return self.acknowledge(partition, batch.values)
+
+    def acknowledge(self, partition: int, values: list[bytes]) -> asyncio.Future[Any]:
+        """The batch's future: its base offset (here: the count of records sent before)."""
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        done.set_result(Meta(partition, len(self.sent) - 1))
+        done.set_result(Meta(partition, len(self.sent)))
+        self.sent += values
         return done
 
 
@@ -122,3 +156,47 @@ async def test_only_admins_append_personal_data_erased() -> None:
     service = intake(FakePool(), FakeProducer())
     assert [o.code for o in await service.submit([erased], "ngo")] == [403]
     assert [o.code for o in await service.submit([erased], "ngo", frozenset({"admin"}))] == [202]
+
+
+async def test_a_group_goes_to_the_log_as_record_batches_per_partition_in_chain_order() -> None:
+    from saylau.chain import ChainVerifier
+    from saylau.kafka import partition_for
+
+    producer = FakeProducer(capacity=3)  # a batch fills after three records
+    service = intake(FakePool(), producer)
+    items = [detention(city, n) for n in (1, 2, 3, 4) for city in ("Oral", "Aktobe", "Taraz")]
+    outcomes = await service.submit(items, "hotline")
+    assert [o.code for o in outcomes] == [202] * 12
+    partitions = {partition_for(f"place:Almaty/{c}", 6) for c in ("Oral", "Aktobe", "Taraz")}
+    # as many batches per partition as its records need, never one send per record
+    per_partition = {p: sum(n for q, n in producer.batches if q == p) for p in partitions}
+    assert sum(per_partition.values()) == 12
+    assert len(producer.batches) == sum(-(-n // 3) for n in per_partition.values())
+    # each item's offset is its batch's base offset plus its place in the batch
+    by_offset = {o.offset: o for o in outcomes}
+    assert sorted(by_offset) == list(range(12))
+    verifier = ChainVerifier()
+    for offset, value in enumerate(producer.sent):
+        record = orjson.loads(value)
+        assert str(by_offset[offset].event_id) == record["event_id"]
+        assert by_offset[offset].partition in partitions
+        assert verifier.check(by_offset[offset].partition, offset, record) is None
+
+
+async def test_a_refused_batch_fails_only_its_records_and_starts_a_new_chain() -> None:
+    class RefusesFirst(FakeProducer):
+        def acknowledge(self, partition: int, values: list[bytes]) -> asyncio.Future[Any]:
+            if not self.batches[:-1]:  # the very first batch sent
+                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                failed.set_exception(OSError("not enough replicas"))
+                return failed
+            return super().acknowledge(partition, values)
+
+    producer = RefusesFirst(capacity=2)
+    service = intake(FakePool(), producer)
+    outcomes = await service.submit([detention("Oral", n) for n in (1, 2, 3, 4, 5)], "hotline")
+    assert [o.code for o in outcomes] == [503, 503, 202, 202, 202]
+    chains = {orjson.loads(v)["chain"]["id"] for v in producer.sent}
+    again = await service.submit([detention("Oral", 6)], "hotline")
+    assert again[0].code == 202
+    assert orjson.loads(producer.sent[-1])["chain"]["id"] not in chains  # a new chain
