@@ -110,8 +110,8 @@ def make_producer(settings: Settings, linger_ms: int = 5) -> AIOKafkaProducer:
     that fewer replicas hold, so a 202 never rests on a single broker's disk.
     A 5 ms linger lets one request carry a whole HTTP batch per partition (fewer, larger
     produce requests) for a few ms of latency, far inside the POST→visible budget. Ingest
-    sends a whole group commit before awaiting it, so it lingers 1 ms only (the records of
-    a group are in the accumulator before the sender runs anyway).
+    hands a group commit over as closed record batches (``saylau.intake.log``), which the
+    sender takes at once, whatever the linger.
     """
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
