@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,7 @@ from saylau.audit.replay import (
     replay,
     replay_projection,
 )
+from saylau.audit.shares import processes_for, replay_shares, split
 from saylau.audit.snapshot import LiveBehind, Snapshot, compare_at_live_position
 from saylau.audit.verify import LogAudit
 from saylau.bootstrap import Needs, bootstrap
@@ -120,8 +122,12 @@ def _replay_parser(sub: Any) -> None:
     p.add_argument("--until", type=timestamp, metavar="TIMESTAMP",
                    help="as-of: apply only events with occurred_at <= TIMESTAMP")
     p.add_argument("--batch", type=int, default=5000, help="records per transaction")
-    p.add_argument("--jobs", type=int, default=3,
-                   help="partitions applied in parallel, one connection each (default 3)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="partitions a process applies at once, one connection each (default "
+                        "3 in one process, 1 each in several)")
+    p.add_argument("--processes", default="auto", metavar="N|auto",
+                   help="processes sharing the partitions (Kafka only; default auto: one per "
+                        "CPU from 50,000 records, else 1)")
     p.add_argument("--order", choices=ORDERS, default="round-robin",
                    help="how partitions interleave (Kafka only; the result must not depend "
                         "on it)")
@@ -180,23 +186,39 @@ async def run_replay(args: argparse.Namespace) -> int:
     cfg = settings()
     if args.batch < 1:
         return fail("--batch must be at least 1")
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         return fail("--jobs must be at least 1")
+    try:
+        processes_for(args.processes, 0, 1, 1)
+    except ValueError:
+        return fail("--processes must be a number of at least 1, or auto")
     schema = args.schema or f"replay_{datetime.now(UTC):%Y%m%d%H%M%S}"
     quiet_collector()  # a replay allocates millions of short-lived objects
-    conns = [await asyncpg.connect(cfg.dsn, command_timeout=None) for _ in range(args.jobs)]
+    conns = [await asyncpg.connect(cfg.dsn, command_timeout=None)]
     conn = conns[0]
     try:
         async with open_log(args, args.order, args.seed) as log:
             dropped = await prepare_schema(conn, schema, cfg, args.force, defer_indexes=True)
             if dropped:
                 print(f"replaced existing schema {schema}", file=sys.stderr)
-            for c in conns:
-                await bulk_session(c)
-            progress = Progress(f"replay {log.topic} -> {schema}", log.total)
-            stats = await replay(conn, log, replay_projection(schema, log.topic, cfg),
-                                 args.batch, args.until, progress, more=conns[1:])
-            progress.close()
+            processes = (processes_for(args.processes, log.total, len(log.extents),
+                                       os.cpu_count()) if isinstance(log, KafkaLog) else 1)
+            jobs = args.jobs or (1 if processes > 1 else 3)
+            if processes > 1:
+                print(f"replay {log.topic} -> {schema}: {log.total:,} records in {processes} "
+                      f"processes", file=sys.stderr)
+                stats = await replay_shares(
+                    split(log, schema, processes, args.batch, jobs, args.until,
+                          args.order, args.seed), log.position)
+            else:
+                conns += [await asyncpg.connect(cfg.dsn, command_timeout=None)
+                          for _ in range(jobs - 1)]
+                for c in conns:
+                    await bulk_session(c)
+                progress = Progress(f"replay {log.topic} -> {schema}", log.total)
+                stats = await replay(conn, log, replay_projection(schema, log.topic, cfg),
+                                     args.batch, args.until, progress, more=conns[1:])
+                progress.close()
             started = time.perf_counter()
             await build_indexes(conn, schema)
             indexing = time.perf_counter() - started
@@ -208,7 +230,8 @@ async def run_replay(args: argparse.Namespace) -> int:
             await c.close()
     print(f"replayed {stats.read:,} records of {log.topic} into schema {schema} in "
           f"{stats.seconds:.1f} s: {stats.rate:,.0f} events/s "
-          f"({args.jobs} partition workers; indexes built after, {indexing:.1f} s)")
+          f"({processes} process(es) x {jobs} partition workers; indexes built after, "
+          f"{indexing:.1f} s)")
     print(f"  applied {stats.applied:,}, duplicates dropped {stats.duplicates:,}, "
           f"dead letters {stats.dead:,}"
           + (f", occurred after --until {stats.after_until:,}" if args.until else ""))

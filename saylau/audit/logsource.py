@@ -69,6 +69,9 @@ class KafkaLog:
                         for tp in parts}
         for tp in parts:
             self._consumer.seek(tp, self.extents[tp.partition].low)
+        idle = [tp for tp in parts if self.extents[tp.partition].high <= self.extents[tp.partition].low]
+        if idle:  # nothing to read there (narrowed away): the fetcher leaves them alone
+            self._consumer.pause(*idle)
         return self
 
     def _narrowed(self, partition: int, low: int, high: int) -> Extent:

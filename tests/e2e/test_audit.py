@@ -124,6 +124,10 @@ def test_replay_equals_live_after_duplicates_retraction_and_crash(
     ok(saylau(stack, "replay", "--schema", schemas[1], "--order", "shuffle", "--seed", "7",
               "--batch", "13"))
     assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", schemas[1]))
+    schemas.append(f"replay_{stack.name}_processes")  # partitions shared by three processes
+    out = ok(saylau(stack, "replay", "--schema", schemas[-1], "--processes", "3", "--batch", "11"))
+    assert "(3 process(es) x 1 partition workers" in out
+    assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", schemas[-1]))
 
     assert "OK" in ok(saylau(stack, "verify"))
     export = tmp_path / "log.ndjson"

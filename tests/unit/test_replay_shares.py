@@ -1,0 +1,41 @@
+"""How a replay is spread over processes (pure: no Kafka, no PostgreSQL)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from saylau.audit.logsource import Extent
+from saylau.audit.shares import AUTO_MIN_RECORDS, processes_for, split
+
+
+@dataclass
+class OpenedLog:
+    topic: str = "events"
+    extents: dict[int, Extent] = field(default_factory=lambda: {
+        p: Extent(10 * p, 100 + p) for p in range(6)})
+
+
+def test_auto_spreads_only_a_large_log_and_never_over_more_processes_than_partitions() -> None:
+    assert processes_for("auto", AUTO_MIN_RECORDS - 1, 6, 8) == 1
+    assert processes_for("auto", AUTO_MIN_RECORDS, 6, 2) == 2
+    assert processes_for("auto", 10**7, 6, 64) == 6
+    assert processes_for("auto", 10**7, 6, None) == 1
+    assert processes_for("4", 10, 6, 1) == 4  # asked for: whatever the size
+    assert processes_for("9", 10, 6, 1) == 6
+    for bad in ("0", "-2", "many"):
+        with pytest.raises(ValueError):
+            processes_for(bad, 10, 6, 2)
+
+
+def test_shares_hold_every_partition_once_up_to_one_position() -> None:
+    log = OpenedLog()
+    shares = split(log, "replay_x", 4, 500, 1, None, "round-robin", None)  # type: ignore[arg-type]
+    assert [s.partitions for s in shares] == [(0, 4), (1, 5), (2,), (3,)]
+    for s in shares:
+        for p in range(6):  # a share reads its own partitions from low to high, no other
+            if p in s.partitions:
+                assert (s.start[p], s.stop[p]) == (10 * p, 100 + p)
+            else:
+                assert s.stop[p] == 0 and p not in s.start
+        assert (s.topic, s.schema, s.batch, s.jobs) == ("events", "replay_x", 500, 1)
