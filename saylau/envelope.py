@@ -104,4 +104,7 @@ def partition_key(envelope: Envelope) -> str:
 
 def stored_envelope(record: dict[str, Any]) -> dict[str, Any]:
     """The partner's envelope inside a stored record (ingest fields stripped)."""
-    return {k: v for k, v in record.items() if k not in INGEST_FIELDS}
+    envelope = record.copy()  # a C-level copy, then four pops: a quarter of a comprehension
+    for name in INGEST_FIELDS:
+        envelope.pop(name, None)
+    return envelope
