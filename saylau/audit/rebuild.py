@@ -23,6 +23,7 @@ import asyncpg
 
 from saylau.audit.logsource import KafkaLog
 from saylau.audit.replay import prepare_schema, replay, replay_projection
+from saylau.audit.shares import replay_shares, split
 from saylau.audit.snapshot import catch_up
 from saylau.readmodels.tracking import stored_positions
 from saylau.readsets import BUILDING, RETIRED, SERVING, adopt
@@ -62,8 +63,9 @@ async def hold_serving(conn: asyncpg.Connection, cfg: Settings, version: str) ->
 
 async def rebuild(conn: asyncpg.Connection, cfg: Settings, version: str, batch: int,
                   on_progress: Callable[[int], None], total: Callable[[int], None],
-                  ) -> Rebuilt:
-    """Replay into a new schema, catch up, switch (see the module doc)."""
+                  processes: int = 1) -> Rebuilt:
+    """Replay into a new schema (its partitions shared by ``processes``), catch up, switch
+    (see the module doc)."""
     live, started = cfg.read_schema, time.monotonic()
     stamp = f"{datetime.now(UTC):%Y%m%d%H%M%S}"
     target, retired = f"{live}_build_{stamp}", f"{live}_retired_{stamp}"
@@ -74,8 +76,14 @@ async def rebuild(conn: asyncpg.Connection, cfg: Settings, version: str, batch: 
                        target, live, version, BUILDING)
     async with KafkaLog(cfg.kafka_bootstrap, cfg.events_topic) as log:
         total(log.total)
-        stats = await replay(conn, log, replay_projection(target, log.topic, cfg), batch,
-                             on_progress=on_progress)
+        if processes > 1:  # no progress from the other processes: the bar shows the end
+            stats = await replay_shares(split(log, target, min(processes, len(log.extents)),
+                                              batch, 1, None, "round-robin", None),
+                                        log.position)
+            on_progress(stats.read)
+        else:
+            stats = await replay(conn, log, replay_projection(target, log.topic, cfg), batch,
+                                 on_progress=on_progress)
     reached, caught = stats.position, 0
     while True:  # close the gap while live keeps moving, outside the switch transaction
         position = (await stored_positions(conn, live, cfg.events_topic)).get(

@@ -25,6 +25,9 @@ def register(sub: Any) -> None:
                     "the old one is kept as <READ_SCHEMA>_retired_<time> until you drop it). "
                     "Restart projectors with this release afterwards.")
     p.add_argument("--batch", type=int, default=5000, help="records per transaction")
+    p.add_argument("--processes", type=int, default=1,
+                   help="processes sharing the log's partitions in the replay (default 1: "
+                        "a running centre keeps its other cores)")
     p.add_argument("--if-needed", action="store_true",
                    help="do nothing when the serving read models are already this version")
     p.set_defaults(run=run_rebuild)
@@ -32,6 +35,9 @@ def register(sub: Any) -> None:
 
 async def run_rebuild(args: argparse.Namespace) -> int:
     cfg = settings()
+    if args.processes < 1:
+        print("saylau: --processes must be at least 1", file=sys.stderr)
+        return 2
     version = read_model_version(cfg.projection_version)
     try:
         await upgrade(cfg.dsn, cfg.ingest_schema)
@@ -48,7 +54,8 @@ async def run_rebuild(args: argparse.Namespace) -> int:
         print(f"rebuilding {cfg.read_schema} (version {serving or 'unrecorded'}) as version "
               f"{version}; the current schema keeps serving", file=sys.stderr)
         done = await rebuild(conn, cfg, version, args.batch, lambda n: bar[0](n),
-                             lambda total: bar.append(Progress("rebuild", total)))
+                             lambda total: bar.append(Progress("rebuild", total)),
+                             args.processes)
     except (RefusedSchema, LookupError) as exc:
         print(f"saylau: {exc}", file=sys.stderr)
         return 2

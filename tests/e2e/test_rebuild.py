@@ -50,7 +50,7 @@ def test_rebuild_under_live_traffic_switches_atomically_and_counts_stay_exact(
     poster.start()
     reader.start()
     try:
-        out = ok(saylau(stack, "rebuild", **NEW_RELEASE))
+        out = ok(saylau(stack, "rebuild", "--processes", "2", **NEW_RELEASE))  # shared log
         assert f"switched {stack.name} to version {read_model_version('2')}" in out
         old_projector = stack.procs["projector"][-1]
         wait_until(lambda: old_projector.poll() is not None, 60)
