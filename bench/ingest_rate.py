@@ -122,7 +122,7 @@ def spy_on(stack: Stack, seconds: float, name: str) -> subprocess.Popen[bytes]:
     """py-spy records the ingest process for ``seconds`` into ``bench/results/<name>``."""
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
                              str(stack.procs["ingest"][0].pid), "-d", str(int(seconds)),
-                             "-r", "100", "--format", "raw", "-o", str(RESULTS / name)],
+                             "-r", "100", "--gil", "--format", "raw", "-o", str(RESULTS / name)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
