@@ -65,11 +65,16 @@ def fold(batch: Batch, config: RuleConfig) -> Rows:
 def _row(d: Decoded, statuses: dict[uuid.UUID, str]) -> tuple[Any, ...]:
     e = d.event
     status = ABOUT_A_REPORT if e.type in TARGETING else statuses.get(e.event_id, UNVERIFIED)
-    received = d.record.get("received_at")
     return (e.event_id, e.type, e.schema_version, e.occurred_at,
-            received and datetime.fromisoformat(received), d.record.get("partner"),
+            received_at(d.record), d.record.get("partner"),
             e.station_id, e.region, e.city, e.election_id, status, d.message.partition,
             d.message.offset, d.message.value.decode())
+
+
+def received_at(record: dict[str, Any]) -> datetime | None:
+    """When ingest accepted the event (stamped on the stored record)."""
+    received = record.get("received_at")
+    return received and datetime.fromisoformat(received)
 
 
 async def write(conn: asyncpg.Connection, rows: Rows, config: RuleConfig) -> list[Change]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -16,7 +17,7 @@ from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import ESCALATED, NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
-from saylau.readmodels.events import shown_records
+from saylau.readmodels.events import received_at, shown_records
 
 triage_actions = table(
     "triage_actions", READ,
@@ -47,8 +48,8 @@ triage_queue = table(
 class TriageRows:
     actions: list[tuple[Any, ...]] = field(default_factory=list)
     """One row per claim, escalation or comment."""
-    queued: list[uuid.UUID] = field(default_factory=list)
-    """New reports that may wait for triage (those still unverified once stored)."""
+    queued: list[tuple[uuid.UUID, datetime | None]] = field(default_factory=list)
+    """New reports still unverified at the batch's end, with when they were received."""
     judged: list[uuid.UUID] = field(default_factory=list)
     """Reports verified, rejected or retracted: out of the queue."""
     escalated: list[uuid.UUID] = field(default_factory=list)
@@ -62,7 +63,9 @@ def fold(batch: Batch, config: RuleConfig) -> TriageRows:
                   partner, e.payload.get("operator"), e.payload.get("note",
                                                                     e.payload.get("reason")))
                  for e, partner in batch.actions],
-        queued=[d.event.event_id for d in batch.applied if d.event.type not in NOT_REPORTS],
+        queued=[(d.event.event_id, received_at(d.record))
+                for d in batch.applied if d.event.type not in NOT_REPORTS
+                and batch.statuses.get(d.event.event_id, UNVERIFIED) == UNVERIFIED],
         judged=list(batch.statuses),
         escalated=[uuid.UUID(str(e.payload["event_id"])) for e, _ in batch.actions
                    if e.type == ESCALATED])
@@ -70,12 +73,15 @@ def fold(batch: Batch, config: RuleConfig) -> TriageRows:
 
 QUEUE_NEW = """
 INSERT INTO triage_queue (event_id, queue_rank, received_at)
-SELECT e.event_id, CASE WHEN EXISTS (SELECT 1 FROM triage_actions a WHERE a.kind = $4
-                                     AND a.report_id = e.event_id) THEN $5::smallint ELSE $6::smallint END,
-       e.received_at
-FROM events e WHERE e.event_id = ANY($1::uuid[]) AND e.status = $2 AND e.type <> ALL($3::text[])
+SELECT q.id, CASE WHEN EXISTS (SELECT 1 FROM triage_actions a WHERE a.kind = $3
+                               AND a.report_id = q.id) THEN $4::smallint ELSE $5::smallint END,
+       q.received_at
+FROM unnest($1::uuid[], $2::timestamptz[]) AS q(id, received_at)
 ON CONFLICT (event_id) DO NOTHING
 """
+"""New reports join the queue, urgent when an escalation arrived before them (the batch's
+own actions are written first); their status and arrival come from the batch, not from a
+re-read of ``events``."""
 
 
 async def write(conn: asyncpg.Connection, rows: TriageRows, config: RuleConfig) -> list[Change]:
@@ -85,8 +91,8 @@ async def write(conn: asyncpg.Connection, rows: TriageRows, config: RuleConfig) 
         await conn.copy_records_to_table("triage_actions", records=rows.actions, columns=(
             "action_id", "report_id", "kind", "occurred_at", "partner", "operator", "note"))
     if rows.queued:
-        await conn.execute(QUEUE_NEW, rows.queued, UNVERIFIED, list(NOT_REPORTS), ESCALATION,
-                           URGENT, WAITING)
+        ids, received = zip(*rows.queued, strict=True)
+        await conn.execute(QUEUE_NEW, ids, received, ESCALATION, URGENT, WAITING)
     if rows.escalated:
         await conn.execute("UPDATE triage_queue SET queue_rank = $2::smallint "
                            "WHERE event_id = ANY($1::uuid[])", rows.escalated, URGENT)

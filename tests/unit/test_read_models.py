@@ -22,11 +22,13 @@ from saylau.readmodels.region_moves import RegionMoves
 from tests.unit.builders import event
 
 CONFIG = RuleConfig()
+RECEIVED = "2021-01-10T05:06:00+00:00"
 ALMATY = {"region": "Almaty", "city": "Almaty"}
 
 
 def applied(*events: Envelope) -> list[Decoded]:
-    return [Decoded(Message(0, i, b"{}"), {"partner": "p"}, e) for i, e in enumerate(events)]
+    return [Decoded(Message(0, i, b"{}"), {"partner": "p", "received_at": RECEIVED}, e)
+            for i, e in enumerate(events)]
 
 
 def test_reports_are_counted_per_utc_minute_and_triage_events_are_not() -> None:
@@ -67,10 +69,21 @@ def test_the_triage_queue_takes_new_reports_drops_judged_ones_and_raises_escalat
                    {"event_id": str(report.event_id), "reason": "violence"})
     rows = triage.fold(Batch(applied=applied(report, verdict, urgent),
                              statuses={earlier: "verified"}, actions=[(urgent, "p")]), CONFIG)
-    assert rows.queued == [report.event_id]
+    assert rows.queued == [(report.event_id, datetime.fromisoformat(RECEIVED))]
     assert rows.judged == [earlier]
     assert rows.escalated == [report.event_id]
     assert [a[1:3] for a in rows.actions] == [(str(report.event_id), "escalated")]
+
+
+def test_a_report_judged_in_its_own_batch_never_joins_the_triage_queue() -> None:
+    report = event("ballot.stuffing_observed", "2021-01-10T11:00:00+06:00", {"ballots": 1})
+    other = event("ballot.stuffing_observed", "2021-01-10T11:01:00+06:00", {"ballots": 2})
+    verdict = event("report.rejected", "2021-01-10T11:05:00+06:00",
+                    {"event_id": str(report.event_id), "reason": "duplicate"})
+    rows = triage.fold(Batch(applied=applied(report, other, verdict),
+                             statuses={report.event_id: "rejected"}), CONFIG)
+    assert [event_id for event_id, _ in rows.queued] == [other.event_id]
+    assert rows.judged == [report.event_id]
 
 
 def test_a_breach_shows_its_first_20_event_ids_and_how_many_it_cites() -> None:
