@@ -204,21 +204,21 @@ async def run_replay(args: argparse.Namespace) -> int:
             processes = (processes_for(args.processes, log.total, len(log.extents),
                                        os.cpu_count()) if isinstance(log, KafkaLog) else 1)
             jobs = args.jobs or (1 if processes > 1 else 3)
+            progress = Progress(f"replay {log.topic} -> {schema}"
+                                + (f" ({processes} processes)" if processes > 1 else ""),
+                                log.total)
             if processes > 1:
-                print(f"replay {log.topic} -> {schema}: {log.total:,} records in {processes} "
-                      f"processes", file=sys.stderr)
                 stats = await replay_shares(
                     split(log, schema, processes, args.batch, jobs, args.until,
-                          args.order, args.seed), log.position)
+                          args.order, args.seed), log.position, progress)
             else:
                 conns += [await asyncpg.connect(cfg.dsn, command_timeout=None)
                           for _ in range(jobs - 1)]
                 for c in conns:
                     await bulk_session(c)
-                progress = Progress(f"replay {log.topic} -> {schema}", log.total)
                 stats = await replay(conn, log, replay_projection(schema, log.topic, cfg),
                                      args.batch, args.until, progress, more=conns[1:])
-                progress.close()
+            progress.close()
             started = time.perf_counter()
             await build_indexes(conn, schema)
             indexing = time.perf_counter() - started

@@ -76,11 +76,10 @@ async def rebuild(conn: asyncpg.Connection, cfg: Settings, version: str, batch: 
                        target, live, version, BUILDING)
     async with KafkaLog(cfg.kafka_bootstrap, cfg.events_topic) as log:
         total(log.total)
-        if processes > 1:  # no progress from the other processes: the bar shows the end
+        if processes > 1:
             stats = await replay_shares(split(log, target, min(processes, len(log.extents)),
                                               batch, 1, None, "round-robin", None),
-                                        log.position)
-            on_progress(stats.read)
+                                        log.position, on_progress)
         else:
             stats = await replay(conn, log, replay_projection(target, log.topic, cfg), batch,
                                  on_progress=on_progress)

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -31,6 +33,7 @@ from saylau.audit.replay import (
 from saylau.collector import quiet_collector
 from saylau.settings import settings
 
+T, R = TypeVar("T"), TypeVar("R")
 AUTO_MIN_RECORDS = 50_000
 """``--processes auto`` spreads a replay only from this many records (a process takes about a
 second to start, about what one process replays of a smaller log in that time)."""
@@ -79,13 +82,19 @@ def split(log: KafkaLog, schema: str, processes: int, batch: int, jobs: int,
     return shares
 
 
-async def replay_shares(shares: list[Share], position: dict[int, int]) -> ReplayStats:
+PROGRESS_EVERY = 0.5
+"""Seconds between two reports of the records the processes have read."""
+_read: Any = None
+"""In a share's process: the counter of records read that every share adds to."""
+
+
+async def replay_shares(shares: list[Share], position: dict[int, int],
+                        on_progress: Callable[[int], None] = lambda n: None) -> ReplayStats:
     """Every share in its own process (spawned: nothing of this process is inherited); the
-    merged statistics, the position recorded in the schema."""
+    merged statistics, the position recorded in the schema. ``on_progress`` hears of the
+    records the processes read, together, about twice a second."""
     started = time.perf_counter()
-    loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = await asyncio.gather(*(loop.run_in_executor(pool, run_share, s) for s in shares))
+    done = await in_processes(run_share, shares, on_progress)
     stats = ReplayStats(shares[0].schema, position=position)
     for part in done:
         for name in ("read", "applied", "duplicates", "dead", "after_until"):
@@ -98,6 +107,38 @@ async def replay_shares(shares: list[Share], position: dict[int, int]) -> Replay
         await conn.close()
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+async def in_processes(run: Callable[[T], R], items: list[T],
+                       on_progress: Callable[[int], None]) -> list[R]:
+    """``run(item)`` for every item, each in a spawned process, in order; what the processes
+    count with ``count_read`` reaches ``on_progress`` while they run."""
+    context = multiprocessing.get_context("spawn")
+    read = context.Value("q", 0)
+    loop, told = asyncio.get_running_loop(), 0
+    with ProcessPoolExecutor(len(items), mp_context=context, initializer=_share_counter,
+                             initargs=(read,)) as pool:
+        work = asyncio.gather(*(loop.run_in_executor(pool, run, item) for item in items))
+        while True:
+            finished, _ = await asyncio.wait([work], timeout=PROGRESS_EVERY)
+            now = read.value
+            if now > told:
+                on_progress(now - told)
+                told = now
+            if finished:
+                return await work
+
+
+def _share_counter(read: Any) -> None:
+    global _read
+    _read = read
+
+
+def count_read(n: int) -> None:
+    """In a share's process: ``n`` more records read (for the parent's progress)."""
+    if _read is not None:
+        with _read.get_lock():
+            _read.value += n
 
 
 def run_share(share: Share) -> dict[str, int]:
@@ -116,7 +157,8 @@ async def _replay_share(share: Share) -> ReplayStats:
         async with KafkaLog(cfg.kafka_bootstrap, share.topic, share.order, share.seed,
                             start=share.start, stop=share.stop) as log:
             return await replay(conns[0], log, replay_projection(share.schema, log.topic, cfg),
-                                share.batch, share.until, more=conns[1:])
+                                share.batch, share.until, on_progress=count_read,
+                                more=conns[1:])
     finally:
         for c in conns:
             await c.close()

@@ -39,3 +39,26 @@ def test_shares_hold_every_partition_once_up_to_one_position() -> None:
             else:
                 assert s.stop[p] == 0 and p not in s.start
         assert (s.topic, s.schema, s.batch, s.jobs) == ("events", "replay_x", 500, 1)
+
+
+def read_slowly(records: int) -> int:
+    """A share's stand-in (spawned, so importable by name): reads ``records`` in steps."""
+    import time
+
+    from saylau.audit.shares import count_read
+    for _ in range(records // 10):
+        count_read(10)
+        time.sleep(0.06)
+    return records
+
+
+def test_processes_report_what_they_read_while_they_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from saylau.audit import shares
+    monkeypatch.setattr(shares, "PROGRESS_EVERY", 0.1)
+    reports: list[int] = []
+    results = asyncio.run(shares.in_processes(read_slowly, [100, 30], reports.append))
+    assert results == [100, 30]
+    assert sum(reports) == 130
+    assert len(reports) > 2  # heard during the run, not only once at its end
