@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the same set-up as `make up`, then the ingest rates (bench/ingest_rate.py: wrk
 # single POSTs, batch POSTs, raw produce / PostgreSQL insert ceilings), the pipeline
-# benchmark (bench/pipeline.py) and the read benchmark (bench/reads.py).
+# benchmark (bench/pipeline.py), PostgreSQL's floor (bench/sql_floor.py) and the read
+# benchmark (bench/reads.py).
 # Results go to bench/results/ (JSON + SVG). Not part of the test suite; CI never runs it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,5 +15,9 @@ fi
 .venv/bin/python -m bench.ingest_stages   # CPU per event of each Python stage of ingest
 .venv/bin/python -m bench.ingest_rate ${BENCH_PROFILE:+--profile}
 .venv/bin/python -m bench.pipeline "$@"
+# PostgreSQL alone under a replay and under one live worker: the statements they send, again,
+# with no Python projection between them (what targets 3 and 4 of the speed issue run into)
+.venv/bin/python -m bench.sql_floor --events 200000 --connections 2
+.venv/bin/python -m bench.sql_floor --live --events 50000 --batch 2000 --connections 1
 # the read benchmark (issue 18): wrk drives 50 readers per endpoint; sizes in BENCH_READ_SIZES
 .venv/bin/python -m bench.reads
