@@ -97,11 +97,12 @@ def chunks(records: list[tuple[int, bytes, bytes]], batch: int) -> list[list[Mes
             if turn < len(cs) for c in [cs[turn]]]
 
 
-async def prepare(conn: asyncpg.Connection, cfg: Settings, schema: str, live: bool) -> None:
-    """A replay's schema and session (indexes deferred, bulk settings), or, ``live``, a
+async def prepare(admin: asyncpg.Connection, cfg: Settings, schema: str, live: bool,
+                  sessions: list[asyncpg.Connection]) -> None:
+    """A replay's schema and ``sessions`` (indexes deferred, bulk settings), or, ``live``, a
     live projector's (every index, the server's own settings)."""
-    await prepare_schema(conn, schema, cfg, force=True, defer_indexes=not live)
-    if not live:
+    await prepare_schema(admin, schema, cfg, force=True, defer_indexes=not live)
+    for conn in sessions if not live else []:
         await bulk_session(conn)
 
 
@@ -113,13 +114,14 @@ async def capture(cfg: Settings, schema: str, topic: str, work: list[list[Messag
                   else replay_projection(schema, topic, cfg))
     done: list[tuple[int, list[Call]]] = []
     try:
-        await prepare(conn, cfg, schema, live)
+        await prepare(conn, cfg, schema, live, [conn])
         for chunk in work:
             conn.calls = calls = []
             await projection.apply(conn, chunk, projection.decode(chunk))
             done.append((chunk[0].partition, calls))
         conn.calls = None
-    finally:
+    finally:  # the floor pass creates it afresh
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await conn.close()
     return done
 
@@ -162,12 +164,10 @@ async def floor(cfg: Settings, schema: str, recorded: list[tuple[int, list[Call]
     admin = await asyncpg.connect(cfg.dsn, command_timeout=None)
     conns = [await asyncpg.connect(cfg.dsn, command_timeout=None) for _ in range(connections)]
     try:
-        await prepare_schema(admin, schema, cfg, force=True, defer_indexes=not live)
+        await prepare(admin, cfg, schema, live, conns)
         if unlogged:  # PostgreSQL's bulk-loading advice: no WAL while loading, logged after
             for name in await tables(admin, schema):
                 await admin.execute(f"ALTER TABLE {name} SET UNLOGGED")
-        for conn in conns if not live else ():
-            await bulk_session(conn)
         queues: list[list[list[Call]]] = [[] for _ in conns]
         for partition, calls in recorded:
             queues[partition % connections].append(calls)
