@@ -13,4 +13,4 @@ RUN pip install --no-cache-dir -e . -c constraints.txt && useradd --system --hom
     && chown -R saylau /app/var
 USER saylau
 EXPOSE 8080 8081
-CMD ["uvicorn", "services.api.app:app", "--host", "0.0.0.0", "--port", "8081", "--http", "saylau.web_transport:OneWritePerResponse"]
+CMD ["uvicorn", "services.api.app:app", "--host", "0.0.0.0", "--port", "8081", "--http", "saylau.web.transport:OneWritePerResponse"]

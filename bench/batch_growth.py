@@ -28,12 +28,11 @@ from typing import Any
 import asyncpg
 
 from bench import events
-from saylau.bootstrap import build_projection
-from saylau.db import migrate
-from saylau.decode import Message
+from saylau.log.decode import Message
 from saylau.readmodels.changefeed import ChangeFeed
-from saylau.readmodels.transaction import Projection
+from saylau.readmodels.transaction import Projection, build_projection
 from saylau.settings import Settings
+from saylau.store.db import migrate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "batch_growth.json"
 SHAPE = [10] * 10 + [200] * 5

@@ -15,9 +15,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from saylau.db import migrate
-from saylau.kafka import make_producer
+from saylau.log.kafka import make_producer
 from saylau.settings import Settings
+from saylau.store.db import migrate
 
 BATCH = 1000
 

@@ -28,13 +28,13 @@ import asyncpg
 from bench import events
 from saylau.audit.replay import bulk_session, deferred_indexes
 from saylau.catalogue import catalogue
-from saylau.db import migrate
-from saylau.decode import Message, compiled
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
+from saylau.log.decode import Message, compiled
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
+from saylau.store.db import migrate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cpu_split.json"
 MODES = ("live", "replay", "replay-bulk")

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from saylau.catalogue import catalogue
-from saylau.chain import ChainHead
 from saylau.envelope import Envelope, canonical, content_hash, partition_key
-from saylau.kafka import partition_for
+from saylau.log.chain import ChainHead
+from saylau.log.kafka import partition_for
 
 STATIONS = 10_000
 CITIES = [(f"Region-{r}", f"City-{r}-{c}") for r in range(17) for c in range(12)]

@@ -30,9 +30,9 @@ from typing import Any
 import asyncpg
 
 from bench import ceilings, events, phases
-from bench.pipeline import drop, peak_rss_mib
-from saylau.migrations import upgrade
+from bench.stacks import drop, peak_rss_mib
 from saylau.settings import Settings
+from saylau.store.migrations import upgrade
 from tests.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,11 +19,11 @@ import orjson
 
 from bench import events
 from saylau.catalogue import catalogue
-from saylau.chain import ChainHead
-from saylau.decode import compiled
 from saylau.envelope import Envelope, content_hash
 from saylau.intake.outcome import Outcome
 from saylau.intake.validation import validate_item
+from saylau.log.chain import ChainHead
+from saylau.log.decode import compiled
 from saylau.privacy.records import dedup_fingerprint, seal_record
 from saylau.privacy.sealing import Keyring
 

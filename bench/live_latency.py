@@ -37,10 +37,9 @@ from typing import Any
 import httpx
 import orjson
 
+from bench.stacks import BENCH_ENV
 from tests.factories import access_denied, detention, stuffing
 from tests.stack import Stack
-
-BENCH_ENV = {"RATE_LIMIT_PER_SECOND": "0"}  # measure the pipeline, not the partner limit
 
 RESULTS = ROOT / "bench" / "results" / "live_latency.json"
 EVENT_CHANGE = re.compile(rb'"kind":"event",[^\n]{0,400}?"event_id":"([0-9a-f-]{36})"')

@@ -19,13 +19,11 @@ from typing import Any
 import asyncpg
 import orjson
 import uvloop
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import ceilings, events, phases, projector_rate, replay, report
+from bench.stacks import BENCH_ENV, drop, rss_of
 from saylau.settings import Settings
 from tests.stack import Stack
-
-BENCH_ENV = {"RATE_LIMIT_PER_SECOND": "0"}  # measure the pipeline, not the partner limit
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "12"))
@@ -42,21 +40,6 @@ PER_POST = int(os.environ.get("BENCH_PER_POST", "1"))
 
 def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM: the most resident memory the process has had."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def rss_of(stack: Stack, prefix: str = "") -> dict[str, float]:
-    return {f"{prefix}{service}-{i}": peak_rss_mib(p.pid)
-            for service, procs in stack.procs.items() for i, p in enumerate(procs)
-            if p.poll() is None}
 
 
 async def measure_ceilings(settings: Settings, run: str,
@@ -176,17 +159,6 @@ async def drain(conn: asyncpg.Connection, settings: Settings, workers: int,
     finally:
         stack.stop()
         await drop(conn, settings, stack.name, [f"{stack.name}.events", f"{stack.name}.dlq"])
-
-
-async def drop(conn: asyncpg.Connection, settings: Settings, schema: str,
-               topics: list[str]) -> None:
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([t for t in topics if t in set(await admin.list_topics())])
-    finally:
-        await admin.close()
 
 
 async def main() -> dict[str, Any]:

@@ -16,13 +16,13 @@ import asyncpg
 
 from bench import events
 from saylau.catalogue import catalogue
-from saylau.db import migrate
-from saylau.decode import Message
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
+from saylau.log.decode import Message
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
+from saylau.store.db import migrate
 
 
 async def run(n: int, batch: int) -> None:

@@ -27,7 +27,7 @@ import asyncpg
 
 from bench import ceilings, events
 from bench.phases import visible
-from bench.pipeline import BENCH_ENV, drop
+from bench.stacks import BENCH_ENV, drop
 from saylau.settings import Settings
 from tests.stack import Stack
 

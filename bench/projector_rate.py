@@ -80,7 +80,7 @@ async def run(n: int, partitions: int) -> dict[str, Any]:
 
     from bench import ceilings, events
     from bench.phases import wait_visible
-    from bench.pipeline import BENCH_ENV, drop, rss_of
+    from bench.stacks import BENCH_ENV, drop, rss_of
     from saylau.settings import Settings
     from tests.stack import Stack
 

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.events import VOTING_DAY, events, log_records
 from bench.replay_rate import valid
-from saylau.kafka import ensure_topics
+from saylau.log.kafka import ensure_topics
 from saylau.settings import Settings
 from tests.stack import Stack, wait_until
 

@@ -17,12 +17,12 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from saylau.catalogue import catalogue
-from saylau.db import migrate
-from saylau.decode import Message
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
+from saylau.log.decode import Message
 from saylau.readmodels.transaction import Projection
 from saylau.settings import Settings
+from saylau.store.db import migrate
 
 BATCH = 5000
 CAP_SECONDS = 20.0
@@ -30,7 +30,7 @@ CAP_SECONDS = 20.0
 
 async def rate(settings: Settings, topic: str, schema: str, expected: int) -> dict[str, Any]:
     """Events/s of rebuilding ``schema`` from ``topic``: the audit tool's if there is one."""
-    if importlib.util.find_spec("saylau.audit.cli") is not None:
+    if importlib.util.find_spec("saylau.cli.audit") is not None:
         return await audit_tool(topic, schema)
     return await direct(settings, topic, schema, expected)
 

@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.events import events, log_records
-from saylau.kafka import ensure_topics
+from saylau.log.kafka import ensure_topics
 from saylau.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -44,9 +44,9 @@ import asyncpg
 
 from bench import events
 from saylau.audit.replay import build_indexes, bulk_session, prepare_schema, replay_projection
-from saylau.bootstrap import build_projection
-from saylau.decode import Message
+from saylau.log.decode import Message
 from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.transaction import build_projection
 from saylau.settings import Settings
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"

@@ -5,28 +5,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import anyio
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from saylau.auth import KeyRing, parse_env_keys
-from saylau.catalogue import Catalogue, catalogue
-from saylau.db import connect_pool, migrate
-from saylau.domain.calendar import Calendars
-from saylau.domain.rules import RuleConfig
+from saylau.catalogue import catalogue
 from saylau.evidence import EvidenceStorage, evidence_storage
 from saylau.intake.ingest_tables import claim_log
 from saylau.intake.log import ChainedLog
 from saylau.intake.service import Intake
-from saylau.kafka import ensure_topics, log_facts, make_producer
-from saylau.logidentity import LogMismatch
-from saylau.migrations import check, upgrade
+from saylau.log.identity import LogMismatch
+from saylau.log.kafka import ensure_topics, log_facts, make_producer
 from saylau.privacy.store import PostgresKeyStore, key_store
 from saylau.readmodels.changefeed import ChangeFeed
-from saylau.readmodels.transaction import Projection
+from saylau.readmodels.transaction import Projection, build_projection
 from saylau.settings import Settings
+from saylau.store.db import connect_pool, migrate
+from saylau.store.migrations import check, upgrade
+from saylau.web.keys import KeyRing, parse_env_keys
 
 log = logging.getLogger("saylau.bootstrap")
 
@@ -134,25 +131,3 @@ async def build_intake(cfg: Settings, producer: AIOKafkaProducer, pool: asyncpg.
         raise
     partitions = len(await producer.partitions_for(cfg.events_topic))
     return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue(), keys)
-
-
-def rule_config(cfg: Settings) -> RuleConfig:
-    """The alert thresholds from the settings (the same for live and replay)."""
-    return RuleConfig(surge_threshold=cfg.surge_threshold,
-                      surge_window_minutes=cfg.surge_window_minutes,
-                      kettling_max_hours=cfg.kettling_max_hours,
-                      turnout_jump_share=cfg.turnout_jump_share,
-                      turnout_jump_voters=cfg.turnout_jump_voters,
-                      corroboration_window_minutes=cfg.corroboration_window_minutes)
-
-
-def event_catalogue(cfg: Settings) -> Catalogue:
-    """The catalogue in use (EVENT_SCHEMA_DIR pins another release's schemas)."""
-    return Catalogue(Path(cfg.event_schema_dir)) if cfg.event_schema_dir else catalogue()
-
-
-def build_projection(cfg: Settings, schema: str, topic: str,
-                     feed: ChangeFeed | None) -> Projection:
-    """A Projection into ``schema`` of ``topic``; live passes a notifying feed, replay none."""
-    return Projection(schema, topic, event_catalogue(cfg), Calendars.load(), rule_config(cfg),
-                      feed)

@@ -13,8 +13,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from saylau.privacy.fields import Path as FieldPath
-from saylau.privacy.fields import accepting_sealed, personal_paths
+from saylau.domain.fields import Path as FieldPath
+from saylau.domain.fields import accepting_sealed, personal_paths
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "events"
 

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     """Services upgrade the ingest schema at start; false: they only check it (run
     ``saylau migrate`` first) and refuse to start on a schema that needs it."""
     projection_version: str = ""
-    """Overrides ``saylau.readsets.PROJECTION_VERSION`` (a release bumps the constant)."""
+    """Overrides ``saylau.store.readsets.PROJECTION_VERSION`` (a release bumps the constant)."""
     saylau_api_keys: str = ""
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8080

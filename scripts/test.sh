@@ -9,4 +9,8 @@ if [ ! -x /usr/bin/chromium ]; then
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 fi
 trap stop_infra EXIT
+log "checking the import layers (import-linter contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
+log "building the documentation strictly (mkdocs.yml)"
+.venv/bin/mkdocs build --strict --quiet -d var/site
 .venv/bin/python -m pytest "$@"

@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/setup.sh"
 
-[ -s var/demo-key ] || .venv/bin/python -c 'from saylau.auth import new_key; print(new_key())' > var/demo-key
+[ -s var/demo-key ] || .venv/bin/python -c 'from saylau.web.keys import new_key; print(new_key())' > var/demo-key
 DEMO_KEY=$(cat var/demo-key)
 export SAYLAU_API_KEYS="${SAYLAU_API_KEYS:+$SAYLAU_API_KEYS,}demo:$DEMO_KEY"
 export INGEST_PORT=${INGEST_PORT:-8080} API_PORT=${API_PORT:-8081}
@@ -29,9 +29,9 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log --loop uvloop --http saylau.web_transport:OneWritePerResponse
+start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log --loop uvloop --http saylau.web.transport:OneWritePerResponse
 start projector .venv/bin/python -m services.projector.app
-start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log --http saylau.web_transport:OneWritePerResponse --workers "${API_WORKERS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
+start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log --http saylau.web.transport:OneWritePerResponse --workers "${API_WORKERS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
 start webhooks .venv/bin/python -m services.webhooks.app
 
 wait_ready() {

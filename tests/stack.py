@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_KAFKA = str(Settings.model_fields["kafka_bootstrap"].default)
 DEFAULT_DATABASE = str(Settings.model_fields["database_url"].default)
 LOGS = ROOT / "var" / "log" / "tests"
-HTTP = "saylau.web_transport:OneWritePerResponse"
+HTTP = "saylau.web.transport:OneWritePerResponse"
 """uvicorn ``--http`` of ingest and api, as ``make up`` starts them (one write per answer)."""
 
 

@@ -1,6 +1,6 @@
 """Chain anchors at the edges: read the log's heads, load the operator key, append a checkpoint.
 
-The signing and the proof are pure (``saylau.checkpoint``); this module does the I/O the
+The signing and the proof are pure (``saylau.log.checkpoint``); this module does the I/O the
 ``saylau checkpoint`` command (and, later, a periodic publisher) needs. What auditors fetch
 needs no table of its own: every checkpoint appended is a ``chain.checkpointed`` row of the
 ``events`` read model (``record->'payload'`` is the signed checkpoint, ``occurred_at`` its
@@ -22,11 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from saylau.audit.logsource import KafkaLog
 from saylau.catalogue import catalogue
-from saylau.chain import ChainHead
-from saylau.checkpoint import EVENT_TYPE, Mark, marks_of, public_key_hex, sign
-from saylau.decode import Message
 from saylau.envelope import Envelope, canonical, content_hash, partition_key
-from saylau.kafka import make_producer, partition_for
+from saylau.log.chain import ChainHead
+from saylau.log.checkpoint import EVENT_TYPE, Mark, marks_of, public_key_hex, sign
+from saylau.log.decode import Message
+from saylau.log.kafka import make_producer, partition_for
 from saylau.settings import Settings
 
 TAIL = 64

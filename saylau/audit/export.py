@@ -22,7 +22,7 @@ from typing import IO, Any, Protocol
 import orjson
 
 from saylau.audit.logsource import HEADER_KEY, Extent, export_line, parse_record
-from saylau.decode import Message
+from saylau.log.decode import Message
 from saylau.privacy.records import Names
 
 CSV_COLUMNS = ("partition", "offset", "event_id", "type", "schema_version", "occurred_at",

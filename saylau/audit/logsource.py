@@ -16,8 +16,8 @@ from typing import IO, Any, Self
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from saylau.decode import Message
 from saylau.envelope import canonical
+from saylau.log.decode import Message, parse_record  # noqa: F401 - re-exported
 
 ORDERS = ("round-robin", "partition", "shuffle")
 """How chunks of different partitions interleave; the read models must not depend on it."""
@@ -208,12 +208,3 @@ def _object(line: bytes, number: int) -> dict[str, Any]:
                                             <= parsed.keys()):
         raise ValueError(f"line {number}: expected an object with partition, offset, record")
     return parsed
-
-
-def parse_record(value: bytes) -> dict[str, Any] | None:
-    """The JSON object a log record holds, or None when it is not one (poison)."""
-    try:
-        record = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None

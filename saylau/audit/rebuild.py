@@ -26,8 +26,8 @@ from saylau.audit.replay import prepare_schema, replay, replay_projection
 from saylau.audit.shares import replay_shares, split
 from saylau.audit.snapshot import catch_up
 from saylau.readmodels.tracking import stored_positions
-from saylau.readsets import BUILDING, RETIRED, SERVING, adopt
 from saylau.settings import Settings
+from saylau.store.readsets import BUILDING, RETIRED, SERVING, adopt
 
 UNKNOWN = "unknown"
 """The version recorded for read models a release without sets built."""

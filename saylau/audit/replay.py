@@ -19,13 +19,12 @@ from typing import Protocol
 import asyncpg
 import orjson
 
-from saylau.bootstrap import build_projection
-from saylau.db import migrate
-from saylau.ddl import READ, index_ddl, tables_of
-from saylau.decode import Message
+from saylau.log.decode import Message
 from saylau.readmodels import tracking
-from saylau.readmodels.transaction import BatchResult, Projection
+from saylau.readmodels.transaction import BatchResult, Projection, build_projection
 from saylau.settings import Settings
+from saylau.store.db import migrate
+from saylau.store.ddl import READ, index_ddl, tables_of
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 NEVER_REPLACED = ("public", "ingest", "information_schema")

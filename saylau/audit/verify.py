@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from saylau.audit.logsource import Extent, parse_record
-from saylau.chain import ChainVerifier
-from saylau.decode import Message
 from saylau.envelope import content_hash, stored_envelope
+from saylau.log.chain import ChainVerifier
+from saylau.log.decode import Message
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,22 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from saylau.cli import admin, checkpoint, demo, migratelog, privacy, quickcount, rebuild, stations
+from saylau.cli import (
+    admin,
+    audit,
+    checkpoint,
+    demo,
+    migratelog,
+    privacy,
+    quickcount,
+    rebuild,
+    stations,
+)
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
-              quickcount.register, rebuild.register, stations.register, migratelog.register]
+              quickcount.register, rebuild.register, stations.register, migratelog.register,
+              audit.register]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,12 +34,6 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     for register in REGISTRARS:
         register(sub)
-    try:
-        from saylau.audit import cli as audit_cli
-    except ImportError:
-        pass
-    else:
-        audit_cli.register(sub)
     return top
 
 

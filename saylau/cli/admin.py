@@ -7,11 +7,11 @@ from typing import Any
 
 import asyncpg
 
-from saylau.auth import SCOPES, hash_key, new_key
-from saylau.db import migrate
-from saylau.kafka import TopicReplicationError, describe_topic, ensure_topics
-from saylau.migrations import SchemaTooNew, upgrade
+from saylau.log.kafka import TopicReplicationError, describe_topic, ensure_topics
 from saylau.settings import settings
+from saylau.store.db import migrate
+from saylau.store.migrations import SchemaTooNew, upgrade
+from saylau.web.keys import SCOPES, hash_key, new_key
 
 
 def keys_table() -> str:

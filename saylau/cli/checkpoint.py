@@ -17,7 +17,7 @@ from saylau.audit.anchors import (
     signing_key,
     take_checkpoint,
 )
-from saylau.checkpoint import key_id, public_key_hex
+from saylau.log.checkpoint import key_id, public_key_hex
 from saylau.settings import settings
 
 

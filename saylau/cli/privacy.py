@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-from saylau.auth import KeyRing, Principal
 from saylau.bootstrap import Needs, bootstrap
 from saylau.intake.outcome import Unavailable
 from saylau.privacy.erasure import ERASED_TYPE, erase
@@ -20,6 +19,7 @@ from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
 from saylau.privacy.store import key_store
 from saylau.readmodels import events as stored_events
 from saylau.settings import settings
+from saylau.web.keys import KeyRing, Principal
 
 DEV_KEY_FILE = "var/master.key"
 

@@ -110,7 +110,7 @@ def registry_before(records: Iterable[Logged], drawn: Logged) -> list[FrameStati
 
 
 async def run_verify(args: argparse.Namespace) -> int:
-    from saylau.audit.cli import fail, open_log
+    from saylau.cli.audit import fail, open_log
     records: list[Logged] = []
     try:
         async with open_log(args) as log:

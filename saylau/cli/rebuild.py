@@ -8,12 +8,12 @@ from typing import Any
 
 import asyncpg
 
-from saylau.audit.cli import Progress
 from saylau.audit.rebuild import rebuild
 from saylau.audit.replay import RefusedSchema
-from saylau.migrations import SchemaTooNew, upgrade
-from saylau.readsets import read_model_version, serving_version
+from saylau.cli.audit import Progress
 from saylau.settings import settings
+from saylau.store.migrations import SchemaTooNew, upgrade
+from saylau.store.readsets import read_model_version, serving_version
 
 
 def register(sub: Any) -> None:

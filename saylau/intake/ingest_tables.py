@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from saylau.intake.outcome import Pending
-from saylau.logidentity import LogMismatch, check_dedup
+from saylau.log.identity import LogMismatch, check_dedup
 
 log = logging.getLogger("saylau.ingest")
 

@@ -13,9 +13,9 @@ import logging
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from saylau.chain import ChainHead
 from saylau.intake.outcome import Outcome, Pending
-from saylau.kafka import partition_for
+from saylau.log.chain import ChainHead
+from saylau.log.kafka import partition_for
 
 log = logging.getLogger("saylau.ingest")
 ACK_TIMEOUT_SECONDS = 10.0

@@ -12,9 +12,6 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from saylau.catalogue import Catalogue, FieldError
-from saylau.checkpoint import EVENT_TYPE as CHECKPOINT_TYPE
-from saylau.db import UNAVAILABLE
-from saylau.decode import compiled
 from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
 from saylau.envelope import partition_key
 from saylau.intake import ingest_tables
@@ -24,7 +21,10 @@ from saylau.intake.log import ACK_TIMEOUT_SECONDS, ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
 from saylau.intake.personal import SealingKeys, fingerprint, seal
 from saylau.intake.validation import validate_item
+from saylau.log.checkpoint import EVENT_TYPE as CHECKPOINT_TYPE
+from saylau.log.decode import compiled
 from saylau.privacy.keys import MasterKeyError
+from saylau.store.db import UNAVAILABLE
 
 log = logging.getLogger("saylau.ingest")
 ACCEPTED = Counter("saylau_events_accepted_total", "Events acknowledged by the broker")

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from saylau.catalogue import Catalogue, catalogue
-from saylau.privacy.fields import replace_at, strings_at
+from saylau.domain.fields import replace_at, strings_at
 
 PREFIX = "enc:v1:"
 REDACTED = "[redacted]"

@@ -1,6 +1,6 @@
 """Data keys in PostgreSQL, wrapped by the master key; erased by deleting the wrapped key.
 
-The table (``saylau.db.personal_data_keys``, on the one MetaData) lives in the ingest
+The table (``saylau.store.db.personal_data_keys``, on the one MetaData) lives in the ingest
 schema: it is not a read model and is never replayed.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ import asyncpg
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from saylau.db import personal_data_keys
 from saylau.privacy.keys import KeyWrapper, LocalMasterKey, MasterKeyError, load_master_key
 from saylau.privacy.sealing import DataKey, Keyring, blind_index
 from saylau.settings import Settings
+from saylau.store.db import personal_data_keys
 
 INDEX_KEY_ID = "index:v1"
 """The row holding the blind-index key, wrapped like a data key so rotation keeps it."""

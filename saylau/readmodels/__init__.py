@@ -1,11 +1,12 @@
 """The read models, one module each, and the registry that lists them.
 
-``READ_MODELS`` is in write order: the batch transaction folds and writes each in turn (the
-stored events first, since later models read statuses from them; surges after detentions and
-breaches; turnout after the registry; the quick count after turnout, whose standing
-counts it reads; the roll-ups after everything they sum, before the change feed). ``saylau
-compare`` checks the tables of the audited ones; ``migrate`` creates all of them. Adding a read model: a module defining ``READ_MODEL``
-(see ``saylau.readmodels.base.ReadModel``), listed here, and its route.
+``READ_MODELS`` is in write order: the batch transaction folds and writes each in turn. A
+read model whose write reads another's rows in the same transaction declares it (``after``:
+the quick count reads turnout's standing counts, surges read detentions), and
+``in_write_order`` refuses, at import, a registry that lists it too early. ``saylau compare``
+checks the tables of the audited ones; ``migrate`` creates all of them. Adding a read model:
+a module defining ``READ_MODEL`` (see ``saylau.readmodels.base.ReadModel``), listed here, and
+its route.
 """
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ from saylau.readmodels import (
     triage,
     turnout,
 )
-from saylau.readmodels.base import ReadModel
+from saylau.readmodels.base import ReadModel, in_write_order
 
-READ_MODELS: tuple[ReadModel, ...] = (
+READ_MODELS: tuple[ReadModel, ...] = in_write_order(
     events.READ_MODEL, evidence.READ_MODEL, stations.READ_MODEL, detentions.READ_MODEL,
     as_of.READ_MODEL, breaches.READ_MODEL, surges.READ_MODEL, registry.READ_MODEL,
     triage.READ_MODEL, incidents.READ_MODEL,

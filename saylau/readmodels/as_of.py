@@ -18,12 +18,12 @@ import asyncpg
 from sqlalchemy import Column, DateTime, Index, Integer, PrimaryKeyConstraint, Text
 from sqlalchemy.dialects.postgresql import UUID
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import DETENTION_REPORTED, DETENTION_TYPES
 from saylau.readmodels.base import Batch, Change, Counted, ReadModel, columns
 from saylau.readmodels.detentions import City, city_of
 from saylau.readmodels.timeline import minute_of
+from saylau.store.ddl import READ, table
 
 detention_minutes = table(
     "detention_minutes", READ,

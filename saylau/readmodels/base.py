@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Table
 
-from saylau.decode import Decoded
 from saylau.domain.breach import Breach, RuleConfig
 from saylau.envelope import Envelope
+from saylau.log.decode import Decoded
 
 Change = dict[str, Any]
 """A change-feed entry: ``{"kind", "region", "station_id", "data"}``."""
@@ -73,6 +73,8 @@ class ReadModel:
     ``audited``: whether ``saylau compare`` checks its tables (a projection of the log) or not
     (delivery bookkeeping: offsets, dead letters, the change feed). A read model made of
     queries over other read models has no tables and the default fold and write.
+    ``after``: the read models whose rows ``write`` reads in the same transaction, so the
+    registry must write them first (``in_write_order`` checks it).
     """
 
     name: str
@@ -80,6 +82,24 @@ class ReadModel:
     fold: Fold = _no_rows
     write: Write = _nothing
     audited: bool = True
+    after: tuple[str, ...] = ()
+
+
+class RegistryOrderError(ValueError):
+    """The registry writes a read model before one whose rows it reads."""
+
+
+def in_write_order(*models: ReadModel) -> tuple[ReadModel, ...]:
+    """``models`` as given, once every ``after`` a model declares is written before it."""
+    position = {m.name: i for i, m in enumerate(models)}
+    for i, model in enumerate(models):
+        for name in model.after:
+            if name not in position:
+                raise RegistryOrderError(f"{model.name} reads {name}, which is not registered")
+            if position[name] >= i:
+                raise RegistryOrderError(f"{model.name} reads {name}'s rows in the same "
+                                         f"transaction: list {name} before {model.name}")
+    return models
 
 
 def columns(rows: list[tuple[Any, ...]], width: int = 0) -> list[list[Any]]:

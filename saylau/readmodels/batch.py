@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 from saylau.catalogue import Catalogue
-from saylau.decode import Decoded
 from saylau.domain.calendar import Calendars
 from saylau.domain.checklists import ChecklistBook
 from saylau.domain.rules import RULES, RuleConfig, breaches
@@ -28,6 +27,7 @@ from saylau.domain.vocabulary import (
     WITHDRAWN_STATUSES,
 )
 from saylau.envelope import Envelope
+from saylau.log.decode import Decoded
 from saylau.readmodels.base import Batch, Change, Counted
 
 Targets = dict[uuid.UUID, tuple[Envelope, str]]

@@ -12,11 +12,11 @@ import orjson
 from sqlalchemy import Column, DateTime, Index, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from saylau import paging
-from saylau.ddl import READ, table
 from saylau.domain.breach import Breach, RuleConfig, withdrawn_by
 from saylau.domain.vocabulary import BREACH_OPEN, BREACH_WITHDRAWN, WITHDRAWN_STATUSES
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
+from saylau.store import paging
+from saylau.store.ddl import READ, table
 
 breaches = table(
     "breaches", READ,
@@ -53,7 +53,8 @@ async def write(conn: asyncpg.Connection, rows: Rows, config: RuleConfig) -> lis
     return await upsert_breaches(conn, found) + await withdraw_breaches(conn, withdrawn)
 
 
-READ_MODEL = ReadModel("breaches", (breaches,), fold, write)
+READ_MODEL = ReadModel("breaches", (breaches,), fold, write,
+                       after=("events",))
 
 
 def _json(value: Any) -> str:

@@ -14,8 +14,8 @@ import orjson
 from sqlalchemy import BigInteger, Column, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from saylau.ddl import READ, table
 from saylau.readmodels.base import Change, ReadModel
+from saylau.store.ddl import READ, table
 
 CHANNEL = "saylau_changes"
 

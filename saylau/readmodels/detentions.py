@@ -9,7 +9,6 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Column, DateTime, Integer, PrimaryKeyConstraint, Text
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig, surge_bucket_start
 from saylau.domain.vocabulary import (
     DETENTION_REPORTED,
@@ -21,6 +20,7 @@ from saylau.domain.vocabulary import (
 from saylau.envelope import Envelope
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
 from saylau.readmodels.region_moves import gathered
+from saylau.store.ddl import READ, table
 
 UPGRADE = "ALTER TABLE detention_buckets ADD COLUMN IF NOT EXISTS reported int NOT NULL DEFAULT 0"
 """For schemas created by a release before ``reported`` (idempotent)."""

@@ -10,9 +10,6 @@ import orjson
 from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from saylau import paging
-from saylau.ddl import READ, table
-from saylau.decode import Decoded
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import (
     ABOUT_A_REPORT,
@@ -22,8 +19,11 @@ from saylau.domain.vocabulary import (
     UNSPECIFIED_CITY,
     UNVERIFIED,
 )
+from saylau.log.decode import Decoded
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
+from saylau.store import paging
+from saylau.store.ddl import READ, table
 
 events = table(
     "events", READ,

@@ -13,11 +13,11 @@ import asyncpg
 from sqlalchemy import Column, Integer, Text
 from sqlalchemy.dialects.postgresql import UUID
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import EVIDENCE_ATTACHED
 from saylau.envelope import Envelope
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
+from saylau.store.ddl import READ, table
 
 event_evidence = table(
     "event_evidence", READ,

@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 from sqlalchemy import ARRAY, Column, DateTime, Integer, PrimaryKeyConstraint, Text
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.corroboration import incident_bucket, incident_location
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
+from saylau.store.ddl import READ, table
 
 incident_groups = table(
     "incident_groups", READ,

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from saylau.decode import Message
 from saylau.domain.rules import RuleConfig
+from saylau.log.decode import Message
 from saylau.readmodels import READ_MODELS, breaches, events, tracking
 from saylau.readmodels.base import Batch, Change
 from saylau.readmodels.batch import event_change

@@ -27,7 +27,6 @@ import orjson
 from sqlalchemy import Column, DateTime, Float, Integer, PrimaryKeyConstraint, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import BREACH_NAMESPACE, Breach, RuleConfig
 from saylau.domain.quickcount import (
     DISCREPANCY_CONFIDENCE,
@@ -52,6 +51,7 @@ from saylau.domain.vocabulary import (
 )
 from saylau.readmodels.base import Batch, Change, ReadModel
 from saylau.readmodels.breaches import delete_breaches, upsert_breaches
+from saylau.store.ddl import READ, table
 
 NATIONAL = ""
 """The ``region`` key of a national official figure."""
@@ -139,7 +139,8 @@ async def _lock(conn: asyncpg.Connection, name: str, shared: bool = False) -> No
 
 
 READ_MODEL = ReadModel("quickcount", (quickcount_samples, quickcount_protocols,
-                                      quickcount_official), fold, write)
+                                      quickcount_official), fold, write,
+                       after=("events", "registry", "turnout"))
 
 LATEST = """
 SELECT DISTINCT ON ({key}) {key} AS key, event_id, occurred_at, record->'payload' AS payload,

@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Boolean, Column, Float, Integer, Text
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import (
     OBSERVER_ACCREDITED,
@@ -23,6 +22,7 @@ from saylau.domain.vocabulary import (
 )
 from saylau.envelope import Envelope
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
+from saylau.store.ddl import READ, table
 
 station_registry = table(
     "station_registry", READ,

@@ -32,11 +32,11 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Column, Integer, PrimaryKeyConstraint, Text
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.readmodels.base import Change, ReadModel, columns
 from saylau.readmodels.breaches import OPEN_DELTAS, apply_open_deltas
 from saylau.readmodels.region_moves import SUMS, gathered
+from saylau.store.ddl import READ, table
 
 region_rollups = table(
     "region_rollups", READ,
@@ -130,7 +130,8 @@ async def write(conn: asyncpg.Connection, rows: None, config: RuleConfig) -> lis
     return []
 
 
-READ_MODEL = ReadModel("rollups", (region_rollups, open_breach_counts), write=write)
+READ_MODEL = ReadModel("rollups", (region_rollups, open_breach_counts), write=write,
+                       after=("stations", "detentions", "breaches"))
 
 REGIONS = """
 SELECT region, COALESCE(r.stations_with_incidents, 0) AS stations_with_incidents,

@@ -9,10 +9,10 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Column, DateTime, Index, Integer, PrimaryKeyConstraint, Text
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
 from saylau.readmodels.region_moves import gathered
+from saylau.store.ddl import READ, table
 
 station_incidents = table(
     "station_incidents", READ,

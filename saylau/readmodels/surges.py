@@ -50,7 +50,8 @@ async def evaluate_surges(conn: asyncpg.Connection, keys: list[Bucket],
             + await upsert_breaches(conn, [b for b in gone if b is not None], BREACH_WITHDRAWN))
 
 
-READ_MODEL = ReadModel("surges", (), fold, evaluate_surges)
+READ_MODEL = ReadModel("surges", (), fold, evaluate_surges,
+                       after=("events", "detentions", "breaches"))
 
 
 def _surge(key: Bucket, detained: int, ids: list[str], config: RuleConfig) -> Breach | None:

@@ -9,11 +9,11 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Column, DateTime, Integer
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import NOT_REPORTS
 from saylau.readmodels.base import Batch, Change, ReadModel
 from saylau.readmodels.changefeed import last_cursor
+from saylau.store.ddl import READ, table
 
 report_minutes = table(
     "report_minutes", READ,
@@ -47,7 +47,8 @@ async def write(conn: asyncpg.Connection, rows: Counter[datetime],
     return []
 
 
-READ_MODEL = ReadModel("timeline", (report_minutes,), fold, write)
+READ_MODEL = ReadModel("timeline", (report_minutes,), fold, write,
+                       after=("events",))
 
 REPORT_TIMELINE = """
 SELECT to_timestamp(floor(extract(epoch FROM minute) / $1::int) * $1::int) AS start,

@@ -2,7 +2,7 @@
 came from (the topic id and, per partition, the chain hash of the last record applied), and the
 dead letters (records it could not apply). Written in the batch transaction with the read
 models; not a projection of the log, so never compared by an audit. ``log_status`` is the
-projector's last verdict on the log it reads (``saylau.logidentity``), which the api's
+projector's last verdict on the log it reads (``saylau.log.identity``), which the api's
 /readyz reports too."""
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from collections.abc import Sequence
 import asyncpg
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, PrimaryKeyConstraint, Text
 
-from saylau.ddl import READ, table
-from saylau.decode import Message
-from saylau.kafka import chain_hash_of
-from saylau.logidentity import StoredIdentity
+from saylau.log.decode import Message
+from saylau.log.identity import StoredIdentity
+from saylau.log.kafka import chain_hash_of
 from saylau.readmodels.base import ReadModel
+from saylau.store.ddl import READ, table
 
 projector_offsets = table(
     "projector_offsets", READ,

@@ -14,21 +14,23 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import asyncpg
 
-from saylau.catalogue import Catalogue
-from saylau.decode import Decoded, Message, PoisonMessage, decode
+from saylau.catalogue import Catalogue, catalogue
 from saylau.domain.calendar import Calendars
 from saylau.domain.checklists import ChecklistBook, checklist_book
 from saylau.domain.rules import RuleConfig
 from saylau.domain.vocabulary import TARGETING
+from saylau.log.decode import Decoded, Message, PoisonMessage, decode
 from saylau.readmodels.base import Batch
 from saylau.readmodels.batch import Planner, Targets
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.postgres import PostgresProjectionStore
 from saylau.readmodels.tracking import chain_heads, next_offsets
+from saylau.settings import Settings
 
 Decodings = dict[tuple[int, int], "Decoded | str"]
 """Records decoded ahead of their transaction, by (partition, offset): the event, or why not."""
@@ -183,3 +185,25 @@ class Projection:
             return {}
         return {eid: (decode(Message(0, 0, raw), self.catalogue).event, status)
                 for eid, raw, status in await store.fetch_records(ids)}
+
+
+def rule_config(cfg: Settings) -> RuleConfig:
+    """The alert thresholds from the settings (the same for live and replay)."""
+    return RuleConfig(surge_threshold=cfg.surge_threshold,
+                      surge_window_minutes=cfg.surge_window_minutes,
+                      kettling_max_hours=cfg.kettling_max_hours,
+                      turnout_jump_share=cfg.turnout_jump_share,
+                      turnout_jump_voters=cfg.turnout_jump_voters,
+                      corroboration_window_minutes=cfg.corroboration_window_minutes)
+
+
+def event_catalogue(cfg: Settings) -> Catalogue:
+    """The catalogue in use (EVENT_SCHEMA_DIR pins another release's schemas)."""
+    return Catalogue(Path(cfg.event_schema_dir)) if cfg.event_schema_dir else catalogue()
+
+
+def build_projection(cfg: Settings, schema: str, topic: str,
+                     feed: ChangeFeed | None) -> Projection:
+    """A Projection into ``schema`` of ``topic``; live passes a notifying feed, replay none."""
+    return Projection(schema, topic, event_catalogue(cfg), Calendars.load(), rule_config(cfg),
+                      feed)

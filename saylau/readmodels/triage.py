@@ -11,13 +11,13 @@ import asyncpg
 from sqlalchemy import Column, DateTime, Index, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import UUID
 
-from saylau import paging
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import ESCALATED, NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
 from saylau.readmodels.events import received_at, shown_records
+from saylau.store import paging
+from saylau.store.ddl import READ, table
 
 triage_actions = table(
     "triage_actions", READ,
@@ -102,7 +102,8 @@ async def write(conn: asyncpg.Connection, rows: TriageRows, config: RuleConfig) 
     return []
 
 
-READ_MODEL = ReadModel("triage", (triage_actions, triage_queue), fold, write)
+READ_MODEL = ReadModel("triage", (triage_actions, triage_queue), fold, write,
+                       after=("events",))
 
 TRIAGE_QUEUE = """
 SELECT q.queue_rank, q.received_at, q.event_id, e.record::text AS record

@@ -14,7 +14,6 @@ import orjson
 from sqlalchemy import Column, DateTime, Float, Integer, PrimaryKeyConstraint, Text
 from sqlalchemy.dialects.postgresql import UUID
 
-from saylau.ddl import READ, table
 from saylau.domain.breach import RuleConfig
 from saylau.domain.turnout import TURNOUT_RULES, StationSeries, TurnoutCount, turnout_alerts
 from saylau.domain.vocabulary import TURNOUT_ANNOUNCED, TURNOUT_INPUTS, TURNOUT_REPORTED
@@ -22,6 +21,7 @@ from saylau.domain.vocabulary import WITHDRAWN_STATUSES as GONE
 from saylau.readmodels.base import Batch, Change, ReadModel
 from saylau.readmodels.breaches import delete_breaches, upsert_breaches
 from saylau.readmodels.registry import latest, lww, stamp
+from saylau.store.ddl import READ, table
 
 station_turnout = table(
     "station_turnout", READ,
@@ -79,7 +79,8 @@ async def _upsert_announced(conn: asyncpg.Connection, rows: TurnoutRows) -> None
         [rows.announced[k][1] for k in keys])
 
 
-READ_MODEL = ReadModel("turnout", (station_turnout, announced_turnout), fold, write)
+READ_MODEL = ReadModel("turnout", (station_turnout, announced_turnout), fold, write,
+                       after=("events", "registry"))
 
 STANDING_COUNTS = """
 INSERT INTO station_turnout (station_id, hour, voters, event_id, occurred_at)

@@ -13,12 +13,12 @@ from fastapi import FastAPI
 
 from saylau.bootstrap import Needs, bootstrap
 from saylau.collector import quiet_collector
-from saylau.responses import JSONAnswer
-from saylau.sessions import PostgresSessions
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
-from saylau.web import allow_cors, setup_logging
-from saylau.web_errors import install_error_handling
+from saylau.web.errors import install_error_handling
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import allow_cors, setup_logging
+from saylau.web.sessions import PostgresSessions
 from services.api.live import Broadcaster
 from services.api.read_cache import ReadCache
 from services.api.routes import (

@@ -11,12 +11,12 @@ from aiokafka.errors import KafkaError
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from saylau import paging
-from saylau.auth import Principal
 from saylau.bootstrap import start_producer
 from saylau.privacy.records import Names
 from saylau.settings import Settings
-from saylau.web import require
+from saylau.store import paging
+from saylau.web.keys import Principal
+from saylau.web.service import require
 from services.api.live import Broadcaster
 
 ReaderDep = Annotated[Principal, Depends(require("read", allow_public=True))]
@@ -73,7 +73,7 @@ NamesDep = Annotated[Names, Depends(names)]
 
 CursorQuery = Annotated[str | None, Query(max_length=1000, description=(
     "the `next` of the previous page; absent for the first page"))]
-"""``?cursor=``: where a keyset page starts (see ``saylau.paging``)."""
+"""``?cursor=``: where a keyset page starts (see ``saylau.store.paging``)."""
 
 
 def after(name: str, cursor: str | None, spec: paging.Spec) -> tuple[Any, ...] | None:

@@ -16,11 +16,11 @@ from saylau.bootstrap import Needs, bootstrap
 from saylau.collector import quiet_collector
 from saylau.envelope import Envelope
 from saylau.intake.outcome import Unavailable
-from saylau.responses import JSONAnswer
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
-from saylau.web import RateLimiter, allow_cors, setup_logging, unavailable
-from saylau.web_errors import install_error_handling
+from saylau.web.errors import install_error_handling
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import RateLimiter, allow_cors, setup_logging, unavailable
 from services.ingest.fastpath import IngestApp
 from services.ingest.routes import channels, events, evidence, health, quickcount
 

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, HTTPException, Request
 
-from saylau.auth import Principal
 from saylau.intake.service import REJECTED, Intake
-from saylau.web import BodyTooLarge, rate_limited, read_body
+from saylau.web.keys import Principal
+from saylau.web.service import BodyTooLarge, rate_limited, read_body
 
 IngestKey = Annotated[Principal, Depends(rate_limited("ingest"))]
 

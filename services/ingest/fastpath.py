@@ -21,8 +21,8 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from saylau.intake.outcome import Unavailable
-from saylau.web import unavailable
-from saylau.web_errors import error_response, new_request_id
+from saylau.web.errors import error_response, new_request_id
+from saylau.web.service import unavailable
 from services.ingest.routes.events import MAX_BODY, refusal
 
 PATH = "/v1/events"

@@ -27,13 +27,13 @@ from saylau.audit.anchors import publish_if_due, signing_key
 from saylau.audit.rebuild import ReadModelsRebuilt, hold_serving
 from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.collector import quiet_collector
-from saylau.db import UNAVAILABLE
-from saylau.decode import Message
-from saylau.kafka import ensure_topics
+from saylau.log.decode import Message
+from saylau.log.kafka import ensure_topics
 from saylau.readmodels.transaction import BatchResult, Decodings
-from saylau.readsets import adopt, read_model_version
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
+from saylau.store.db import UNAVAILABLE
+from saylau.store.readsets import adopt, read_model_version
 from services.projector.dead_letters import publish_dead_letters
 from services.projector.health import Health, serve
 from services.projector.pipeline import Pipeline
@@ -217,7 +217,7 @@ def main() -> None:
     from faust.worker import Worker
     from mode.loop import use as use_loop
 
-    from saylau.web import setup_logging
+    from saylau.web.service import setup_logging
 
     setup_logging()
     use_loop(os.environ.get("FAUST_LOOP") or "uvloop")

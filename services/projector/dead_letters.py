@@ -7,7 +7,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from saylau.decode import Message
+from saylau.log.decode import Message
 from saylau.settings import Settings
 
 log = logging.getLogger("saylau.projector")

@@ -19,7 +19,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from saylau.decode import Message
+from saylau.log.decode import Message
 from saylau.readmodels.transaction import Decodings
 
 log = logging.getLogger("saylau.projector")

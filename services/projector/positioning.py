@@ -2,7 +2,7 @@
 
 Faust positions the consumer at Kafka's committed offsets; ``ProjectorApp`` then calls
 ``LogGate.position``, which checks that the log is the one the read models came from
-(``saylau.logidentity``: topic id, end offsets, chain heads) and seeks each partition to the
+(``saylau.log.identity``: topic id, end offsets, chain heads) and seeks each partition to the
 offset stored in PostgreSQL. So a Kafka commit ahead of PostgreSQL never skips an event, and
 a recreated topic or another cluster is refused (nothing applied) with the reason in the log,
 /readyz, ``log_status`` (for the api) and ``saylau_projector_log_mismatch_total``.
@@ -22,11 +22,11 @@ from prometheus_client import Counter
 from tenacity import AsyncRetrying
 
 from saylau.bootstrap import migrate_ingest
-from saylau.db import migrate
-from saylau.kafka import chain_hashes_at, log_facts
-from saylau.logidentity import ObservedLog, check_identity
+from saylau.log.identity import ObservedLog, check_identity
+from saylau.log.kafka import chain_hashes_at, log_facts
 from saylau.readmodels import tracking
 from saylau.settings import Settings
+from saylau.store.db import migrate
 from services.projector.health import Health
 
 log = logging.getLogger("saylau.projector")

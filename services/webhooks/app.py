@@ -9,7 +9,7 @@ Run: ``python -m services.webhooks.app``. Two loops share one database:
   POSTs them, logs every attempt and schedules retries with exponential backoff until
   ``WEBHOOK_MAX_ATTEMPTS``. A crash between POST and log means one more POST with the
   same ``webhook-id``: at-least-once, and the id lets subscribers dedup. Signatures follow
-  the Standard Webhooks specification (``saylau.webhooks.signed_headers``).
+  the Standard Webhooks specification (``saylau.outbound.webhooks.signed_headers``).
 """
 from __future__ import annotations
 
@@ -23,22 +23,22 @@ import asyncpg
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
-from saylau import outbound
 from saylau.bootstrap import Needs, bootstrap
-from saylau.db import UNAVAILABLE
-from saylau.netguard import AllowList
-from saylau.readmodels.changefeed import CHANNEL, changes_after
-from saylau.settings import Settings
-from saylau.web import setup_logging
-from saylau.webhooks import (
+from saylau.outbound import delivery as outbound
+from saylau.outbound.netguard import AllowList
+from saylau.outbound.webhooks import (
     Subscription,
     backoff,
     delivery_body,
     delivery_id,
 )
+from saylau.readmodels.changefeed import CHANNEL, changes_after
+from saylau.settings import Settings
+from saylau.store.db import UNAVAILABLE
+from saylau.web.service import setup_logging
 from services.webhooks.sender import post
 
-log = logging.getLogger("saylau.webhooks")
+log = logging.getLogger("saylau.outbound.webhooks")
 FETCH_LIMIT = 1000
 CLAIM_LIMIT = 20
 

@@ -1,5 +1,5 @@
 """One signed POST of a delivery (Standard Webhooks headers), timed, sent only to an address
-``saylau.outbound`` checked (a target inside the deployment is refused, not contacted)."""
+``saylau.outbound.delivery`` checked (a target inside the deployment is refused, not contacted)."""
 from __future__ import annotations
 
 import time
@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from saylau import outbound
-from saylau.netguard import AllowList
-from saylau.webhooks import signed_headers
+from saylau.outbound import delivery as outbound
+from saylau.outbound.netguard import AllowList
+from saylau.outbound.webhooks import signed_headers
 
 
 async def post(client: httpx.AsyncClient, allow: AllowList, url: str, secret: str,

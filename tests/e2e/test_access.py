@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from saylau.web import RateLimiter, allow_cors
+from saylau.web.service import RateLimiter, allow_cors
 from tests.factories import access_denied, detention, envelope, unique
 from tests.stack import ROOT, Stack, wait_until
 

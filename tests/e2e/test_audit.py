@@ -24,10 +24,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from saylau.audit.logsource import KafkaLog
-from saylau.chain import ChainHead
-from saylau.checkpoint import key_id, signature_problem
 from saylau.envelope import canonical, content_hash
-from saylau.kafka import partition_for
+from saylau.log.chain import ChainHead
+from saylau.log.checkpoint import key_id, signature_problem
+from saylau.log.kafka import partition_for
 from saylau.readmodels import audited_tables
 from saylau.settings import Settings
 from tests.e2e.test_rollups import same_as_before

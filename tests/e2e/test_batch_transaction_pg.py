@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from saylau.ddl import ddl
 from saylau.domain.rules import RuleConfig
 from saylau.readmodels.postgres import PostgresProjectionStore
 from saylau.settings import Settings
+from saylau.store.ddl import ddl
 from tests.unit.batch_contract import BatchTransactionContract, projection
 
 

@@ -14,7 +14,6 @@ import orjson
 import pytest
 
 from saylau.audit.replay import deferred_indexes
-from saylau.ddl import ddl
 from saylau.domain.vocabulary import BREACH_OPEN, UNVERIFIED
 from saylau.readmodels import (
     as_of,
@@ -28,6 +27,7 @@ from saylau.readmodels import (
     triage,
 )
 from saylau.settings import Settings
+from saylau.store.ddl import ddl
 
 EVENTS = 60_000
 SEED = f"""

@@ -15,9 +15,9 @@ import httpx
 import orjson
 import pytest
 
-from saylau.ddl import ddl
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.settings import Settings
+from saylau.store.ddl import ddl
 from services.api import live
 from services.api.live import Broadcaster, ChangeFilter
 from services.api.routes.live import live_tail

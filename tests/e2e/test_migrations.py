@@ -20,9 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from saylau.ddl import INGEST, WEBHOOKS, metadata, tables_of
-from saylau.migrations import SchemaBehind, SchemaTooNew, check, head, upgrade
 from saylau.settings import Settings
+from saylau.store.ddl import INGEST, WEBHOOKS, metadata, tables_of
+from saylau.store.migrations import SchemaBehind, SchemaTooNew, check, head, upgrade
 from tests.stack import ROOT, free_port
 
 PREVIOUS_RELEASE = Path(__file__).parents[1] / "fixtures" / "ingest_schema_previous_release.sql"

@@ -11,8 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
-from saylau import paging
 from saylau.settings import Settings
+from saylau.store import paging
 from tests.factories import detention, envelope, stuffing, unique
 from tests.stack import Stack, wait_until
 

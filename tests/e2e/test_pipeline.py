@@ -7,7 +7,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from saylau.chain import link, record_hash
+from saylau.log.chain import link, record_hash
 from saylau.settings import Settings
 from tests.factories import access_denied, detention, release, stuffing, unique
 from tests.stack import Stack, wait_until

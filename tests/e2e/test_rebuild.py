@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from saylau.readsets import read_model_version
+from saylau.store.readsets import read_model_version
 from tests.e2e.test_audit import AUDITED, Poster, caught_up, fetch, ok, saylau, wave
 from tests.stack import Stack, wait_until
 

@@ -13,14 +13,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from saylau.kafka import (
+from saylau.log.identity import ObservedLog, StoredIdentity, check_identity
+from saylau.log.kafka import (
     TopicReplicationError,
     chain_hashes_at,
     describe_topic,
     ensure_topics,
     log_facts,
 )
-from saylau.logidentity import ObservedLog, StoredIdentity, check_identity
 from saylau.settings import Settings
 
 

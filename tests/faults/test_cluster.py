@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from saylau.kafka import TopicFacts, describe_topic, end_offsets, log_facts
+from saylau.log.kafka import TopicFacts, describe_topic, end_offsets, log_facts
 from tests.factories import detention, unique
 from tests.stack import ROOT, Stack, free_port, wait_until
 

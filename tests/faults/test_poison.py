@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from saylau.catalogue import SCHEMA_DIR
-from saylau.kafka import partition_for
+from saylau.log.kafka import partition_for
 from saylau.settings import Settings
 from tests.factories import detention, release, unique
 from tests.stack import Stack, wait_until

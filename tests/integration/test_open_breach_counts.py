@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from saylau.db import migrate
 from saylau.domain.breach import Breach
 from saylau.domain.legal import CAMPAIGNING_WHILE_PROHIBITED
 from saylau.readmodels import breaches
 from saylau.settings import settings
+from saylau.store.db import migrate
 
 pytestmark = pytest.mark.integration
 RECOUNT = """

@@ -8,9 +8,9 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from saylau.db import migrate, schema_complete
-from saylau.ddl import READ, tables_of
 from saylau.settings import settings
+from saylau.store.db import migrate, schema_complete
+from saylau.store.ddl import READ, tables_of
 
 pytestmark = pytest.mark.integration
 

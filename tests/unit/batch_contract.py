@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from saylau.catalogue import catalogue
-from saylau.decode import Message
 from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
+from saylau.log.decode import Message
 from saylau.readmodels.base import Batch
 from saylau.readmodels.transaction import Projection, ProjectionStore
 from tests.factories import detention

@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from saylau.decode import Message
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import TARGETING, UNVERIFIED
+from saylau.log.decode import Message
 from saylau.readmodels import READ_MODELS
 from saylau.readmodels.base import Batch
 

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from saylau.audit.logsource import Extent, export_line, export_message
 from saylau.audit.verify import LogAudit
-from saylau.chain import ChainHead, ChainVerifier, rechain
-from saylau.decode import Message
 from saylau.envelope import canonical, content_hash, stored_envelope
+from saylau.log.chain import ChainHead, ChainVerifier, rechain
+from saylau.log.decode import Message
 from tests.factories import detention
 
 

@@ -8,11 +8,12 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from saylau.audit.anchors import checkpoint_record
+from saylau.audit.prove import CheckpointAudit
 from saylau.audit.verify import LogAudit
 from saylau.catalogue import Catalogue
-from saylau.chain import ChainHead
-from saylau.checkpoint import (
-    CheckpointAudit,
+from saylau.envelope import canonical, content_hash, stored_envelope
+from saylau.log.chain import ChainHead
+from saylau.log.checkpoint import (
     Mark,
     key_id,
     marks_of,
@@ -20,8 +21,7 @@ from saylau.checkpoint import (
     sign,
     signature_problem,
 )
-from saylau.decode import Message, decode
-from saylau.envelope import canonical, content_hash, stored_envelope
+from saylau.log.decode import Message, decode
 from tests.unit.test_chain import appended
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from saylau.auth import KeyRing, Principal, hash_key
-from saylau.sessions import COOKIE
-from saylau.web import require
-from saylau.web_security import SecurityHeaders
+from saylau.web.keys import KeyRing, Principal, hash_key
+from saylau.web.security import SecurityHeaders
+from saylau.web.service import require
+from saylau.web.sessions import COOKIE
 
 Reader = Annotated[Principal, Depends(require("read"))]
 Admin = Annotated[Principal, Depends(require("admin"))]

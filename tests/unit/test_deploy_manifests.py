@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from saylau.kafka import EVENTS_TOPIC_CONFIG, replication_for
+from saylau.log.kafka import EVENTS_TOPIC_CONFIG, replication_for
 from saylau.settings import Settings
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"

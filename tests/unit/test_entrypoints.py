@@ -11,7 +11,7 @@ from pathlib import Path
 
 from standardwebhooks import Webhook
 
-from saylau.webhooks import new_secret, signed_headers
+from saylau.outbound.webhooks import new_secret, signed_headers
 from tests.stack import ROOT
 
 SNAPSHOT = Path(__file__).with_name("openapi.snapshot.json")

@@ -159,8 +159,8 @@ async def test_only_admins_append_personal_data_erased() -> None:
 
 
 async def test_a_group_goes_to_the_log_as_record_batches_per_partition_in_chain_order() -> None:
-    from saylau.chain import ChainVerifier
-    from saylau.kafka import partition_for
+    from saylau.log.chain import ChainVerifier
+    from saylau.log.kafka import partition_for
 
     producer = FakeProducer(capacity=3)  # a batch fills after three records
     service = intake(FakePool(), producer)

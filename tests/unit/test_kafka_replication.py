@@ -1,7 +1,7 @@
 """How the topics' replication follows the settings and the cluster size."""
 from __future__ import annotations
 
-from saylau.kafka import chain_hash_of, replication_for, replication_problem
+from saylau.log.kafka import chain_hash_of, replication_for, replication_problem
 from saylau.settings import Settings
 
 

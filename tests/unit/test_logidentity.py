@@ -1,7 +1,7 @@
 """The log-identity decision (issue 20): which differences refuse, and what they say."""
 from __future__ import annotations
 
-from saylau.logidentity import ObservedLog, StoredIdentity, check_dedup, check_identity
+from saylau.log.identity import ObservedLog, StoredIdentity, check_dedup, check_identity
 
 OLD, NEW = "5d5e0b2a-1111-4c0e-9d1e-000000000001", "7c7dc0cd-0b5b-4060-befb-25060bc681e1"
 
@@ -87,7 +87,7 @@ def test_dedup_table_beyond_the_log_end_is_refused_even_without_a_recorded_id() 
 
 
 def test_chain_heads_are_the_last_record_of_each_partition() -> None:
-    from saylau.decode import Message
+    from saylau.log.decode import Message
     from saylau.readmodels.tracking import chain_heads
 
     def record(h: str) -> bytes:

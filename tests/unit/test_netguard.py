@@ -6,8 +6,8 @@ import ipaddress
 import httpx
 import pytest
 
-from saylau import outbound
-from saylau.netguard import AllowList, forbidden, refusal
+from saylau.outbound import delivery as outbound
+from saylau.outbound.netguard import AllowList, forbidden, refusal
 
 
 @pytest.mark.parametrize("address", [

@@ -285,8 +285,8 @@ def test_a_bad_name_is_explained_as_a_plain_name() -> None:
 
 
 def test_sealed_records_chain_and_verify_without_any_key() -> None:
-    from saylau.chain import ChainHead, ChainVerifier
     from saylau.envelope import content_hash
+    from saylau.log.chain import ChainHead, ChainVerifier
     from saylau.privacy.records import seal_record
     keyring, head, verifier = Keyring(INDEX_KEY), ChainHead(), ChainVerifier()
     records = []

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from saylau.audit.replay import READ_BY_WRITES, deferred_indexes
-from saylau.ddl import READ, ddl
-from saylau.decode import Message
+from saylau.log.decode import Message
+from saylau.store.ddl import READ, ddl
 from services.projector.pipeline import Pipeline
 
 

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from saylau import paging
-from saylau.decode import Decoded, Message
 from saylau.domain.breach import DETENTION_SURGE, detention_surge
 from saylau.domain.legal import CAMPAIGNING_WHILE_PROHIBITED
 from saylau.domain.rules import RuleConfig
 from saylau.envelope import Envelope
+from saylau.log.decode import Decoded, Message
 from saylau.readmodels import as_of, breaches, timeline, triage
 from saylau.readmodels.base import Batch, Counted
 from saylau.readmodels.region_moves import RegionMoves
+from saylau.store import paging
 from tests.unit.builders import event
 
 CONFIG = RuleConfig()

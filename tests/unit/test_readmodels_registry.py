@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from saylau.ddl import READ, tables_of
+import pytest
+
 from saylau.domain.rules import RuleConfig
 from saylau.readmodels import READ_MODELS, audited_tables, detentions
-from saylau.readmodels.base import Batch, Counted
+from saylau.readmodels.base import Batch, Counted, RegistryOrderError, in_write_order
+from saylau.store.ddl import READ, tables_of
 from tests.unit.builders import event
 
 CONFIG = RuleConfig()
@@ -39,3 +41,14 @@ def test_the_as_of_tally_is_the_fold_the_projection_keeps() -> None:
                          e.payload["count"])
     assert dict(folded.city_detentions) == dict(tallied) == {
         ("Almaty", "Almaty"): [5, 2], ("(unknown)", "(unspecified)"): [1, 0]}
+
+
+def test_the_registry_refuses_a_read_model_listed_before_one_it_reads() -> None:
+    by_name = {m.name: m for m in READ_MODELS}
+    quickcount, turnout = by_name["quickcount"], by_name["turnout"]
+    assert "turnout" in quickcount.after
+    with pytest.raises(RegistryOrderError, match="list turnout before quickcount"):
+        in_write_order(by_name["events"], by_name["registry"], quickcount, turnout)
+    with pytest.raises(RegistryOrderError, match="not registered"):
+        in_write_order(by_name["events"], by_name["registry"], quickcount)
+    assert in_write_order(*READ_MODELS) == READ_MODELS

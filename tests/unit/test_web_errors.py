@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from saylau.db import UNAVAILABLE, classify
-from saylau.web_errors import install_error_handling
-from saylau.web_input import (
+from saylau.store.db import UNAVAILABLE, classify
+from saylau.web.errors import install_error_handling
+from saylau.web.input import (
     INT4_MAX,
     RequestBody,
     Text,
@@ -149,7 +149,7 @@ def test_database_errors_answered_by_whose_fault(caplog: pytest.LogCaptureFixtur
     assert down.status_code == 503 and down.headers["retry-after"]
     assert client.get("/boom/data").status_code == 422
     assert client.get("/boom/dup").status_code == 409
-    with caplog.at_level(logging.ERROR, "saylau.web.errors"):
+    with caplog.at_level(logging.ERROR, "saylau.web.service.errors"):
         bug = client.get("/boom/bug", headers={"X-Request-ID": "trace-42"})
     assert bug.status_code == 500
     assert bug.headers["x-request-id"] == "trace-42" and bug.json()["request_id"] == "trace-42"

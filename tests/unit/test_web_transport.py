@@ -9,7 +9,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from saylau.web_transport import HeldWrites, OneWritePerResponse
+from saylau.web.transport import HeldWrites, OneWritePerResponse
 
 
 class Recording(asyncio.Transport):

@@ -7,10 +7,11 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import ConfigDict, Field
 
-from saylau import deadletters, paging
-from saylau.paging import MAX_PAGE
-from saylau.web import unavailable
-from saylau.web_input import INT4_MAX, INT8_MAX, RequestBody
+from saylau.log import deadletters
+from saylau.store import paging
+from saylau.store.paging import MAX_PAGE
+from saylau.web.input import INT4_MAX, INT8_MAX, RequestBody
+from saylau.web.service import unavailable
 from services.api.deps import AdminDep, CursorQuery, PoolDep, ProducerDep, SettingsDep, after
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])

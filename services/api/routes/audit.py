@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from saylau.audit.anchors import published_checkpoints, published_public_key
-from saylau.auth import Principal
-from saylau.checkpoint import ALGORITHM, key_id
-from saylau.web import require
+from saylau.log.checkpoint import ALGORITHM, key_id
+from saylau.web.keys import Principal
+from saylau.web.service import require
 from services.api.deps import PoolDep, SettingsDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from saylau import paging
-from saylau.paging import MAX_PAGE
 from saylau.readmodels import breaches as breach_reads
 from saylau.readmodels import rollups
 from saylau.readmodels.evidence import files_of
-from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
+from saylau.store import paging
+from saylau.store.paging import MAX_PAGE
+from saylau.web.input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import CursorQuery, PoolDep, ReaderDep, SettingsDep, after, answer
 
 router = APIRouter()

@@ -16,11 +16,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
-from saylau.auth import hash_key
-from saylau.responses import JSONAnswer
-from saylau.sessions import COOKIE, LIFETIME
-from saylau.web_input import RequestBody
-from saylau.web_security import SecurityHeaders
+from saylau.web.input import RequestBody
+from saylau.web.keys import hash_key
+from saylau.web.responses import JSONAnswer
+from saylau.web.security import SecurityHeaders
+from saylau.web.sessions import COOKIE, LIFETIME
 from services.api.deps import ReaderDep
 
 STATIC = Path(__file__).resolve().parents[1] / "static"

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from saylau.readmodels import as_of as as_of_reads
 from saylau.readmodels import detentions as detention_reads
-from saylau.web_input import TIMESTAMP_EXAMPLE, Timestamp
+from saylau.web.input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import PoolDep, ReaderDep, answer
 
 router = APIRouter()

@@ -16,7 +16,7 @@ from saylau.evidence import (
     parse_range,
     servable_record,
 )
-from saylau.web import problem
+from saylau.web.service import problem
 from services.api.deps import ReaderDep, may_see_names
 
 router = APIRouter()

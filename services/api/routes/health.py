@@ -5,8 +5,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from saylau.readmodels.tracking import log_problem
-from saylau.responses import JSONAnswer
-from saylau.web import metrics_response, unavailable
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import metrics_response, unavailable
 from services.api.deps import BroadcasterDep, PoolDep, SettingsDep
 
 router = APIRouter()

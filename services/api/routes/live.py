@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from saylau.readmodels import changefeed
-from saylau.web_input import INT8_MAX, parse_cursor
+from saylau.web.input import INT8_MAX, parse_cursor
 from services.api.deps import BroadcasterDep, PoolDep, ReaderDep
 from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from saylau import paging
-from saylau.paging import MAX_PAGE
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
 from saylau.readmodels.evidence import files_of
+from saylau.store import paging
+from saylau.store.paging import MAX_PAGE
 from services.api.deps import CursorQuery, NamesDep, PoolDep, ReaderDep, SettingsDep, after, answer
 
 router = APIRouter()

@@ -5,9 +5,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from saylau import paging
-from saylau.paging import MAX_PAGE
 from saylau.readmodels import triage as triage_reads
+from saylau.store import paging
+from saylau.store.paging import MAX_PAGE
 from services.api.deps import CursorQuery, NamesDep, PoolDep, after, answer
 
 router = APIRouter()

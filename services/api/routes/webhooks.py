@@ -16,13 +16,14 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import AnyHttpUrl, ConfigDict, Field
 
-from saylau import outbound, paging
-from saylau.netguard import AllowList
-from saylau.paging import MAX_PAGE
+from saylau.outbound import delivery as outbound
+from saylau.outbound.netguard import AllowList
+from saylau.outbound.webhooks import PostgresSubscriptions
 from saylau.readmodels.changefeed import last_cursor
 from saylau.settings import Settings
-from saylau.web_input import RequestBody, Text
-from saylau.webhooks import PostgresSubscriptions
+from saylau.store import paging
+from saylau.store.paging import MAX_PAGE
+from saylau.web.input import RequestBody, Text
 from services.api.deps import CursorQuery, PoolDep, SettingsDep, SubscriberDep, after
 
 Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event", "incident", "urgent"]

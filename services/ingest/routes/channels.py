@@ -20,8 +20,8 @@ from saylau.channels.sms import parse_sms
 from saylau.channels.telegram import UpdateError, parse_update, read_update, reply
 from saylau.intake.outcome import Outcome
 from saylau.intake.service import Intake
-from saylau.responses import JSONAnswer
-from saylau.web import problem
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import problem
 from services.ingest.deps import IngestKey, IntakeDep, bounded_body
 from services.ingest.gateway import (
     ID_FIELDS,

@@ -5,8 +5,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from saylau.intake.outcome import Outcome
-from saylau.responses import JSONAnswer
-from saylau.web import problem, unavailable
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import problem, unavailable
 from services.ingest.deps import IngestKey, IntakeDep, json_body
 
 router = APIRouter()

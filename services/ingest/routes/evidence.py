@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from saylau.db import UNAVAILABLE
 from saylau.evidence import EvidenceError, EvidenceStorage, store_evidence
-from saylau.responses import JSONAnswer
-from saylau.web import problem, unavailable
+from saylau.store.db import UNAVAILABLE
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import problem, unavailable
 from services.ingest.deps import IngestKey
 
 router = APIRouter()

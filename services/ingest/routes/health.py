@@ -4,8 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from saylau.responses import JSONAnswer
-from saylau.web import metrics_response, unavailable
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import metrics_response, unavailable
 
 router = APIRouter()
 

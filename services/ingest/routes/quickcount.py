@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from saylau.auth import Principal
 from saylau.domain.quickcount import MAX_SEED, FrameStation, Sample, draw_sample
 from saylau.domain.vocabulary import SAMPLE_DRAWN
 from saylau.readmodels import quickcount as quickcount_reads
-from saylau.responses import JSONAnswer
-from saylau.web import problem, rate_limited, unavailable
-from saylau.web_input import RequestBody
+from saylau.web.input import RequestBody
+from saylau.web.keys import Principal
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import problem, rate_limited, unavailable
 from services.ingest.deps import IntakeDep
 
 router = APIRouter(tags=["quickcount"])

@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from standardwebhooks import Webhook
 
-from saylau import paging
-from saylau.ddl import WEBHOOKS, table
+from saylau.store import paging
+from saylau.store.ddl import WEBHOOKS, table
 
 KINDS = ("breach", "breach_withdrawn", "detentions", "station", "event")
 DELIVERY_NAMESPACE = uuid.UUID("0c7d7f55-2a53-5c5e-8f0d-3e8e0f6b9a11")

@@ -92,3 +92,12 @@ def decode(message: Message, catalogue: Catalogue) -> Decoded:
     if version != event.schema_version:
         event = event.model_copy(update={"schema_version": version, "payload": payload})
     return Decoded(message, record, event)
+
+
+def parse_record(value: bytes) -> dict[str, Any] | None:
+    """The JSON object a log record holds, or None when it is not one (poison)."""
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None

@@ -5,7 +5,7 @@ the ingest schema (``INGEST_SCHEMA``). Read models are never migrated: they are 
 
 Each schema carries its own ``alembic_version`` table (``version_table_schema``), so stacks
 with different ``INGEST_SCHEMA`` upgrade independently. Revisions live in ``versions/``,
-written by hand (``NNNN_what.py``); the SQLAlchemy tables (``saylau.ddl``, homes ``ingest``
+written by hand (``NNNN_what.py``); the SQLAlchemy tables (``saylau.store.ddl``, homes ``ingest``
 and ``webhooks``) are the model they must reach, which ``tests/e2e/test_migrations.py``
 checks with Alembic's ``compare_metadata``.
 """

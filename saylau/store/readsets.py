@@ -8,7 +8,7 @@ import hashlib
 import asyncpg
 from sqlalchemy import Column, DateTime, Text, text
 
-from saylau.ddl import INGEST, READ, ddl, table
+from saylau.store.ddl import INGEST, READ, ddl, table
 
 PROJECTION_VERSION = "1"
 """Bump when a release changes what a projection writes (a fold, a rule, a column): the

@@ -317,7 +317,7 @@ def chain_hash_of(value: bytes | None) -> str | None:
 async def chain_hashes_at(bootstrap: str, topic: str, next_offsets: dict[int, int],
                           timeout: float = 10.0) -> dict[int, str | None]:
     """Per partition, the chain hash of the record at ``next_offset - 1`` (the last one the
-    stored state applied): what ``saylau.logidentity`` compares with the stored chain head.
+    stored state applied): what ``saylau.log.identity`` compares with the stored chain head.
     None where that record does not exist (offset beyond the end) or carries no chain."""
     wanted = {p: o - 1 for p, o in next_offsets.items() if o > 0}
     found: dict[int, str | None] = dict.fromkeys(wanted)

@@ -6,8 +6,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from saylau import paging
-from saylau.chain import ChainHead, rechain
+from saylau.log.chain import ChainHead, rechain
+from saylau.store import paging
 
 REPLAYABLE = """
 SELECT kafka_partition AS partition, kafka_offset AS offset, raw FROM dead_letters

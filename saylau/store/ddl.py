@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 READ, INGEST, WEBHOOKS = "read", "ingest", "webhooks"
-DEFINED_IN = {READ: "saylau.readmodels", INGEST: "saylau.db", WEBHOOKS: "saylau.webhooks"}
+DEFINED_IN = {READ: "saylau.readmodels", INGEST: "saylau.store.db", WEBHOOKS: "saylau.outbound.webhooks"}
 """The module that defines a home's tables (imported before its DDL is built)."""
 metadata = MetaData()
 

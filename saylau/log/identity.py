@@ -1,7 +1,7 @@
 """Log identity: is the log a projector or ingest reads the log its stored state came from?
 
 Pure: the caller reads the stored identity from PostgreSQL and the log facts from Kafka
-(``saylau.kafka.log_facts`` and the chain hash of the record at each stored offset - 1), and
+(``saylau.log.kafka.log_facts`` and the chain hash of the record at each stored offset - 1), and
 this decides. A topic recreated under the same name, a new cluster, a database restored from
 another time or another centre all show here as a mismatch with a message saying what differs
 and what to do, never as "everything already applied".

@@ -26,15 +26,15 @@ from fastapi.responses import Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from saylau.db import classify
-from saylau.responses import JSONAnswer
-from saylau.web_input import NUL_MSG, find_nul
+from saylau.store.db import classify
+from saylau.web.input import NUL_MSG, find_nul
+from saylau.web.responses import JSONAnswer
 
 REQUEST_ID_HEADER = "X-Request-ID"
 CALLER_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError,
                    OSError, TimeoutError)
-log = logging.getLogger("saylau.web.errors")
+log = logging.getLogger("saylau.web.service.errors")
 
 
 def request_id(scope: Scope) -> str:

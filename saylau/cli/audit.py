@@ -23,7 +23,7 @@ from saylau.audit import summary
 from saylau.audit.compare import MissingSchema, TableComparison
 from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
-from saylau.audit.prove import load_checkpoints, report_checkpoints
+from saylau.audit.prove import CheckpointAudit, load_checkpoints, report_checkpoints
 from saylau.audit.replay import (
     RefusedSchema,
     build_indexes,
@@ -36,7 +36,6 @@ from saylau.audit.shares import processes_for, replay_shares, split
 from saylau.audit.snapshot import LiveBehind, Snapshot, compare_at_live_position
 from saylau.audit.verify import LogAudit
 from saylau.bootstrap import Needs, bootstrap
-from saylau.checkpoint import CheckpointAudit
 from saylau.cli.privacy import key_argument, operator
 from saylau.collector import quiet_collector
 from saylau.privacy.keys import MasterKeyError

@@ -18,11 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
 
-from saylau import (
-    readmodels,  # noqa: F401 - defines the read-model tables
-    readsets,  # noqa: F401 - defines read_model_sets (ingest schema)
-)
-from saylau.ddl import INGEST, READ, ddl, table, tables_of
+from saylau.store import readsets  # noqa: F401 - defines read_model_sets (ingest schema)
+from saylau.store.ddl import INGEST, READ, ddl, table, tables_of
 
 UNAVAILABLE = (
     asyncpg.PostgresConnectionError,  # 08: connection lost, refused or rejected
@@ -66,7 +63,7 @@ accepted_events = table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 """Ingest's own tables (dedup ids, API keys, registered station ids): not read models,
-never replayed; created and changed by the versioned migrations (``saylau.migrations``)."""
+never replayed; created and changed by the versioned migrations (``saylau.store.migrations``)."""
 
 api_keys = table(
     "api_keys", INGEST,
@@ -162,7 +159,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 async def migrate(conn: asyncpg.Connection, schema: str = "live",
                   deferred_indexes: frozenset[str] = frozenset()) -> None:
     """Create the read-model tables in ``schema`` (idempotent). Read models are rebuilt, not
-    migrated; the ingest schema has versioned migrations (``saylau.migrations.upgrade``).
+    migrated; the ingest schema has versioned migrations (``saylau.store.migrations.upgrade``).
 
     ``deferred_indexes``: secondary indexes of the read models not created yet (a replay
     builds them once the log is loaded).

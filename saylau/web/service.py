@@ -15,9 +15,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from saylau.auth import KeyRing, Principal
-from saylau.responses import JSONAnswer
-from saylau.sessions import COOKIE
+from saylau.web.keys import KeyRing, Principal
+from saylau.web.responses import JSONAnswer
+from saylau.web.sessions import COOKIE
 
 
 class JsonLogFormatter(logging.Formatter):

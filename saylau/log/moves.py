@@ -1,30 +1,22 @@
 """Moving a centre to another Kafka cluster: copy the events log partition by partition so
 every record keeps its partition, offset, key, headers, timestamp and chain, verify the chain
-heads on both sides, then record the new topic's id with the read models and ingest's dedup
-table (``saylau migrate-log --to BOOTSTRAP``). Run with ingest stopped; re-running resumes."""
+heads on both sides, (``saylau migrate-log --to BOOTSTRAP`` records the new topic's id with the read models and
+ingest's dedup table). Run with ingest stopped; re-running resumes."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from saylau.db import migrate
-from saylau.intake.ingest_tables import record_log
-from saylau.kafka import (
+from saylau.log.identity import LogMismatch
+from saylau.log.kafka import (
     TopicFacts,
     chain_hashes_at,
     describe_topic,
     end_offsets,
-    ensure_topics,
-    log_facts,
 )
-from saylau.logidentity import LogMismatch, ObservedLog, check_identity
-from saylau.migrations import upgrade
-from saylau.readmodels import tracking
-from saylau.settings import Settings
 
 log = logging.getLogger("saylau.migrate")
 
@@ -106,36 +98,3 @@ async def copy_topic(src: str, dst: str, topic: str) -> tuple[dict[int, int], di
         await producer.stop()
         await consumer.stop()
     return copied, src_ends
-
-
-async def move_centre(cfg: Settings, dst: str) -> Moved:
-    """Copy the events and dead-letter topics to ``dst``, verify, and record the new topic id."""
-    src, topic = cfg.kafka_bootstrap, cfg.events_topic
-    old_id, old_ends = await log_facts(src, topic)
-    await upgrade(cfg.dsn, cfg.ingest_schema)
-    conn = await asyncpg.connect(cfg.dsn)
-    try:
-        await migrate(conn, cfg.read_schema)
-        stored = await tracking.stored_identity(conn, cfg.read_schema, topic)
-        if stored is not None:  # the read models must come from the log being copied
-            chain = await chain_hashes_at(src, topic, dict(stored.next_offsets))
-            verdict = check_identity(stored, ObservedLog(old_id, old_ends, chain))
-            if not verdict.ok:
-                raise LogMismatch(f"the read models do not come from {topic} on {src}: "
-                                  f"{verdict.reason}")
-        await ensure_topics(cfg.model_copy(update={"kafka_bootstrap": dst}))
-        copied, ends = await copy_topic(src, dst, topic)
-        await copy_topic(src, dst, cfg.dead_letter_topic)
-        new_id, new_ends = await log_facts(dst, topic)
-        at = {p: o for p, o in ends.items() if o > 0}
-        if new_ends != ends or (await chain_hashes_at(dst, topic, at)
-                                != await chain_hashes_at(src, topic, at)):
-            raise LogMismatch(f"{topic} on {dst} (ends {new_ends}) is not a copy of {src} "
-                              f"(ends {ends}); was ingest still running?")
-        async with conn.transaction():
-            await tracking.record_topic_id(conn, cfg.read_schema, topic, new_id)
-            await tracking.write_status(conn, cfg.read_schema, topic, True, "")
-            await record_log(conn, cfg.ingest_schema, topic, new_id)
-    finally:
-        await conn.close()
-    return Moved(topic, old_id, new_id, copied, ends)

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from saylau.netguard import AllowList, IPAddress, refusal
+from saylau.outbound.netguard import AllowList, IPAddress, refusal
 
 RESOLVE_SECONDS = 5.0
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -13,7 +13,7 @@ names and the operator publishes (``openssl pkeyutl -verify -rawin``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from saylau.audit.logsource import parse_record
-from saylau.audit.verify import Finding
-from saylau.decode import Message
 from saylau.envelope import canonical
+from saylau.log.decode import Message, parse_record
 
 ALGORITHM = "Ed25519"
 EVENT_TYPE = "chain.checkpointed"
@@ -134,60 +132,3 @@ def marks_in(checkpoint: dict[str, Any]) -> list[Mark]:
             if h else None
         marks.append(Mark(int(p["partition"]), int(p["offset"]), head))
     return marks
-
-
-@dataclass
-class CheckpointAudit:
-    """Proves the log still holds everything up to each checkpoint.
-
-    Fed the log in partition order with ``check`` (beside a ``LogAudit``), it keeps how far
-    each partition reaches and the chain link found at each checkpointed head; ``findings``
-    then names, per checkpoint, the first partition offset it cannot vouch for: the log ends
-    before the checkpoint's offset (a deleted tail), the head record differs (rewritten), or
-    the chain itself breaks before the checkpoint's offset.
-    """
-
-    checkpoints: list[dict[str, Any]]
-    _reach: dict[int, int] = field(default_factory=dict)
-    _seen: dict[tuple[int, int], Head | None] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._wanted = {(m.partition, m.head.offset) for c in self.checkpoints
-                        for m in marks_in(c) if m.head}
-
-    def check(self, message: Message) -> None:
-        p = message.partition
-        self._reach[p] = max(self._reach.get(p, -1), message.offset)
-        if (p, message.offset) in self._wanted:
-            self._seen[(p, message.offset)] = head_of(message)
-
-    def findings(self, checkpoint: dict[str, Any], chain: list[Finding]) -> list[Finding]:
-        """What stops ``checkpoint`` being proven, given the chain findings of the log."""
-        found = []
-        for mark in marks_in(checkpoint):
-            problem = self._mark_problem(mark, chain)
-            if problem is not None:
-                found.append(problem)
-        return found
-
-    def _mark_problem(self, mark: Mark, chain: list[Finding]) -> Finding | None:
-        p, reach = mark.partition, self._reach.get(mark.partition, -1)
-        broken = [f for f in chain if f.partition == p and f.offset < mark.offset]
-        if broken:
-            return Finding(p, broken[0].offset, broken[0].kind, broken[0].detail)
-        if reach < mark.offset - 1:
-            return Finding(p, reach + 1, "missing", f"the log ends at offset {reach}; the "
-                           f"checkpoint saw records up to offset {mark.offset - 1}")
-        if mark.head is None:
-            return None
-        if (p, mark.head.offset) not in self._seen:
-            return Finding(p, mark.head.offset, "missing", "the checkpoint's head record is "
-                           "not in the log")
-        seen = self._seen[(p, mark.head.offset)]
-        if seen != mark.head:
-            what = "has no chain link" if seen is None else f"has chain {seen.chain_id[:8]} " \
-                f"seq {seen.seq} hash {seen.hash[:16]}…"
-            return Finding(p, mark.head.offset, "altered", f"the checkpoint's head is chain "
-                           f"{mark.head.chain_id[:8]} seq {mark.head.seq} hash "
-                           f"{mark.head.hash[:16]}…; the log {what}")
-        return None
