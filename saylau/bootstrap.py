@@ -17,6 +17,7 @@ from saylau.intake.log import ChainedLog
 from saylau.intake.service import Intake
 from saylau.log.identity import LogMismatch
 from saylau.log.kafka import ensure_topics, log_facts, make_producer
+from saylau.log.watch import LogWatch
 from saylau.privacy.store import PostgresKeyStore, key_store
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection, build_projection
@@ -130,4 +131,6 @@ async def build_intake(cfg: Settings, producer: AIOKafkaProducer, pool: asyncpg.
         log.error("ingest refuses to start: %s", exc)
         raise
     partitions = len(await producer.partitions_for(cfg.events_topic))
-    return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue(), keys)
+    watch = LogWatch(cfg.kafka_bootstrap, cfg.events_topic, "ingest", topic_id)
+    return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue(), keys,
+                  watch)

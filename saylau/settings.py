@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     public_read: bool = False
     projector_metrics_port: int = 0
     projector_ready_seconds: float = 10.0
+    log_watch_seconds: float = 2.0
+    """How often ingest, the projector and the api compare the events topic's id with the one
+    they verified: a topic recreated under running services is refused within this."""
     event_schema_dir: str = ""
     rate_limit_per_second: float = 2000.0
     rate_limit_burst: int = 10000

@@ -23,6 +23,7 @@ from saylau.intake.personal import SealingKeys, fingerprint, seal
 from saylau.intake.validation import validate_item
 from saylau.log.checkpoint import EVENT_TYPE as CHECKPOINT_TYPE
 from saylau.log.decode import compiled
+from saylau.log.watch import LogWatch
 from saylau.privacy.keys import MasterKeyError
 from saylau.store.db import UNAVAILABLE
 
@@ -55,9 +56,11 @@ class Intake:
     """The one append path: validation, dedup by event id, the hash-chained log."""
 
     def __init__(self, log_: ChainedLog, pool: asyncpg.Pool, catalogue: Catalogue,
-                 keys: SealingKeys) -> None:
+                 keys: SealingKeys, watch: LogWatch | None = None) -> None:
         self.log, self.pool, self.catalogue = log_, pool, compiled(catalogue)
         self.keys = keys
+        self.watch = watch
+        """The events topic's id as verified at start; once it differs, nothing is appended."""
         self.group: GroupCommit[Checked, list[Outcome]] = GroupCommit(
             self._flush, size=lambda checked: len(checked.pending), max_items=MAX_GROUP,
             concurrency=FLUSHES_IN_FLIGHT, spill=SPILL)
@@ -129,6 +132,8 @@ class Intake:
         """
         if not checked.pending:
             return checked.refused
+        if self.watch is not None and self.watch.refusal is not None:
+            raise Unavailable(f"not recorded: {self.watch.refusal}")
         for p in checked.pending:
             p.partner = partner
         checked.since = asyncio.get_running_loop().time()

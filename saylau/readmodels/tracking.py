@@ -129,6 +129,12 @@ async def write_status(conn: asyncpg.Connection, schema: str, topic: str, ok: bo
         "reason = EXCLUDED.reason, checked_at = EXCLUDED.checked_at", topic, ok, reason)
 
 
+async def recorded_topic_id(pool: asyncpg.Pool, schema: str, topic: str) -> str | None:
+    """The id of the topic the read models' offsets are positions in (None: not known yet)."""
+    return await pool.fetchval(f'SELECT max(topic_id) FROM "{schema}".projector_offsets '
+                               "WHERE topic = $1", topic)
+
+
 async def log_problem(conn: asyncpg.Connection, schema: str) -> str | None:
     """The projector's last refusal of the log it reads (None when it accepted it)."""
     return await conn.fetchval(

@@ -51,6 +51,21 @@ class BatchResult:
     dead: list[tuple[Message, str]] = field(default_factory=list)
 
 
+class LogRewound(RuntimeError):
+    """Records arrived below their partition's stored offset: delivered again, or a consumer
+    reset to the start of a recreated topic. Raised before anything is written."""
+
+
+def _below(batch: Sequence[Message], fresh: Sequence[Message]) -> str:
+    kept = {(m.partition, m.offset) for m in fresh}
+    first: dict[int, int] = {}
+    for m in batch:
+        if (m.partition, m.offset) not in kept:
+            first[m.partition] = min(first.get(m.partition, m.offset), m.offset)
+    return "records below the stored offsets arrived (" + ", ".join(
+        f"partition {p} from offset {o}" for p, o in sorted(first.items())) + ")"
+
+
 class ProjectionStore(Protocol):
     """Where a batch is written; every method but ``transaction`` runs inside one."""
 
@@ -84,11 +99,16 @@ class Projection:
     """The Kafka id of ``topic``, recorded with the offsets once the projector verified it."""
 
     async def apply(self, conn: asyncpg.Connection, batch: Sequence[Message],
-                    decoded: Decodings | None = None) -> BatchResult:
-        """Apply ``batch`` exactly once, in one PostgreSQL transaction on ``conn``."""
+                    decoded: Decodings | None = None, rewound_ok: bool = True) -> BatchResult:
+        """Apply ``batch`` exactly once, in one PostgreSQL transaction on ``conn``.
+
+        ``rewound_ok=False`` (the live projector): a record below its partition's stored
+        offset raises ``LogRewound`` before anything is written, so the caller checks the
+        log's identity first (a consumer reset to a recreated topic's start delivers such
+        records, and they must not pass for "already applied")."""
         store = PostgresProjectionStore(conn, self.schema, self.topic, self.config, self.feed,
                                         self.topic_id)
-        return await self.apply_to(store, batch, decoded)
+        return await self.apply_to(store, batch, decoded, rewound_ok)
 
     def decode(self, batch: Sequence[Message]) -> Decodings:
         """Every record of ``batch`` decoded (or its poison reason), keyed by position. Pure.
@@ -99,7 +119,8 @@ class Projection:
         return {(m.partition, m.offset): _decoded_or_reason(m, self.catalogue) for m in batch}
 
     async def apply_to(self, store: ProjectionStore, batch: Sequence[Message],
-                       decoded: Decodings | None = None) -> BatchResult:
+                       decoded: Decodings | None = None,
+                       rewound_ok: bool = True) -> BatchResult:
         """Apply ``batch`` exactly once, in one transaction of ``store``.
 
         ``decoded``: ``self.decode(batch)`` if the caller did it ahead (else done here).
@@ -113,11 +134,12 @@ class Projection:
         if decoded is None:
             decoded = self.decode(batch)
         try:
-            return await self._apply(store, batch, decoded)
+            return await self._apply(store, batch, decoded, rewound_ok)
         except store.rejected_content as exc:
             if len(batch) == 1:
                 return await self._bury(store, batch[0], exc)
-        results = [await self.apply_to(store, [message], decoded) for message in batch]
+        results = [await self.apply_to(store, [message], decoded, rewound_ok)
+                   for message in batch]
         return BatchResult(sum(r.applied for r in results), sum(r.duplicates for r in results),
                            sum(r.skipped for r in results), [d for r in results for d in r.dead])
 
@@ -133,10 +155,12 @@ class Projection:
         return BatchResult(dead=[(message, reason)])
 
     async def _apply(self, store: ProjectionStore, batch: Sequence[Message],
-                     decodings: Decodings) -> BatchResult:
+                     decodings: Decodings, rewound_ok: bool) -> BatchResult:
         result = BatchResult()
         async with store.transaction():
             fresh = await self._unseen(store, batch)
+            if len(fresh) < len(batch) and not rewound_ok:
+                raise LogRewound(_below(batch, fresh))
             result.skipped = len(batch) - len(fresh)
             decoded = self._decoded(fresh, decodings, result)
             new = await self._drop_known(store, decoded)

@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 from saylau.bootstrap import Needs, bootstrap
 from saylau.collector import quiet_collector
+from saylau.log.watch import LogWatch
+from saylau.readmodels.tracking import recorded_topic_id
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web.errors import install_error_handling
@@ -58,8 +60,13 @@ def create_app(config: Settings | None = None) -> FastAPI:
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()
         await app.state.broadcaster.start()
+        app.state.log_watch = LogWatch(
+            cfg.kafka_bootstrap, cfg.events_topic, "api",
+            verified=lambda: recorded_topic_id(wiring.pool, cfg.read_schema, cfg.events_topic))
+        watching = asyncio.create_task(app.state.log_watch.run(cfg.log_watch_seconds))
         quiet_collector()
         yield
+        watching.cancel()
         await app.state.broadcaster.stop()
         await wiring.close()
 

@@ -5,6 +5,7 @@ HTTP only: the routes read the request and call the intake service (``saylau.int
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -36,8 +37,10 @@ def create_app(config: Settings | None = None) -> FastAPI:
                                             session_reset=False, intake=True,
                                             evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
+        watching = asyncio.create_task(wiring.intake.watch.run(cfg.log_watch_seconds))
         quiet_collector()
         yield
+        watching.cancel()
         await wiring.close()
 
     app = IngestApp(title="Saylau Watch ingest", version="1", lifespan=lifespan,

@@ -29,7 +29,7 @@ from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.collector import quiet_collector
 from saylau.log.decode import Message
 from saylau.log.kafka import ensure_topics
-from saylau.readmodels.transaction import BatchResult, Decodings
+from saylau.readmodels.transaction import BatchResult, Decodings, LogRewound
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.store.db import UNAVAILABLE
@@ -61,6 +61,7 @@ class Projector:
         topic = self.app.topic(cfg.events_topic, value_type=bytes, key_type=bytes)
         self.app.agent(topic, name="services.projector.app.project_events")(self.project_events)
         self.app.timer(interval=2.0, name="report_lag")(self.report_lag)
+        self.app.timer(interval=cfg.log_watch_seconds, name="watch_log")(self.gate.watch)
         self.app.task(self.serve_health)
         if cfg.saylau_checkpoint_key_file or cfg.saylau_checkpoint_key:
             self.app.timer(interval=cfg.checkpoint_minutes * 60,
@@ -76,9 +77,15 @@ class Projector:
         projection, producer = wiring.projection, wiring.producer
 
         async def apply(batch: list[Message], decoded: Decodings) -> None:
-            await self.gate.wait(lambda: bool(self.app.should_stop))  # log checked, positioned
-            projection.topic_id = self.gate.topic_id
-            result = await self.apply_or_exit(wiring, batch, decoded)
+            rewound_ok = False
+            while True:
+                await self.gate.wait(lambda: bool(self.app.should_stop))  # log checked
+                projection.topic_id = self.gate.topic_id
+                try:
+                    result = await self.apply_or_exit(wiring, batch, decoded, rewound_ok)
+                    break
+                except LogRewound as exc:  # nothing written: is it still our log?
+                    rewound_ok = await self.gate.recheck(str(exc))
             await publish_dead_letters(producer, self.cfg, result.dead)
 
         pipeline = Pipeline(projection.decode, apply, stream.ack)
@@ -113,24 +120,28 @@ class Projector:
         return wiring
 
     async def apply_or_exit(self, wiring: Wiring, batch: list[Message],
-                            decoded: Decodings | None = None) -> BatchResult:
-        """The batch applied; on a bug, exit before faust acknowledges it."""
+                            decoded: Decodings | None = None,
+                            rewound_ok: bool = True) -> BatchResult:
+        """The batch applied; on a bug, exit before faust acknowledges it. ``LogRewound``
+        (nothing written) goes to the caller, which checks the log first."""
         try:
-            return await self.retrying(0.2)(self.apply, wiring, batch, decoded)
+            return await self.retrying(0.2)(self.apply, wiring, batch, decoded, rewound_ok)
         except ReadModelsRebuilt as exc:
             exit_now(f"{exc}; stopping before this batch")
+        except LogRewound:
+            raise
         except Exception:  # a bug: crash before faust acknowledges the batch
             log.exception("projection failed; exiting without acknowledging the batch")
             logging.shutdown()
             os._exit(70)
 
     async def apply(self, wiring: Wiring, batch: list[Message],
-                    decoded: Decodings | None = None) -> BatchResult:
+                    decoded: Decodings | None = None, rewound_ok: bool = True) -> BatchResult:
         assert wiring.projection is not None
         started = time.perf_counter()
         async with wiring.pool.acquire() as conn, conn.transaction():
             await hold_serving(conn, self.cfg, self.version)
-            result = await wiring.projection.apply(conn, batch, decoded)
+            result = await wiring.projection.apply(conn, batch, decoded, rewound_ok)
         APPLY_SECONDS.observe(time.perf_counter() - started)
         APPLIED.inc(result.applied)
         DEAD.inc(len(result.dead))

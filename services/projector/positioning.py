@@ -6,6 +6,10 @@ Faust positions the consumer at Kafka's committed offsets; ``ProjectorApp`` then
 offset stored in PostgreSQL. So a Kafka commit ahead of PostgreSQL never skips an event, and
 a recreated topic or another cluster is refused (nothing applied) with the reason in the log,
 /readyz, ``log_status`` (for the api) and ``saylau_projector_log_mismatch_total``.
+
+A topic recreated under the running projector triggers no assignment: ``watch`` compares the
+topic's id every ``LOG_WATCH_SECONDS``, and a batch holding records below the stored offsets
+(a consumer reset to the new topic's start) has the log checked again before it is applied.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from tenacity import AsyncRetrying
 from saylau.bootstrap import migrate_ingest
 from saylau.log.identity import ObservedLog, check_identity
 from saylau.log.kafka import chain_hashes_at, log_facts
+from saylau.log.watch import current_topic_id, recreated
 from saylau.readmodels import tracking
 from saylau.settings import Settings
 from saylau.store.db import migrate
@@ -78,6 +83,36 @@ class LogGate:
                  {tp.partition: stored.get(tp.partition, 0) for tp in tps})
         self.verified.set()
 
+    async def recheck(self, why: str) -> bool:
+        """Check the log again before applying a batch that ``why`` makes suspect; True when
+        it is the one the read models came from (else refused, and the gate closed)."""
+        log.warning("checking the log again: %s", why)
+        return await self.retrying(0.5)(self.check_log) is not None
+
+    async def watch(self) -> None:
+        """Refuse once the events topic's id is no longer the verified one."""
+        current = await current_topic_id(self.cfg.kafka_bootstrap, self.cfg.events_topic)
+        reason = recreated(self.cfg.events_topic, self.topic_id, current, "projector")
+        if reason is not None:
+            await self.refuse(reason)
+
+    async def refuse(self, reason: str) -> None:
+        """Close the gate: nothing is applied; the reason in /readyz and ``log_status``."""
+        self.verified.clear()
+        self.topic_id = None
+        self.health.refusal = reason
+        LOG_MISMATCH.inc()
+        log.error("projector refuses to apply anything: %s", reason)
+        try:
+            conn = await asyncpg.connect(self.cfg.dsn, timeout=10)
+            try:
+                await tracking.write_status(conn, self.cfg.read_schema, self.cfg.events_topic,
+                                            False, reason)
+            finally:
+                await conn.close()
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            log.warning("refusal not recorded for the api (%s); /readyz has it", exc)
+
     async def check_log(self) -> dict[int, int] | None:
         """The stored next offsets when the log is the one the read models came from; else
         None, with the reason in the log, /readyz, ``log_status`` and the mismatch metric."""
@@ -97,6 +132,8 @@ class LogGate:
             await conn.close()
         self.health.refusal = None if verdict.ok else verdict.reason
         if not verdict.ok:
+            self.verified.clear()
+            self.topic_id = None
             LOG_MISMATCH.inc()
             log.error("projector refuses to apply anything: %s", verdict.reason)
             return None

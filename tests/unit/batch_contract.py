@@ -16,7 +16,7 @@ from saylau.domain.calendar import Calendars
 from saylau.domain.rules import RuleConfig
 from saylau.log.decode import Message
 from saylau.readmodels.base import Batch
-from saylau.readmodels.transaction import Projection, ProjectionStore
+from saylau.readmodels.transaction import LogRewound, Projection, ProjectionStore
 from tests.factories import detention
 
 RECEIVED = "2021-01-10T12:00:00+06:00"
@@ -84,6 +84,18 @@ class BatchTransactionContract(ABC):
         assert (first.applied, again.applied, again.skipped) == (2, 0, 2)
         assert await self.stored_event_ids(store) == ids
         assert await self.detained(store) == 7
+
+    async def test_records_below_the_stored_offsets_are_refused_before_any_write_when_asked(
+            self, store: Any) -> None:
+        batch, _ = self.batch()
+        await projection().apply_to(store, batch)
+        rewound = [message(1, detention("Almaty", 5)), message(2, detention("Almaty", 6))]
+        with pytest.raises(LogRewound, match="partition 0 from offset 1"):
+            await projection().apply_to(store, rewound, rewound_ok=False)
+        assert await self.detained(store) == 7 and await self.offsets(store) == {0: 2}
+        result = await projection().apply_to(store, rewound, rewound_ok=True)
+        assert (result.skipped, result.applied) == (1, 1)
+        assert await self.detained(store) == 13
 
     async def test_a_duplicate_at_a_later_offset_counts_once(self, store: Any) -> None:
         batch, _ = self.batch()

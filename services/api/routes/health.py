@@ -1,7 +1,7 @@
 """Liveness, readiness and Prometheus metrics of the api."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from saylau.readmodels.tracking import log_problem
@@ -19,8 +19,14 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(db: PoolDep, broadcaster: BroadcasterDep, cfg: SettingsDep) -> Response:
+async def readyz(request: Request, db: PoolDep, broadcaster: BroadcasterDep,
+                 cfg: SettingsDep) -> Response:
     """Ready when PostgreSQL answers and the change feed is followed."""
+    # ... and the events topic is the one the read models came from (a topic recreated under
+    # the running services is refused here too, even if the projector is not running).
+    recreated = request.app.state.log_watch.refusal
+    if recreated:
+        return unavailable(f"log mismatch: {recreated}")
     # ... and the projector has not refused the log (the read models came from another log,
     # so their counts are not this log's): its verdict is in log_status.
     async with db.acquire() as conn:

@@ -18,8 +18,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    """Ready when PostgreSQL answers and the broker's metadata is known."""
+    """Ready when PostgreSQL answers, the broker's metadata is known and the events topic is
+    still the one verified at start (not recreated under the running service)."""
     wiring = request.app.state.wiring
+    if wiring.intake.watch.refusal is not None:
+        return unavailable(f"log mismatch: {wiring.intake.watch.refusal}")
     try:
         await wiring.pool.fetchval("SELECT 1")
         await wiring.producer.client.fetch_all_metadata()
