@@ -9,7 +9,7 @@ bench:     ## the pipeline benchmark against the raw Kafka / PostgreSQL ceilings
 	bash scripts/bench.sh
 docs:      ## build the documentation site into site/ (strict: a broken link or a page left out fails)
 	test -x .venv/bin/mkdocs || { python3 -m venv .venv && .venv/bin/pip install -q -e ".[dev]" -c constraints.txt; }
-	.venv/bin/mkdocs build --strict -d site
+	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict -d site
 lint:
 	.venv/bin/ruff check saylau services tests bench scripts
 	.venv/bin/lint-imports

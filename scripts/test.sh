@@ -12,5 +12,5 @@ trap stop_infra EXIT
 log "checking the import layers (import-linter contracts in pyproject.toml)"
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 log "building the documentation strictly (mkdocs.yml)"
-.venv/bin/mkdocs build --strict --quiet -d var/site
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -d var/site
 .venv/bin/python -m pytest "$@"
