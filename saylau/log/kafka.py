@@ -314,11 +314,17 @@ def chain_hash_of(value: bytes | None) -> str | None:
     return str(chain["hash"]) if isinstance(chain, dict) and chain.get("hash") else None
 
 
+class ChainUnreadable(TimeoutError):
+    """A record the log holds was not read in time: no verdict on the chain (retry)."""
+
+
 async def chain_hashes_at(bootstrap: str, topic: str, next_offsets: dict[int, int],
                           timeout: float = 10.0) -> dict[int, str | None]:
     """Per partition, the chain hash of the record at ``next_offset - 1`` (the last one the
     stored state applied): what ``saylau.log.identity`` compares with the stored chain head.
-    None where that record does not exist (offset beyond the end) or carries no chain."""
+    None where that record does not exist (offset beyond the end) or carries no chain.
+    Raises ChainUnreadable when a record below the end did not arrive within ``timeout``:
+    a slow broker is not a different log."""
     wanted = {p: o - 1 for p, o in next_offsets.items() if o > 0}
     found: dict[int, str | None] = dict.fromkeys(wanted)
     if not wanted:
@@ -336,7 +342,10 @@ async def chain_hashes_at(bootstrap: str, topic: str, next_offsets: dict[int, in
             consumer.seek(tps[p], offset)
             batch = await consumer.getmany(tps[p], timeout_ms=int(timeout * 1000), max_records=1)
             records = batch.get(tps[p], [])
-            if records and records[0].offset == offset:
+            if not records:
+                raise ChainUnreadable(f"{topic} partition {p}: the record at offset {offset} "
+                                      f"was not read within {timeout} s")
+            if records[0].offset == offset:
                 found[p] = chain_hash_of(records[0].value)
     finally:
         await consumer.stop()

@@ -28,7 +28,7 @@ from saylau.audit.rebuild import ReadModelsRebuilt, hold_serving
 from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.collector import quiet_collector
 from saylau.log.decode import Message
-from saylau.log.kafka import ensure_topics
+from saylau.log.kafka import ChainUnreadable, ensure_topics
 from saylau.readmodels.transaction import BatchResult, Decodings, LogRewound
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
@@ -148,8 +148,9 @@ class Projector:
         return result
 
     def retrying(self, first: float) -> AsyncRetrying:
-        """Retry while PostgreSQL is away, backing off from ``first`` s to MAX_BACKOFF."""
-        return AsyncRetrying(retry=retry_if_exception_type(DB_ERRORS),
+        """Retry while PostgreSQL is away (or a chain record of the log is not read in time),
+        backing off from ``first`` s to MAX_BACKOFF."""
+        return AsyncRetrying(retry=retry_if_exception_type((*DB_ERRORS, ChainUnreadable)),
                              wait=wait_exponential(multiplier=first, max=MAX_BACKOFF),
                              sleep=self.back_off, before_sleep=log_retry)
 
@@ -212,8 +213,10 @@ def faust_settings(cfg: Settings, datadir: Path) -> dict[str, Any]:
 
 
 def log_retry(state: Any) -> None:
-    log.warning("PostgreSQL unavailable (%s); retrying in %.1fs", state.outcome.exception(),
-                state.next_action.sleep)
+    exc = state.outcome.exception()
+    what = "the log's chain not read" if isinstance(exc, ChainUnreadable) else \
+        "PostgreSQL unavailable"
+    log.warning("%s (%s); retrying in %.1fs", what, exc, state.next_action.sleep)
 
 
 def create_app(cfg: Settings | None = None) -> faust.App:
