@@ -82,3 +82,34 @@ async def compare_tables(conn: asyncpg.Connection, left: str, right: str,
                                 await conn.fetch(difference_sql(right, left, table, limit))]
         out.append(found)
     return out
+
+
+Identity = dict[int, tuple[int, str | None, str | None]]
+"""Per partition: the next offset, the topic id and the chain head a schema recorded."""
+
+
+def identity_differences(left: str, left_ids: Identity, right: str,
+                         right_ids: Identity) -> list[str]:
+    """Where two schemas disagree on the log they came from: the topic's id, or the chain
+    head at a partition both reached to the same offset. What one side never recorded (an
+    export replay has no topic id) is no difference. Pure."""
+    found = []
+    ids = ({i for _, i, _ in left_ids.values() if i}, {i for _, i, _ in right_ids.values() if i})
+    if ids[0] and ids[1] and ids[0] != ids[1]:
+        found.append(f"topic id: {left} {', '.join(sorted(ids[0]))}, "
+                     f"{right} {', '.join(sorted(ids[1]))}")
+    for p in sorted(set(left_ids) & set(right_ids)):
+        (lo, _, lh), (ro, _, rh) = left_ids[p], right_ids[p]
+        if lo == ro and lo > 0 and lh != rh:
+            found.append(f"partition {p} at offset {lo}: chain head {left} {lh or 'none'}, "
+                         f"{right} {rh or 'none'}")
+    return found
+
+
+async def recorded_identity(conn: asyncpg.Connection, schema: str, topic: str) -> Identity:
+    """What ``schema`` recorded about the log of ``topic`` (``projector_offsets``)."""
+    rows = await conn.fetch(f'SELECT kafka_partition, next_offset, topic_id, chain_head FROM '
+                            f'"{schema}".projector_offsets WHERE topic = $1', topic)
+    return {r["kafka_partition"]: (r["next_offset"], r["topic_id"], r["chain_head"])
+            for r in rows}
+

@@ -2,7 +2,9 @@
 
 NDJSON starts with a header line ``{"saylau_export": {...}}`` (topic, filters, each
 partition's first and high-watermark offsets), then one line per record:
-``{"partition", "offset", "record": <the record exactly as appended>}``. A filtered export
+``{"partition", "offset", "record": <the record exactly as appended>}``, plus
+``"duplicate_of": {"partition", "offset"}`` on a record whose event id came earlier (a re-send
+appended twice; counted once by the read models). A filtered export
 (time range or region) leaves gaps in every chain, so only content hashes can be checked
 offline; ``verify`` says so. CSV has one flat row per record for spreadsheets.
 
@@ -22,13 +24,14 @@ from typing import IO, Any, Protocol
 import orjson
 
 from saylau.audit.logsource import HEADER_KEY, Extent, export_line, parse_record
+from saylau.audit.verify import Copies, Copy
 from saylau.log.decode import Message
 from saylau.privacy.records import Names
 
 CSV_COLUMNS = ("partition", "offset", "event_id", "type", "schema_version", "occurred_at",
                "received_at", "partner", "source", "station_id", "election_id", "region",
                "city", "payload", "content_hash", "chain_id", "chain_seq", "chain_prev",
-               "chain_hash")
+               "chain_hash", "duplicate_of")
 
 
 class Log(Protocol):
@@ -77,7 +80,8 @@ def header_line(log: Log, filters: Filters, decrypted: bool = False) -> bytes:
     return orjson.dumps({HEADER_KEY: header}) + b"\n"
 
 
-def csv_row(message: Message, record: dict[str, Any] | None) -> list[Any]:
+def csv_row(message: Message, record: dict[str, Any] | None,
+            copy: Copy | None = None) -> list[Any]:
     r = record or {}
     place, chain = r.get("place") or {}, r.get("chain") or {}
     return [message.partition, message.offset, r.get("event_id"), r.get("type"),
@@ -86,7 +90,14 @@ def csv_row(message: Message, record: dict[str, Any] | None) -> list[Any]:
             place.get("region"), place.get("city"),
             orjson.dumps(r.get("payload")).decode() if "payload" in r else "",
             r.get("content_hash"), chain.get("id"), chain.get("seq"), chain.get("prev"),
-            chain.get("hash")]
+            chain.get("hash"), f"{copy.first[0]}:{copy.first[1]}" if copy else ""]
+
+
+def marked(line: bytes, copy: Copy | None) -> bytes:
+    """An export line, with ``duplicate_of`` when the record is a copy of an earlier one."""
+    if copy is None:
+        return line
+    return line[:-2] + b',"duplicate_of":{"partition":%d,"offset":%d}}\n' % copy.first
 
 
 async def export(log: Log, out: IO[bytes], fmt: str, filters: Filters, batch: int = 5000,
@@ -100,21 +111,21 @@ async def export(log: Log, out: IO[bytes], fmt: str, filters: Filters, batch: in
         writer.writerow(CSV_COLUMNS)
     else:
         out.write(header_line(log, filters, decrypted=opened is not None))
-    written = 0
-    parse = filters.active or fmt == "csv" or opened is not None
+    written, copies = 0, Copies()
     async for chunk in log.chunks(batch):
-        kept = [(m, r) for m in chunk
-                if filters.keeps(r := parse_record(m.value) if parse else None)]
+        seen = [(m, r, copies.see(m, r)) for m in chunk for r in [parse_record(m.value)]]
+        kept = [(m, r, c) for m, r, c in seen if filters.keeps(r)]
         if opened is not None:
             kept = await _opened(kept, opened)
-        for message, record in kept:
+        for message, record, copy in kept:
             if fmt == "csv":
-                writer.writerow(csv_row(message, record))
+                writer.writerow(csv_row(message, record, copy))
             elif opened is not None and record is not None:
-                out.write(orjson.dumps({"partition": message.partition,
-                                        "offset": message.offset, "record": record}) + b"\n")
+                out.write(marked(orjson.dumps({"partition": message.partition,
+                                               "offset": message.offset, "record": record})
+                                 + b"\n", copy))
             else:
-                out.write(export_line(message))
+                out.write(marked(export_line(message), copy))
         written += len(kept)
         _flush(text, out)
         on_progress(len(chunk))
@@ -122,12 +133,14 @@ async def export(log: Log, out: IO[bytes], fmt: str, filters: Filters, batch: in
     return written
 
 
-async def _opened(kept: list[tuple[Message, dict[str, Any] | None]], names: Names
-                  ) -> list[tuple[Message, dict[str, Any] | None]]:
+Kept = list[tuple[Message, dict[str, Any] | None, Copy | None]]
+
+
+async def _opened(kept: Kept, names: Names) -> Kept:
     """The records with their names opened (one key fetch per chunk)."""
-    records = [r for _, r in kept if r is not None]
+    records = [r for _, r, _ in kept if r is not None]
     shown = iter(await names.show(records))
-    return [(m, next(shown) if r is not None else None) for m, r in kept]
+    return [(m, next(shown) if r is not None else None, c) for m, r, c in kept]
 
 
 def _flush(text: io.StringIO, out: IO[bytes]) -> None:

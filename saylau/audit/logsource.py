@@ -43,6 +43,7 @@ class KafkaLog:
                  seed: int | None = None, start: dict[int, int] | None = None,
                  stop: dict[int, int] | None = None) -> None:
         self.topic, self.order, self._random = topic, order, random.Random(seed)
+        self.bootstrap: str | None = bootstrap
         self._start, self._stop = start or {}, stop
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
@@ -128,6 +129,7 @@ class ExportLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.bootstrap: str | None = None  # a file: no topic id, no broker to read heads from
         self.header: dict[str, Any] | None = None
         self.extents: dict[int, Extent] = {}
         self.total = 0

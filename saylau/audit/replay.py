@@ -20,6 +20,7 @@ import asyncpg
 import orjson
 
 from saylau.log.decode import Message
+from saylau.log.kafka import chain_hashes_at, describe_topic
 from saylau.readmodels import tracking
 from saylau.readmodels.transaction import BatchResult, Projection, build_projection
 from saylau.settings import Settings
@@ -43,6 +44,8 @@ RETRIED = asyncpg.exceptions.TransactionRollbackError
 
 class Log(Protocol):
     topic: str
+    bootstrap: str | None
+    """The Kafka cluster the log is read from (None: an export file, no topic id)."""
 
     @property
     def position(self) -> dict[int, int]: ...
@@ -169,19 +172,33 @@ async def replay(conn: asyncpg.Connection, log: Log, projection: Projection, bat
         for task in (reader, *workers):
             task.cancel()
     stats.position = log.position
-    await record_position(conn, projection.schema, log.topic, stats.position, until)
+    await record_position(conn, projection.schema, log.topic, stats.position, until,
+                          log.bootstrap)
     stats.seconds = time.perf_counter() - started
     return stats
 
 
 async def record_position(conn: asyncpg.Connection, schema: str, topic: str,
-                          position: dict[int, int], until: datetime | None = None) -> None:
+                          position: dict[int, int], until: datetime | None = None,
+                          bootstrap: str | None = None) -> None:
     """Store how far a replay read (its ``projector_offsets``, as the live projector does),
-    and, for an as-of replay, its ``until`` as the schema's comment (``as_of``)."""
-    await tracking.record_position(conn, schema, topic, position)
+    with the log's identity when read from Kafka at ``bootstrap`` (the topic's id and the
+    chain hash at each ``position - 1``: a rebuilt schema switched into service is checked
+    like the live one), and, for an as-of replay, its ``until`` as the schema's comment."""
+    topic_id, heads = (await log_identity(bootstrap, topic, position) if bootstrap
+                       else (None, None))
+    await tracking.record_position(conn, schema, topic, position, topic_id, heads)
     if until is not None:
         await conn.execute(f'COMMENT ON SCHEMA "{schema}" IS '
                            f"'saylau replay as of {until.isoformat()}'")
+
+
+async def log_identity(bootstrap: str, topic: str,
+                       position: dict[int, int]) -> tuple[str, dict[int, str | None]]:
+    """The topic's id and, per partition, the chain hash of the record at ``position - 1``."""
+    facts = await describe_topic(bootstrap, topic)
+    heads = await chain_hashes_at(bootstrap, topic, position)
+    return facts.topic_id, {p: heads.get(p) for p in position}
 
 
 async def as_of(conn: asyncpg.Connection, schema: str) -> str | None:

@@ -102,7 +102,8 @@ async def replay_shares(shares: list[Share], position: dict[int, int],
     cfg = settings()
     conn = await asyncpg.connect(cfg.dsn)
     try:
-        await record_position(conn, stats.schema, shares[0].topic, position, shares[0].until)
+        await record_position(conn, stats.schema, shares[0].topic, position, shares[0].until,
+                              cfg.kafka_bootstrap)
     finally:
         await conn.close()
     stats.seconds = time.perf_counter() - started

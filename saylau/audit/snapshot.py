@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from saylau.audit.compare import TableComparison, compare_tables, ensure_schemas
+from saylau.audit.compare import (
+    TableComparison,
+    compare_tables,
+    ensure_schemas,
+    identity_differences,
+    recorded_identity,
+)
 from saylau.audit.logsource import KafkaLog
 from saylau.audit.replay import as_of, record_position, replay_projection
 from saylau.readmodels.tracking import stored_positions
@@ -42,10 +48,13 @@ class Snapshot:
     """Records applied to the replay to bring it to ``position``."""
     as_of: str | None = None
     waited: float = 0.0
+    identity: list[str] = field(default_factory=list)
+    """Where the two disagree on the log they came from (topic id, chain heads)."""
     different: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.different = [t.table for t in self.tables if not t.equal]
+        self.different = [t.table for t in self.tables if not t.equal] + (
+            ["log identity"] if self.identity else [])
 
 
 async def replay_topic(conn: asyncpg.Connection, replay: str,
@@ -78,9 +87,13 @@ async def compare_at_live_position(conn: asyncpg.Connection, live: str, replay: 
             if not behind:
                 applied = await catch_up(conn, replay, topic, reached, position, cfg)
                 tables = await compare_tables(conn, live, replay, limit)
+                identity = identity_differences(
+                    live, await recorded_identity(conn, live, topic),
+                    replay, await recorded_identity(conn, replay, topic))
                 await tx.commit()
                 return Snapshot(topic, {**{p: 0 for p in reached}, **position}, tables,
-                                applied, waited=time.monotonic() - started)
+                                applied, waited=time.monotonic() - started,
+                                identity=identity)
         except BaseException:
             await tx.rollback()
             raise
@@ -103,5 +116,5 @@ async def catch_up(conn: asyncpg.Connection, replay: str, topic: str, reached: d
         async for chunk in log.chunks(CATCH_UP_BATCH):
             await projection.apply(conn, chunk)
             applied += len(chunk)
-    await record_position(conn, replay, topic, position)
+    await record_position(conn, replay, topic, position, bootstrap=cfg.kafka_bootstrap)
     return applied

@@ -30,6 +30,46 @@ class Finding:
         return f"partition {self.partition} offset {self.offset}: {self.kind}: {self.detail}"
 
 
+@dataclass(frozen=True)
+class Copy:
+    """A record carrying an event id an earlier record of the log already carried."""
+
+    partition: int
+    offset: int
+    event_id: str
+    first: tuple[int, int]
+    """Partition and offset of the first record with that id."""
+    same_content: bool
+
+    def __str__(self) -> str:
+        what = "a copy" if self.same_content else "ANOTHER CONTENT under the id"
+        return (f"partition {self.partition} offset {self.offset}: duplicate: {what} of event "
+                f"{self.event_id} first at partition {self.first[0]} offset {self.first[1]}")
+
+
+@dataclass
+class Copies:
+    """Finds records whose event id came earlier in the log: a re-send appended twice when
+    ingest could not record the first in its dedup table (PostgreSQL failed after the broker
+    acknowledged it). The read models count such an event once; exports mark the copy."""
+
+    found: list[Copy] = field(default_factory=list)
+    _first: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+
+    def see(self, message: Message, record: dict[str, Any] | None) -> Copy | None:
+        """The copy ``message`` is, or None (the first record of its id, or no id)."""
+        event_id = record.get("event_id") if record else None
+        if not isinstance(event_id, str):
+            return None
+        here = (message.partition, message.offset)
+        first = self._first.setdefault(event_id, (*here, str(record.get("content_hash"))))
+        if first[:2] == here:
+            return None
+        copy = Copy(*here, event_id, first[:2], first[2] == record.get("content_hash"))
+        self.found.append(copy)
+        return copy
+
+
 @dataclass
 class _Gap:
     """A chain that skipped from ``expected`` to ``found`` at ``finding``."""
@@ -52,6 +92,7 @@ class LogAudit:
     _altered: list[Finding] = field(default_factory=list)
     _last_offset: dict[int, int] = field(default_factory=dict)
     _gaps: dict[int, _Gap] = field(default_factory=dict)
+    copies: Copies = field(default_factory=Copies)
 
     def check(self, message: Message) -> None:
         """Check one record; ``message`` must come after every earlier one of its partition."""
@@ -62,6 +103,7 @@ class LogAudit:
         record = parse_record(message.value)
         if record is None:
             return self._flag(p, offset, "altered", "record is not a JSON object")
+        self.copies.see(message, record)
         if not _content_intact(record):
             self._altered.append(Finding(p, offset, "altered", "content_hash does not match "
                                          "the event (payload or envelope changed)"))

@@ -252,8 +252,11 @@ async def run_compare(args: argparse.Namespace) -> int:
         await conn.close()
     print_comparison(snapshot.tables, live, args.replay)
     print_position(snapshot)
+    for line in snapshot.identity:
+        print(f"log identity DIFFERENT: {line}")
     tables, different = snapshot.tables, snapshot.different
-    print(f"{len(tables) - len(different)}/{len(tables)} tables equal"
+    unequal = [t for t in tables if not t.equal]
+    print(f"{len(tables) - len(unequal)}/{len(tables)} tables equal"
           + (f"; DIFFERENT: {', '.join(different)}" if different else ""))
     return 1 if different else 0
 
@@ -344,6 +347,11 @@ def report_verification(audit: LogAudit, filtered: bool) -> int:
     for (partition, chain_id), (seq, offset, head) in sorted(audit.heads.items()):
         print(f"  head partition {partition} chain {chain_id[:8]} seq {seq} "
               f"offset {offset} hash {head}")
+    for copy in audit.copies.found:
+        print(copy)
+    if audit.copies.found:
+        print(f"{len(audit.copies.found):,} duplicate record(s): an event id appended again "
+              "(a re-send ingest could not recognise); the read models count each event once")
     return 1 if findings else 0
 
 

@@ -152,18 +152,28 @@ async def insert_dead_letters(conn: asyncpg.Connection, topic: str,
 
 
 POSITION_SQL = """
-INSERT INTO "{schema}".projector_offsets (topic, kafka_partition, next_offset)
-SELECT $1, p, o FROM unnest($2::int[], $3::bigint[]) AS t(p, o)
+INSERT INTO "{schema}".projector_offsets AS o (topic, kafka_partition, next_offset, topic_id,
+                                            chain_head)
+SELECT $1, p, n, $4, h FROM unnest($2::int[], $3::bigint[], $5::text[]) AS t(p, n, h)
 ON CONFLICT (topic, kafka_partition) DO UPDATE
-SET next_offset = GREATEST(projector_offsets.next_offset, EXCLUDED.next_offset)"""
+SET next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset),
+    chain_head = CASE WHEN $6 AND EXCLUDED.next_offset >= o.next_offset
+                      THEN EXCLUDED.chain_head ELSE o.chain_head END,
+    topic_id = COALESCE(EXCLUDED.topic_id, o.topic_id)"""
 
 
 async def record_position(conn: asyncpg.Connection, schema: str, topic: str,
-                          position: dict[int, int]) -> None:
+                          position: dict[int, int], topic_id: str | None = None,
+                          heads: dict[int, str | None] | None = None) -> None:
     """Store that ``schema`` holds the projection of ``topic`` up to ``position`` (the next
-    offset of each partition), as the live projector does batch by batch; never backwards."""
+    offset of each partition), as the live projector does batch by batch; never backwards.
+    ``topic_id`` and ``heads`` (the chain hash at each ``position - 1``), when known, are the
+    log's identity the live projector checks before it serves the schema."""
+    known = heads is not None
+    heads = heads or {}
     await conn.execute(POSITION_SQL.format(schema=schema), topic, list(position),
-                       list(position.values()))
+                       list(position.values()), topic_id, [heads.get(p) for p in position],
+                       known)
 
 
 async def stored_positions(conn: asyncpg.Connection, schema: str,
