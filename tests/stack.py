@@ -241,3 +241,14 @@ class Stack:
     def detentions_in(self, city: str) -> dict[str, Any] | None:
         cities = self.get("/v1/detentions").json()["cities"]
         return next((c for c in cities if c["city"] == city), None)
+
+
+def execute_sql(statement: str) -> None:
+    """Run one SQL statement (or several, separated by ``;``) on the test database."""
+    async def run() -> None:
+        conn = await asyncpg.connect(Settings().dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+    asyncio.run(run())

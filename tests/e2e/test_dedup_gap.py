@@ -6,29 +6,16 @@ projector drops known ids); ``saylau verify`` and ``saylau export`` report the c
 duplicate of the first, so the log and its exports do not pass it off as a second event."""
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
-import asyncpg
 import orjson
 
-from saylau.settings import Settings
 from tests.factories import detention, unique
-from tests.stack import Stack, wait_until
+from tests.stack import Stack, execute_sql, wait_until
 
 SAYLAU = Path(sys.executable).parent / "saylau"
-
-
-def execute(statement: str) -> None:
-    async def run() -> None:
-        conn = await asyncpg.connect(Settings().dsn)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-    asyncio.run(run())
 
 
 def test_a_resend_after_a_failed_dedup_insert_is_reported_as_a_duplicate(
@@ -37,7 +24,7 @@ def test_a_resend_after_a_failed_dedup_insert_is_reported_as_a_duplicate(
     schema = stack.env["INGEST_SCHEMA"]
     city = unique()
     report = detention(city, 2)
-    execute(f'CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS '
+    execute_sql(f'CREATE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS '
             "$$ BEGIN RAISE EXCEPTION 'PostgreSQL failed after the broker acknowledged'; "
             f'END $$; CREATE TRIGGER refuse BEFORE INSERT ON "{schema}".accepted_events '
             f'FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".refuse()')
@@ -45,7 +32,7 @@ def test_a_resend_after_a_failed_dedup_insert_is_reported_as_a_duplicate(
         assert stack.post(report).status_code == 202
         assert stack.post(report).status_code == 202  # not known: appended a second time
     finally:
-        execute(f'DROP TRIGGER refuse ON "{schema}".accepted_events')
+        execute_sql(f'DROP TRIGGER refuse ON "{schema}".accepted_events')
     assert stack.post(report).status_code in (200, 202)  # remembered from now on
     wait_until(lambda: (stack.detentions_in(city) or {}).get("detained_total") == 2)
 

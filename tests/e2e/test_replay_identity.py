@@ -14,7 +14,7 @@ import asyncpg
 
 from saylau.settings import Settings
 from tests.factories import detention, unique
-from tests.stack import Stack, wait_until
+from tests.stack import Stack, execute_sql, wait_until
 
 SAYLAU = Path(sys.executable).parent / "saylau"
 
@@ -34,16 +34,6 @@ def identity(schema: str, topic: str) -> dict[int, tuple[Any, ...]]:
             await conn.close()
         return {r[0]: tuple(r[1:]) for r in rows}
     return asyncio.run(read())
-
-
-def execute(statement: str) -> None:
-    async def run() -> None:
-        conn = await asyncpg.connect(Settings().dsn)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-    asyncio.run(run())
 
 
 def test_a_replay_stores_the_topic_id_and_chain_heads_and_compare_checks_them(
@@ -67,7 +57,7 @@ def test_a_replay_stores_the_topic_id_and_chain_heads_and_compare_checks_them(
     assert "log identity" not in compared.stdout
 
     partition = min(reached)
-    execute(f"UPDATE \"{replayed}\".projector_offsets SET chain_head = 'f00d' "
+    execute_sql(f"UPDATE \"{replayed}\".projector_offsets SET chain_head = 'f00d' "
             f"WHERE topic = '{topic}' AND kafka_partition = {partition}")
     compared = saylau(stack, "compare", "--replay", replayed)
     assert compared.returncode == 1, compared.stdout + compared.stderr
