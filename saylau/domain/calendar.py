@@ -25,6 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from saylau.domain.regions import alias_index, canonical_region
+from saylau.envelope import Envelope
+
 ELECTIONS_DIR = Path(__file__).resolve().parents[2] / "elections"
 
 
@@ -65,6 +68,8 @@ class Election(BaseModel):
     stations_close: time = time(20, 0)
     observation_ends: datetime
     window_end: datetime
+    regions: dict[str, list[str]] = Field(default_factory=dict)
+    """The regions as this election named them (canonical name → other spellings)."""
     sources: list[str] = Field(default_factory=list, max_length=50)
 
     @field_validator("*", mode="after")
@@ -81,6 +86,7 @@ class Election(BaseModel):
                 raise ValueError(f"{later} must not be before {earlier}")
         if not self.silence_start <= self.voting_opens < self.silence_end:
             raise ValueError("voting_day must fall inside silence_start..silence_end")
+        alias_index(self.regions)  # one spelling, one region
         return self
 
     @property
@@ -147,11 +153,19 @@ def load_election(path: Path) -> Election:
     return election
 
 
+PAYLOAD_REGIONS = frozenset({"station.registered", "official.results_announced"})
+"""Types whose payload names a region (a sample's strata keep the names it was drawn with)."""
+SEEN_SPELLINGS = 10_000
+"""How many distinct (election, region spelling) answers a process remembers."""
+
+
 @dataclass(frozen=True)
 class Calendars:
     """All known elections, by id. Adding an election is adding a file."""
 
     elections: Mapping[str, Election] = field(default_factory=dict)
+    _indexes: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+    _seen: dict[tuple[str, str], str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, directory: Path = ELECTIONS_DIR) -> Calendars:
@@ -161,6 +175,36 @@ class Calendars:
 
     def get(self, election_id: str) -> Election | None:
         return self.elections.get(election_id)
+
+    def named(self, event: Envelope) -> Envelope:
+        """``event`` with its region names (the place's, and a registry or official figure's
+        payload ``region``) as its election named them; the same event when nothing changes."""
+        election = self.for_event(event.election_id, event.occurred_at)
+        if election is None or not election.regions:
+            return event
+        update: dict[str, Any] = {}
+        place = event.place
+        if place is not None and place.region and \
+                (region := self.region(election, place.region)) != place.region:
+            update["place"] = place.model_copy(update={"region": region})
+        named = event.payload.get("region") if event.type in PAYLOAD_REGIONS else None
+        if isinstance(named, str) and (region := self.region(election, named)) != named:
+            update["payload"] = {**event.payload, "region": region}
+        return event.model_copy(update=update) if update else event
+
+    def region(self, election: Election | None, name: str) -> str:
+        """``name`` as ``election`` named that region (``saylau.domain.regions``)."""
+        if election is None or not election.regions:
+            return name
+        index = self._indexes.get(election.id)
+        if index is None:
+            index = self._indexes[election.id] = alias_index(election.regions)
+        found = self._seen.get((election.id, name))
+        if found is None:
+            found = canonical_region(index, name)
+            if len(self._seen) < SEEN_SPELLINGS:  # bounded: report text is free
+                self._seen[(election.id, name)] = found
+        return found
 
     def for_event(self, election_id: str | None, occurred_at: datetime) -> Election | None:
         """The named election, else the latest-announced one whose window holds ``occurred_at``."""

@@ -10,6 +10,7 @@ import orjson
 from pydantic import ValidationError
 
 from saylau.catalogue import Catalogue, FieldError
+from saylau.domain.calendar import Calendars
 from saylau.domain.upcasters import upcast
 from saylau.envelope import Envelope, stored_envelope
 
@@ -72,8 +73,10 @@ class PoisonMessage(Exception):
     """A record the projector cannot apply; it goes to the dead-letter table with the reason."""
 
 
-def decode(message: Message, catalogue: Catalogue) -> Decoded:
-    """The event in ``message``, upcast to the latest schema version of its type."""
+def decode(message: Message, catalogue: Catalogue,
+           calendars: Calendars | None = None) -> Decoded:
+    """The event in ``message``, upcast to the latest schema version of its type, its regions
+    named as its election named them (with ``calendars``; the record keeps what was sent)."""
     try:
         record = orjson.loads(message.value)
     except orjson.JSONDecodeError as exc:
@@ -91,6 +94,8 @@ def decode(message: Message, catalogue: Catalogue) -> Decoded:
     version, payload = upcast(event.type, event.schema_version, event.payload)
     if version != event.schema_version:
         event = event.model_copy(update={"schema_version": version, "payload": payload})
+    if calendars is not None:
+        event = calendars.named(event)
     return Decoded(message, record, event)
 
 

@@ -36,9 +36,10 @@ Decodings = dict[tuple[int, int], "Decoded | str"]
 """Records decoded ahead of their transaction, by (partition, offset): the event, or why not."""
 
 
-def _decoded_or_reason(message: Message, catalogue: Catalogue) -> Decoded | str:
+def _decoded_or_reason(message: Message, catalogue: Catalogue,
+                       calendars: Calendars) -> Decoded | str:
     try:
-        return decode(message, catalogue)
+        return decode(message, catalogue, calendars)
     except PoisonMessage as exc:
         return str(exc)
 
@@ -116,7 +117,7 @@ class Projection:
         Done ahead of the transaction, so a pipeline can decode batch N+1 while batch N's
         SQL runs; records the stored offsets show as applied are simply not used.
         """
-        return {(m.partition, m.offset): _decoded_or_reason(m, self.catalogue) for m in batch}
+        return {(m.partition, m.offset): _decoded_or_reason(m, self.catalogue, self.calendars) for m in batch}
 
     async def apply_to(self, store: ProjectionStore, batch: Sequence[Message],
                        decoded: Decodings | None = None,
@@ -185,7 +186,7 @@ class Projection:
         for message in batch:
             item = decodings.get((message.partition, message.offset))
             if item is None:
-                item = _decoded_or_reason(message, self.catalogue)
+                item = _decoded_or_reason(message, self.catalogue, self.calendars)
             if isinstance(item, str):
                 result.dead.append((message, item))
             else:
@@ -207,7 +208,7 @@ class Projection:
                if d.event.type in TARGETING]
         if not ids:
             return {}
-        return {eid: (decode(Message(0, 0, raw), self.catalogue).event, status)
+        return {eid: (decode(Message(0, 0, raw), self.catalogue, self.calendars).event, status)
                 for eid, raw, status in await store.fetch_records(ids)}
 
 

@@ -8,11 +8,12 @@ import time
 import httpx
 import pytest
 
-from saylau.store.readsets import read_model_version
+from saylau.store.readsets import PROJECTION_VERSION, read_model_version
 from tests.e2e.test_audit import AUDITED, Poster, caught_up, fetch, ok, saylau, wave
 from tests.stack import Stack, wait_until
 
-NEW_RELEASE = {"PROJECTION_VERSION": "2"}
+NEW_RELEASE = {"PROJECTION_VERSION": str(int(PROJECTION_VERSION) + 1)}
+"""A release that projects differently from this one."""
 
 
 class Reader(threading.Thread):
