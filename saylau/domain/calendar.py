@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
@@ -116,7 +117,15 @@ class Election(BaseModel):
 
     def in_window(self, moment: datetime) -> bool:
         """From the announcement until some days after voting: the events this election owns."""
-        return self.announced <= self.local(moment) < self.window_end
+        start, end = self._window
+        return start <= moment < end
+
+    @cached_property
+    def _window(self) -> tuple[datetime, datetime]:
+        """``announced`` and ``window_end`` as instants (read for every event: compared as
+        instants, not converted to wall-clock time each time)."""
+        zone = self.zone(None)
+        return (self.announced.replace(tzinfo=zone), self.window_end.replace(tzinfo=zone))
 
 
 _ORDER = (
@@ -179,11 +188,14 @@ class Calendars:
     def named(self, event: Envelope) -> Envelope:
         """``event`` with its region names (the place's, and a registry or official figure's
         payload ``region``) as its election named them; the same event when nothing changes."""
+        place = event.place
+        if (place is None or not place.region or place.region in self._settled) \
+                and event.type not in PAYLOAD_REGIONS:
+            return event
         election = self.for_event(event.election_id, event.occurred_at)
         if election is None or not election.regions:
             return event
         update: dict[str, Any] = {}
-        place = event.place
         if place is not None and place.region and \
                 (region := self.region(election, place.region)) != place.region:
             update["place"] = place.model_copy(update={"region": region})
@@ -191,6 +203,14 @@ class Calendars:
         if isinstance(named, str) and (region := self.region(election, named)) != named:
             update["payload"] = {**event.payload, "region": region}
         return event.model_copy(update=update) if update else event
+
+    @cached_property
+    def _settled(self) -> frozenset[str]:
+        """Names every election keeps as they are ("Almaty", "Karaganda"): an event naming
+        one needs no election looked up (most events; the projector decodes every one)."""
+        names = {n for e in self.elections.values() for n in e.regions}
+        return frozenset(n for n in names
+                         if all(self.region(e, n) == n for e in self.elections.values()))
 
     def region(self, election: Election | None, name: str) -> str:
         """``name`` as ``election`` named that region (``saylau.domain.regions``)."""
