@@ -212,3 +212,12 @@ class Calendars:
             return self.get(election_id)
         owners = [e for e in self.elections.values() if e.in_window(occurred_at)]
         return max(owners, key=lambda e: e.announced, default=None)
+
+    def election_of(self, election_id: str | None, occurred_at: datetime) -> str | None:
+        """The id of the election an event belongs to: the one its envelope names (known here
+        or not), else the latest-announced one whose window holds ``occurred_at``; None when
+        neither. A second round or another election at the same stations is kept apart."""
+        if election_id is not None:
+            return election_id
+        owner = self.for_event(None, occurred_at)
+        return owner.id if owner else None

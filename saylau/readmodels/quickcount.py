@@ -13,6 +13,10 @@ other) and, only if its stations are in a sample, the *evaluate* lock, so evalua
 election run one after the other, each seeing the reports committed before it.
 A sampled station's turnout is its standing counts in ``station_turnout`` (the turnout read
 model, written earlier in the same transaction) and its registered voters the registry's.
+Every input is keyed by election: a count's, protocol's or official figure's election is the
+stored event's (its envelope's ``election_id``, else the election whose calendar window holds
+it), a sample's the one its payload names; a second round at the same stations never mixes
+with the first.
 """
 from __future__ import annotations
 
@@ -69,11 +73,13 @@ quickcount_samples = table(
 
 quickcount_protocols = table(
     "quickcount_protocols", READ,
-    Column("station_id", Text, primary_key=True),
+    Column("election_id", Text, nullable=False),
+    Column("station_id", Text, nullable=False, index=True),
     Column("event_id", UUID, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("ballots_cast", Integer, nullable=False),
     Column("votes", JSONB, nullable=False),
+    PrimaryKeyConstraint("election_id", "station_id"),
 )
 
 quickcount_official = table(
@@ -104,8 +110,9 @@ def fold(batch: Batch, config: RuleConfig) -> Touched:
         e = c.event
         if e.type == SAMPLE_DRAWN:
             touched.elections.add(str(e.payload["election_id"]))
-        elif e.type == OFFICIAL_RESULTS and e.election_id:
-            touched.elections.add(e.election_id)
+        elif e.type == OFFICIAL_RESULTS and (
+                election := batch.calendars.election_of(e.election_id, e.occurred_at)):
+            touched.elections.add(election)
         elif e.type in QUICKCOUNT_STATION_INPUTS and e.station_id:
             touched.stations.add(e.station_id)
     return touched
@@ -143,24 +150,29 @@ READ_MODEL = ReadModel("quickcount", (quickcount_samples, quickcount_protocols,
                        after=("events", "registry", "turnout"))
 
 LATEST = """
-SELECT DISTINCT ON ({key}) {key} AS key, event_id, occurred_at, record->'payload' AS payload,
-       election_id
+SELECT DISTINCT ON ({key}) event_id, occurred_at, record->'payload' AS payload, election_id,
+       station_id
 FROM events WHERE type = $1 AND status <> ALL($2::text[]) AND {where}
 ORDER BY {key}, occurred_at DESC, event_id DESC
 """
 
 
 async def _rebuild_protocols(conn: asyncpg.Connection, stations: list[str]) -> None:
+    """The latest protocol per election and station (a protocol of no election counts for no
+    quick count)."""
     if not stations:
         return
     await conn.execute("DELETE FROM quickcount_protocols WHERE station_id = ANY($1::text[])",
                        stations)
-    rows = await conn.fetch(LATEST.format(key="station_id", where="station_id = ANY($3::text[])"),
-                            PROTOCOL_REPORTED, list(WITHDRAWN_STATUSES), stations)
+    rows = await conn.fetch(
+        LATEST.format(key="election_id, station_id",
+                      where="station_id = ANY($3::text[]) AND election_id IS NOT NULL"),
+        PROTOCOL_REPORTED, list(WITHDRAWN_STATUSES), stations)
     await conn.executemany(
-        "INSERT INTO quickcount_protocols (station_id, event_id, occurred_at, ballots_cast, votes)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)",
-        [(r["key"], r["event_id"], r["occurred_at"], p["ballots_cast"], _json(p["votes"]))
+        "INSERT INTO quickcount_protocols (election_id, station_id, event_id, occurred_at, "
+        "ballots_cast, votes) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        [(r["election_id"], r["station_id"], r["event_id"], r["occurred_at"],
+          p["ballots_cast"], _json(p["votes"]))
          for r in rows for p in [orjson.loads(r["payload"])]])
 
 
@@ -238,11 +250,12 @@ async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | No
         "WHERE station_id = ANY($1::text[])", ids)}
     hourly: dict[str, dict[int, int]] = {}
     for r in await conn.fetch("SELECT station_id, hour, voters FROM station_turnout "
-                              "WHERE station_id = ANY($1::text[])", ids):
+                              "WHERE station_id = ANY($1::text[]) AND election_id = $2",
+                              ids, election_id):
         hourly.setdefault(r["station_id"], {})[r["hour"]] = r["voters"]
     papers = {r["station_id"]: r for r in await conn.fetch(
         "SELECT station_id, ballots_cast, votes::text AS votes FROM quickcount_protocols "
-        "WHERE station_id = ANY($1::text[])", ids)}
+        "WHERE station_id = ANY($1::text[]) AND election_id = $2", ids, election_id)}
     turnout = [t for s in ids if (t := station_turnout(
         s, registered.get(s), hourly.get(s, {}),
         papers[s]["ballots_cast"] if s in papers else None)) is not None]

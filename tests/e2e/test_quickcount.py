@@ -50,8 +50,8 @@ def country() -> tuple[list[dict[str, Any]], dict[str, int], float]:
 
 
 def reports(station_id: str, region: str, voters: int) -> list[dict[str, Any]]:
-    """A sampled station's 18:00 count and its protocol."""
-    at = {"station_id": station_id, "place": {"region": region}}
+    """A sampled station's 18:00 count and its protocol (the election named: no calendar's)."""
+    at = {"station_id": station_id, "place": {"region": region}, "election_id": ELECTION}
     first = round(voters * 0.55)
     return [envelope("turnout.reported", {"hour": 18, "voters": voters}, occurred_at=AT_18, **at),
             envelope("protocol.reported", {
