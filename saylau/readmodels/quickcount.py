@@ -32,8 +32,8 @@ from sqlalchemy import Column, DateTime, Float, Integer, PrimaryKeyConstraint, T
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from saylau.domain.breach import BREACH_NAMESPACE, Breach, RuleConfig
+from saylau.domain.calendar import Calendars
 from saylau.domain.quickcount import (
-    DISCREPANCY_CONFIDENCE,
     RULE_ID,
     Discrepancy,
     Estimate,
@@ -43,6 +43,7 @@ from saylau.domain.quickcount import (
     StationProtocol,
     StationTurnout,
     discrepancies,
+    final_count,
     quick_count,
     station_turnout,
 )
@@ -69,7 +70,9 @@ quickcount_samples = table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("stations", JSONB, nullable=False),
     Column("sample", JSONB, nullable=False),
+    Column("final_hour", Integer, nullable=False),
 )
+"""``final_hour``: the hour from which a turnout count is final, by the election's calendar."""
 
 quickcount_protocols = table(
     "quickcount_protocols", READ,
@@ -98,14 +101,16 @@ quickcount_official = table(
 
 @dataclass
 class Touched:
-    """What a batch touched: elections (samples, official figures) and stations."""
+    """What a batch touched: elections (samples, official figures) and stations, and the
+    calendars that say when an election's stations close."""
 
     elections: set[str] = field(default_factory=set)
     stations: set[str] = field(default_factory=set)
+    calendars: Calendars = field(default_factory=Calendars)
 
 
 def fold(batch: Batch, config: RuleConfig) -> Touched:
-    touched = Touched()
+    touched = Touched(calendars=batch.calendars)
     for c in batch.counted:
         e = c.event
         if e.type == SAMPLE_DRAWN:
@@ -124,7 +129,7 @@ async def write(conn: asyncpg.Connection, touched: Touched, config: RuleConfig) 
     stations, elections = sorted(touched.stations), sorted(touched.elections)
     await _lock(conn, GATE, shared=not elections)
     await _rebuild_protocols(conn, stations)
-    await _rebuild_samples(conn, elections)
+    await _rebuild_samples(conn, elections, touched.calendars)
     await _rebuild_official(conn, elections)
     affected = set(elections)
     if stations:
@@ -176,7 +181,8 @@ async def _rebuild_protocols(conn: asyncpg.Connection, stations: list[str]) -> N
          for r in rows for p in [orjson.loads(r["payload"])]])
 
 
-async def _rebuild_samples(conn: asyncpg.Connection, elections: list[str]) -> None:
+async def _rebuild_samples(conn: asyncpg.Connection, elections: list[str],
+                           calendars: Calendars) -> None:
     if not elections:
         return
     await conn.execute("DELETE FROM quickcount_samples WHERE election_id = ANY($1::text[])",
@@ -187,9 +193,10 @@ async def _rebuild_samples(conn: asyncpg.Connection, elections: list[str]) -> No
     samples = [(r, Sample.from_payload(orjson.loads(r["payload"]))) for r in rows]
     await conn.executemany(
         "INSERT INTO quickcount_samples (election_id, sample_id, event_id, occurred_at, "
-        "stations, sample) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
+        "stations, sample, final_hour) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)",
         [(s.election_id, s.sample_id, r["event_id"], r["occurred_at"],
-          _json(list(s.station_ids)), r["payload"]) for r, s in samples])
+          _json(list(s.station_ids)), r["payload"], calendars.final_count_hour(s.election_id))
+         for r, s in samples])
 
 
 async def _rebuild_official(conn: asyncpg.Connection, elections: list[str]) -> None:
@@ -239,8 +246,8 @@ class Inputs:
 
 async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | None:
     """The latest sample of ``election_id`` and its stations' figures; None without a sample."""
-    row = await conn.fetchrow("SELECT event_id, sample::text AS sample FROM quickcount_samples "
-                              "WHERE election_id = $1", election_id)
+    row = await conn.fetchrow("SELECT event_id, sample::text AS sample, final_hour "
+                              "FROM quickcount_samples WHERE election_id = $1", election_id)
     if row is None:
         return None
     sample = Sample.from_payload(orjson.loads(row["sample"]))
@@ -258,7 +265,7 @@ async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | No
         "WHERE station_id = ANY($1::text[]) AND election_id = $2", ids, election_id)}
     turnout = [t for s in ids if (t := station_turnout(
         s, registered.get(s), hourly.get(s, {}),
-        papers[s]["ballots_cast"] if s in papers else None)) is not None]
+        papers[s]["ballots_cast"] if s in papers else None, row["final_hour"])) is not None]
     protocols = [StationProtocol(s, orjson.loads(p["votes"])) for s, p in sorted(papers.items())]
     official = [Official(OfficialFigure(r["level"], r["turnout_percent"], r["source"],
                                         r["region"] or None, orjson.loads(r["shares"])),
@@ -270,12 +277,17 @@ async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | No
     return Inputs(sample, str(row["event_id"]), turnout, protocols, official)
 
 
+def found_discrepancies(inputs: Inputs) -> list[Discrepancy]:
+    """The official figures the final figures contradict (pure)."""
+    count = final_count(inputs.sample, inputs.turnout, inputs.protocols)
+    return discrepancies(count, [o.figure for o in inputs.official])
+
+
 def alerts(inputs: Inputs) -> list[Breach]:
     """The discrepancy alerts the inputs support (pure)."""
-    count = quick_count(inputs.sample, inputs.turnout, inputs.protocols, DISCREPANCY_CONFIDENCE)
     by_figure = {(o.figure.level, o.figure.region): o for o in inputs.official}
     return [discrepancy_alert(d, inputs.sample_event_id, by_figure[(d.level, d.region)])
-            for d in discrepancies(count, [o.figure for o in inputs.official])]
+            for d in found_discrepancies(inputs)]
 
 
 def discrepancy_alert(d: Discrepancy, sample_event_id: str, official: Official) -> Breach:
@@ -330,11 +342,11 @@ def view(election_id: str, inputs: Inputs, confidence: float) -> dict[str, Any]:
     count = quick_count(inputs.sample, inputs.turnout, inputs.protocols, confidence)
     national = next((o.figure for o in inputs.official if o.figure.level == "national"), None)
     regional = {o.figure.region: o.figure for o in inputs.official if o.figure.level == "region"}
-    found = discrepancies(count, [o.figure for o in inputs.official])
     return {
         "election_id": election_id,
         "sample": {"sample_id": count.sample_id, "stations": count.sampled,
-                   "reported": count.reported, "protocols": count.protocols,
+                   "reported": count.reported, "final": count.final,
+                   "hourly": count.reported - count.final, "protocols": count.protocols,
                    "drawn_at": inputs.sample.drawn_at.isoformat(), "seed": inputs.sample.seed},
         "turnout": _estimate(count.turnout, confidence=True) or {
             "estimate": None, "ci_low": None, "ci_high": None, "confidence": confidence},
@@ -342,12 +354,12 @@ def view(election_id: str, inputs: Inputs, confidence: float) -> dict[str, Any]:
         "regions": [_region(r, regional.get(r.region)) for r in count.regions],
         "missing_regions": list(count.missing_regions),
         "official": _official(national),
-        "discrepancies": [_rounded(d.payload()) for d in found],
+        "discrepancies": [_rounded(d.payload()) for d in found_discrepancies(inputs)],
     }
 
 
 def _region(r: RegionCount, official: OfficialFigure | None) -> dict[str, Any]:
-    return {"region": r.region, "sampled": r.sampled, "reported": r.reported,
+    return {"region": r.region, "sampled": r.sampled, "reported": r.reported, "final": r.final,
             "protocols": r.protocols, "turnout": _estimate(r.turnout, confidence=True),
             "shares": {name: _estimate(e) for name, e in r.shares.items()},
             "official": _official(official)}

@@ -101,3 +101,54 @@ async def test_a_second_rounds_counts_are_a_series_of_their_own(
     jumps = await store.conn.fetch(
         f'SELECT election_id FROM "{store.schema}".breaches WHERE rule_id = $1', "turnout.jump")
     assert [r["election_id"] for r in jumps] == [runoff]
+
+
+def official(turnout: float, at: str = "2021-01-11T10:00:00+06:00") -> dict[str, Any]:
+    return envelope("official.results_announced", {
+        "level": "national", "turnout_percent": turnout, "source": "CEC"},
+        election_id=FIRST, occurred_at=at)
+
+
+async def discrepancies(store: PostgresProjectionStore) -> list[str]:
+    rows = await store.conn.fetch(f'SELECT detail->>\'official\' AS official FROM '
+                                  f'"{store.schema}".breaches WHERE rule_id = $1',
+                                  "quickcount.discrepancy")
+    return [r["official"] for r in rows]
+
+
+async def test_only_final_figures_count_towards_the_alerts_threshold(
+        store: PostgresProjectionStore) -> None:
+    """Seven protocols and three 18:00 counts: all ten reported, but only 70 % are final, so
+    the right official turnout is no discrepancy; once the 20:00 counts (the calendar's
+    closing hour) arrive, a wrong one is."""
+    frame = [FrameStation(f"PS-{r}-{i}", r, 1000) for r in ("North", "South") for i in range(6)]
+    sample = draw_sample(frame, 10, 3, election_id=FIRST,
+                         drawn_at=datetime(2021, 1, 9, tzinfo=UTC))
+    region = {s.station_id: s.region for s in frame}
+    ids = sorted(sample.station_ids, key=lambda s: (region[s] == "South", s))
+    finals, early = ids[:7], ids[7:]
+
+    def count(station: str, hour: int, voters: int) -> dict[str, Any]:
+        return envelope("turnout.reported", {"hour": hour, "voters": voters},
+                        station_id=station, place={"region": region[station]},
+                        occurred_at=f"2021-01-10T{hour}:05:00+06:00")
+
+    def protocol(station: str, voters: int) -> dict[str, Any]:
+        return envelope("protocol.reported", {
+            "voters_on_list": 1000, "ballots_issued": voters, "ballots_cast": voters,
+            "invalid_ballots": 0, "votes": {"A": voters}}, station_id=station,
+            place={"region": region[station]}, occurred_at="2021-01-10T22:00:00+06:00")
+
+    registered = [envelope("station.registered", {"number": n + 1, "address": "School",
+                                                  "region": s.region, "registered_voters": 1000},
+                           station_id=s.station_id, occurred_at="2021-01-05T10:00:00+06:00")
+                  for n, s in enumerate(frame)]
+    await apply(store, [*registered, sample_event(sample),
+                        *[protocol(s, 580 + 10 * n) for n, s in enumerate(finals)],
+                        *[count(s, 18, 350) for s in early], official(61.0)])
+    assert await discrepancies(store) == []  # 10 of 10 reported, 7 final: below 80 %
+
+    await apply(store, [count(s, 20, 590 + 10 * n) for n, s in enumerate(early)])
+    assert await discrepancies(store) == []  # all final now, and 61 % is right
+    await apply(store, [official(75.0, "2021-01-11T12:00:00+06:00")])
+    assert await discrepancies(store) == ["75.0"]

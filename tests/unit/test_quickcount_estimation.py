@@ -222,7 +222,16 @@ def test_an_announcement_payload_reads_as_an_official_figure() -> None:
 
 def test_a_station_counts_its_latest_hour_until_its_protocol_arrives() -> None:
     hourly = {10: 300, 18: 900, 14: 600}
-    assert station_turnout("A1", 2000, hourly) == StationTurnout("A1", 2000, 900)
+    assert station_turnout("A1", 2000, hourly) == StationTurnout("A1", 2000, 900, final=False)
     assert station_turnout("A1", 2000, hourly, 1210) == StationTurnout("A1", 2000, 1210)
     assert station_turnout("A1", 2000, {}) is None
     assert station_turnout("A1", None, hourly) is None
+
+
+def test_a_figure_is_final_with_the_protocol_or_the_count_at_the_closing_hour() -> None:
+    hourly = {10: 300, 18: 900}
+    assert not station_turnout("A1", 2000, hourly, final_hour=20).final  # an 18:00 count
+    assert station_turnout("A1", 2000, {**hourly, 20: 1150}, final_hour=20) == StationTurnout(
+        "A1", 2000, 1150, final=True)
+    assert station_turnout("A1", 2000, hourly, 1210, final_hour=20).final
+    assert station_turnout("A1", 2000, hourly, final_hour=18).final  # closes at 18:00

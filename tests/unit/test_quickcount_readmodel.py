@@ -55,6 +55,18 @@ def test_the_view_has_the_issues_shape() -> None:
     assert out["official"] == {"turnout": 45.0, "shares": {}, "source": "CEC"}
 
 
+def test_early_hourly_figures_are_shown_apart_from_final_ones() -> None:
+    full = inputs(national(45.0))
+    early = {s for s in SAMPLE.station_ids[::4]}
+    out = view("kz-2021-01-10", Inputs(full.sample, full.sample_event_id, [
+        StationTurnout(t.station_id, t.registered_voters, t.voters, final=t.station_id not in early)
+        for t in full.turnout], full.protocols[:0], full.official), 0.95)
+    assert (out["sample"]["reported"], out["sample"]["final"], out["sample"]["hourly"]) == (
+        20, 20 - len(early), len(early))
+    assert sum(r["final"] for r in out["regions"]) == 20 - len(early)
+    assert sum(r["reported"] for r in out["regions"]) == 20
+
+
 def test_an_inflated_official_turnout_is_an_alert_with_its_figures() -> None:
     assert alerts(inputs(national(47.0))) == []
     [alert] = alerts(inputs(national(63.3)))

@@ -11,6 +11,7 @@ from saylau.domain.quickcount.discrepancy import (
     Discrepancy,
     OfficialFigure,
     discrepancies,
+    final_count,
 )
 from saylau.domain.quickcount.estimation import (
     Estimate,
@@ -43,6 +44,7 @@ __all__ = [
     "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
     "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
     "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
+    "final_count",
     "frame_hash", "quick_count", "ratio_estimate", "separate_ratio_estimate", "shuffle_step",
     "station_turnout", "t_value", "verify_sample", "z_value",
 ]

@@ -1,9 +1,12 @@
 """When an official figure is implausible given the sample: the quick-count discrepancy rule.
 
 Once at least 80 % of the sampled stations (of the whole sample, or of the region for a
-regional figure) have reported, an official turnout or share outside the 99 % interval of the
-quick count is a discrepancy. Below that share the interval rests on too few stations and on
-the assumption that the late ones resemble the early ones, so nothing is raised.
+regional figure) have reported their final figures, an official turnout or share outside the
+99 % interval of the quick count of those final figures is a discrepancy. Below that share
+the interval rests on too few stations and on the assumption that the late ones resemble the
+early ones, so nothing is raised. A final figure is a protocol, or a turnout count at the hour
+the stations close: an 18:00 count is not the day's turnout, and counting it would put a right
+official figure outside the interval.
 """
 from __future__ import annotations
 
@@ -11,7 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from saylau.domain.quickcount.estimation import Estimate, QuickCount
+from saylau.domain.quickcount.estimation import (
+    Estimate,
+    QuickCount,
+    StationProtocol,
+    StationTurnout,
+    quick_count,
+)
+from saylau.domain.quickcount.sampling import Sample
 
 RULE_ID = "quickcount.discrepancy"
 DISCREPANCY_CONFIDENCE = 0.99
@@ -63,12 +73,20 @@ class Discrepancy:
         return {"rule_id": RULE_ID, **asdict(self)}
 
 
+def final_count(sample: Sample, turnout: Iterable[StationTurnout],
+                protocols: Iterable[StationProtocol]) -> QuickCount:
+    """The quick count the rule judges: the final figures alone (a station whose only figure
+    is an earlier hour's count has not reported yet), at ``DISCREPANCY_CONFIDENCE``."""
+    return quick_count(sample, [t for t in turnout if t.final], protocols,
+                       DISCREPANCY_CONFIDENCE)
+
+
 def discrepancies(count: QuickCount, official: Iterable[OfficialFigure], *,
                   confidence: float = DISCREPANCY_CONFIDENCE,
                   min_reported: float = MIN_REPORTED) -> list[Discrepancy]:
     """Every official figure the quick count contradicts, judged at ``confidence`` whatever
-    the confidence ``count`` was computed at. Pass the latest figure per level and region; a
-    region unknown to the sample is skipped."""
+    the confidence ``count`` was computed at. Pass the ``final_count`` and the latest figure
+    per level and region; a region unknown to the sample is skipped."""
     found: list[Discrepancy] = []
     for figure in official:
         found += _check(count, figure, confidence, min_reported)

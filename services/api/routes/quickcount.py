@@ -18,7 +18,9 @@ async def get_quickcount(
         confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95) -> Any:
     """The latest sample's estimates (stratified ratio estimator, linearised variance; see
     docs/quickcount.md) with ``confidence`` intervals, per region, the official figures and
-    the discrepancies (an official figure outside the 99 % interval once 80 % reported)."""
+    the discrepancies (an official figure outside the 99 % interval once 80 % of the sample
+    reported final figures: ``sample.final``; ``sample.hourly`` counts stations whose only
+    figure is an earlier hour's count)."""
     async with db.acquire() as conn:
         found = await quickcount_reads.quickcount_view(conn, election_id, confidence)
     if found is None:
