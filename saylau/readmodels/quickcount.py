@@ -38,12 +38,14 @@ from saylau.domain.quickcount import (
     Discrepancy,
     Estimate,
     OfficialFigure,
+    QuickCount,
     RegionCount,
     Sample,
     StationProtocol,
     StationTurnout,
     discrepancies,
     final_count,
+    national_readiness,
     quick_count,
     station_turnout,
 )
@@ -277,17 +279,17 @@ async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | No
     return Inputs(sample, str(row["event_id"]), turnout, protocols, official)
 
 
-def found_discrepancies(inputs: Inputs) -> list[Discrepancy]:
-    """The official figures the final figures contradict (pure)."""
-    count = final_count(inputs.sample, inputs.turnout, inputs.protocols)
-    return discrepancies(count, [o.figure for o in inputs.official])
+def found_discrepancies(inputs: Inputs, final: QuickCount) -> list[Discrepancy]:
+    """The official figures the final figures (``final_count``) contradict (pure)."""
+    return discrepancies(final, [o.figure for o in inputs.official])
 
 
 def alerts(inputs: Inputs) -> list[Breach]:
     """The discrepancy alerts the inputs support (pure)."""
     by_figure = {(o.figure.level, o.figure.region): o for o in inputs.official}
+    final = final_count(inputs.sample, inputs.turnout, inputs.protocols)
     return [discrepancy_alert(d, inputs.sample_event_id, by_figure[(d.level, d.region)])
-            for d in found_discrepancies(inputs)]
+            for d in found_discrepancies(inputs, final)]
 
 
 def discrepancy_alert(d: Discrepancy, sample_event_id: str, official: Official) -> Breach:
@@ -337,9 +339,11 @@ def _estimate(e: Estimate | None, confidence: bool = False) -> dict[str, Any] | 
 
 
 def view(election_id: str, inputs: Inputs, confidence: float) -> dict[str, Any]:
-    """``GET /v1/quickcount``: the estimates at ``confidence``, the official figures and the
-    discrepancies (always judged at 99 %). Percentages 0–100. Pure."""
+    """``GET /v1/quickcount``: the estimates at ``confidence``, the official figures, the
+    discrepancies (always judged at 99 %, on the final figures) and what the national check
+    waits for. Percentages 0–100. Pure."""
     count = quick_count(inputs.sample, inputs.turnout, inputs.protocols, confidence)
+    final = final_count(inputs.sample, inputs.turnout, inputs.protocols)
     national = next((o.figure for o in inputs.official if o.figure.level == "national"), None)
     regional = {o.figure.region: o.figure for o in inputs.official if o.figure.level == "region"}
     return {
@@ -354,7 +358,9 @@ def view(election_id: str, inputs: Inputs, confidence: float) -> dict[str, Any]:
         "regions": [_region(r, regional.get(r.region)) for r in count.regions],
         "missing_regions": list(count.missing_regions),
         "official": _official(national),
-        "discrepancies": [_rounded(d.payload()) for d in found_discrepancies(inputs)],
+        "national_check": {"turnout": national_readiness(final, "turnout").as_dict(),
+                           "shares": national_readiness(final, "share").as_dict()},
+        "discrepancies": [_rounded(d.payload()) for d in found_discrepancies(inputs, final)],
     }
 
 

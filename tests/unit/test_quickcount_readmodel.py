@@ -67,6 +67,20 @@ def test_early_hourly_figures_are_shown_apart_from_final_ones() -> None:
     assert sum(r["reported"] for r in out["regions"]) == 20
 
 
+def test_the_answer_names_the_strata_the_national_check_waits_for() -> None:
+    full = inputs(national(45.0))
+    north = {s for s in SAMPLE.station_ids if s.startswith("North")}
+    out = view("kz-2021-01-10", Inputs(
+        full.sample, full.sample_event_id, [t for t in full.turnout if t.station_id in north],
+        full.protocols, full.official), 0.95)
+    assert out["national_check"] == {
+        "turnout": {"ready": False, "reported": len(north), "sampled": 20,
+                    "strata_without_reports": ["South"]},
+        "shares": {"ready": True, "reported": 20, "sampled": 20, "strata_without_reports": []}}
+    assert view("kz-2021-01-10", full, 0.95)["national_check"]["turnout"] == {
+        "ready": True, "reported": 20, "sampled": 20, "strata_without_reports": []}
+
+
 def test_an_inflated_official_turnout_is_an_alert_with_its_figures() -> None:
     assert alerts(inputs(national(47.0))) == []
     [alert] = alerts(inputs(national(63.3)))

@@ -10,8 +10,10 @@ from saylau.domain.quickcount.discrepancy import (
     RULE_ID,
     Discrepancy,
     OfficialFigure,
+    Readiness,
     discrepancies,
     final_count,
+    national_readiness,
 )
 from saylau.domain.quickcount.estimation import (
     Estimate,
@@ -42,9 +44,9 @@ from saylau.domain.quickcount.sampling import (
 
 __all__ = [
     "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
-    "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
-    "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
-    "final_count",
-    "frame_hash", "quick_count", "ratio_estimate", "separate_ratio_estimate", "shuffle_step",
-    "station_turnout", "t_value", "verify_sample", "z_value",
+    "FrameStation", "OfficialFigure", "QuickCount", "Readiness", "RegionCount", "Sample",
+    "SampleCheck", "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies",
+    "draw_sample", "final_count", "frame_hash", "national_readiness", "quick_count",
+    "ratio_estimate", "separate_ratio_estimate", "shuffle_step", "station_turnout", "t_value",
+    "verify_sample", "z_value",
 ]

@@ -20,7 +20,8 @@ async def get_quickcount(
     docs/quickcount.md) with ``confidence`` intervals, per region, the official figures and
     the discrepancies (an official figure outside the 99 % interval once 80 % of the sample
     reported final figures: ``sample.final``; ``sample.hourly`` counts stations whose only
-    figure is an earlier hour's count)."""
+    figure is an earlier hour's count; a national figure only once every stratum reported:
+    ``national_check`` names the strata it waits for)."""
     async with db.acquire() as conn:
         found = await quickcount_reads.quickcount_view(conn, election_id, confidence)
     if found is None:
