@@ -3,7 +3,8 @@ figures, and the ``quickcount.discrepancy`` alerts; the estimate itself is compu
 time from these small tables (cost ∝ sample size) with the pure ``quick_count``.
 
 Every row is rebuilt from the stored, non-withdrawn events of what a batch touched (latest by
-``occurred_at``, then ``event_id``), and a touched election's alerts are re-evaluated from the
+``occurred_at``, then ``event_id``; of an election's samples, the latest no other sample
+``replaces``), and a touched election's alerts are re-evaluated from the
 committed tables, so the rows depend only on the log, never on batch sizes or partition order.
 Two transaction-level advisory locks keep concurrent projector workers (one per partition
 set) from missing each other's uncommitted rows: a batch with samples or official figures
@@ -43,6 +44,7 @@ from saylau.domain.quickcount import (
     Sample,
     StationProtocol,
     StationTurnout,
+    current_draw,
     discrepancies,
     final_count,
     national_readiness,
@@ -164,6 +166,15 @@ ORDER BY {key}, occurred_at DESC, event_id DESC
 """
 
 
+SAMPLES = """
+SELECT record->'payload'->>'election_id' AS election, event_id, occurred_at,
+       record->'payload' AS payload
+FROM events WHERE type = $1 AND status <> ALL($2::text[])
+  AND record->'payload'->>'election_id' = ANY($3::text[])
+ORDER BY election, occurred_at, event_id
+"""
+
+
 async def _rebuild_protocols(conn: asyncpg.Connection, stations: list[str]) -> None:
     """The latest protocol per election and station (a protocol of no election counts for no
     quick count)."""
@@ -185,14 +196,17 @@ async def _rebuild_protocols(conn: asyncpg.Connection, stations: list[str]) -> N
 
 async def _rebuild_samples(conn: asyncpg.Connection, elections: list[str],
                            calendars: Calendars) -> None:
+    """Each election's current sample (``current_draw``: the latest no other replaces)."""
     if not elections:
         return
     await conn.execute("DELETE FROM quickcount_samples WHERE election_id = ANY($1::text[])",
                        elections)
-    key = "record->'payload'->>'election_id'"
-    rows = await conn.fetch(LATEST.format(key=key, where=f"{key} = ANY($3::text[])"),
-                            SAMPLE_DRAWN, list(WITHDRAWN_STATUSES), elections)
-    samples = [(r, Sample.from_payload(orjson.loads(r["payload"]))) for r in rows]
+    drawn: dict[str, list[tuple[asyncpg.Record, dict[str, Any]]]] = {}
+    for r in await conn.fetch(SAMPLES, SAMPLE_DRAWN, list(WITHDRAWN_STATUSES), elections):
+        drawn.setdefault(r["election"], []).append((r, orjson.loads(r["payload"])))
+    chosen = [rows[current_draw([(p["sample_id"], p.get("replaces")) for _, p in rows])]
+              for rows in drawn.values()]
+    samples = [(r, Sample.from_payload(p)) for r, p in chosen]
     await conn.executemany(
         "INSERT INTO quickcount_samples (election_id, sample_id, event_id, occurred_at, "
         "stations, sample, final_hour) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)",
@@ -392,13 +406,3 @@ async def frame(conn: asyncpg.Connection, schema: str) -> list[tuple[str, str, i
         f'SELECT station_id, region, registered_voters FROM "{schema}".station_registry '
         "WHERE region IS NOT NULL AND registered_voters > 0 ORDER BY station_id")
     return [(r["station_id"], r["region"], r["registered_voters"]) for r in rows]
-
-
-async def current_sample(conn: asyncpg.Connection, schema: str,
-                         election_id: str) -> str | None:
-    """The sample id the read models hold for ``election_id``, if any."""
-    value = await conn.fetchval(
-        f'SELECT sample_id FROM "{schema}".quickcount_samples WHERE election_id = $1',
-        election_id)
-    return None if value is None else str(value)
-

@@ -36,8 +36,10 @@ from saylau.domain.quickcount.sampling import (
     SampleCheck,
     Stratum,
     allocate,
+    current_draw,
     draw_sample,
     frame_hash,
+    replacement_refused,
     shuffle_step,
     verify_sample,
 )
@@ -45,8 +47,9 @@ from saylau.domain.quickcount.sampling import (
 __all__ = [
     "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
     "FrameStation", "OfficialFigure", "QuickCount", "Readiness", "RegionCount", "Sample",
-    "SampleCheck", "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies",
+    "SampleCheck", "StationProtocol", "StationTurnout", "Stratum", "allocate", "current_draw",
+    "discrepancies",
     "draw_sample", "final_count", "frame_hash", "national_readiness", "quick_count",
-    "ratio_estimate", "separate_ratio_estimate", "shuffle_step", "station_turnout", "t_value",
+    "ratio_estimate", "replacement_refused", "separate_ratio_estimate", "shuffle_step", "station_turnout", "t_value",
     "verify_sample", "z_value",
 ]
