@@ -262,3 +262,27 @@ def test_a_sample_that_replaces_another_must_name_it_on_both_routes(stack: Stack
                                        drawn_at=datetime.now(UTC)))
     nothing["payload"]["replaces"] = current
     assert stack.post(nothing).status_code == 409  # names a sample the election does not have
+
+
+def test_a_confidence_too_close_to_one_is_refused_naming_the_field(stack: Stack) -> None:
+    """0.5 + 0.9999999999999999 / 2 rounds to 1.0, whose quantile is infinite: was a 500."""
+    region, election = f"QC-conf-{uuid.uuid4().hex[:6]}", f"qc-conf-{uuid.uuid4().hex[:8]}"
+    frame = [FrameStation(f"{region}-{i}", region, 1000) for i in range(4)]
+    sample = draw_sample(frame, 3, 5, election_id=election, drawn_at=datetime.now(UTC))
+    events = [envelope("station.registered", {"number": 9200 + i, "address": "School",
+                                              "region": region, "registered_voters": 1000},
+                       station_id=s.station_id, occurred_at="2021-01-09T10:00:00+06:00")
+              for i, s in enumerate(frame)]
+    events += [sample_event(sample), *(envelope(
+        "turnout.reported", {"hour": 20, "voters": 500 + 40 * n}, station_id=s,
+        place={"region": region}, election_id=election) for n, s in enumerate(
+            sample.station_ids))]
+    assert {r["code"] for r in stack.post_batch(events).json()["results"]} == {202}
+    wait_until(lambda: (r := stack.get("/v1/quickcount", election_id=election)).status_code
+               == 200 and r.json()["sample"]["reported"] == 3)
+    for confidence in ("0.9999999999999999", "1", "0", "nan"):
+        reply = stack.get("/v1/quickcount", election_id=election, confidence=confidence)
+        assert reply.status_code == 422, (confidence, reply.text)
+        assert reply.json()["detail"][0]["loc"][-1] == "confidence"
+    widest = stack.get("/v1/quickcount", election_id=election, confidence="0.9999")
+    assert widest.status_code == 200 and widest.json()["turnout"]["confidence"] == 0.9999

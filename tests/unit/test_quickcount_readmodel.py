@@ -2,6 +2,7 @@
 registry as the log held it when a sample was drawn."""
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,8 @@ from saylau.domain.quickcount import (
     StationProtocol,
     StationTurnout,
     draw_sample,
+    t_value,
+    z_value,
 )
 from saylau.intake.validation import validate_item
 from saylau.readmodels.quickcount import Inputs, Official, alerts, view
@@ -120,3 +123,18 @@ def test_the_registry_before_a_sample_is_what_the_log_held_then() -> None:
     ], drawn)
     assert sorted(frame, key=lambda s: s.station_id) == [
         FrameStation("A", "North", 100), FrameStation("C", "South", 200)]
+
+
+def test_every_confidence_the_api_accepts_is_computable() -> None:
+    """The bounds GET /v1/quickcount documents for ``confidence``: at both ends, every
+    quantile the estimate needs is a number (just below 1, ``0.5 + c / 2`` rounds to 1.0)."""
+    from services.api.app import create_app
+    operation = create_app().openapi()["paths"]["/v1/quickcount"]["get"]
+    bounds = next(p for p in operation["parameters"] if p["name"] == "confidence")["schema"]
+    highest = bounds.get("maximum", math.nextafter(bounds.get("exclusiveMaximum", 2), 0))
+    lowest = bounds.get("minimum", math.nextafter(bounds.get("exclusiveMinimum", -1), 1))
+    assert 0 < lowest < 0.5 and 0.99 < highest < 1
+    for confidence in (lowest, highest):
+        assert math.isfinite(z_value(confidence))
+        for df in (1, 2, 3, 30, 199, 200, 201, 100_000):
+            assert math.isfinite(t_value(confidence, df))

@@ -16,6 +16,7 @@ from saylau.domain.quickcount.discrepancy import (
     national_readiness,
 )
 from saylau.domain.quickcount.estimation import (
+    MAX_CONFIDENCE,
     Estimate,
     QuickCount,
     RegionCount,
@@ -45,7 +46,7 @@ from saylau.domain.quickcount.sampling import (
 )
 
 __all__ = [
-    "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
+    "DISCREPANCY_CONFIDENCE", "MAX_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
     "FrameStation", "OfficialFigure", "QuickCount", "Readiness", "RegionCount", "Sample",
     "SampleCheck", "StationProtocol", "StationTurnout", "Stratum", "allocate", "current_draw",
     "discrepancies",

@@ -112,10 +112,16 @@ class StationProtocol:
     votes: Mapping[str, int]
 
 
+MAX_CONFIDENCE = 0.9999
+"""The highest confidence level an interval is computed at. Closer to 1, ``0.5 + c / 2``
+rounds to 1.0 in floating point (from 1 − 2⁻⁵³ on) and its quantile is infinite; long before
+that, the interval's tails say more about the normal approximation than about the sample."""
+
+
 def z_value(confidence: float) -> float:
     """The two-sided normal quantile for ``confidence`` (0.95 → 1.96)."""
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
+    if not 0 < confidence <= MAX_CONFIDENCE:
+        raise ValueError(f"confidence must be above 0 and at most {MAX_CONFIDENCE}")
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
