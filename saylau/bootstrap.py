@@ -133,4 +133,4 @@ async def build_intake(cfg: Settings, producer: AIOKafkaProducer, pool: asyncpg.
     partitions = len(await producer.partitions_for(cfg.events_topic))
     watch = LogWatch(cfg.kafka_bootstrap, cfg.events_topic, "ingest", topic_id)
     return Intake(ChainedLog(producer, cfg.events_topic, partitions), pool, catalogue(), keys,
-                  watch)
+                  watch, cfg.read_schema)

@@ -30,6 +30,8 @@ from saylau.domain.regions import alias_index, canonical_region
 from saylau.envelope import Envelope
 
 ELECTIONS_DIR = Path(__file__).resolve().parents[2] / "elections"
+STATIONS_CLOSE = time(20, 0)
+"""When polling stations close unless an election's calendar says otherwise (07:00-20:00)."""
 
 
 class CalendarError(ValueError):
@@ -66,7 +68,7 @@ class Election(BaseModel):
     voting_day: date
     commission_starts: time = time(6, 0)
     stations_open: time = time(7, 0)
-    stations_close: time = time(20, 0)
+    stations_close: time = STATIONS_CLOSE
     observation_ends: datetime
     window_end: datetime
     regions: dict[str, list[str]] = Field(default_factory=dict)
@@ -103,6 +105,11 @@ class Election(BaseModel):
         """When the precinct commission starts work and observers may enter (06:00 by default)."""
         return datetime.combine(self.voting_day, self.commission_starts)
 
+    @property
+    def final_count_hour(self) -> int:
+        """See ``final_count_hour``."""
+        return final_count_hour(self.stations_close)
+
     def zone(self, region: str | None) -> ZoneInfo:
         """The time zone of ``region`` in this election, else the election's default."""
         wanted = (region or "").casefold()
@@ -137,6 +144,12 @@ _ORDER = (
     ("stations_open", "stations_close"), ("silence_end", "observation_ends"),
     ("observation_ends", "window_end"),
 )
+
+
+def final_count_hour(stations_close: time) -> int:
+    """The first whole hour at or after the stations close: a turnout count for that hour (or
+    a later one) is the day's final figure; an earlier one is a count of the day so far."""
+    return stations_close.hour + (stations_close != time(stations_close.hour))
 
 
 def _error_text(path: Path, exc: ValidationError) -> str:
@@ -232,3 +245,18 @@ class Calendars:
             return self.get(election_id)
         owners = [e for e in self.elections.values() if e.in_window(occurred_at)]
         return max(owners, key=lambda e: e.announced, default=None)
+
+    def final_count_hour(self, election_id: str) -> int:
+        """The hour of the final turnout count of ``election_id`` (``final_count_hour``): by
+        its calendar, else by the usual closing time when it has none."""
+        election = self.get(election_id)
+        return election.final_count_hour if election else final_count_hour(STATIONS_CLOSE)
+
+    def election_of(self, election_id: str | None, occurred_at: datetime) -> str | None:
+        """The id of the election an event belongs to: the one its envelope names (known here
+        or not), else the latest-announced one whose window holds ``occurred_at``; None when
+        neither. A second round or another election at the same stations is kept apart."""
+        if election_id is not None:
+            return election_id
+        owner = self.for_event(None, occurred_at)
+        return owner.id if owner else None

@@ -2,8 +2,8 @@
 
 Pure functions of one station's whole series of counts (the latest count per hour), so the
 projector can re-evaluate a station from its committed counts after every batch and get the
-same alerts whatever the order the counts arrived in. Alert ids depend on station and hour
-only: a corrected count replaces the alert rather than adding one.
+same alerts whatever the order the counts arrived in. Alert ids depend on election, station
+and hour only: a corrected count replaces the alert rather than adding one.
 """
 from __future__ import annotations
 
@@ -30,13 +30,15 @@ class TurnoutCount:
 
 @dataclass(frozen=True)
 class StationSeries:
-    """A station's counts with what the registry knows of it."""
+    """A station's counts in one election with what the registry knows of it (a second round
+    at the same station is a series of its own)."""
 
     station_id: str
     region: str | None
     city: str | None
     registered_voters: int | None
     counts: Sequence[TurnoutCount]
+    election_id: str | None = None
 
 
 def jump_limit(hours: int, registered_voters: int | None, config: RuleConfig) -> float:
@@ -74,8 +76,10 @@ def _above_registered(series: StationSeries, count: TurnoutCount) -> Breach | No
 
 def _alert(series: StationSeries, rule_id: str, at: TurnoutCount, event_ids: tuple[str, ...],
            title: str) -> Breach:
+    where = f"{series.station_id}|{at.hour}"
     return Breach(
-        breach_id=breach_id(rule_id, (), f"{series.station_id}|{at.hour}"), rule_id=rule_id,
+        breach_id=breach_id(rule_id, (), f"{series.election_id}|{where}" if series.election_id
+                            else where), rule_id=rule_id,
         severity="high", title=title, legal_ref=None, event_ids=tuple(sorted(event_ids)),
         station_id=series.station_id, region=series.region, city=series.city,
-        occurred_at=at.occurred_at, election_id=None, kind="alert")
+        occurred_at=at.occurred_at, election_id=series.election_id, kind="alert")

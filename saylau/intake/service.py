@@ -20,6 +20,7 @@ from saylau.intake.group import GroupCommit
 from saylau.intake.log import ACK_TIMEOUT_SECONDS, ChainedLog
 from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
 from saylau.intake.personal import SealingKeys, fingerprint, seal
+from saylau.intake.samples import checked_draws
 from saylau.intake.validation import validate_item
 from saylau.log.checkpoint import EVENT_TYPE as CHECKPOINT_TYPE
 from saylau.log.decode import compiled
@@ -56,11 +57,15 @@ class Intake:
     """The one append path: validation, dedup by event id, the hash-chained log."""
 
     def __init__(self, log_: ChainedLog, pool: asyncpg.Pool, catalogue: Catalogue,
-                 keys: SealingKeys, watch: LogWatch | None = None) -> None:
+                 keys: SealingKeys, watch: LogWatch | None = None,
+                 read_schema: str | None = None) -> None:
         self.log, self.pool, self.catalogue = log_, pool, compiled(catalogue)
         self.keys = keys
         self.watch = watch
         """The events topic's id as verified at start; once it differs, nothing is appended."""
+        self.read_schema = read_schema
+        """Where the read models hold the quick-count samples ingest did not record itself
+        (``saylau.intake.samples``)."""
         self.group: GroupCommit[Checked, list[Outcome]] = GroupCommit(
             self._flush, size=lambda checked: len(checked.pending), max_items=MAX_GROUP,
             concurrency=FLUSHES_IN_FLIGHT, spill=SPILL)
@@ -185,7 +190,8 @@ class Intake:
                     del self.inflight[eid]
 
     async def _append(self, checked: Checked) -> None:
-        """One lookup (dedup, routing, known stations), one produce batch, one insert."""
+        """One lookup (dedup, routing, known stations), one produce batch, one insert (and,
+        for quick-count samples, the check that a replacement names what it replaces)."""
         now, outcomes, pending = datetime.now(UTC), checked.outcomes, checked.pending
         targets = {p.index: uuid.UUID(str(p.envelope.payload["event_id"])) for p in pending
                    if targets_report(self.catalogue, p.envelope.type)}
@@ -197,9 +203,11 @@ class Intake:
         await refuse_unknown_evidence(self.pool, pending, outcomes)
         pending = [p for p in pending if outcomes[p.index] is None]
         self._warn_unknown_stations(pending, known.stations)
-        await seal(pending, self.keys, self.catalogue)
-        accepted = await self.log.append(pending, outcomes, now,
-                                         deadline=checked.since + ACK_TIMEOUT_SECONDS)
+        async with checked_draws(self.pool, pending, outcomes, self.read_schema):
+            pending = [p for p in pending if outcomes[p.index] is None]
+            await seal(pending, self.keys, self.catalogue)
+            accepted = await self.log.append(pending, outcomes, now,
+                                             deadline=checked.since + ACK_TIMEOUT_SECONDS)
         await ingest_tables.remember(self.pool, accepted, now)
         for p, leader in followers:  # a copy answers 200 only once its first was accepted
             first = outcomes[leader.index]

@@ -16,6 +16,7 @@ import asyncpg
 from sqlalchemy import Table
 
 from saylau.domain.breach import Breach, RuleConfig
+from saylau.domain.calendar import Calendars
 from saylau.envelope import Envelope
 from saylau.log.decode import Decoded
 
@@ -50,6 +51,9 @@ class Batch:
     """Breaches the rules found in the new events."""
     urgent: list[Change] = field(default_factory=list)
     """Escalations, pushed on the change feed in the batch that made them."""
+    calendars: Calendars = field(default_factory=Calendars)
+    """The election calendars the batch was planned with: which election an event belongs
+    to, when its stations close."""
 
 
 Fold = Callable[[Batch, RuleConfig], Any]

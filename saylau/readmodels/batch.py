@@ -65,7 +65,7 @@ class Planner:
 
     def plan(self, new: list[Decoded], targets: Targets) -> Batch:
         """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge."""
-        batch, targets = Batch(applied=new), dict(targets)
+        batch, targets = Batch(applied=new, calendars=self.calendars), dict(targets)
         for item in new:
             event = item.event
             if event.type in TRIAGE_REPORTS:

@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from saylau.domain.breach import RuleConfig
+from saylau.domain.calendar import Calendars
 from saylau.domain.vocabulary import (
     ABOUT_A_REPORT,
     DETENTION_REPORTED,
@@ -36,7 +37,7 @@ events = table(
     Column("station_id", Text),
     Column("region", Text),
     Column("city", Text),
-    Column("election_id", Text),
+    Column("election_id", Text),  # the envelope's, else its calendar's (Calendars.election_of)
     Column("status", Text, nullable=False),
     Column("kafka_partition", Integer, nullable=False),
     Column("kafka_offset", BigInteger, nullable=False),
@@ -59,16 +60,16 @@ Rows = tuple[list[tuple[Any, ...]], dict[uuid.UUID, str]]
 
 def fold(batch: Batch, config: RuleConfig) -> Rows:
     """A row per new event, and the new statuses of earlier reports."""
-    return [_row(d, batch.statuses) for d in batch.applied], batch.statuses
+    return [_row(d, batch.statuses, batch.calendars) for d in batch.applied], batch.statuses
 
 
-def _row(d: Decoded, statuses: dict[uuid.UUID, str]) -> tuple[Any, ...]:
+def _row(d: Decoded, statuses: dict[uuid.UUID, str], calendars: Calendars) -> tuple[Any, ...]:
     e = d.event
     status = ABOUT_A_REPORT if e.type in TARGETING else statuses.get(e.event_id, UNVERIFIED)
     return (e.event_id, e.type, e.schema_version, e.occurred_at,
             received_at(d.record), d.record.get("partner"),
-            e.station_id, e.region, e.city, e.election_id, status, d.message.partition,
-            d.message.offset, d.message.value.decode())
+            e.station_id, e.region, e.city, calendars.election_of(e.election_id, e.occurred_at),
+            status, d.message.partition, d.message.offset, d.message.value.decode())
 
 
 def received_at(record: dict[str, Any]) -> datetime | None:

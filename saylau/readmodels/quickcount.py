@@ -3,7 +3,8 @@ figures, and the ``quickcount.discrepancy`` alerts; the estimate itself is compu
 time from these small tables (cost ∝ sample size) with the pure ``quick_count``.
 
 Every row is rebuilt from the stored, non-withdrawn events of what a batch touched (latest by
-``occurred_at``, then ``event_id``), and a touched election's alerts are re-evaluated from the
+``occurred_at``, then ``event_id``; of an election's samples, the latest no other sample
+``replaces``), and a touched election's alerts are re-evaluated from the
 committed tables, so the rows depend only on the log, never on batch sizes or partition order.
 Two transaction-level advisory locks keep concurrent projector workers (one per partition
 set) from missing each other's uncommitted rows: a batch with samples or official figures
@@ -13,6 +14,10 @@ other) and, only if its stations are in a sample, the *evaluate* lock, so evalua
 election run one after the other, each seeing the reports committed before it.
 A sampled station's turnout is its standing counts in ``station_turnout`` (the turnout read
 model, written earlier in the same transaction) and its registered voters the registry's.
+Every input is keyed by election: a count's, protocol's or official figure's election is the
+stored event's (its envelope's ``election_id``, else the election whose calendar window holds
+it), a sample's the one its payload names; a second round at the same stations never mixes
+with the first.
 """
 from __future__ import annotations
 
@@ -28,17 +33,21 @@ from sqlalchemy import Column, DateTime, Float, Integer, PrimaryKeyConstraint, T
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from saylau.domain.breach import BREACH_NAMESPACE, Breach, RuleConfig
+from saylau.domain.calendar import Calendars
 from saylau.domain.quickcount import (
-    DISCREPANCY_CONFIDENCE,
     RULE_ID,
     Discrepancy,
     Estimate,
     OfficialFigure,
+    QuickCount,
     RegionCount,
     Sample,
     StationProtocol,
     StationTurnout,
+    current_draw,
     discrepancies,
+    final_count,
+    national_readiness,
     quick_count,
     station_turnout,
 )
@@ -65,15 +74,19 @@ quickcount_samples = table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("stations", JSONB, nullable=False),
     Column("sample", JSONB, nullable=False),
+    Column("final_hour", Integer, nullable=False),
 )
+"""``final_hour``: the hour from which a turnout count is final, by the election's calendar."""
 
 quickcount_protocols = table(
     "quickcount_protocols", READ,
-    Column("station_id", Text, primary_key=True),
+    Column("election_id", Text, nullable=False),
+    Column("station_id", Text, nullable=False, index=True),
     Column("event_id", UUID, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("ballots_cast", Integer, nullable=False),
     Column("votes", JSONB, nullable=False),
+    PrimaryKeyConstraint("election_id", "station_id"),
 )
 
 quickcount_official = table(
@@ -92,20 +105,23 @@ quickcount_official = table(
 
 @dataclass
 class Touched:
-    """What a batch touched: elections (samples, official figures) and stations."""
+    """What a batch touched: elections (samples, official figures) and stations, and the
+    calendars that say when an election's stations close."""
 
     elections: set[str] = field(default_factory=set)
     stations: set[str] = field(default_factory=set)
+    calendars: Calendars = field(default_factory=Calendars)
 
 
 def fold(batch: Batch, config: RuleConfig) -> Touched:
-    touched = Touched()
+    touched = Touched(calendars=batch.calendars)
     for c in batch.counted:
         e = c.event
         if e.type == SAMPLE_DRAWN:
             touched.elections.add(str(e.payload["election_id"]))
-        elif e.type == OFFICIAL_RESULTS and e.election_id:
-            touched.elections.add(e.election_id)
+        elif e.type == OFFICIAL_RESULTS and (
+                election := batch.calendars.election_of(e.election_id, e.occurred_at)):
+            touched.elections.add(election)
         elif e.type in QUICKCOUNT_STATION_INPUTS and e.station_id:
             touched.stations.add(e.station_id)
     return touched
@@ -117,7 +133,7 @@ async def write(conn: asyncpg.Connection, touched: Touched, config: RuleConfig) 
     stations, elections = sorted(touched.stations), sorted(touched.elections)
     await _lock(conn, GATE, shared=not elections)
     await _rebuild_protocols(conn, stations)
-    await _rebuild_samples(conn, elections)
+    await _rebuild_samples(conn, elections, touched.calendars)
     await _rebuild_official(conn, elections)
     affected = set(elections)
     if stations:
@@ -143,41 +159,60 @@ READ_MODEL = ReadModel("quickcount", (quickcount_samples, quickcount_protocols,
                        after=("events", "registry", "turnout"))
 
 LATEST = """
-SELECT DISTINCT ON ({key}) {key} AS key, event_id, occurred_at, record->'payload' AS payload,
-       election_id
+SELECT DISTINCT ON ({key}) event_id, occurred_at, record->'payload' AS payload, election_id,
+       station_id
 FROM events WHERE type = $1 AND status <> ALL($2::text[]) AND {where}
 ORDER BY {key}, occurred_at DESC, event_id DESC
 """
 
 
+SAMPLES = """
+SELECT record->'payload'->>'election_id' AS election, event_id, occurred_at,
+       record->'payload' AS payload
+FROM events WHERE type = $1 AND status <> ALL($2::text[])
+  AND record->'payload'->>'election_id' = ANY($3::text[])
+ORDER BY election, occurred_at, event_id
+"""
+
+
 async def _rebuild_protocols(conn: asyncpg.Connection, stations: list[str]) -> None:
+    """The latest protocol per election and station (a protocol of no election counts for no
+    quick count)."""
     if not stations:
         return
     await conn.execute("DELETE FROM quickcount_protocols WHERE station_id = ANY($1::text[])",
                        stations)
-    rows = await conn.fetch(LATEST.format(key="station_id", where="station_id = ANY($3::text[])"),
-                            PROTOCOL_REPORTED, list(WITHDRAWN_STATUSES), stations)
+    rows = await conn.fetch(
+        LATEST.format(key="election_id, station_id",
+                      where="station_id = ANY($3::text[]) AND election_id IS NOT NULL"),
+        PROTOCOL_REPORTED, list(WITHDRAWN_STATUSES), stations)
     await conn.executemany(
-        "INSERT INTO quickcount_protocols (station_id, event_id, occurred_at, ballots_cast, votes)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)",
-        [(r["key"], r["event_id"], r["occurred_at"], p["ballots_cast"], _json(p["votes"]))
+        "INSERT INTO quickcount_protocols (election_id, station_id, event_id, occurred_at, "
+        "ballots_cast, votes) VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+        [(r["election_id"], r["station_id"], r["event_id"], r["occurred_at"],
+          p["ballots_cast"], _json(p["votes"]))
          for r in rows for p in [orjson.loads(r["payload"])]])
 
 
-async def _rebuild_samples(conn: asyncpg.Connection, elections: list[str]) -> None:
+async def _rebuild_samples(conn: asyncpg.Connection, elections: list[str],
+                           calendars: Calendars) -> None:
+    """Each election's current sample (``current_draw``: the latest no other replaces)."""
     if not elections:
         return
     await conn.execute("DELETE FROM quickcount_samples WHERE election_id = ANY($1::text[])",
                        elections)
-    key = "record->'payload'->>'election_id'"
-    rows = await conn.fetch(LATEST.format(key=key, where=f"{key} = ANY($3::text[])"),
-                            SAMPLE_DRAWN, list(WITHDRAWN_STATUSES), elections)
-    samples = [(r, Sample.from_payload(orjson.loads(r["payload"]))) for r in rows]
+    drawn: dict[str, list[tuple[asyncpg.Record, dict[str, Any]]]] = {}
+    for r in await conn.fetch(SAMPLES, SAMPLE_DRAWN, list(WITHDRAWN_STATUSES), elections):
+        drawn.setdefault(r["election"], []).append((r, orjson.loads(r["payload"])))
+    chosen = [rows[current_draw([(p["sample_id"], p.get("replaces")) for _, p in rows])]
+              for rows in drawn.values()]
+    samples = [(r, Sample.from_payload(p)) for r, p in chosen]
     await conn.executemany(
         "INSERT INTO quickcount_samples (election_id, sample_id, event_id, occurred_at, "
-        "stations, sample) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
+        "stations, sample, final_hour) VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)",
         [(s.election_id, s.sample_id, r["event_id"], r["occurred_at"],
-          _json(list(s.station_ids)), r["payload"]) for r, s in samples])
+          _json(list(s.station_ids)), r["payload"], calendars.final_count_hour(s.election_id))
+         for r, s in samples])
 
 
 async def _rebuild_official(conn: asyncpg.Connection, elections: list[str]) -> None:
@@ -227,8 +262,8 @@ class Inputs:
 
 async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | None:
     """The latest sample of ``election_id`` and its stations' figures; None without a sample."""
-    row = await conn.fetchrow("SELECT event_id, sample::text AS sample FROM quickcount_samples "
-                              "WHERE election_id = $1", election_id)
+    row = await conn.fetchrow("SELECT event_id, sample::text AS sample, final_hour "
+                              "FROM quickcount_samples WHERE election_id = $1", election_id)
     if row is None:
         return None
     sample = Sample.from_payload(orjson.loads(row["sample"]))
@@ -238,14 +273,15 @@ async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | No
         "WHERE station_id = ANY($1::text[])", ids)}
     hourly: dict[str, dict[int, int]] = {}
     for r in await conn.fetch("SELECT station_id, hour, voters FROM station_turnout "
-                              "WHERE station_id = ANY($1::text[])", ids):
+                              "WHERE station_id = ANY($1::text[]) AND election_id = $2",
+                              ids, election_id):
         hourly.setdefault(r["station_id"], {})[r["hour"]] = r["voters"]
     papers = {r["station_id"]: r for r in await conn.fetch(
         "SELECT station_id, ballots_cast, votes::text AS votes FROM quickcount_protocols "
-        "WHERE station_id = ANY($1::text[])", ids)}
+        "WHERE station_id = ANY($1::text[]) AND election_id = $2", ids, election_id)}
     turnout = [t for s in ids if (t := station_turnout(
         s, registered.get(s), hourly.get(s, {}),
-        papers[s]["ballots_cast"] if s in papers else None)) is not None]
+        papers[s]["ballots_cast"] if s in papers else None, row["final_hour"])) is not None]
     protocols = [StationProtocol(s, orjson.loads(p["votes"])) for s, p in sorted(papers.items())]
     official = [Official(OfficialFigure(r["level"], r["turnout_percent"], r["source"],
                                         r["region"] or None, orjson.loads(r["shares"])),
@@ -257,12 +293,17 @@ async def load_inputs(conn: asyncpg.Connection, election_id: str) -> Inputs | No
     return Inputs(sample, str(row["event_id"]), turnout, protocols, official)
 
 
+def found_discrepancies(inputs: Inputs, final: QuickCount) -> list[Discrepancy]:
+    """The official figures the final figures (``final_count``) contradict (pure)."""
+    return discrepancies(final, [o.figure for o in inputs.official])
+
+
 def alerts(inputs: Inputs) -> list[Breach]:
     """The discrepancy alerts the inputs support (pure)."""
-    count = quick_count(inputs.sample, inputs.turnout, inputs.protocols, DISCREPANCY_CONFIDENCE)
     by_figure = {(o.figure.level, o.figure.region): o for o in inputs.official}
+    final = final_count(inputs.sample, inputs.turnout, inputs.protocols)
     return [discrepancy_alert(d, inputs.sample_event_id, by_figure[(d.level, d.region)])
-            for d in discrepancies(count, [o.figure for o in inputs.official])]
+            for d in found_discrepancies(inputs, final)]
 
 
 def discrepancy_alert(d: Discrepancy, sample_event_id: str, official: Official) -> Breach:
@@ -312,16 +353,18 @@ def _estimate(e: Estimate | None, confidence: bool = False) -> dict[str, Any] | 
 
 
 def view(election_id: str, inputs: Inputs, confidence: float) -> dict[str, Any]:
-    """``GET /v1/quickcount``: the estimates at ``confidence``, the official figures and the
-    discrepancies (always judged at 99 %). Percentages 0–100. Pure."""
+    """``GET /v1/quickcount``: the estimates at ``confidence``, the official figures, the
+    discrepancies (always judged at 99 %, on the final figures) and what the national check
+    waits for. Percentages 0–100. Pure."""
     count = quick_count(inputs.sample, inputs.turnout, inputs.protocols, confidence)
+    final = final_count(inputs.sample, inputs.turnout, inputs.protocols)
     national = next((o.figure for o in inputs.official if o.figure.level == "national"), None)
     regional = {o.figure.region: o.figure for o in inputs.official if o.figure.level == "region"}
-    found = discrepancies(count, [o.figure for o in inputs.official])
     return {
         "election_id": election_id,
         "sample": {"sample_id": count.sample_id, "stations": count.sampled,
-                   "reported": count.reported, "protocols": count.protocols,
+                   "reported": count.reported, "final": count.final,
+                   "hourly": count.reported - count.final, "protocols": count.protocols,
                    "drawn_at": inputs.sample.drawn_at.isoformat(), "seed": inputs.sample.seed},
         "turnout": _estimate(count.turnout, confidence=True) or {
             "estimate": None, "ci_low": None, "ci_high": None, "confidence": confidence},
@@ -329,12 +372,14 @@ def view(election_id: str, inputs: Inputs, confidence: float) -> dict[str, Any]:
         "regions": [_region(r, regional.get(r.region)) for r in count.regions],
         "missing_regions": list(count.missing_regions),
         "official": _official(national),
-        "discrepancies": [_rounded(d.payload()) for d in found],
+        "national_check": {"turnout": national_readiness(final, "turnout").as_dict(),
+                           "shares": national_readiness(final, "share").as_dict()},
+        "discrepancies": [_rounded(d.payload()) for d in found_discrepancies(inputs, final)],
     }
 
 
 def _region(r: RegionCount, official: OfficialFigure | None) -> dict[str, Any]:
-    return {"region": r.region, "sampled": r.sampled, "reported": r.reported,
+    return {"region": r.region, "sampled": r.sampled, "reported": r.reported, "final": r.final,
             "protocols": r.protocols, "turnout": _estimate(r.turnout, confidence=True),
             "shares": {name: _estimate(e) for name, e in r.shares.items()},
             "official": _official(official)}
@@ -361,13 +406,3 @@ async def frame(conn: asyncpg.Connection, schema: str) -> list[tuple[str, str, i
         f'SELECT station_id, region, registered_voters FROM "{schema}".station_registry '
         "WHERE region IS NOT NULL AND registered_voters > 0 ORDER BY station_id")
     return [(r["station_id"], r["region"], r["registered_voters"]) for r in rows]
-
-
-async def current_sample(conn: asyncpg.Connection, schema: str,
-                         election_id: str) -> str | None:
-    """The sample id the read models hold for ``election_id``, if any."""
-    value = await conn.fetchval(
-        f'SELECT sample_id FROM "{schema}".quickcount_samples WHERE election_id = $1',
-        election_id)
-    return None if value is None else str(value)
-

@@ -1,5 +1,10 @@
-"""Turnout: observers' standing count per station and hour, the officially announced turnout
-per region and hour, and the turnout alerts, re-evaluated per touched station.
+"""Turnout: observers' standing count per election, station and hour, the officially
+announced turnout per region and hour, and the turnout alerts, re-evaluated per touched
+station.
+
+A count's election is the stored event's (``events.election_id``: its envelope's, else the
+election whose calendar window holds it; ``''`` when neither), so a second round at the same
+stations keeps counts, series and alerts of its own.
 
 Re-evaluating from the committed counts is safe because all of a station's events share a
 partition and the tracking row-locks the partition for the batch.
@@ -26,11 +31,12 @@ from saylau.store.ddl import READ, table
 station_turnout = table(
     "station_turnout", READ,
     Column("station_id", Text, nullable=False),
+    Column("election_id", Text, nullable=False),
     Column("hour", Integer, nullable=False),
     Column("voters", Integer, nullable=False),
     Column("event_id", UUID, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("station_id", "hour"),
+    PrimaryKeyConstraint("station_id", "election_id", "hour"),
 )
 
 announced_turnout = table(
@@ -83,14 +89,16 @@ READ_MODEL = ReadModel("turnout", (station_turnout, announced_turnout), fold, wr
                        after=("events", "registry"))
 
 STANDING_COUNTS = """
-INSERT INTO station_turnout (station_id, hour, voters, event_id, occurred_at)
-SELECT DISTINCT ON (station_id, hour) station_id, hour, voters, event_id, occurred_at FROM (
-  SELECT station_id, (record->'payload'->>'hour')::int AS hour,
+INSERT INTO station_turnout (station_id, election_id, hour, voters, event_id, occurred_at)
+SELECT DISTINCT ON (station_id, election_id, hour)
+       station_id, election_id, hour, voters, event_id, occurred_at FROM (
+  SELECT station_id, COALESCE(election_id, '') AS election_id,
+         (record->'payload'->>'hour')::int AS hour,
          (record->'payload'->>'voters')::int AS voters, event_id, occurred_at
   FROM events WHERE type = $2 AND station_id = ANY($1::text[])
     AND status <> ALL($3::text[])) t
-ORDER BY station_id, hour, occurred_at DESC, event_id DESC
-RETURNING station_id, hour, voters, event_id, occurred_at,
+ORDER BY station_id, election_id, hour, occurred_at DESC, event_id DESC
+RETURNING station_id, election_id, hour, voters, event_id, occurred_at,
   (SELECT e.region FROM events e WHERE e.event_id = station_turnout.event_id) AS region,
   (SELECT e.city FROM events e WHERE e.event_id = station_turnout.event_id) AS city
 """
@@ -98,7 +106,8 @@ RETURNING station_id, hour, voters, event_id, occurred_at,
 
 async def evaluate_turnout(conn: asyncpg.Connection, stations: list[str],
                            config: RuleConfig) -> list[Change]:
-    """Rebuild the standing count per hour of ``stations`` and their turnout alerts.
+    """Rebuild the standing count per election and hour of ``stations`` and their turnout
+    alerts.
 
     An alert the counts no longer support is deleted (not marked withdrawn): its row then
     depends only on the final counts, as a replay in any batch sizes would find them.
@@ -124,42 +133,45 @@ async def evaluate_turnout(conn: asyncpg.Connection, stations: list[str],
 
 async def _series(conn: asyncpg.Connection, stations: list[str],
                   counts: list[asyncpg.Record]) -> list[StationSeries]:
-    """Each station's counts, placed by the registry, else by its latest count's envelope
-    (never by whatever else happened to be projected first: replay must agree)."""
+    """Each station's counts per election, placed by the registry, else by the latest count's
+    envelope (never by whatever else happened to be projected first: replay must agree)."""
     rows = await conn.fetch("SELECT station_id, region, city, registered_voters FROM "
                             "station_registry WHERE station_id = ANY($1::text[])", stations)
     registry = {r["station_id"]: r for r in rows}
-    by_station: dict[str, list[asyncpg.Record]] = {}
+    by_series: dict[tuple[str, str], list[asyncpg.Record]] = {}
     for c in counts:
-        by_station.setdefault(c["station_id"], []).append(c)
-    return [_station_series(s, registry.get(s), by_station.get(s, [])) for s in stations]
+        by_series.setdefault((c["station_id"], c["election_id"]), []).append(c)
+    return [_station_series(s, e, registry.get(s), found)
+            for (s, e), found in sorted(by_series.items())]
 
 
-def _station_series(station_id: str, registered: asyncpg.Record | None,
+def _station_series(station_id: str, election_id: str, registered: asyncpg.Record | None,
                     counts: list[asyncpg.Record]) -> StationSeries:
-    latest_count = max(counts, key=lambda c: (c["occurred_at"], str(c["event_id"])),
-                       default=None)
+    latest_count = max(counts, key=lambda c: (c["occurred_at"], str(c["event_id"])))
     place = registered or latest_count
     return StationSeries(
-        station_id, place and place["region"], place and place["city"],
+        station_id, place["region"], place["city"],
         registered and registered["registered_voters"],
         [TurnoutCount(c["hour"], c["voters"], str(c["event_id"]), c["occurred_at"])
-         for c in counts])
+         for c in counts], election_id or None)
 
 
 REGION_TURNOUT = """
-SELECT h.hour, count(t.station_id)::int AS stations_reporting,
-       COALESCE(sum(t.voters), 0)::int AS voters,
-       COALESCE(sum(r.registered_voters), 0)::int AS registered_voters,
+WITH counts AS (
+  SELECT DISTINCT ON (t.station_id, t.hour) t.station_id, t.hour, t.voters, r.registered_voters
+  FROM station_turnout t JOIN station_registry r USING (station_id) WHERE r.region = $1
+  ORDER BY t.station_id, t.hour, t.occurred_at DESC, t.event_id DESC)
+SELECT h.hour, count(c.station_id)::int AS stations_reporting,
+       COALESCE(sum(c.voters), 0)::int AS voters,
+       COALESCE(sum(c.registered_voters), 0)::int AS registered_voters,
        a.percent AS announced_percent
-FROM (SELECT hour FROM station_turnout t JOIN station_registry r USING (station_id)
-        WHERE r.region = $1
-      UNION SELECT hour FROM announced_turnout WHERE region = $1) h
-LEFT JOIN (station_turnout t JOIN station_registry r USING (station_id))
-       ON t.hour = h.hour AND r.region = $1
+FROM (SELECT hour FROM counts UNION SELECT hour FROM announced_turnout WHERE region = $1) h
+LEFT JOIN counts c ON c.hour = h.hour
 LEFT JOIN announced_turnout a ON a.region = $1 AND a.hour = h.hour
 GROUP BY h.hour, a.percent ORDER BY h.hour
 """
+"""A station counts once per hour, by its latest count of any election (the announced
+turnout names no election)."""
 
 
 async def region_turnout(conn: asyncpg.Connection, region: str) -> list[dict[str, Any]]:

@@ -4,29 +4,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
-from saylau.domain.rules import RuleConfig
 from saylau.readmodels.postgres import PostgresProjectionStore
-from saylau.settings import Settings
-from saylau.store.ddl import ddl
+from tests.projection_store import throwaway_store
 from tests.unit.batch_contract import BatchTransactionContract, projection
 
 
 class TestPostgresBatchTransaction(BatchTransactionContract):
     @pytest.fixture
     async def store(self) -> AsyncIterator[PostgresProjectionStore]:
-        schema = "tbatch_" + uuid.uuid4().hex[:10]
-        conn = await asyncpg.connect(Settings().dsn)
-        try:
-            async with conn.transaction():
-                for statement in ddl(schema):
-                    await conn.execute(statement)
-            yield PostgresProjectionStore(conn, schema, projection().topic, RuleConfig())
-        finally:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await conn.close()
+        async with throwaway_store("tbatch_", projection().topic) as store:
+            yield store
 
     async def stored_event_ids(self, store: PostgresProjectionStore) -> set[uuid.UUID]:
         rows = await store.conn.fetch(f'SELECT event_id FROM "{store.schema}".events')

@@ -25,8 +25,8 @@ def test_quick_count_panel_shows_the_estimate_and_the_official_line(stack: Stack
                                               "region": s.region, "registered_voters": 1000},
                        station_id=s.station_id) for n, s in enumerate(frame)]
     events.append(sample_event(sample))
-    events += [envelope("turnout.reported", {"hour": 18, "voters": 400 + 20 * n},
-                        station_id=s, place={"region": s.rsplit("-", 1)[0]})
+    events += [envelope("turnout.reported", {"hour": 20, "voters": 400 + 20 * n},
+                        station_id=s, place={"region": s.rsplit("-", 1)[0]}, election_id=election)
                for n, s in enumerate(sample.station_ids)]
     events.append(envelope("official.results_announced", {
         "level": "national", "turnout_percent": 63.3, "source": "CEC"}, election_id=election))

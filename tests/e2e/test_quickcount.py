@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import httpx
 import orjson
 import pytest
 
+from saylau.domain.quickcount import FrameStation, draw_sample
+from services.ingest.routes.quickcount import sample_event
 from tests.e2e.test_audit import ALL_EQUAL, caught_up, fetch
 from tests.factories import envelope
 from tests.stack import Stack, wait_until
@@ -50,8 +53,8 @@ def country() -> tuple[list[dict[str, Any]], dict[str, int], float]:
 
 
 def reports(station_id: str, region: str, voters: int) -> list[dict[str, Any]]:
-    """A sampled station's 18:00 count and its protocol."""
-    at = {"station_id": station_id, "place": {"region": region}}
+    """A sampled station's 18:00 count and its protocol (the election named: no calendar's)."""
+    at = {"station_id": station_id, "place": {"region": region}, "election_id": ELECTION}
     first = round(voters * 0.55)
     return [envelope("turnout.reported", {"hour": 18, "voters": voters}, occurred_at=AT_18, **at),
             envelope("protocol.reported", {
@@ -153,7 +156,8 @@ def test_quick_count_from_draw_to_discrepancy(own_stack: Stack, schemas: list[st
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert '"ok": true' in verified.stdout
     forged = envelope("sample.drawn", {**_payload(stack, sample["sample_id"]),
-                                       "sample_id": "hand-picked"}, election_id=ELECTION)
+                                       "sample_id": "hand-picked",
+                                       "replaces": sample["sample_id"]}, election_id=ELECTION)
     forged["payload"]["strata"][0]["station_ids"][0] = _unsampled(region_of, sampled,
                                                                   forged["payload"])
     reader = stack.post(forged, key=stack.reader_key)
@@ -214,3 +218,71 @@ def test_draws_sent_at_once_give_one_sample(stack: Stack) -> None:
         codes = sorted(pool.map(one, range(6)))
     assert codes == [201, 409, 409, 409, 409, 409]
     assert one(0) == 409  # and still before or after the projector has seen it
+
+
+def test_a_sample_that_replaces_another_must_name_it_on_both_routes(stack: Stack) -> None:
+    """A second ``sample.drawn`` for an election, through POST /v1/events as through the draw
+    route, is refused with a 409 naming the current sample unless it names it in
+    ``replaces`` (the route's ``replace`` flag does that for it)."""
+    region, election = f"QC-repl-{uuid.uuid4().hex[:6]}", f"qc-repl-{uuid.uuid4().hex[:8]}"
+    frame = [FrameStation(f"{region}-{i}", region, 900) for i in range(3)]
+    assert stack.post_batch([envelope(
+        "station.registered", {"number": 9100 + i, "address": "School", "region": region,
+                               "registered_voters": 900},
+        station_id=s.station_id, occurred_at="2021-01-09T10:00:00+06:00")
+        for i, s in enumerate(frame)]).status_code == 200
+    wait_until(lambda: len(stack.get(f"/v1/regions/{region}/stations").json()["stations"]) == 3)
+    first = draw(stack, election_id=election, size=2)
+    assert first.status_code == 201, first.text
+    current = first.json()["sample_id"]
+
+    def posted(seed: int, **payload: Any) -> httpx.Response:
+        sample = draw_sample(frame, 2, seed, election_id=election, drawn_at=datetime.now(UTC))
+        event = sample_event(sample)
+        event["payload"].update(payload)
+        return stack.post(event)
+
+    refused = posted(1)
+    assert refused.status_code == 409, refused.text
+    assert current in refused.text and "replaces" in refused.text
+    assert posted(2, replaces="not-the-current-one").status_code == 409
+    replacing = posted(3, replaces=current)
+    assert replacing.status_code == 202, replacing.text
+    newest = replacing.json()["event_id"]
+
+    again = draw(stack, election_id=election, size=2)
+    assert again.status_code == 409 and newest in again.text
+    replaced = draw(stack, election_id=election, size=2, replace=True)
+    assert replaced.status_code == 201, replaced.text
+    path = f"/v1/events/{replaced.json()['event_id']}"
+    stored = wait_until(lambda: (r := stack.get(path)).status_code == 200 and r.json())
+    assert stored["record"]["payload"]["replaces"] == newest
+    fresh = f"qc-none-{uuid.uuid4().hex[:8]}"
+    nothing = sample_event(draw_sample(frame, 2, 4, election_id=fresh,
+                                       drawn_at=datetime.now(UTC)))
+    nothing["payload"]["replaces"] = current
+    assert stack.post(nothing).status_code == 409  # names a sample the election does not have
+
+
+def test_a_confidence_too_close_to_one_is_refused_naming_the_field(stack: Stack) -> None:
+    """0.5 + 0.9999999999999999 / 2 rounds to 1.0, whose quantile is infinite: was a 500."""
+    region, election = f"QC-conf-{uuid.uuid4().hex[:6]}", f"qc-conf-{uuid.uuid4().hex[:8]}"
+    frame = [FrameStation(f"{region}-{i}", region, 1000) for i in range(4)]
+    sample = draw_sample(frame, 3, 5, election_id=election, drawn_at=datetime.now(UTC))
+    events = [envelope("station.registered", {"number": 9200 + i, "address": "School",
+                                              "region": region, "registered_voters": 1000},
+                       station_id=s.station_id, occurred_at="2021-01-09T10:00:00+06:00")
+              for i, s in enumerate(frame)]
+    events += [sample_event(sample), *(envelope(
+        "turnout.reported", {"hour": 20, "voters": 500 + 40 * n}, station_id=s,
+        place={"region": region}, election_id=election) for n, s in enumerate(
+            sample.station_ids))]
+    assert {r["code"] for r in stack.post_batch(events).json()["results"]} == {202}
+    wait_until(lambda: (r := stack.get("/v1/quickcount", election_id=election)).status_code
+               == 200 and r.json()["sample"]["reported"] == 3)
+    for confidence in ("0.9999999999999999", "1", "0", "nan"):
+        reply = stack.get("/v1/quickcount", election_id=election, confidence=confidence)
+        assert reply.status_code == 422, (confidence, reply.text)
+        assert reply.json()["detail"][0]["loc"][-1] == "confidence"
+    widest = stack.get("/v1/quickcount", election_id=election, confidence="0.9999")
+    assert widest.status_code == 200 and widest.json()["turnout"]["confidence"] == 0.9999

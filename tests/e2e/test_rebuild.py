@@ -12,7 +12,8 @@ from saylau.store.readsets import PROJECTION_VERSION, read_model_version
 from tests.e2e.test_audit import AUDITED, Poster, caught_up, fetch, ok, saylau, wave
 from tests.stack import Stack, wait_until
 
-NEW_RELEASE = {"PROJECTION_VERSION": str(int(PROJECTION_VERSION) + 1)}
+NEXT = str(int(PROJECTION_VERSION) + 1)
+NEW_RELEASE = {"PROJECTION_VERSION": NEXT}
 """A release that projects differently from this one."""
 
 
@@ -52,7 +53,7 @@ def test_rebuild_under_live_traffic_switches_atomically_and_counts_stay_exact(
     reader.start()
     try:
         out = ok(saylau(stack, "rebuild", "--processes", "2", **NEW_RELEASE))  # shared log
-        assert f"switched {stack.name} to version {read_model_version('2')}" in out
+        assert f"switched {stack.name} to version {read_model_version(NEXT)}" in out
         old_projector = stack.procs["projector"][-1]
         wait_until(lambda: old_projector.poll() is not None, 60)
         assert old_projector.returncode == 75  # it projects another version: stopped
@@ -68,7 +69,7 @@ def test_rebuild_under_live_traffic_switches_atomically_and_counts_stay_exact(
     sets = {r["state"]: r for r in fetch('SELECT * FROM "{}".read_model_sets'.format(
         stack.env["INGEST_SCHEMA"]))}
     assert sets["serving"]["schema_name"] == stack.name
-    assert sets["serving"]["version"] == read_model_version("2")
+    assert sets["serving"]["version"] == read_model_version(NEXT)
     retired = sets["retired"]["schema_name"]
     assert fetch("SELECT 1 FROM pg_namespace WHERE nspname = $1", retired)  # kept
     accepted = fetch(f'SELECT count(*) FROM "{stack.name}_ingest".accepted_events')[0][0]

@@ -1,7 +1,9 @@
 """Both OpenAPI documents fuzzed by schemathesis: no 5xx, no invalid request accepted.
 
 The schemathesis CLI runs its examples, coverage and fuzzing phases against a private stack
-(ingest, projector, api; rate limit off; a few reports so the read models hold rows) with
+(ingest, projector, api; rate limit off; a few reports so the read models hold rows, and a
+quick-count sample with reports for the election the api document gives as its example, so
+the quick-count routes answer with data) with
 the checks ``not_a_server_error`` and ``negative_data_rejection``, for SCHEMATHESIS_SECONDS
 (default 75) per document, from the seed SCHEMATHESIS_SEED (fixed by default; ``random``
 draws one). The one exception, a batch's per-item answers, is configured in
@@ -16,9 +18,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.factories import detention, unique
+from tests.factories import detention, envelope, unique
 from tests.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow
@@ -28,6 +31,34 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "20210110")
 """The same cases on every run, so CI's verdict does not depend on the draw; set another
 seed (or ``random``) to explore."""
 CHECKS = "not_a_server_error,negative_data_rejection,batch_refuses_invalid_items"
+ELECTION = "kz-2021-01-10"
+"""The election ``GET /v1/quickcount`` documents as its example: the seed draws its sample."""
+
+
+def seed_quick_count(stack: Stack) -> None:
+    """Six registered stations, a sample of four drawn through the draw route, and the 20:00
+    count and protocol of each sampled station."""
+    region = unique("QC")
+    stations = [envelope("station.registered", {"number": 9300 + i, "address": "School",
+                                                "region": region, "registered_voters": 1000},
+                         station_id=f"{region}-{i}", occurred_at="2021-01-09T10:00:00+06:00")
+                for i in range(6)]
+    assert stack.post_batch(stations).status_code == 200
+    wait_until(lambda: len(stack.get(f"/v1/regions/{region}/stations").json()["stations"]) == 6)
+    drawn = httpx.post(f"{stack.ingest_url}/v1/quickcount/samples", timeout=30,
+                       json={"election_id": ELECTION, "size": 4, "seed": 20210110},
+                       headers={"Authorization": f"Bearer {stack.writer_key}"})
+    assert drawn.status_code == 201, drawn.text
+    at = {"place": {"region": region}, "occurred_at": "2021-01-10T20:05:00+06:00"}
+    reports = [e for n, s in enumerate(drawn.json()["stations"]) for e in (
+        envelope("turnout.reported", {"hour": 20, "voters": 500 + 30 * n}, station_id=s, **at),
+        envelope("protocol.reported", {"voters_on_list": 1000, "ballots_issued": 500 + 30 * n,
+                                       "ballots_cast": 500 + 30 * n, "invalid_ballots": 0,
+                                       "votes": {"A": 300, "B": 200 + 30 * n}},
+                 station_id=s, **at))]
+    assert {r["code"] for r in stack.post_batch(reports).json()["results"]} == {202}
+    wait_until(lambda: (r := stack.get("/v1/quickcount", election_id=ELECTION)).status_code
+               == 200 and r.json()["sample"]["protocols"] == 4, 60)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +69,7 @@ def target() -> Iterator[Stack]:
         city = unique()
         assert stack.post(detention(city, 3)).status_code == 202
         wait_until(lambda: stack.detentions_in(city), 60)
+        seed_quick_count(stack)
         yield stack
     finally:
         stack.stop()

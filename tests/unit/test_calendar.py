@@ -82,6 +82,21 @@ def test_an_explicit_election_id_wins_over_the_time() -> None:
     assert calendars.for_event("kz-1999-01-10", at("2021-01-10T07:00:00+06:00")) is None
 
 
+def test_an_event_belongs_to_the_election_it_names_else_to_its_calendars() -> None:
+    calendars = Calendars.load()
+    assert calendars.election_of("runoff-1", at("2021-01-10T07:00:00+06:00")) == "runoff-1"
+    assert calendars.election_of(None, at("2021-01-10T07:00:00+06:00")) == "kz-2021-01-10"
+    assert calendars.election_of(None, at("2022-06-01T12:00:00+06:00")) is None
+
+
+def test_the_final_count_is_the_one_at_the_hour_the_stations_close(tmp_path: Path) -> None:
+    calendars = Calendars.load()
+    assert calendars.final_count_hour("kz-2021-01-10") == 20
+    assert calendars.final_count_hour("no-calendar") == 20  # the law's 20:00
+    late = Calendars.load(copy_with(tmp_path, "kz-2023-03-19", stations_close="20:30").parent)
+    assert late.final_count_hour("kz-2023-03-19") == 21  # the first count after closing
+
+
 def test_a_new_election_is_just_a_file(tmp_path: Path) -> None:
     for path in FILES:
         (tmp_path / path.name).write_text(path.read_text())

@@ -214,6 +214,27 @@ def test_shares_and_regional_figures_are_checked_too() -> None:
     assert discrepancies(count_of(BIG_TURNOUT), [unknown]) == []
 
 
+def test_no_national_discrepancy_while_a_stratum_has_no_reports() -> None:
+    """26 of 30 reported, but none of region C's: the estimate re-weighted over A and B is not
+    an estimate of the nation's figure, so the national figure is not judged; A's is."""
+    three = Sample("s-3", "majilis-2021", "stratified-proportional-srswor-sha256-v1", 1, 30,
+                   "0" * 64, DRAWN_AT, (*BIG.strata[:1], Stratum("B", 50, 5000, tuple(
+                       f"B{i}" for i in range(6))), Stratum("C", 30, 3000, ("C0", "C1", "C2", "C3"))))
+    reported = [t for t in BIG_TURNOUT if t.station_id not in {"B6", "B7", "B8", "B9"}]
+    count = quick_count(three, reported, [p for p in BIG_PROTOCOLS if p.station_id in {
+        t.station_id for t in reported}])
+    assert count.reported == 26 and count.missing_regions == ("C",)
+    assert discrepancies(count, [national(63.3, Amanat=90.0)]) == []
+    assert [d.region for d in discrepancies(count, [OfficialFigure("region", 80.0, "CEC", "A")])
+            ] == ["A"]
+    late = [StationTurnout(f"C{i}", 100, 40) for i in range(4)]
+    complete = quick_count(three, reported + late, [
+        *(p for p in BIG_PROTOCOLS if p.station_id in {t.station_id for t in reported}),
+        *(protocol(t.station_id, 30, 10) for t in late)])
+    assert [d.measure for d in discrepancies(complete, [national(63.3, Amanat=90.0)])] == [
+        "turnout", "share"]
+
+
 def test_an_announcement_payload_reads_as_an_official_figure() -> None:
     figure = OfficialFigure.from_payload({"level": "region", "region": "A",
                                           "turnout_percent": 63.3, "source": "CEC"})
@@ -222,7 +243,16 @@ def test_an_announcement_payload_reads_as_an_official_figure() -> None:
 
 def test_a_station_counts_its_latest_hour_until_its_protocol_arrives() -> None:
     hourly = {10: 300, 18: 900, 14: 600}
-    assert station_turnout("A1", 2000, hourly) == StationTurnout("A1", 2000, 900)
+    assert station_turnout("A1", 2000, hourly) == StationTurnout("A1", 2000, 900, final=False)
     assert station_turnout("A1", 2000, hourly, 1210) == StationTurnout("A1", 2000, 1210)
     assert station_turnout("A1", 2000, {}) is None
     assert station_turnout("A1", None, hourly) is None
+
+
+def test_a_figure_is_final_with_the_protocol_or_the_count_at_the_closing_hour() -> None:
+    hourly = {10: 300, 18: 900}
+    assert not station_turnout("A1", 2000, hourly, final_hour=20).final  # an 18:00 count
+    assert station_turnout("A1", 2000, {**hourly, 20: 1150}, final_hour=20) == StationTurnout(
+        "A1", 2000, 1150, final=True)
+    assert station_turnout("A1", 2000, hourly, 1210, final_hour=20).final
+    assert station_turnout("A1", 2000, hourly, final_hour=18).final  # closes at 18:00

@@ -2,6 +2,7 @@
 registry as the log held it when a sample was drawn."""
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,8 @@ from saylau.domain.quickcount import (
     StationProtocol,
     StationTurnout,
     draw_sample,
+    t_value,
+    z_value,
 )
 from saylau.intake.validation import validate_item
 from saylau.readmodels.quickcount import Inputs, Official, alerts, view
@@ -55,6 +58,32 @@ def test_the_view_has_the_issues_shape() -> None:
     assert out["official"] == {"turnout": 45.0, "shares": {}, "source": "CEC"}
 
 
+def test_early_hourly_figures_are_shown_apart_from_final_ones() -> None:
+    full = inputs(national(45.0))
+    early = {s for s in SAMPLE.station_ids[::4]}
+    out = view("kz-2021-01-10", Inputs(full.sample, full.sample_event_id, [
+        StationTurnout(t.station_id, t.registered_voters, t.voters, final=t.station_id not in early)
+        for t in full.turnout], full.protocols[:0], full.official), 0.95)
+    assert (out["sample"]["reported"], out["sample"]["final"], out["sample"]["hourly"]) == (
+        20, 20 - len(early), len(early))
+    assert sum(r["final"] for r in out["regions"]) == 20 - len(early)
+    assert sum(r["reported"] for r in out["regions"]) == 20
+
+
+def test_the_answer_names_the_strata_the_national_check_waits_for() -> None:
+    full = inputs(national(45.0))
+    north = {s for s in SAMPLE.station_ids if s.startswith("North")}
+    out = view("kz-2021-01-10", Inputs(
+        full.sample, full.sample_event_id, [t for t in full.turnout if t.station_id in north],
+        full.protocols, full.official), 0.95)
+    assert out["national_check"] == {
+        "turnout": {"ready": False, "reported": len(north), "sampled": 20,
+                    "strata_without_reports": ["South"]},
+        "shares": {"ready": True, "reported": 20, "sampled": 20, "strata_without_reports": []}}
+    assert view("kz-2021-01-10", full, 0.95)["national_check"]["turnout"] == {
+        "ready": True, "reported": 20, "sampled": 20, "strata_without_reports": []}
+
+
 def test_an_inflated_official_turnout_is_an_alert_with_its_figures() -> None:
     assert alerts(inputs(national(47.0))) == []
     [alert] = alerts(inputs(national(63.3)))
@@ -94,3 +123,18 @@ def test_the_registry_before_a_sample_is_what_the_log_held_then() -> None:
     ], drawn)
     assert sorted(frame, key=lambda s: s.station_id) == [
         FrameStation("A", "North", 100), FrameStation("C", "South", 200)]
+
+
+def test_every_confidence_the_api_accepts_is_computable() -> None:
+    """The bounds GET /v1/quickcount documents for ``confidence``: at both ends, every
+    quantile the estimate needs is a number (just below 1, ``0.5 + c / 2`` rounds to 1.0)."""
+    from services.api.app import create_app
+    operation = create_app().openapi()["paths"]["/v1/quickcount"]["get"]
+    bounds = next(p for p in operation["parameters"] if p["name"] == "confidence")["schema"]
+    highest = bounds.get("maximum", math.nextafter(bounds.get("exclusiveMaximum", 2), 0))
+    lowest = bounds.get("minimum", math.nextafter(bounds.get("exclusiveMinimum", -1), 1))
+    assert 0 < lowest < 0.5 and 0.99 < highest < 1
+    for confidence in (lowest, highest):
+        assert math.isfinite(z_value(confidence))
+        for df in (1, 2, 3, 30, 199, 200, 201, 100_000):
+            assert math.isfinite(t_value(confidence, df))

@@ -13,8 +13,10 @@ from saylau.domain.quickcount import (
     FrameStation,
     Sample,
     allocate,
+    current_draw,
     draw_sample,
     frame_hash,
+    replacement_refused,
     shuffle_step,
     verify_sample,
 )
@@ -134,3 +136,28 @@ def test_a_bad_size_seed_or_clock_is_refused() -> None:
         draw(seed=-1)
     with pytest.raises(ValueError, match="drawn_at"):
         draw_sample(frame(), 10, 1, election_id="x", drawn_at=datetime(2021, 1, 9))
+
+
+def test_a_sample_that_would_replace_the_current_one_must_name_it() -> None:
+    assert replacement_refused("majilis-2021", None, None) is None  # the first draw
+    assert replacement_refused("majilis-2021", "s-1", "s-1") is None  # says what it replaces
+    silent = replacement_refused("majilis-2021", None, "s-1")
+    assert silent and "s-1" in silent and "replaces" in silent
+    stale = replacement_refused("majilis-2021", "s-0", "s-1")  # someone drew meanwhile
+    assert stale and "s-1" in stale and "s-0" in stale
+    nothing = replacement_refused("majilis-2021", "s-1", None)
+    assert nothing and "no sample" in nothing
+
+
+def test_the_schema_documents_what_a_sample_replaces() -> None:
+    payload = {**draw().payload(), "replaces": "s-1"}
+    assert Catalogue().validate("sample.drawn", 1, payload) == []
+    assert Catalogue().validate("sample.drawn", 1, {**payload, "replaces": "a b"})
+
+
+def test_the_current_sample_is_the_latest_no_other_replaces() -> None:
+    assert current_draw([("a", None)]) == 0
+    assert current_draw([("a", None), ("b", None)]) == 1  # a log from before replaces: latest
+    assert current_draw([("b", "a"), ("a", None)]) == 0  # b replaces a, though dated earlier
+    assert current_draw([("a", None), ("b", "a"), ("c", "b")]) == 2
+    assert current_draw([("a", "b"), ("b", "a")]) == 1  # a cycle ingest never accepts

@@ -10,9 +10,13 @@ from saylau.domain.quickcount.discrepancy import (
     RULE_ID,
     Discrepancy,
     OfficialFigure,
+    Readiness,
     discrepancies,
+    final_count,
+    national_readiness,
 )
 from saylau.domain.quickcount.estimation import (
+    MAX_CONFIDENCE,
     Estimate,
     QuickCount,
     RegionCount,
@@ -33,16 +37,20 @@ from saylau.domain.quickcount.sampling import (
     SampleCheck,
     Stratum,
     allocate,
+    current_draw,
     draw_sample,
     frame_hash,
+    replacement_refused,
     shuffle_step,
     verify_sample,
 )
 
 __all__ = [
-    "DISCREPANCY_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
-    "FrameStation", "OfficialFigure", "QuickCount", "RegionCount", "Sample", "SampleCheck",
-    "StationProtocol", "StationTurnout", "Stratum", "allocate", "discrepancies", "draw_sample",
-    "frame_hash", "quick_count", "ratio_estimate", "separate_ratio_estimate", "shuffle_step",
-    "station_turnout", "t_value", "verify_sample", "z_value",
+    "DISCREPANCY_CONFIDENCE", "MAX_CONFIDENCE", "MAX_SEED", "METHOD", "MIN_REPORTED", "RULE_ID", "Discrepancy", "Estimate",
+    "FrameStation", "OfficialFigure", "QuickCount", "Readiness", "RegionCount", "Sample",
+    "SampleCheck", "StationProtocol", "StationTurnout", "Stratum", "allocate", "current_draw",
+    "discrepancies",
+    "draw_sample", "final_count", "frame_hash", "national_readiness", "quick_count",
+    "ratio_estimate", "replacement_refused", "separate_ratio_estimate", "shuffle_step", "station_turnout", "t_value",
+    "verify_sample", "z_value",
 ]

@@ -37,11 +37,13 @@ few hundred terms, and samplics would bring numpy, scipy, pandas, polars and sta
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from statistics import NormalDist
 from typing import Any
 
+from saylau.domain.calendar import STATIONS_CLOSE, final_count_hour
 from saylau.domain.quickcount.sampling import Sample
 
 Units = Mapping[str, Sequence[tuple[float, float]]]
@@ -76,21 +78,30 @@ def _interval(ratio: float, std_error: float, confidence: float, reported: int,
 
 @dataclass(frozen=True)
 class StationTurnout:
-    """Voters at a sampled station (latest count, or the protocol's ballots cast)."""
+    """Voters at a sampled station (latest count, or the protocol's ballots cast); ``final``
+    unless it is a count of an hour before the stations closed."""
 
     station_id: str
     registered_voters: int
     voters: int
+    final: bool = True
 
 
 def station_turnout(station_id: str, registered_voters: int | None, hourly: Mapping[int, int],
-                    ballots_cast: int | None = None) -> StationTurnout | None:
+                    ballots_cast: int | None = None,
+                    final_hour: int = final_count_hour(STATIONS_CLOSE)) -> StationTurnout | None:
     """A sampled station's figure: the protocol's ballots cast once it has arrived, else the
-    count of the latest hour; None without registered voters or without any figure."""
-    voters = ballots_cast if ballots_cast is not None else hourly[max(hourly)] if hourly else None
-    if not registered_voters or voters is None:
+    count of the latest hour, final from ``final_hour`` on (the election's closing hour);
+    None without registered voters or without any figure."""
+    if ballots_cast is not None:
+        voters, final = ballots_cast, True
+    elif hourly:
+        voters, final = hourly[max(hourly)], max(hourly) >= final_hour
+    else:
         return None
-    return StationTurnout(station_id, registered_voters, voters)
+    if not registered_voters:
+        return None
+    return StationTurnout(station_id, registered_voters, voters, final)
 
 
 @dataclass(frozen=True)
@@ -101,10 +112,16 @@ class StationProtocol:
     votes: Mapping[str, int]
 
 
+MAX_CONFIDENCE = 0.9999
+"""The highest confidence level an interval is computed at. Closer to 1, ``0.5 + c / 2``
+rounds to 1.0 in floating point (from 1 − 2⁻⁵³ on) and its quantile is infinite; long before
+that, the interval's tails say more about the normal approximation than about the sample."""
+
+
 def z_value(confidence: float) -> float:
     """The two-sided normal quantile for ``confidence`` (0.95 → 1.96)."""
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
+    if not 0 < confidence <= MAX_CONFIDENCE:
+        raise ValueError(f"confidence must be above 0 and at most {MAX_CONFIDENCE}")
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
@@ -237,6 +254,8 @@ class RegionCount:
     protocols: int
     turnout: Estimate | None
     shares: dict[str, Estimate] = field(default_factory=dict)
+    final: int = 0
+    """Reporting stations whose figure is final (``StationTurnout.final``)."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +275,8 @@ class QuickCount:
     regions: tuple[RegionCount, ...]
     missing_regions: tuple[str, ...]
     """Strata without any turnout report: the national estimate does not cover them."""
+    final: int = 0
+    """Sampled stations whose turnout figure is final (the others: an earlier hour's count)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -278,11 +299,14 @@ def quick_count(sample: Sample, turnout: Iterable[StationTurnout],
     candidates = sorted({name for p in papers.values() for name in p.votes})
     s_units = {c: _share_units(region_of, papers, c) for c in candidates}
     shares = _shares(s_units, frame, confidence, {})
-    regions = tuple(_region(stratum.region, stratum.sampled, frame, t_units, s_units,
-                            national, shares, confidence) for stratum in sample.strata)
+    finals = Counter(region_of[s] for s, c in counts.items() if c.final)
+    regions = tuple(replace(_region(stratum.region, stratum.sampled, frame, t_units, s_units,
+                                    national, shares, confidence), final=finals[stratum.region])
+                    for stratum in sample.strata)
     missing = tuple(s.region for s in sample.strata if not t_units.get(s.region))
     return QuickCount(sample.sample_id, sample.election_id, confidence, len(region_of),
-                      len(counts), len(papers), national, shares, regions, missing)
+                      len(counts), len(papers), national, shares, regions, missing,
+                      sum(c.final for c in counts.values()))
 
 
 def _by_region(region_of: Mapping[str, str],

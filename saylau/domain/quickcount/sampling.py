@@ -94,6 +94,37 @@ class Sample:
                    datetime.fromisoformat(payload["drawn_at"]), strata)
 
 
+def replacement_refused(election_id: str, replaces: str | None,
+                        current: str | None) -> str | None:
+    """Why a ``sample.drawn`` for ``election_id`` may not be appended, else None.
+
+    The latest sample of an election is the one estimates use, so a draw that would replace
+    the election's ``current`` sample must say so by naming it (``replaces``): a second draw
+    never silently becomes the sample (an admin trying seeds until the sample suits them
+    would leave a trail of named replacements). Naming another sample than the current one
+    (someone drew meanwhile) or one the election does not have is refused too.
+    """
+    if replaces == current:
+        return None
+    if current is None:
+        return (f"election {election_id!r} has no sample for this one to replace "
+                f"(replaces names {replaces!r}); leave replaces out")
+    instead = "" if replaces is None else f", not {replaces!r} (replaces)"
+    return (f"election {election_id!r} already has sample {current}{instead}; a sample that "
+            f"replaces it must name it: send \"replaces\": {json.dumps(current)} (both stay "
+            "in the log)")
+
+
+def current_draw(draws: Sequence[tuple[str, str | None]]) -> int:
+    """Of an election's samples as ``(sample_id, replaces)`` in log-time order (occurred_at,
+    then event id), the position of the one estimates use: the latest that no other sample
+    replaces, so the replacement ingest accepted is the sample whatever its date (the latest
+    of all when every one is replaced, in a log ingest did not check)."""
+    replaced = {r for _, r in draws if r}
+    heads = [i for i, (sample_id, _) in enumerate(draws) if sample_id not in replaced]
+    return heads[-1] if heads else len(draws) - 1
+
+
 def eligible(frame: Iterable[FrameStation]) -> list[FrameStation]:
     """The sampling frame: stations with registered voters, sorted by id (one per id)."""
     by_id = {s.station_id: s for s in frame if s.registered_voters > 0}

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from saylau.domain.quickcount import MAX_CONFIDENCE
 from saylau.readmodels import quickcount as quickcount_reads
 from services.api.deps import PoolDep, ReaderDep
 
@@ -14,11 +15,18 @@ router = APIRouter(tags=["quickcount"])
 @router.get("/v1/quickcount")
 async def get_quickcount(
         db: PoolDep, _: ReaderDep,
-        election_id: Annotated[str, Query(pattern=r"^[a-z0-9-]{1,64}$")],
-        confidence: Annotated[float, Query(gt=0, lt=1)] = 0.95) -> Any:
+        election_id: Annotated[str, Query(pattern=r"^[a-z0-9-]{1,64}$",
+                                          examples=["kz-2021-01-10"])],
+        confidence: Annotated[float, Query(
+            gt=0, le=MAX_CONFIDENCE, description="Confidence level of the intervals: above 0, "
+            f"at most {MAX_CONFIDENCE} (closer to 1 an interval cannot be computed)")] = 0.95,
+) -> Any:
     """The latest sample's estimates (stratified ratio estimator, linearised variance; see
     docs/quickcount.md) with ``confidence`` intervals, per region, the official figures and
-    the discrepancies (an official figure outside the 99 % interval once 80 % reported)."""
+    the discrepancies (an official figure outside the 99 % interval once 80 % of the sample
+    reported final figures: ``sample.final``; ``sample.hourly`` counts stations whose only
+    figure is an earlier hour's count; a national figure only once every stratum reported:
+    ``national_check`` names the strata it waits for)."""
     async with db.acquire() as conn:
         found = await quickcount_reads.quickcount_view(conn, election_id, confidence)
     if found is None:
