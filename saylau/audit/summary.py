@@ -1,4 +1,4 @@
-"""``saylau audit``: replay + compare + verify in one go, and a summary an auditor can sign.
+"""Replay + compare + verify in one go, and a summary an auditor can sign (``saylau audit``).
 
 The three steps meet at one log position: the replay is brought up to the live snapshot's
 offsets (``saylau.audit.snapshot``), and the chains are verified up to those same offsets, so
@@ -7,55 +7,16 @@ model (live and replay agreeing) and the head of every hash chain.
 """
 from __future__ import annotations
 
-import argparse
-import hashlib
 import sys
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import asyncpg
 
-from saylau.audit.compare import MissingSchema
 from saylau.audit.logsource import KafkaLog
-from saylau.audit.replay import RefusedSchema, prepare_schema, replay, replay_projection
-from saylau.audit.snapshot import LiveBehind, Snapshot, compare_at_live_position
+from saylau.audit.replay import prepare_schema, replay, replay_projection
+from saylau.audit.snapshot import Snapshot, compare_at_live_position
 from saylau.audit.verify import LogAudit
-from saylau.settings import Settings, settings
-
-
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "audit", help="replay + compare + verify at one log position; print a signable summary",
-        description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--topic", default=None, help="events topic (default: EVENTS_TOPIC)")
-    p.add_argument("--live", default=None, help="live schema (default: READ_SCHEMA)")
-    p.add_argument("--schema", default=None,
-                   help="replay schema (default: replay_audit_<yyyymmddhhmmss>)")
-    p.add_argument("--keep", action="store_true", help="keep the replay schema afterwards")
-    p.add_argument("--batch", type=int, default=5000, help="records per replay transaction")
-    p.set_defaults(run=run_audit)
-
-
-async def run_audit(args: argparse.Namespace) -> int:
-    cfg = settings()
-    topic, live = args.topic or cfg.events_topic, args.live or cfg.read_schema
-    schema = args.schema or f"replay_audit_{datetime.now(UTC):%Y%m%d%H%M%S}"
-    started = datetime.now(UTC)
-    conn = await asyncpg.connect(cfg.dsn, command_timeout=None)
-    try:
-        snapshot = await replay_and_compare(conn, cfg, topic, live, schema, args.batch)
-        if not args.keep:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    except (RefusedSchema, MissingSchema, LiveBehind, LookupError, ValueError) as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        await conn.close()
-    audit = await verify_up_to(cfg, topic, snapshot.position)
-    lines = summary(topic, live, started, snapshot, audit)
-    text = "\n".join(lines) + "\n"
-    print(text + f"summary sha256: {hashlib.sha256(text.encode()).hexdigest()}")
-    return 0 if passed(snapshot, audit) else 1
+from saylau.settings import Settings
 
 
 async def replay_and_compare(conn: asyncpg.Connection, cfg: Settings, topic: str, live: str,

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import asyncpg
 
+from saylau.cli.status import DIFFERENT, fail
 from saylau.log.kafka import TopicReplicationError, describe_topic, ensure_topics
 from saylau.settings import settings
 from saylau.store.db import migrate
@@ -53,8 +53,7 @@ async def run_migrate(args: argparse.Namespace) -> int:
     try:
         done = await upgrade(cfg.dsn, cfg.ingest_schema)
     except SchemaTooNew as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     conn = await asyncpg.connect(cfg.dsn)
     try:
         await migrate(conn, args.schema or cfg.read_schema)
@@ -73,8 +72,7 @@ async def run_topics_ensure(args: argparse.Namespace) -> int:
     try:
         await ensure_topics(cfg)
     except TopicReplicationError as exc:
-        print(f"refused: {exc}")
-        return 1
+        return fail(f"refused: {exc}", DIFFERENT)
     for topic in (cfg.events_topic, cfg.dead_letter_topic):
         facts = await describe_topic(cfg.kafka_bootstrap, topic)
         rf = min(len(p.replicas) for p in facts.partitions)
@@ -87,8 +85,7 @@ async def run_keys_create(args: argparse.Namespace) -> int:
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     unknown = set(scopes) - set(SCOPES)
     if unknown:
-        print(f"unknown scopes: {', '.join(sorted(unknown))}")
-        return 2
+        return fail(f"unknown scopes: {', '.join(sorted(unknown))} (scopes: {', '.join(SCOPES)})")
     key = new_key()
     await upgrade(settings().dsn, settings().ingest_schema)
     conn = await asyncpg.connect(settings().dsn)
@@ -109,8 +106,7 @@ async def run_keys_revoke(args: argparse.Namespace) -> int:
     finally:
         await conn.close()
     if done.endswith(" 0"):
-        print("no such active key")
-        return 1
+        return fail("no such active key")
     print("revoked")
     return 0
 

@@ -19,7 +19,6 @@ import asyncpg
 from tqdm import tqdm
 
 from saylau.audit import evidence as evidence_audit
-from saylau.audit import summary
 from saylau.audit.compare import MissingSchema, TableComparison
 from saylau.audit.export import Filters, export
 from saylau.audit.logsource import ORDERS, ExportLog, KafkaLog
@@ -37,6 +36,7 @@ from saylau.audit.snapshot import LiveBehind, Snapshot, compare_at_live_position
 from saylau.audit.verify import LogAudit
 from saylau.bootstrap import Needs, bootstrap
 from saylau.cli.privacy import key_argument, operator
+from saylau.cli.status import fail
 from saylau.collector import quiet_collector
 from saylau.privacy.keys import MasterKeyError
 from saylau.privacy.records import Names
@@ -97,7 +97,6 @@ def register(sub: Any) -> None:
                         "must be signed with (default: the key each checkpoint names)")
     v.set_defaults(run=run_verify)
     _export_parser(sub)
-    summary.register(sub)
 
 
 def _log_source_args(p: argparse.ArgumentParser) -> None:
@@ -174,11 +173,6 @@ def open_log(args: argparse.Namespace, order: str = "round-robin",
         return ExportLog(args.from_export)
     cfg = settings()
     return KafkaLog(cfg.kafka_bootstrap, args.topic or cfg.events_topic, order, seed)
-
-
-def fail(message: str, status: int = 2) -> int:
-    print(f"saylau: {message}", file=sys.stderr)
-    return status
 
 
 async def run_replay(args: argparse.Namespace) -> int:
@@ -360,8 +354,8 @@ async def run_export(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         try:
             opened = await stack.enter_async_context(names_for(args)) if args.decrypt else None
-        except (PermissionError, MasterKeyError) as exc:
-            return fail(str(exc))
+        except MasterKeyError as exc:
+            return fail(f"master key: {exc}")
         if args.with_evidence and args.format != "ndjson":
             return fail("--with-evidence exports NDJSON")
         out: IO[bytes] = (stack.enter_context(evidence_audit.spool()) if args.with_evidence

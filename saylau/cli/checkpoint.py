@@ -17,6 +17,7 @@ from saylau.audit.anchors import (
     signing_key,
     take_checkpoint,
 )
+from saylau.cli.status import fail
 from saylau.log.checkpoint import key_id, public_key_hex
 from saylau.settings import settings
 
@@ -49,8 +50,7 @@ async def run_checkpoint(args: argparse.Namespace) -> int:
     try:
         key = signing_key(cfg)
     except NoKey as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     if args.public_key:
         print(f"{public_key_hex(key)}  (key id {key_id(public_key_hex(key))})\n{public_pem(key)}",
               end="")
@@ -59,8 +59,7 @@ async def run_checkpoint(args: argparse.Namespace) -> int:
     try:
         checkpoint = await take_checkpoint(cfg, topic, key)
     except LookupError as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     line = orjson.dumps(checkpoint) + b"\n"
     if args.output:
         with args.output.open("ab") as out:
@@ -79,14 +78,11 @@ async def run_checkpoint(args: argparse.Namespace) -> int:
 
 def create_key(path: str) -> int:
     if not path:
-        print("saylau: set SAYLAU_CHECKPOINT_KEY_FILE to where the key should be written",
-              file=sys.stderr)
-        return 2
+        return fail("set SAYLAU_CHECKPOINT_KEY_FILE to where the key should be written")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        print(f"saylau: {path} exists; not overwriting an operator key", file=sys.stderr)
-        return 2
+        return fail(f"{path} exists; not overwriting an operator key")
     with os.fdopen(fd, "wb") as out:
         out.write(new_key_pem())
     cfg_key = signing_key(settings().model_copy(update={"saylau_checkpoint_key": "",

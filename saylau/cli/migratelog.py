@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from saylau.cli.status import DIFFERENT, fail
 from saylau.intake.ingest_tables import record_log
 from saylau.log.identity import LogMismatch, ObservedLog, check_identity
 from saylau.log.kafka import chain_hashes_at, ensure_topics, log_facts
@@ -29,8 +30,7 @@ async def run_migrate_log(args: argparse.Namespace) -> int:
     try:
         moved = await move_centre(settings(), args.to)
     except LogMismatch as exc:
-        print(f"refused: {exc}")
-        return 1
+        return fail(f"refused: {exc}", DIFFERENT)
     print(f"copied {sum(moved.copied.values())} records of {moved.topic} "
           f"(ends {moved.ends}); topic id {moved.old_id} -> {moved.new_id} recorded; now set "
           f"KAFKA_BOOTSTRAP={args.to} and start the services")

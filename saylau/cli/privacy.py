@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,13 +11,14 @@ from typing import Any
 
 import asyncpg
 
-from saylau.bootstrap import Needs, bootstrap
+from saylau.bootstrap import Needs, Wiring, bootstrap
+from saylau.cli.status import DIFFERENT, Refused, fail
 from saylau.intake.outcome import Unavailable
 from saylau.privacy.erasure import ERASED_TYPE, erase
 from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
-from saylau.privacy.store import key_store
+from saylau.privacy.store import PostgresKeyStore, key_store
 from saylau.readmodels import events as stored_events
-from saylau.settings import settings
+from saylau.settings import Settings, settings
 from saylau.web.keys import KeyRing, Principal
 
 DEV_KEY_FILE = "var/master.key"
@@ -51,8 +51,7 @@ async def run_check(args: argparse.Namespace) -> int:
         try:
             store = await key_store(pool, settings())
         except MasterKeyError as exc:
-            print(f"master key: {exc}")
-            return 1
+            return fail(f"master key: {exc}", DIFFERENT)
     print(f"master key {store.wrapper.key_id} opens the stored personal-data keys")
     return 0
 
@@ -64,8 +63,7 @@ async def run_rotate(args: argparse.Namespace) -> int:
             store = await key_store(pool, settings())
             count = await store.rotate(new)
     except MasterKeyError as exc:
-        print(f"master key: {exc}")
-        return 1
+        return fail(f"master key: {exc}", DIFFERENT)
     print(f"re-wrapped {count} data keys and the index key under {new.key_id}; now point "
           f"SAYLAU_MASTER_KEY_FILE at {args.new_file} and restart the services")
     return 0
@@ -97,20 +95,13 @@ def register_find(sub: Any) -> None:
 
 async def run_find(args: argparse.Namespace) -> int:
     cfg = settings()
-    try:
-        wiring = await bootstrap(cfg, Needs(search_path=cfg.read_schema, pool_size=2, keys=True))
-    except MasterKeyError as exc:
-        print(f"master key: {exc}", file=sys.stderr)
-        return 1
+    wiring = await wired(cfg, Needs(search_path=cfg.read_schema, pool_size=2, keys=True))
     try:
         await operator(wiring.keyring, args.key, {"audit", "admin"}, "find")
-        assert wiring.keys is not None
-        key_ids = [k for name in args.name for k in await wiring.keys.find_keys(name)]
+        keys = key_store_of(wiring)
+        key_ids = [k for name in args.name for k in await keys.find_keys(name)]
         async with wiring.pool.acquire() as conn:
             found = await stored_events.sealed_with(conn, key_ids)
-    except PermissionError as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
     finally:
         await wiring.close()
     for e in found:
@@ -126,36 +117,55 @@ def key_argument(p: argparse.ArgumentParser) -> None:
 
 
 async def operator(keyring: KeyRing, key: str, scopes: set[str], what: str) -> Principal:
-    """The principal of ``key``, if it holds one of ``scopes``; else PermissionError."""
-    found = await keyring.principal(key) if key else None
-    if found is None or not scopes & found.scopes:
-        raise PermissionError(f"{what} needs an API key with the {' or '.join(sorted(scopes))} "
-                              "scope (--key or SAYLAU_KEY)")
+    """The principal of ``key``, looked up as the services look keys up (SAYLAU_API_KEYS, then
+    the stored keys), if it holds one of ``scopes``; else Refused, saying which it is: no
+    key, an unknown (or revoked) one, or one without the scope."""
+    wanted = " or ".join(sorted(scopes))
+    if not key:
+        raise Refused(f"{what} needs an API key with the {wanted} scope (--key or SAYLAU_KEY)")
+    found = await keyring.principal(key)
+    if found is None:
+        raise Refused(f"unknown API key: not in SAYLAU_API_KEYS and not an active key in "
+                      f'"{keyring.schema}".api_keys (revoked, or given to services this shell '
+                      "does not share settings with; after 'make up': . infra/env.sh)")
+    if not scopes & found.scopes:
+        raise Refused(f"{what} needs an API key with the {wanted} scope; the key of "
+                      f"{found.partner!r} has {', '.join(sorted(found.scopes))}")
     return found
+
+
+async def wired(cfg: Settings, needs: Needs) -> Wiring:
+    """``bootstrap``, with a missing or wrong master key refused (exit 2)."""
+    try:
+        return await bootstrap(cfg, needs)
+    except MasterKeyError as exc:
+        raise Refused(f"master key: {exc}") from None
+
+
+def key_store_of(wiring: Wiring) -> PostgresKeyStore:
+    if wiring.keys is None:
+        raise RuntimeError("bootstrap built no key store: ask for Needs(keys=True)")
+    return wiring.keys
 
 
 async def run_erase(args: argparse.Namespace) -> int:
     cfg = settings()
-    try:
-        wiring = await bootstrap(cfg, Needs(search_path=cfg.ingest_schema, intake=True))
-    except MasterKeyError as exc:
-        print(f"master key: {exc}", file=sys.stderr)
-        return 1
+    wiring = await wired(cfg, Needs(search_path=cfg.ingest_schema, intake=True))
     try:
         who = await operator(wiring.keyring, args.key, {"admin"}, "erase")
-        assert wiring.keys is not None and wiring.intake is not None
+        if wiring.intake is None:
+            raise RuntimeError("bootstrap built no intake: ask for Needs(intake=True)")
         now = datetime.now(UTC)
-        payload = await erase(wiring.keys, args.name, who.partner, now, args.reference)
+        payload = await erase(key_store_of(wiring), args.name, who.partner, now,
+                              args.reference)
         event = {"event_id": str(uuid.uuid4()), "type": ERASED_TYPE, "schema_version": 1,
                  "occurred_at": now.isoformat(), "source": "saylau-erase", "payload": payload}
         (outcome,) = await wiring.intake.submit([event], who.partner, who.scopes)
-    except (PermissionError, ValueError) as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:
+        return fail(str(exc))
     except Unavailable as exc:
-        print(f"saylau: keys destroyed, but {ERASED_TYPE} not appended ({exc}); run the "
-              "same command again to record it", file=sys.stderr)
-        return 1
+        return fail(f"keys destroyed, but {ERASED_TYPE} not appended ({exc}); run the same "
+                    "command again to record it", DIFFERENT)
     finally:
         await wiring.close()
     print(f"erased {payload['values']} value(s); {ERASED_TYPE} {event['event_id']}: "

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import orjson
 
+from saylau.cli.status import DIFFERENT, OK, USAGE, fail
 from saylau.domain.quickcount import FrameStation, Sample, verify_sample
 from saylau.domain.vocabulary import SAMPLE_DRAWN, STATION_REGISTERED
 
@@ -56,8 +57,11 @@ async def run_draw(args: argparse.Namespace) -> int:
     async with httpx.AsyncClient(base_url=args.ingest, timeout=60,
                                  headers={"Authorization": f"Bearer {args.key}"}) as client:
         reply = await client.post("/v1/quickcount/samples", json=body)
+    if reply.status_code != 201:
+        return fail(f"ingest answered {reply.status_code}: {reply.text}",
+                    USAGE if reply.is_client_error else DIFFERENT)
     print(json.dumps(reply.json(), indent=2, ensure_ascii=False))
-    return 0 if reply.status_code == 201 else 1
+    return OK
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def registry_before(records: Iterable[Logged], drawn: Logged) -> list[FrameStati
 
 
 async def run_verify(args: argparse.Namespace) -> int:
-    from saylau.cli.audit import fail, open_log
+    from saylau.cli.audit import open_log
     records: list[Logged] = []
     try:
         async with open_log(args) as log:
@@ -122,7 +126,7 @@ async def run_verify(args: argparse.Namespace) -> int:
     drawn = next((r for r in records if r.record["type"] == SAMPLE_DRAWN
                   and r.record["payload"].get("sample_id") == args.sample_id), None)
     if drawn is None:
-        return fail(f"no sample.drawn with sample_id {args.sample_id!r} in the log", 1)
+        return fail(f"no sample.drawn with sample_id {args.sample_id!r} in the log", DIFFERENT)
     sample = Sample.from_payload(drawn.record["payload"])
     frame = registry_before(records, drawn)
     check = verify_sample(frame, sample)

@@ -11,6 +11,7 @@ import asyncpg
 from saylau.audit.rebuild import rebuild
 from saylau.audit.replay import RefusedSchema
 from saylau.cli.audit import Progress
+from saylau.cli.status import fail
 from saylau.settings import settings
 from saylau.store.migrations import SchemaTooNew, upgrade
 from saylau.store.readsets import read_model_version, serving_version
@@ -36,14 +37,12 @@ def register(sub: Any) -> None:
 async def run_rebuild(args: argparse.Namespace) -> int:
     cfg = settings()
     if args.processes < 1:
-        print("saylau: --processes must be at least 1", file=sys.stderr)
-        return 2
+        return fail("--processes must be at least 1")
     version = read_model_version(cfg.projection_version)
     try:
         await upgrade(cfg.dsn, cfg.ingest_schema)
     except SchemaTooNew as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     conn = await asyncpg.connect(cfg.dsn, command_timeout=None)
     bar: list[Progress] = []
     try:
@@ -57,8 +56,7 @@ async def run_rebuild(args: argparse.Namespace) -> int:
                              lambda total: bar.append(Progress("rebuild", total)),
                              args.processes)
     except (RefusedSchema, LookupError) as exc:
-        print(f"saylau: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     finally:
         for b in bar:
             b.close()

@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import httpx
 
+from saylau.cli.status import DIFFERENT, OK, fail
 from saylau.envelope import canonical
 
 REQUIRED = ("station_id", "number", "address", "region", "registered_voters")
@@ -94,20 +95,19 @@ def _number(line: Mapping[str, str], column: str, kind: type[int | float]) -> An
 async def run_import(args: argparse.Namespace) -> int:
     at = args.at or datetime.now(UTC)
     if at.tzinfo is None:
-        print("--at needs a UTC offset, e.g. 2024-03-01T09:00:00+05:00")
-        return 2
+        return fail("--at needs a UTC offset, e.g. 2024-03-01T09:00:00+05:00")
     with args.file.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         absent = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if absent:
-            print(f"{args.file}: missing columns: {', '.join(absent)}")
-            return 2
+            return fail(f"{args.file}: missing columns: {', '.join(absent)}")
         rows = station_rows(reader, at, args.source)
     failed = [f"line {r.line}: {r.error}" for r in rows if r.event is None]
     failed += await _post(args.ingest, args.key, [r for r in rows if r.event is not None])
-    print("\n".join(failed) if failed else "", end="\n" if failed else "")
+    for line in failed:
+        fail(line, DIFFERENT)
     print(f"{len(rows) - len(failed)} of {len(rows)} stations recorded")
-    return 1 if failed else 0
+    return DIFFERENT if failed else OK
 
 
 async def _post(ingest: str, key: str, rows: list[Row]) -> list[str]:

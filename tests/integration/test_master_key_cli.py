@@ -32,12 +32,12 @@ def test_init_check_rotate_and_lost_key(tmp_path: Path) -> None:
         rotated = saylau(env, "master-key", "rotate", "--new-file", str(new))
         assert rotated.returncode == 0 and "re-wrapped 0 data keys and the index key" in rotated.stdout
         stale = saylau(env, "master-key", "check")
-        assert stale.returncode == 1 and "not by the configured master key" in stale.stdout
+        assert stale.returncode == 1 and "not by the configured master key" in stale.stderr
         assert saylau({**env, "SAYLAU_MASTER_KEY_FILE": str(new)},
                       "master-key", "check").returncode == 0
         lost = saylau({**env, "SAYLAU_MASTER_KEY_FILE": str(tmp_path / "gone.key")},
                       "master-key", "check")
-        assert lost.returncode == 1 and "lost" in lost.stdout
+        assert lost.returncode == 1 and "lost" in lost.stderr and not lost.stdout
     finally:
         import asyncio
 
