@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     def dsn(self) -> str:
         return self.database_url.replace("postgresql+asyncpg://", "postgresql://")
 
+    @property
+    def ingest_url(self) -> str:
+        """Where the ingest service listens (``make up`` starts it at INGEST_HOST:INGEST_PORT);
+        the commands that post to it default to this."""
+        return f"http://{self.ingest_host}:{self.ingest_port}"
+
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:

@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 [ -s var/demo-key ] || .venv/bin/python -c 'from saylau.web.keys import new_key; print(new_key())' > var/demo-key
 DEMO_KEY=$(cat var/demo-key)
-export SAYLAU_API_KEYS="${SAYLAU_API_KEYS:+$SAYLAU_API_KEYS,}demo:$DEMO_KEY"
+. infra/env.sh  # gives the services the demo key, as it gives it to the CLI in another shell
 export INGEST_PORT=${INGEST_PORT:-8080} API_PORT=${API_PORT:-8081}
 export INGEST_HOST=${INGEST_HOST:-127.0.0.1} API_HOST=${API_HOST:-127.0.0.1}
 

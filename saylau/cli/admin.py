@@ -11,7 +11,7 @@ from saylau.log.kafka import TopicReplicationError, describe_topic, ensure_topic
 from saylau.settings import settings
 from saylau.store.db import migrate
 from saylau.store.migrations import SchemaTooNew, upgrade
-from saylau.web.keys import SCOPES, hash_key, new_key
+from saylau.web.keys import SCOPES, hash_key, new_key, parse_env_keys
 
 
 def keys_table() -> str:
@@ -44,7 +44,8 @@ def register(sub: Any) -> None:
     revoke = ks.add_parser("revoke", help="revoke a key at once (no restart needed)")
     revoke.add_argument("key")
     revoke.set_defaults(run=run_keys_revoke)
-    ls = ks.add_parser("list", help="list partners, scopes and revocation")
+    ls = ks.add_parser("list", help="list partners, scopes and revocation (SAYLAU_API_KEYS "
+                                    "and the stored keys)")
     ls.set_defaults(run=run_keys_list)
 
 
@@ -106,6 +107,9 @@ async def run_keys_revoke(args: argparse.Namespace) -> int:
     finally:
         await conn.close()
     if done.endswith(" 0"):
+        if hash_key(args.key) in parse_env_keys(settings().saylau_api_keys):
+            return fail("this key is given to the services by SAYLAU_API_KEYS, not stored: "
+                        "remove it there and restart them")
         return fail("no such active key")
     print("revoked")
     return 0
@@ -118,6 +122,9 @@ async def run_keys_list(args: argparse.Namespace) -> int:
                                 f"FROM {keys_table()} ORDER BY created_at")
     finally:
         await conn.close()
+    for principal in parse_env_keys(settings().saylau_api_keys).values():
+        print(f"{principal.partner:<24} {','.join(sorted(principal.scopes)):<32} "
+              "active (SAYLAU_API_KEYS)")
     for r in rows:
         state = f"revoked {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "active"
         print(f"{r['partner']:<24} {','.join(r['scopes']):<32} {state}")

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from saylau.cli import demo_quickcount as qc
+from saylau.settings import settings
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 CITIES = [("Almaty", "Almaty"), ("Nur-Sultan", "Nur-Sultan"), ("North Kazakhstan", "Petropavlovsk"),
@@ -27,7 +28,8 @@ STATION_PAYLOADS: dict[str, Any] = {
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="post a seed scenario to the ingest service")
-    p.add_argument("--ingest", default="http://127.0.0.1:8080")
+    p.add_argument("--ingest", default=None,
+                   help="the ingest service (default: http://INGEST_HOST:INGEST_PORT)")
     p.add_argument("--key", required=True, help="an API key with the ingest scope")
     p.add_argument("--scenario", default=str(SCENARIOS / "kz-2021-01-10.json"))
     p.add_argument("--pace", type=float, default=0.3, help="seconds between scenario events")
@@ -57,7 +59,8 @@ def synthetic_report(rng: random.Random, now: datetime) -> dict[str, Any]:
 
 async def run_demo(args: argparse.Namespace) -> int:
     headers = {"Authorization": f"Bearer {args.key}"}
-    async with httpx.AsyncClient(base_url=args.ingest, headers=headers, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=args.ingest or settings().ingest_url, headers=headers,
+                                 timeout=30) as client:
         for event in load_scenario(args.scenario):
             reply = await client.post("/v1/events", json=event)
             print(f"{reply.status_code} {event['type']:<32} {event.get('station_id') or ''}")

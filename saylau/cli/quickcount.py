@@ -25,13 +25,15 @@ import orjson
 from saylau.cli.status import DIFFERENT, OK, USAGE, fail
 from saylau.domain.quickcount import FrameStation, Sample, verify_sample
 from saylau.domain.vocabulary import SAMPLE_DRAWN, STATION_REGISTERED
+from saylau.settings import settings
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("quickcount", help="quick count: draw and verify the station sample")
     actions = p.add_subparsers(dest="action", required=True)
     draw = actions.add_parser("draw", help="draw the sample through the ingest service")
-    draw.add_argument("--ingest", default="http://127.0.0.1:8080")
+    draw.add_argument("--ingest", default=None,
+                      help="the ingest service (default: http://INGEST_HOST:INGEST_PORT)")
     draw.add_argument("--key", required=True, help="an API key with the admin scope")
     draw.add_argument("--election-id", required=True)
     draw.add_argument("--size", type=int, required=True, help="stations to draw")
@@ -54,7 +56,7 @@ def register(sub: Any) -> None:
 async def run_draw(args: argparse.Namespace) -> int:
     body = {"election_id": args.election_id, "size": args.size, "seed": args.seed,
             "replace": args.replace}
-    async with httpx.AsyncClient(base_url=args.ingest, timeout=60,
+    async with httpx.AsyncClient(base_url=args.ingest or settings().ingest_url, timeout=60,
                                  headers={"Authorization": f"Bearer {args.key}"}) as client:
         reply = await client.post("/v1/quickcount/samples", json=body)
     if reply.status_code != 201:

@@ -21,6 +21,7 @@ import httpx
 
 from saylau.cli.status import DIFFERENT, OK, fail
 from saylau.envelope import canonical
+from saylau.settings import settings
 
 REQUIRED = ("station_id", "number", "address", "region", "registered_voters")
 OPTIONAL_TEXT = ("district", "city")
@@ -43,7 +44,8 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(dest="action", required=True)
     imp = actions.add_parser("import", help="post a CSV of stations as station.registered")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--ingest", default="http://127.0.0.1:8080")
+    imp.add_argument("--ingest", default=None,
+                     help="the ingest service (default: http://INGEST_HOST:INGEST_PORT)")
     imp.add_argument("--key", required=True, help="an API key with the ingest scope")
     imp.add_argument("--at", type=datetime.fromisoformat, default=None,
                      help="registration time with offset (default: now); fix it to re-import "
@@ -103,7 +105,8 @@ async def run_import(args: argparse.Namespace) -> int:
             return fail(f"{args.file}: missing columns: {', '.join(absent)}")
         rows = station_rows(reader, at, args.source)
     failed = [f"line {r.line}: {r.error}" for r in rows if r.event is None]
-    failed += await _post(args.ingest, args.key, [r for r in rows if r.event is not None])
+    failed += await _post(args.ingest or settings().ingest_url, args.key,
+                          [r for r in rows if r.event is not None])
     for line in failed:
         fail(line, DIFFERENT)
     print(f"{len(rows) - len(failed)} of {len(rows)} stations recorded")

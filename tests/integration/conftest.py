@@ -1,6 +1,7 @@
 """A private S3Proxy (S3 API over a local directory) for the evidence store's S3 adapter."""
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -8,8 +9,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
 
+from saylau.settings import settings
 from tests.stack import ROOT, free_port
 
 IDENTITY, CREDENTIAL = "saylau-test", "saylau-test-secret"
@@ -43,3 +46,18 @@ def s3_server() -> Iterator[S3Server]:
     finally:
         _s3proxy("stop", env)
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def ingest_schema() -> Iterator[str]:
+    """A fresh INGEST_SCHEMA name for commands run by a test, dropped afterwards."""
+    schema = f"cli_{uuid.uuid4().hex[:12]}"
+    yield schema
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(settings().dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+    asyncio.run(drop())

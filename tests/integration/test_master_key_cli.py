@@ -5,12 +5,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from uuid import uuid4
 
-import asyncpg
 import pytest
-
-from saylau.settings import settings
 
 pytestmark = pytest.mark.integration
 SAYLAU = Path(sys.executable).parent / "saylau"
@@ -21,28 +17,19 @@ def saylau(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_init_check_rotate_and_lost_key(tmp_path: Path) -> None:
-    schema = f"privacy_cli_{uuid4().hex[:10]}"
+def test_init_check_rotate_and_lost_key(tmp_path: Path, ingest_schema: str) -> None:
     old, new = tmp_path / "old.key", tmp_path / "new.key"
-    env = {"INGEST_SCHEMA": schema, "SAYLAU_MASTER_KEY_FILE": str(old), "SAYLAU_MASTER_KEY": ""}
-    try:
-        assert "wrote" in saylau(env, "master-key", "init").stdout
-        assert saylau(env, "master-key", "check").returncode == 0
-        assert saylau(env, "master-key", "init", "--file", str(new)).returncode == 0
-        rotated = saylau(env, "master-key", "rotate", "--new-file", str(new))
-        assert rotated.returncode == 0 and "re-wrapped 0 data keys and the index key" in rotated.stdout
-        stale = saylau(env, "master-key", "check")
-        assert stale.returncode == 1 and "not by the configured master key" in stale.stderr
-        assert saylau({**env, "SAYLAU_MASTER_KEY_FILE": str(new)},
-                      "master-key", "check").returncode == 0
-        lost = saylau({**env, "SAYLAU_MASTER_KEY_FILE": str(tmp_path / "gone.key")},
-                      "master-key", "check")
-        assert lost.returncode == 1 and "lost" in lost.stderr and not lost.stdout
-    finally:
-        import asyncio
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(settings().dsn)
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await conn.close()
-        asyncio.run(drop())
+    env = {"INGEST_SCHEMA": ingest_schema, "SAYLAU_MASTER_KEY_FILE": str(old),
+           "SAYLAU_MASTER_KEY": ""}
+    assert "wrote" in saylau(env, "master-key", "init").stdout
+    assert saylau(env, "master-key", "check").returncode == 0
+    assert saylau(env, "master-key", "init", "--file", str(new)).returncode == 0
+    rotated = saylau(env, "master-key", "rotate", "--new-file", str(new))
+    assert rotated.returncode == 0 and "re-wrapped 0 data keys and the index key" in rotated.stdout
+    stale = saylau(env, "master-key", "check")
+    assert stale.returncode == 1 and "not by the configured master key" in stale.stderr
+    assert saylau({**env, "SAYLAU_MASTER_KEY_FILE": str(new)},
+                  "master-key", "check").returncode == 0
+    lost = saylau({**env, "SAYLAU_MASTER_KEY_FILE": str(tmp_path / "gone.key")},
+                  "master-key", "check")
+    assert lost.returncode == 1 and "lost" in lost.stderr and not lost.stdout
