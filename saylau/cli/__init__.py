@@ -25,6 +25,7 @@ from saylau.cli import (
     summary,
 )
 from saylau.cli.status import EXIT_STATUS_HELP, Refused, fail
+from saylau.store.migrations import SchemaBehind, SchemaTooNew
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run(args))
     except Refused as exc:
         return fail(str(exc), exc.status)
+    except (SchemaTooNew, SchemaBehind) as exc:  # from a command that opens the database
+        return fail(str(exc))
     except KeyboardInterrupt:
         return 130
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from saylau.bootstrap import Needs, Wiring, bootstrap
+from saylau.bootstrap import Needs, Wiring, bootstrap, migrate_ingest
 from saylau.cli.status import DIFFERENT, Refused, fail
 from saylau.intake.outcome import Unavailable
 from saylau.privacy.erasure import ERASED_TYPE, erase
@@ -47,6 +47,7 @@ async def run_init(args: argparse.Namespace) -> int:
 
 
 async def run_check(args: argparse.Namespace) -> int:
+    await migrate_ingest(settings())
     async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=2) as pool:
         try:
             store = await key_store(pool, settings())
@@ -59,6 +60,7 @@ async def run_check(args: argparse.Namespace) -> int:
 async def run_rotate(args: argparse.Namespace) -> int:
     try:
         new = load_master_key(file=args.new_file)
+        await migrate_ingest(settings())
         async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=2) as pool:
             store = await key_store(pool, settings())
             count = await store.rotate(new)

@@ -1,7 +1,9 @@
 """Data keys in PostgreSQL, wrapped by the master key; erased by deleting the wrapped key.
 
 The table (``saylau.store.db.personal_data_keys``, on the one MetaData) lives in the ingest
-schema: it is not a read model and is never replayed.
+schema: it is not a read model and is never replayed. Its one home is the ingest schema's
+migrations (``saylau migrate``, or a service starting with MIGRATE_ON_START); the store
+only opens it.
 """
 from __future__ import annotations
 
@@ -11,24 +13,14 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 import asyncpg
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from saylau.privacy.keys import KeyWrapper, LocalMasterKey, MasterKeyError, load_master_key
 from saylau.privacy.sealing import DataKey, Keyring, blind_index
 from saylau.settings import Settings
-from saylau.store.db import personal_data_keys
+from saylau.store.migrations import SchemaBehind
 
 INDEX_KEY_ID = "index:v1"
 """The row holding the blind-index key, wrapped like a data key so rotation keeps it."""
-
-
-def key_store_ddl(schema: str) -> list[str]:
-    dialect = postgresql.dialect()
-    return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', f'SET search_path TO "{schema}"',
-            str(CreateTable(personal_data_keys, if_not_exists=True).compile(dialect=dialect)),
-            *(str(CreateIndex(ix, if_not_exists=True).compile(dialect=dialect))
-              for ix in personal_data_keys.indexes)]
 
 
 class PostgresKeyStore:
@@ -45,13 +37,15 @@ class PostgresKeyStore:
     @classmethod
     async def open(cls, pool: asyncpg.Pool, wrapper: KeyWrapper, schema: str,
                    **options: float) -> PostgresKeyStore:
-        """Create the table if needed and check ``wrapper`` is the master key of the stored
-        keys: a wrong or lost master key fails here, at startup."""
-        async with pool.acquire() as conn, conn.transaction():
-            for statement in key_store_ddl(schema):
-                await conn.execute(statement)
-            await conn.execute("SET search_path TO DEFAULT")
-            index_key = await _index_key(conn, f'"{schema}".personal_data_keys', wrapper)
+        """Check ``wrapper`` is the master key of the stored keys: a wrong or lost master key
+        fails here, at startup (MasterKeyError), as does a schema never migrated
+        (SchemaBehind)."""
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                index_key = await _index_key(conn, f'"{schema}".personal_data_keys', wrapper)
+        except asyncpg.UndefinedTableError:
+            raise SchemaBehind(f"schema {schema!r} has no personal_data_keys table: run "
+                               "'saylau migrate'") from None
         return cls(pool, wrapper, schema, index_key, **options)  # type: ignore[arg-type]
 
     def keyring(self) -> Keyring:

@@ -20,6 +20,7 @@ from saylau.privacy.memory import InMemoryKeyStore
 from saylau.privacy.sealing import decrypt_personal, encrypt_personal, sealed_key_ids
 from saylau.privacy.store import PostgresKeyStore
 from saylau.settings import settings
+from saylau.store.migrations import SchemaBehind, upgrade
 
 pytestmark = pytest.mark.integration
 CAT = Catalogue()
@@ -35,8 +36,10 @@ class Harness:
 
 @pytest.fixture
 async def pool() -> AsyncIterator[tuple[asyncpg.Pool, str]]:
+    """A pool and a fresh ingest schema, migrated as ``saylau migrate`` migrates it."""
     schema = f"privacy_{uuid4().hex[:12]}"
     async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=3) as created:
+        await upgrade(settings().dsn, schema)
         yield created, schema
         await created.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
@@ -146,3 +149,19 @@ async def test_a_wrong_or_old_master_key_fails_at_startup(pool: tuple[asyncpg.Po
     with pytest.raises(MasterKeyError, match="rotated"):  # never a key the new one cannot open
         await detention(stale, ["Zhanat Reimov"])
     await detention(store, ["Zhanat Reimov"])
+
+
+async def test_the_store_opens_the_migrated_table_and_creates_none() -> None:
+    """The table's one home is the migrations: a schema never migrated is refused, not
+    given a table outside them."""
+    schema = f"privacy_{uuid4().hex[:12]}"
+    async with asyncpg.create_pool(settings().dsn, min_size=1, max_size=2) as unmigrated:
+        await unmigrated.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            with pytest.raises(SchemaBehind, match="run 'saylau migrate'"):
+                await PostgresKeyStore.open(unmigrated, MASTER, schema)
+            assert await unmigrated.fetchval(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+                schema) == 0
+        finally:
+            await unmigrated.execute(f'DROP SCHEMA "{schema}" CASCADE')
