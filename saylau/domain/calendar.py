@@ -97,10 +97,6 @@ class Election(BaseModel):
         return datetime.combine(self.voting_day, self.stations_open)
 
     @property
-    def voting_closes(self) -> datetime:
-        return datetime.combine(self.voting_day, self.stations_close)
-
-    @property
     def observers_admitted_from(self) -> datetime:
         """When the precinct commission starts work and observers may enter (06:00 by default)."""
         return datetime.combine(self.voting_day, self.commission_starts)

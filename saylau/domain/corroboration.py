@@ -10,13 +10,11 @@ incidents.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import NAMESPACE_URL, UUID, uuid5
 
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import UNKNOWN_REGION
 from saylau.envelope import Envelope
 
-INCIDENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://saylau.watch/incidents")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -31,8 +29,3 @@ def incident_bucket(occurred_at: datetime, config: RuleConfig) -> datetime:
     """Start of the fixed UTC bucket of ``occurred_at``."""
     width = timedelta(minutes=config.corroboration_window_minutes)
     return EPOCH + ((occurred_at.astimezone(UTC) - EPOCH) // width) * width
-
-
-def incident_id(location: str, type_name: str, bucket: datetime) -> UUID:
-    """A stable id for the incident, whichever of its reports came first."""
-    return uuid5(INCIDENT_NAMESPACE, f"{location}|{type_name}|{bucket.astimezone(UTC).isoformat()}")

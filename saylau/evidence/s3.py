@@ -118,13 +118,6 @@ class S3EvidenceStorage:
         with body:
             return json.loads(body.read())
 
-    def create_bucket_if_missing(self) -> None:
-        """Creates the bucket (for tests and first set-up); nothing if it exists."""
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError:
-            self.client.create_bucket(Bucket=self.bucket)
-
     @staticmethod
     def _translate(error: ClientError, sha256: str) -> Exception:
         if _code(error) in NOT_FOUND:

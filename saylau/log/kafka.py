@@ -138,10 +138,6 @@ class TopicFacts:
     partitions: tuple[PartitionFacts, ...]
     brokers: dict[int, str]
 
-    def leader_address(self, partition: int) -> str | None:
-        leader = next(p.leader for p in self.partitions if p.partition == partition)
-        return self.brokers.get(leader)
-
 
 class _Reader:
     """Kafka's flexible-version encoding (compact strings/arrays, tagged fields)."""

@@ -110,6 +110,3 @@ def is_event(record: Any) -> bool:
     return (isinstance(record, dict) and isinstance(record.get("payload"), dict)
             and all(k in record for k in ("type", "event_id", "schema_version")))
 
-
-REDACTING = Names(None, readable=False)
-"""Names for a reader who may not read them."""

@@ -164,16 +164,6 @@ def decrypt_personal(event_type: str, payload: dict[str, Any], keyring: Keyring,
     return opened
 
 
-def open_value(value: str, keyring: Keyring, *, event_id: UUID | str, field: str,
-               erased_marker: str = ERASED) -> str:
-    """One value kept in a read model (e.g. an observer's ``name``), opened: ``field`` is the
-    top-level payload field and ``event_id`` the event that carried it."""
-    if not is_sealed(value):
-        return value
-    dek = keyring.key(key_id_of(value))
-    return erased_marker if dek is None else open_sealed(value, dek, aad_for(event_id, (field,)))
-
-
 def redact_personal(event_type: str, payload: dict[str, Any], version: int | None = None,
                     cat: Catalogue | None = None) -> dict[str, Any]:
     """``payload`` as read-only scopes see it: each field holding names is ``"[redacted]"``

@@ -58,11 +58,6 @@ class Pipeline:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    async def drain(self) -> None:
-        """Wait until every queued batch is applied (tests, orderly shutdown)."""
-        await self.to_decode.join()
-        await self.to_apply.join()
-
     async def _decoder(self) -> None:
         while True:
             events = await self.to_decode.get()

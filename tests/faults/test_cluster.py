@@ -101,6 +101,12 @@ def stack(cluster: Cluster) -> Iterator[Stack]:
         cluster.heal()
 
 
+def leader_address(facts: TopicFacts, partition: int) -> str | None:
+    """host:port of the broker leading ``partition``."""
+    leader = next(p.leader for p in facts.partitions if p.partition == partition)
+    return facts.brokers.get(leader)
+
+
 @dataclass
 class Answer:
     event: dict[str, Any]
@@ -189,7 +195,7 @@ def test_leader_sigkilled_503_until_leadership_moves_then_202_exactly_once(
     partition = before[0].partition
     assert partition is not None
     topic = stack.env["EVENTS_TOPIC"]
-    leader = cluster.node_of(cluster.describe(topic).leader_address(partition) or "")
+    leader = cluster.node_of(leader_address(cluster.describe(topic), partition) or "")
 
     stop = threading.Event()
     with ThreadPoolExecutor(1) as runner:
@@ -197,7 +203,7 @@ def test_leader_sigkilled_503_until_leadership_moves_then_202_exactly_once(
         time.sleep(1.5)
         cluster.kill(leader)
         killed_at = time.monotonic()
-        new_leader = wait_until(lambda: (a := cluster.describe(topic).leader_address(partition))
+        new_leader = wait_until(lambda: (a := leader_address(cluster.describe(topic), partition))
                                 and cluster.node_of(a) != leader and a, 60, 0.2)
         moved_at = time.monotonic()
         time.sleep(13)  # posting goes on under the new leader, past the 10 s ack deadline

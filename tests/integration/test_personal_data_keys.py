@@ -16,11 +16,11 @@ import pytest
 from saylau.catalogue import Catalogue
 from saylau.privacy.erasure import erase
 from saylau.privacy.keys import KeyWrapper, LocalMasterKey, MasterKeyError
-from saylau.privacy.memory import InMemoryKeyStore
 from saylau.privacy.sealing import decrypt_personal, encrypt_personal, sealed_key_ids
 from saylau.privacy.store import PostgresKeyStore
 from saylau.settings import settings
 from saylau.store.migrations import SchemaBehind, upgrade
+from tests.fake_keys import InMemoryKeyStore
 
 pytestmark = pytest.mark.integration
 CAT = Catalogue()

@@ -1,7 +1,7 @@
 """Election calendars: the repo's files load, bad files are named, events find their election."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,7 @@ def test_2023_calendar_matches_the_prosecutor_generals_speech() -> None:
     assert e.voting_day == date(2023, 3, 19)
     assert e.poll_blackout_start == at("2023-03-14T00:00")
     assert e.deregistration_closed_from == at("2023-03-17T00:00")
-    assert (e.voting_opens, e.voting_closes) == (at("2023-03-19T07:00"), at("2023-03-19T20:00"))
+    assert (e.voting_opens, e.stations_close) == (at("2023-03-19T07:00"), time(20, 0))
 
 
 def test_2021_calendar() -> None:

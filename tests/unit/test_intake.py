@@ -15,8 +15,8 @@ from saylau.intake.log import ChainedLog
 from saylau.intake.outcome import Unavailable
 from saylau.intake.service import Intake
 from saylau.privacy.keys import LocalMasterKey
-from saylau.privacy.memory import InMemoryKeyStore
 from tests.factories import detention, envelope
+from tests.fake_keys import InMemoryKeyStore
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from saylau.domain.breach import RuleConfig
-from saylau.domain.corroboration import incident_bucket, incident_id, incident_location
+from saylau.domain.corroboration import incident_bucket, incident_location
 from saylau.domain.rules import breaches
 from saylau.domain.turnout import StationSeries, TurnoutCount, turnout_alerts
 from tests.unit.builders import PETROPAVLOVSK, calendars, event
@@ -98,12 +98,10 @@ def test_bucket_is_the_same_in_any_zone() -> None:
     assert incident_bucket(local, CONFIG) == AT
 
 
-def test_location_is_the_station_else_the_place_and_ids_are_stable() -> None:
+def test_location_is_the_station_else_the_place() -> None:
     at_station = event("ballot.stuffing_observed", "2024-03-17T09:00:00+05:00",
                        {"ballots": 3}, station_id="PS-1", place=PETROPAVLOVSK)
     in_city = event("detention.reported", "2024-03-17T09:00:00+05:00", {"count": 3},
                     place=PETROPAVLOVSK)
     assert incident_location(at_station) == "PS-1"
     assert incident_location(in_city) == "North Kazakhstan/Petropavlovsk"
-    assert incident_id("PS-1", "t", AT) == incident_id("PS-1", "t", AT)
-    assert incident_id("PS-1", "t", AT) != incident_id("PS-2", "t", AT)

@@ -1,4 +1,5 @@
-"""``InMemoryKeyStore``: the data-key store as a dict, for tests of code that uses keys."""
+"""``InMemoryKeyStore``: the data-key store as a dict, for tests of code that uses keys (the
+contract it shares with ``PostgresKeyStore``: tests/integration/test_personal_data_keys.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
