@@ -169,7 +169,8 @@ class ExportLog:
 
     async def chunks(self, size: int) -> AsyncIterator[list[Message]]:
         """Chunks of up to ``size`` lines, in file order (partitions may mix in a chunk)."""
-        assert self._file is not None, "use 'async with ExportLog(...)'"
+        if self._file is None:
+            raise RuntimeError("the export is not open: use 'async with ExportLog(...)'")
         chunk: list[Message] = []
         for number, line in enumerate(self._file, start=2 if self.header else 1):
             if line.strip():

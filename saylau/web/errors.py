@@ -142,7 +142,9 @@ def printable(value: Any) -> Any:
 
 async def invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422, which would otherwise fail to encode an input holding a surrogate."""
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        raise TypeError(f"invalid_request answers RequestValidationError, not "
+                        f"{type(exc).__name__}") from exc
     return JSONAnswer({"detail": printable(jsonable_encoder(exc.errors()))}, 422)
 
 

@@ -29,7 +29,7 @@ from saylau.bootstrap import Needs, Wiring, bootstrap
 from saylau.collector import quiet_collector
 from saylau.log.decode import Message
 from saylau.log.kafka import ChainUnreadable, ensure_topics
-from saylau.readmodels.transaction import BatchResult, Decodings, LogRewound
+from saylau.readmodels.transaction import BatchResult, Decodings, LogRewound, Projection
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.store.db import UNAVAILABLE
@@ -38,6 +38,7 @@ from services.projector.dead_letters import publish_dead_letters
 from services.projector.health import Health, serve
 from services.projector.pipeline import Pipeline
 from services.projector.positioning import LogGate, ProjectorApp
+from services.projector.stopping import ASKED, BUG, OTHER_RELEASE, StopWorker, end_process
 
 log = logging.getLogger("saylau.projector")
 APPLIED = Counter("saylau_projector_events_applied_total", "Events applied to read models")
@@ -73,8 +74,9 @@ class Projector:
         that decodes the next batch while the current one is written."""
         wiring = await self.connect()
         quiet_collector()  # after start-up: a batch's envelopes and rows are short-lived
-        assert wiring.projection is not None and wiring.producer is not None
-        projection, producer = wiring.projection, wiring.producer
+        projection, producer = projection_of(wiring), wiring.producer
+        if producer is None:
+            raise RuntimeError("bootstrap built no producer: Needs(producer=True)")
 
         async def apply(batch: list[Message], decoded: Decodings) -> None:
             rewound_ok = False
@@ -130,18 +132,17 @@ class Projector:
             exit_now(f"{exc}; stopping before this batch")
         except LogRewound:
             raise
-        except Exception:  # a bug: crash before faust acknowledges the batch
+        except Exception as exc:  # a bug: stop before faust acknowledges the batch
             log.exception("projection failed; exiting without acknowledging the batch")
-            logging.shutdown()
-            os._exit(70)
+            raise StopWorker(BUG, f"projection failed: {exc!r}") from exc
 
     async def apply(self, wiring: Wiring, batch: list[Message],
                     decoded: Decodings | None = None, rewound_ok: bool = True) -> BatchResult:
-        assert wiring.projection is not None
+        projection = projection_of(wiring)
         started = time.perf_counter()
         async with wiring.pool.acquire() as conn, conn.transaction():
             await hold_serving(conn, self.cfg, self.version)
-            result = await wiring.projection.apply(conn, batch, decoded, rewound_ok)
+            result = await projection.apply(conn, batch, decoded, rewound_ok)
         APPLY_SECONDS.observe(time.perf_counter() - started)
         APPLIED.inc(result.applied)
         DEAD.inc(len(result.dead))
@@ -155,18 +156,17 @@ class Projector:
                              sleep=self.back_off, before_sleep=log_retry)
 
     async def back_off(self, delay: float) -> None:
-        """Sleep before a retry; when asked to stop meanwhile, exit without acknowledging.
+        """Sleep before a retry; when asked to stop meanwhile, stop without acknowledging.
 
         Leaving the agent normally would let faust acknowledge (and commit) the batch that
-        was never applied; exiting at once leaves Kafka's offsets behind PostgreSQL's, which
-        is safe: the batch is read again on restart and the stored offsets filter it.
+        was never applied; StopWorker leaves Kafka's offsets behind PostgreSQL's, which is
+        safe: the batch is read again on restart and the stored offsets filter it.
         """
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline:
             if self.app.should_stop:
                 log.warning("stopping while PostgreSQL is unavailable; unapplied work is re-read")
-                logging.shutdown()
-                os._exit(0)
+                raise StopWorker(ASKED, "asked to stop while PostgreSQL is unavailable")
             await asyncio.sleep(0.2)
 
     async def publish_checkpoint(self) -> None:
@@ -192,11 +192,16 @@ class Projector:
 
 
 def exit_now(message: str) -> NoReturn:
-    """Stop the worker at once, before faust acknowledges anything (status 75: restart it
-    with the release that matches the read models)."""
+    """Stop the worker before faust acknowledges anything (status 75: restart it with the
+    release that matches the read models)."""
     log.error(message)
-    logging.shutdown()
-    os._exit(75)
+    raise StopWorker(OTHER_RELEASE, message)
+
+
+def projection_of(wiring: Wiring) -> Projection:
+    if wiring.projection is None:
+        raise RuntimeError("bootstrap built no projection: Needs(projection=True)")
+    return wiring.projection
 
 
 def faust_settings(cfg: Settings, datadir: Path) -> dict[str, Any]:
@@ -228,16 +233,20 @@ def main() -> None:
     """Run one projector worker (several may run: they share the partitions).
 
     faust's event loop is uvloop unless ``FAUST_LOOP`` names another (``aio``)."""
-    from faust.worker import Worker
     from mode.loop import use as use_loop
 
     from saylau.web.service import setup_logging
+    from services.projector.worker import ProjectorWorker
 
     setup_logging()
     use_loop(os.environ.get("FAUST_LOOP") or "uvloop")
     cfg = load_settings()
     asyncio.run(ensure_topics(cfg))
-    Worker(create_app(cfg), loglevel="WARNING", quiet=True).execute_from_commandline()
+    try:
+        ProjectorWorker(create_app(cfg), loglevel="WARNING", quiet=True).execute_from_commandline()
+    finally:
+        if StopWorker.first is not None:  # raised while faust was already stopping
+            end_process(StopWorker.first)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ class Health:
             problems.append(f"log mismatch: {self.refusal}")
         problems += self.beyond_end
         try:
-            assert self.pool is not None, "no PostgreSQL pool yet"
+            if self.pool is None:
+                raise ConnectionError("no PostgreSQL pool yet")
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             problems.append(f"PostgreSQL: {exc or type(exc).__name__}")

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from saylau.log.decode import Message
 from saylau.readmodels.transaction import Decodings
+from services.projector.stopping import BUG, StopWorker
 
 log = logging.getLogger("saylau.projector")
 SLICE = 100
@@ -95,7 +95,6 @@ class Pipeline:
             await run()
         except asyncio.CancelledError:
             raise
-        except Exception:  # a bug: exit before faust acknowledges anything unapplied
+        except Exception as exc:  # a bug: stop before faust acknowledges anything unapplied
             log.exception("projector pipeline failed; exiting without acknowledging")
-            logging.shutdown()
-            os._exit(70)
+            raise StopWorker(BUG, f"projector pipeline failed: {exc!r}") from exc

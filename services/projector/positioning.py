@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +32,7 @@ from saylau.readmodels import tracking
 from saylau.settings import Settings
 from saylau.store.db import migrate
 from services.projector.health import Health
+from services.projector.stopping import ASKED, StopWorker
 
 log = logging.getLogger("saylau.projector")
 LOG_MISMATCH = Counter("saylau_projector_log_mismatch_total",
@@ -141,12 +141,11 @@ class LogGate:
         return dict(stored.next_offsets) if stored else {}
 
     async def wait(self, should_stop: Callable[[], bool]) -> None:
-        """Hold the batch until the log is verified; when asked to stop meanwhile, exit
-        without acknowledging (as the projector's back-off does)."""
+        """Hold the batch until the log is verified; when asked to stop meanwhile, stop
+        without acknowledging (StopWorker, as the projector's back-off does)."""
         while not self.verified.is_set():
             if should_stop():
                 log.warning("stopping while the log is not verified; nothing was applied")
-                logging.shutdown()
-                os._exit(0)
+                raise StopWorker(ASKED, "asked to stop while the log is not verified")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.verified.wait(), 0.5)
