@@ -55,18 +55,25 @@ def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[P
                 return signed_in
         if allow_public and getattr(request.app.state, "public_read", False) and not key:
             return Principal("public", frozenset({"read"}))
-        if scheme.lower() != "bearer" or not key:
-            raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
-                                headers={"WWW-Authenticate": "Bearer"})
-        principal = await ring.principal(key.strip())
-        if principal is None:
-            raise HTTPException(401, "unknown or revoked API key",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if scope not in principal.scopes:
-            raise HTTPException(403, f"this key lacks the {scope!r} scope")
-        return principal
+        return await key_principal(ring, scheme, key, scope)
 
     return check
+
+
+async def key_principal(ring: KeyRing, scheme: str, key: str, scope: str) -> Principal:
+    """The principal of a Bearer ``key`` holding ``scope``: 401 without a key or with an
+    unknown (or revoked) one, 403 without the scope. Every route's key check ends here, and
+    ingest's hot path (``services/ingest/fastpath.py``) calls it too."""
+    if scheme.lower() != "bearer" or not key:
+        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = await ring.principal(key.strip())
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked API key",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if scope not in principal.scopes:
+        raise HTTPException(403, f"this key lacks the {scope!r} scope")
+    return principal
 
 
 async def session_principal(request: Request, ring: KeyRing) -> Principal | None:
@@ -107,13 +114,19 @@ def rate_limited(scope: str) -> Callable[..., Awaitable[Principal]]:
     authenticated = Depends(require(scope))  # string annotations cannot see closure names
 
     async def check(request: Request, principal: Principal = authenticated) -> Principal:
-        wait = request.app.state.limiter.wait_for(principal.partner)
-        if wait:
-            raise HTTPException(429, f"rate limit for {principal.partner!r} reached; retry later",
-                                headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        take_token(request.app.state.limiter, principal.partner)
         return principal
 
     return check
+
+
+def take_token(limiter: RateLimiter, partner: str) -> None:
+    """A token of ``partner``'s rate limit, else 429 with Retry-After (a refusal takes none,
+    so asking again is answered alike)."""
+    wait = limiter.wait_for(partner)
+    if wait:
+        raise HTTPException(429, f"rate limit for {partner!r} reached; retry later",
+                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def allow_cors(app: FastAPI, origins: str) -> None:
@@ -128,11 +141,15 @@ class BodyTooLarge(Exception):
     """The request body passed its limit; answer 413."""
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, read in chunks and refused (BodyTooLarge) as soon as it passes limit."""
-    declared = request.headers.get("content-length")
+def declared_within(declared: str | None, limit: int) -> None:
+    """BodyTooLarge when the declared Content-Length passes ``limit``."""
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"body over {limit} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read in chunks and refused (BodyTooLarge) as soon as it passes limit."""
+    declared_within(request.headers.get("content-length"), limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

@@ -31,14 +31,23 @@ async def bounded_body(request: Request, limit: int) -> bytes:
 
 
 def json_media_type(request: Request) -> None:
-    """415 unless the body is declared JSON (``application/json``, ``application/*+json``) or
-    not declared at all: a form or ``text/plain`` is not what the OpenAPI document accepts."""
-    declared = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if declared and declared != "application/json" and not (
-            declared.startswith("application/") and declared.endswith("+json")):
+    """415 unless the body is declared JSON or not declared at all (``not_json``)."""
+    declared = not_json(request.headers.get("content-type", ""))
+    if declared is not None:
         REJECTED.labels("media_type").inc()
         raise HTTPException(415, f"the body must be JSON, sent as Content-Type: "
                                  f"application/json (not {declared[:100]!r})")
+
+
+def not_json(content_type: str) -> str | None:
+    """The declared media type when it is not JSON (``application/json``,
+    ``application/*+json``), else None (JSON, or not declared): a form or ``text/plain`` is
+    not what the OpenAPI document accepts."""
+    declared = content_type.partition(";")[0].strip().lower()
+    if declared and declared != "application/json" and not (
+            declared.startswith("application/") and declared.endswith("+json")):
+        return declared
+    return None
 
 
 async def json_body(request: Request, limit: int) -> Any:

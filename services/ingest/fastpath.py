@@ -7,22 +7,32 @@ response classes, not in the work (validation, group commit, broker acknowledgem
 app answers the ordinary request, a known ``ingest`` key within its rate limit and a
 JSON body with a Content-Length under the limit, by calling the same functions the route
 calls, in the same order, with the same answers and an ``X-Request-ID`` like every
-answer (a browser's request, carrying ``Origin``, is left to the CORS middleware). Anything else (no or unknown key, spent
-rate limit, a chunked or oversized body, a form, malformed JSON) goes on to the FastAPI
-route untouched, which answers it as documented; a body already read is handed on as it
-was received. The route stays the documented endpoint in the OpenAPI document.
+answer (a browser's request, carrying ``Origin``, is left to the CORS middleware). It
+decides what is ordinary with the route's own checks (``key_principal``, ``take_token``,
+``not_json``, ``declared_within``): a rule added there holds on both paths. Anything else
+(no or unknown key, spent rate limit, a chunked or oversized body, a form, malformed JSON)
+goes on to the FastAPI route untouched, which answers it as documented; a body already
+read is handed on as it was received. The route stays the documented endpoint in the
+OpenAPI document.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
 from saylau.intake.outcome import Unavailable
 from saylau.web.errors import error_response, new_request_id
-from saylau.web.service import unavailable
+from saylau.web.service import (
+    BodyTooLarge,
+    declared_within,
+    key_principal,
+    take_token,
+    unavailable,
+)
+from services.ingest.deps import not_json
 from services.ingest.routes.events import MAX_BODY, refusal
 
 PATH = "/v1/events"
@@ -93,20 +103,21 @@ class IngestApp(FastAPI):
     async def ordinary(scope: Scope, state: Any) -> tuple[str, frozenset[str]] | None:
         """(partner, scopes) when the request is the ordinary case, else None (the route
         answers): a Bearer key with the ingest scope, a token of its rate limit, a JSON (or
-        undeclared) body of declared length within the limit."""
+        undeclared) body of declared length within the limit. The token is taken last, so a
+        request handed on has taken none."""
         headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"").decode("latin-1")
+        if b"origin" in headers or not length.isdigit():
+            return None  # CORS, or a body the route reads as it streams
+        if not_json(headers.get(b"content-type", b"").decode("latin-1")) is not None:
+            return None
         scheme, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        length = headers.get(b"content-length", b"")
-        declared = headers.get(b"content-type", b"application/json").partition(b";")[0]
-        if (b"origin" in headers or scheme.lower() != "bearer" or not key.strip()
-                or not length.isdigit()
-                or int(length) > MAX_BODY or declared.strip().lower() != b"application/json"):
-            return None
-        principal = await state.keyring.principal(key.strip())
-        if principal is None or SCOPE not in principal.scopes:
-            return None
-        if state.limiter.wait_for(principal.partner):
-            return None  # the route answers 429 (asking again takes no second token)
+        try:
+            declared_within(length, MAX_BODY)
+            principal = await key_principal(state.keyring, scheme, key, SCOPE)
+            take_token(state.limiter, principal.partner)
+        except (BodyTooLarge, HTTPException):
+            return None  # the route answers it, with the same checks
         return principal.partner, principal.scopes
 
 
