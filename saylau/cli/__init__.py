@@ -15,6 +15,7 @@ from saylau.cli import (
     audit,
     checkpoint,
     demo,
+    erase,
     migratelog,
     privacy,
     quickcount,
@@ -24,8 +25,8 @@ from saylau.cli import (
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
-              quickcount.register, rebuild.register, stations.register, migratelog.register,
-              audit.register]
+              erase.register, quickcount.register, rebuild.register, stations.register,
+              migratelog.register, audit.register]
 
 
 def parser() -> argparse.ArgumentParser:

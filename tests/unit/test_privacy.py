@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from saylau.catalogue import Catalogue
-from saylau.privacy.erasure import erase, erased_payload
+from saylau.privacy.erasure import ErasureRequest, NotRecorded, erase, erased_payload
 from saylau.privacy.keys import LocalMasterKey, MasterKeyError, load_master_key, write_key_file
 from saylau.privacy.sealing import (
     Keyring,
@@ -245,24 +245,36 @@ def test_missing_or_malformed_master_key_is_an_error(tmp_path: Path) -> None:
     assert load_master_key(file=str(tmp_path / "k")).key_id.startswith("local:")
 
 
-class FakeStore:
-    def __init__(self, index: dict[str, list[str]]) -> None:
-        self.index = index
+async def test_erase_records_no_name_and_a_failed_record_is_appended_on_the_rerun() -> None:
+    from saylau.privacy.memory import InMemoryKeyStore
+    store = InMemoryKeyStore(LocalMasterKey(b"m" * 32), INDEX_KEY)
+    keyring = store.keyring()
+    sealed_detention(keyring, "e")
+    await store.save(keyring.issued)
+    appended, broker_down = [], [True]
 
-    async def erase(self, names: list[str]) -> int:
-        return sum(len(self.index.pop(n, [])) for n in names)
-
-
-async def test_erase_builds_the_event_without_the_name() -> None:
-    store = FakeStore({"Zhanat Reimov": ["k1", "k2"], "Жанат Реимов": ["k3"]})
+    async def append(event: dict) -> str:
+        if broker_down:
+            raise NotRecorded(f"{broker_down.pop()}: broker down")
+        appended.append(event)
+        return "accepted"
     at = datetime(2026, 11, 30, 12, tzinfo=UTC)
-    payload = await erase(store, ["Zhanat Reimov", "Жанат Реимов"], "admin", at, "DSR-1")
-    assert payload == {"requested_by": "admin", "requested_at": at.isoformat(), "values": 3,
-                       "reference": "DSR-1"}
-    assert CAT.validate("personal_data.erased", 1, payload) == []
-    assert (await erase(store, ["Zhanat Reimov"], "admin", at))["values"] == 0
+    request = ErasureRequest("admin", at, ("Zhanat Reimov", "жанат  РЕИМОВ"), reference="DSR-1")
+    first = await erase(store, request, (), append)
+    assert (first.values, first.not_recorded, appended) == (2, "True: broker down", [])
+    assert store.purged == 1  # the keys are gone before the record is tried
+    again = await erase(store, request, (), append)
+    assert again.event is None and again.not_recorded is None
+    assert [e["payload"] for e in appended] == [{"requested_by": "admin", "values": 2,
+                                                  "requested_at": at.isoformat(),
+                                                  "reference": "DSR-1"}]
+    assert CAT.validate("personal_data.erased", 1, appended[0]["payload"]) == []
+    assert "Zhanat" not in orjson.dumps(appended).decode()
+    third = await erase(store, request, (), append)  # nothing pending: a request of its own
+    assert third.values == 0 and appended[-1]["payload"]["values"] == 0
+    assert await store.pending_erasures() == []
     with pytest.raises(ValueError, match="name"):
-        await erase(store, ["  "], "admin", at)
+        await erase(store, ErasureRequest("admin", at, ("  ",)), (), append)
     with pytest.raises(ValueError):
         erased_payload("admin", datetime(2026, 1, 1), 1)
 
