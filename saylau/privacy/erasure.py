@@ -1,4 +1,5 @@
-"""Erasure: destroy the data keys of every value naming a person, and say so in the log.
+"""Erasure: destroy the data keys of every value naming a person (or of one event's values),
+and say so in the log.
 
 The log keeps its ciphertext, so the hash chain and the auditors' proofs stand; without
 the key the value is unreadable everywhere (API, exports, replays show ``"[erased]"``).
@@ -32,12 +33,13 @@ class NotRecorded(RuntimeError):
 
 @dataclass(frozen=True)
 class ErasureRequest:
-    """What to erase: every value naming one of ``names`` (each spelling given); who asked,
-    when, and their reference."""
+    """What to erase: every value naming one of ``names`` (each spelling given) and every
+    personal value of the events ``event_ids``; who asked, when, and their reference."""
 
     requested_by: str
     requested_at: datetime
     names: tuple[str, ...] = ()
+    event_ids: tuple[str, ...] = ()
     reference: str | None = None
 
 
@@ -100,9 +102,10 @@ def erased_event(request: ErasureRequest, values: int) -> dict[str, Any]:
 
 
 def request_digest(index_key: bytes, request: ErasureRequest) -> bytes:
-    """A keyed hash of what was asked for (the normalised names): the same request run
-    again has the same digest; without the index key it confirms no guessed name."""
-    asked = sorted({f"name:{normalise(n)}" for n in request.names})
+    """A keyed hash of what was asked for (normalised names, event ids): the same request
+    run again has the same digest; without the index key it confirms no guessed name."""
+    asked = sorted({f"name:{normalise(n)}" for n in request.names}
+                   | {f"event:{uuid.UUID(e)}" for e in request.event_ids})
     return hmac.new(index_key, "\n".join(["saylau.erasure.v1", *asked]).encode(),
                     hashlib.sha256).digest()
 
@@ -110,16 +113,18 @@ def request_digest(index_key: bytes, request: ErasureRequest) -> bytes:
 def checked(request: ErasureRequest) -> ErasureRequest:
     """``request`` without blank names; ValueError naming the option when nothing is asked."""
     names = tuple(n for n in request.names if n.strip())
-    if not names:
+    if request.names and not names:
         raise ValueError("name: give the name to erase")
+    if not names and not request.event_ids:
+        raise ValueError("name: give --name or --event")
     return ErasureRequest(request.requested_by, request.requested_at, names,
-                          request.reference)
+                          request.event_ids, request.reference)
 
 
 async def erase(store: ErasingStore, request: ErasureRequest, key_ids: Collection[str],
                 append: Append) -> Erased:
-    """Destroy the keys of the values ``request`` names (by their blind index, and
-    ``key_ids`` the caller found) and keep the event;
+    """Destroy the keys of the values ``request`` names (names by their blind index; free
+    texts and an event's values by ``key_ids``, which the caller found) and keep the event;
     rewrite the key table; append every pending event, oldest first (appending one again is
     a duplicate, never a second record). Repeating a request whose event is pending appends
     that event and adds none when nothing more was found."""

@@ -279,6 +279,31 @@ async def test_erase_records_no_name_and_a_failed_record_is_appended_on_the_reru
         erased_payload("admin", datetime(2026, 1, 1), 1)
 
 
+def test_a_name_is_found_in_free_text_as_words_of_its_own() -> None:
+    from saylau.privacy.search import mentions, naming
+    pattern = naming(["Dana Petrova", "Петрова"])
+    assert pattern is not None and naming(["  "]) is None
+    assert mentions("DET Almaty 3 # Ivanov, DANA  PETROVA taken from the square", pattern)
+    assert mentions("called Dana Petrova's lawyer", pattern)
+    assert mentions("задержана ПЕТРОВА у акимата", pattern)
+    assert not mentions("Dana Petrovan filmed", pattern)
+    assert not mentions("Petrova alone", pattern)  # not every spelling: give each one
+
+
+async def test_texts_naming_a_person_are_found_by_opening_them() -> None:
+    from saylau.privacy.records import seal_record
+    from saylau.privacy.search import texts_naming
+    keyring = Keyring(INDEX_KEY)
+    named = seal_record(wire_record({"count": 1, "reason": "Petrova taken"}), keyring, CAT)
+    other = seal_record(wire_record({"count": 1, "reason": "Ivanov taken"}), keyring, CAT)
+    old = wire_record({"count": 1, "reason": "Petrova again"})  # appended before sealing
+    hits = await texts_naming([named, other, old], FakeKeys(keyring), ["petrova"], CAT)
+    assert hits.keys == {named["payload"]["reason"].split(":")[2]}
+    assert hits.plaintext == {old["event_id"]}
+    keyring.keys[next(iter(hits.keys))] = None  # erased: names nobody any more
+    assert (await texts_naming([named], FakeKeys(keyring), ["petrova"], CAT)).keys == set()
+
+
 class FakeKeys:
     def __init__(self, keyring: Keyring) -> None:
         self.source, self.fetches = keyring, []
