@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from saylau.domain.fields import Path as FieldPath
-from saylau.domain.fields import accepting_sealed, personal_paths
+from saylau.domain.fields import accepting_sealed, free_text_paths, personal_paths
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "events"
 
@@ -37,10 +37,12 @@ class Catalogue:
         self._validators: dict[tuple[str, int], Draft202012Validator] = {}
         self.schemas: dict[tuple[str, int], dict[str, Any]] = {}
         self.personal: dict[tuple[str, int], tuple[FieldPath, ...]] = {}
+        self.free_text: dict[tuple[str, int], tuple[FieldPath, ...]] = {}
         for path in sorted(schema_dir.glob("*.v*.json")):
             type_name, _, version = path.name.removesuffix(".json").rpartition(".v")
             written = json.loads(path.read_text())
             self.personal[(type_name, int(version))] = personal_paths(written)
+            self.free_text[(type_name, int(version))] = free_text_paths(written)
             schema = accepting_sealed(written)
             Draft202012Validator.check_schema(schema)
             self.schemas[(type_name, int(version))] = schema
@@ -67,6 +69,15 @@ class Catalogue:
         if version is not None:
             return self.personal.get((type_name, version), ())
         return tuple(dict.fromkeys(path for (name, _), paths in sorted(self.personal.items())
+                                   if name == type_name for path in paths))
+
+    def free_text_paths(self, type_name: str, version: int | None = None
+                        ) -> tuple[FieldPath, ...]:
+        """Where people write in their own words (``x-free-text``): sealed like names, found
+        by decrypting; every version's paths when ``version`` is None."""
+        if version is not None:
+            return self.free_text.get((type_name, version), ())
+        return tuple(dict.fromkeys(path for (name, _), paths in sorted(self.free_text.items())
                                    if name == type_name for path in paths))
 
     def validate(self, type_name: str, version: int, payload: Any) -> list[FieldError]:

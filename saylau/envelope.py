@@ -29,12 +29,16 @@ EXAMPLE = {"event_id": "3f0c8d52-5a43-4c2e-9a59-2f1e8a0c7b11", "type": "detentio
 """A report as the OpenAPI document shows it (and schemathesis's examples phase sends it)."""
 
 
+CAPTION_MAX = 500
+
+
 class EvidenceItem(BaseModel):
-    """A stored evidence file (``POST /v1/evidence``) bound to the report by its SHA-256."""
+    """A stored evidence file (``POST /v1/evidence``) bound to the report by its SHA-256;
+    its caption is free text, sealed at ingest."""
 
     model_config = ConfigDict(extra="forbid")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    caption: str | None = Field(default=None, min_length=1, max_length=500)
+    caption: str | None = Field(default=None, min_length=1, max_length=CAPTION_MAX)
 
 
 MAX_EVIDENCE = 50

@@ -90,8 +90,20 @@ def personal_line(paths: tuple[tuple[str, ...], ...]) -> str:
     """Which fields name people: sealed at ingest, redacted for read-only scopes."""
     if not paths:
         return ""
-    fields = ", ".join("`" + ".".join(p).replace(".*", "[]") + "`" for p in paths)
-    return f"Personal data (encrypted at ingest, redacted for read-only scopes): {fields}\n\n"
+    return ("Personal data (encrypted at ingest, redacted for read-only scopes): "
+            f"{field_list(paths)}\n\n")
+
+
+def free_text_line(paths: tuple[tuple[str, ...], ...]) -> str:
+    """Which fields people write in their own words: sealed at ingest, withheld likewise."""
+    if not paths:
+        return ""
+    return ("Free text (encrypted at ingest, `[text withheld]` for read-only scopes): "
+            f"{field_list(paths)}\n\n")
+
+
+def field_list(paths: tuple[tuple[str, ...], ...]) -> str:
+    return ", ".join("`" + ".".join(p).replace(".*", "[]") + "`" for p in paths)
 
 
 def render(catalogue: Catalogue, calendars: Calendars) -> str:
@@ -110,7 +122,8 @@ def render(catalogue: Catalogue, calendars: Calendars) -> str:
         rows.append(f"| `{type_name}` | {versions} | {scope} | {'yes' if incident else 'no'} | "
                     f"{schema['description']} | {legal_cell(found)} |")
         sections.append(f"### `{type_name}`\n\n{schema['description']}\n\n"
-                        f"{personal_line(catalogue.personal_paths(type_name, version))}```json\n"
+                        f"{personal_line(catalogue.personal_paths(type_name, version))}"
+                        f"{free_text_line(catalogue.free_text_paths(type_name, version))}```json\n"
                         f"{example_block(type_name, version, scope, payload, election)}\n```\n")
     return "\n".join([
         "# Event catalogue",

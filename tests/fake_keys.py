@@ -2,9 +2,11 @@
 contract it shares with ``PostgresKeyStore``: tests/integration/test_personal_data_keys.py)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from saylau.privacy.erasure import PendingErasure
 from saylau.privacy.keys import KeyWrapper
 from saylau.privacy.sealing import DataKey, Keyring, blind_index
 
@@ -17,11 +19,14 @@ class StoredKey:
 
 
 class InMemoryKeyStore:
-    """Same contract as ``PostgresKeyStore`` (save, load, fill, find_keys, erase, rotate)."""
+    """Same contract as ``PostgresKeyStore`` (save, load, fill, find_keys, destroy, the
+    pending erasures, purge, rotate)."""
 
     def __init__(self, wrapper: KeyWrapper, index_key: bytes) -> None:
         self.wrapper, self.index_key = wrapper, index_key
         self.rows: dict[str, StoredKey] = {}
+        self.pending: dict[str, PendingErasure] = {}
+        self.purged = 0
 
     def keyring(self) -> Keyring:
         return Keyring(self.index_key)
@@ -47,12 +52,24 @@ class InMemoryKeyStore:
         wanted = blind_index(self.index_key, name)
         return sorted(k for k, row in self.rows.items() if row.blind_index == wanted)
 
-    async def erase(self, names: Iterable[str]) -> int:
-        wanted = {blind_index(self.index_key, n) for n in names}
-        hit = [row for row in self.rows.values() if row.blind_index in wanted]
-        for row in hit:
-            row.wrapped_key = row.blind_index = None
-        return len(hit)
+    async def destroy(self, names: Iterable[str], key_ids: Iterable[str], request: bytes,
+                      record: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+        wanted, ids = {blind_index(self.index_key, n) for n in names}, set(key_ids)
+        hit = [k for k, row in self.rows.items() if row.blind_index in wanted or k in ids]
+        for key_id in hit:
+            del self.rows[key_id]
+        event = record(len(hit))
+        self.pending[event["event_id"]] = PendingErasure(request, event)
+        return event
+
+    async def pending_erasures(self) -> list[PendingErasure]:
+        return list(self.pending.values())
+
+    async def erasure_recorded(self, event_id: str) -> None:
+        self.pending.pop(event_id, None)
+
+    async def purge(self) -> None:
+        self.purged += 1
 
     async def rotate(self, new: KeyWrapper) -> int:
         live = [row for row in self.rows.values() if row.wrapped_key is not None]

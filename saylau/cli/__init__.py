@@ -17,6 +17,7 @@ from saylau.cli import (
     audit,
     checkpoint,
     demo,
+    erase,
     migratelog,
     privacy,
     quickcount,
@@ -29,8 +30,8 @@ from saylau.store.migrations import SchemaBehind, SchemaTooNew
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
-              quickcount.register, rebuild.register, stations.register, migratelog.register,
-              audit.register, summary.register]
+              erase.register, quickcount.register, rebuild.register, stations.register,
+              migratelog.register, audit.register, summary.register]
 
 
 def parser() -> argparse.ArgumentParser:

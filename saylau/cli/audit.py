@@ -149,8 +149,9 @@ def _export_parser(sub: Any) -> None:
                    help="write a tar instead: the NDJSON as events.ndjson and every evidence "
                         "file it references as evidence/<sha256>")
     p.add_argument("--decrypt", action="store_true",
-                   help="write names in plaintext (an audit or admin key: --key or SAYLAU_KEY; "
-                        "erased ones read [erased]); for reading only, not for verify/replay")
+                   help="write names and free texts in plaintext (an audit or admin key: "
+                        "--key or SAYLAU_KEY; erased ones read [erased]); for reading only, "
+                        "not for verify/replay")
     key_argument(p)
     p.set_defaults(run=run_export)
 

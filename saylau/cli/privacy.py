@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from saylau.bootstrap import Needs, Wiring, bootstrap, migrate_ingest
+from saylau.bootstrap import migrate_ingest
 from saylau.cli.status import DIFFERENT, Refused, fail
-from saylau.intake.outcome import Unavailable
-from saylau.privacy.erasure import ERASED_TYPE, erase
 from saylau.privacy.keys import MasterKeyError, load_master_key, write_key_file
-from saylau.privacy.store import PostgresKeyStore, key_store
-from saylau.readmodels import events as stored_events
-from saylau.settings import Settings, settings
+from saylau.privacy.store import key_store
+from saylau.settings import settings
 from saylau.web.keys import KeyRing, Principal
 
 DEV_KEY_FILE = "var/master.key"
@@ -36,8 +31,6 @@ def register(sub: Any) -> None:
     rotate = ms.add_parser("rotate", help="re-wrap every data key under a new master key")
     rotate.add_argument("--new-file", required=True, help="key file of the new master key")
     rotate.set_defaults(run=run_rotate)
-    register_erase(sub)
-    register_find(sub)
 
 
 async def run_init(args: argparse.Namespace) -> int:
@@ -71,48 +64,6 @@ async def run_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_erase(sub: Any) -> None:
-    e = sub.add_parser("erase", help="erase a person's names: destroy the keys of every value "
-                                     "naming them (admin)",
-                       description="Destroys the data key of every stored value that names the "
-                                   "person (found by the blind index; give every spelling) and "
-                                   "appends a personal_data.erased event (who, when, how many "
-                                   "values; never the name). Needs an admin API key.")
-    e.add_argument("--name", action="append", required=True,
-                   help="a spelling of the name (repeat for each spelling)")
-    e.add_argument("--reference", help="the centre's reference of the request (never the name)")
-    key_argument(e)
-    e.set_defaults(run=run_erase)
-
-
-def register_find(sub: Any) -> None:
-    f = sub.add_parser("find", help="which events name a person (blind index; audit or admin)",
-                       description="Looks the name up in the blind index (HMAC of the normalised "
-                                   "name; give every spelling) and lists the events that hold "
-                                   "it, without decrypting anything. Needs an audit or admin key.")
-    f.add_argument("--name", action="append", required=True, help="a spelling (repeatable)")
-    key_argument(f)
-    f.set_defaults(run=run_find)
-
-
-async def run_find(args: argparse.Namespace) -> int:
-    cfg = settings()
-    wiring = await wired(cfg, Needs(search_path=cfg.read_schema, pool_size=2, keys=True))
-    try:
-        await operator(wiring.keyring, args.key, {"audit", "admin"}, "find")
-        keys = key_store_of(wiring)
-        key_ids = [k for name in args.name for k in await keys.find_keys(name)]
-        async with wiring.pool.acquire() as conn:
-            found = await stored_events.sealed_with(conn, key_ids)
-    finally:
-        await wiring.close()
-    for e in found:
-        print(f"{e['event_id']}  {e['type']:<28} {e['occurred_at']:%Y-%m-%d %H:%M%z}  "
-              f"{e['station_id'] or e['city'] or e['region'] or ''}")
-    print(f"{len(found)} event(s), {len(key_ids)} value(s)")
-    return 0
-
-
 def key_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", default=os.environ.get("SAYLAU_KEY", ""),
                    help="the operator's API key (default: SAYLAU_KEY)")
@@ -134,42 +85,3 @@ async def operator(keyring: KeyRing, key: str, scopes: set[str], what: str) -> P
         raise Refused(f"{what} needs an API key with the {wanted} scope; the key of "
                       f"{found.partner!r} has {', '.join(sorted(found.scopes))}")
     return found
-
-
-async def wired(cfg: Settings, needs: Needs) -> Wiring:
-    """``bootstrap``, with a missing or wrong master key refused (exit 2)."""
-    try:
-        return await bootstrap(cfg, needs)
-    except MasterKeyError as exc:
-        raise Refused(f"master key: {exc}") from None
-
-
-def key_store_of(wiring: Wiring) -> PostgresKeyStore:
-    if wiring.keys is None:
-        raise RuntimeError("bootstrap built no key store: ask for Needs(keys=True)")
-    return wiring.keys
-
-
-async def run_erase(args: argparse.Namespace) -> int:
-    cfg = settings()
-    wiring = await wired(cfg, Needs(search_path=cfg.ingest_schema, intake=True))
-    try:
-        who = await operator(wiring.keyring, args.key, {"admin"}, "erase")
-        if wiring.intake is None:
-            raise RuntimeError("bootstrap built no intake: ask for Needs(intake=True)")
-        now = datetime.now(UTC)
-        payload = await erase(key_store_of(wiring), args.name, who.partner, now,
-                              args.reference)
-        event = {"event_id": str(uuid.uuid4()), "type": ERASED_TYPE, "schema_version": 1,
-                 "occurred_at": now.isoformat(), "source": "saylau-erase", "payload": payload}
-        (outcome,) = await wiring.intake.submit([event], who.partner, who.scopes)
-    except ValueError as exc:
-        return fail(str(exc))
-    except Unavailable as exc:
-        return fail(f"keys destroyed, but {ERASED_TYPE} not appended ({exc}); run the same "
-                    "command again to record it", DIFFERENT)
-    finally:
-        await wiring.close()
-    print(f"erased {payload['values']} value(s); {ERASED_TYPE} {event['event_id']}: "
-          f"{outcome.status}")
-    return 0 if outcome.code == 202 else 1

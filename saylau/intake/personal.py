@@ -1,4 +1,5 @@
-"""The intake's one privacy step: seal the names of checked items before they are hashed.
+"""The intake's one privacy step: seal the names and free texts of checked items before
+they are hashed.
 
 Order matters: data keys are issued and stored first, then the content hash and the hash
 chain are computed over the ciphertext (so ``saylau verify`` needs no key), then the record
@@ -33,8 +34,8 @@ def fingerprint(keys: SealingKeys, wire: dict[str, Any]) -> str:
 
 
 async def seal(pending: list[Pending], keys: SealingKeys, cat: Catalogue) -> None:
-    """Seal each item's personal values (its ``wire`` is replaced), store the new data keys
-    in one statement, and hash the sealed wire into ``digest``."""
+    """Seal each item's names and free texts (its ``wire`` is replaced), store the new data
+    keys in one statement, and hash the sealed wire into ``digest``."""
     keyring = keys.keyring()
     for p in pending:
         p.wire = seal_record(p.wire, keyring, cat)

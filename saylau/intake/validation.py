@@ -10,6 +10,7 @@ from saylau.catalogue import Catalogue, FieldError
 from saylau.domain.checklists import ChecklistBook, checklist_book
 from saylau.domain.vocabulary import STATION_KEYED
 from saylau.envelope import Envelope, too_far_in_future
+from saylau.privacy.sealing import is_sealed, sealed_strings
 
 
 def validate_item(item: Any, catalogue: Catalogue, now: datetime,
@@ -22,6 +23,7 @@ def validate_item(item: Any, catalogue: Catalogue, now: datetime,
     except ValidationError as exc:
         return [FieldError(tuple(e["loc"]), e["msg"]) for e in exc.errors()[:20]]
     errors = catalogue.validate(envelope.type, envelope.schema_version, envelope.payload)
+    errors += presealed(envelope, catalogue)
     if too_far_in_future(envelope.occurred_at, now):
         errors.append(FieldError(("occurred_at",), "occurred_at is more than a day in the future"))
     if errors:
@@ -34,6 +36,20 @@ def validate_item(item: Any, catalogue: Catalogue, now: datetime,
     if envelope.type == "checklist.submitted":
         errors += checklist_errors(envelope, checklists or checklist_book())
     return errors or envelope
+
+
+PRESEALED = ("a sealed value (enc:v1:…) is not accepted here: send the plain text, "
+             "ingest seals it")
+
+
+def presealed(envelope: Envelope, catalogue: Catalogue) -> list[FieldError]:
+    """Values a sender sent already in sealed form where ingest seals: ingest would seal
+    them again, past the length a stored record may have (the projector could not read it)."""
+    found = [("payload", *location) for location, value, _ in sealed_strings(
+        envelope.type, envelope.payload, envelope.schema_version, catalogue) if is_sealed(value)]
+    found += [("evidence", i, "caption") for i, item in enumerate(envelope.evidence or [])
+              if is_sealed(item.caption)]
+    return [FieldError(location, PRESEALED) for location in found]
 
 
 def checklist_errors(envelope: Envelope, checklists: ChecklistBook) -> list[FieldError]:

@@ -7,12 +7,13 @@ from typing import Any
 
 import fastjsonschema
 import orjson
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from saylau.catalogue import Catalogue, FieldError
 from saylau.domain.calendar import Calendars
+from saylau.domain.fields import sealed_schema
 from saylau.domain.upcasters import upcast
-from saylau.envelope import Envelope, stored_envelope
+from saylau.envelope import CAPTION_MAX, MAX_EVIDENCE, Envelope, EvidenceItem, stored_envelope
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,21 @@ class Message:
     partition: int
     offset: int
     value: bytes
+
+
+class StoredEvidenceItem(EvidenceItem):
+    """An evidence file as the log stores it: its caption sealed at ingest (or plain, in
+    records appended before captions were sealed)."""
+
+    caption: str | None = Field(default=None, min_length=1,
+                                max_length=sealed_schema(CAPTION_MAX)["maxLength"])
+
+
+class StoredEnvelope(Envelope):
+    """The envelope of a stored record (ingest checked the partner's ``Envelope``)."""
+
+    evidence: list[StoredEvidenceItem] | None = Field(  # type: ignore[assignment]
+        default=None, min_length=1, max_length=MAX_EVIDENCE)
 
 
 @dataclass(frozen=True)
@@ -84,7 +100,7 @@ def decode(message: Message, catalogue: Catalogue,
     if not isinstance(record, dict):
         raise PoisonMessage("not a JSON object")
     try:
-        event = Envelope.model_validate(stored_envelope(record))
+        event: Envelope = StoredEnvelope.model_validate(stored_envelope(record))
     except ValidationError as exc:
         raise PoisonMessage(f"invalid envelope: {exc.errors()[0]['loc']}: "
                             f"{exc.errors()[0]['msg']}") from None

@@ -1,5 +1,11 @@
 """Pure sealing of personal values: encrypt, decrypt, redact, blind-index. No I/O.
 
+Two kinds of value are sealed: names (``x-personal``), each with a blind index so that
+``saylau find`` and ``saylau erase`` can look a name up, and free text (``x-free-text``:
+descriptions, reasons, notes, a message's text), which gets no index (an index of a whole
+text finds nothing) and is searched by decrypting it. A reader who may not read names sees
+``"[redacted]"`` for a name and ``"[text withheld]"`` for a text.
+
 A sealed value is the string ``enc:v1:<key_id>:<base64url(nonce | ciphertext | tag)>``,
 AES-256-GCM under a data key of its own. It stands in the event JSON where the name was,
 so the content hash and the chain cover ciphertext and ``saylau verify`` needs no key.
@@ -30,6 +36,8 @@ from saylau.domain.fields import replace_at, strings_at
 
 PREFIX = "enc:v1:"
 REDACTED = "[redacted]"
+TEXT_WITHHELD = "[text withheld]"
+"""What a reader who may not read names sees in place of a free text (sealed or not)."""
 ERASED = "[erased]"
 PAD_TO = 32
 
@@ -45,11 +53,12 @@ class UnknownKey(KeyError):
 
 @dataclass(frozen=True)
 class DataKey:
-    """A fresh data key for one value, with the blind index of the value it seals."""
+    """A fresh data key for one value, with the blind index of the name it seals (None for
+    a free text)."""
 
     key_id: str
     dek: bytes
-    blind_index: bytes
+    blind_index: bytes | None
 
 
 def normalise(name: str) -> str:
@@ -73,9 +82,9 @@ class Keyring:
     keys: dict[str, bytes | None] = field(default_factory=dict)
     issued: list[DataKey] = field(default_factory=list)
 
-    def issue(self, value: str) -> DataKey:
+    def issue(self, value: str, indexed: bool = True) -> DataKey:
         key = DataKey(_b64(os.urandom(16)), AESGCM.generate_key(bit_length=256),
-                      blind_index(self.index_key, value))
+                      blind_index(self.index_key, value) if indexed else None)
         self.keys[key.key_id] = key.dek
         self.issued.append(key)
         return key
@@ -115,34 +124,62 @@ def key_id_of(token: str) -> str:
 
 
 def aad_for(event_id: UUID | str, location: tuple[str | int, ...]) -> bytes:
+    """The associated data: the event and the top-level field (the same for names and
+    free text, so a value keeps opening whatever kind a later schema gives it)."""
     return f"saylau.personal.v1|{event_id}|{location[0]}".encode()
 
 
+Location = tuple[str | int, ...]
+
+
 def personal_strings(event_type: str, payload: Any, version: int | None = None,
-                     cat: Catalogue | None = None
-                     ) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Every personal string in ``payload`` with its location."""
+                     cat: Catalogue | None = None) -> Iterator[tuple[Location, str]]:
+    """Every string naming a person in ``payload`` with its location."""
     for path in (cat or catalogue()).personal_paths(event_type, version):
         yield from strings_at(payload, path)
+
+
+def free_text_strings(event_type: str, payload: Any, version: int | None = None,
+                      cat: Catalogue | None = None) -> Iterator[tuple[Location, str]]:
+    """Every free-text string in ``payload`` with its location."""
+    for path in (cat or catalogue()).free_text_paths(event_type, version):
+        yield from strings_at(payload, path)
+
+
+def sealed_strings(event_type: str, payload: Any, version: int | None = None,
+                   cat: Catalogue | None = None) -> Iterator[tuple[Location, str, bool]]:
+    """Every string sealing covers, with its location and whether it is a name."""
+    for location, value in personal_strings(event_type, payload, version, cat):
+        yield location, value, True
+    for location, value in free_text_strings(event_type, payload, version, cat):
+        yield location, value, False
+
+
+def seals(event_type: str, version: int | None = None, cat: Catalogue | None = None) -> bool:
+    """Whether payloads of this type hold anything to seal."""
+    found = cat or catalogue()
+    return bool(found.personal_paths(event_type, version)
+                or found.free_text_paths(event_type, version))
 
 
 def encrypt_personal(event_type: str, payload: dict[str, Any], keyring: Keyring, *,
                      event_id: UUID | str, version: int | None = None,
                      cat: Catalogue | None = None) -> dict[str, Any]:
-    """``payload`` with every personal string sealed under a new data key (issued into
-    ``keyring.issued``, which the caller stores before appending the event)."""
-    if not (cat or catalogue()).personal_paths(event_type, version):
+    """``payload`` with every name and free text sealed under a new data key each (issued
+    into ``keyring.issued``, which the caller stores before appending the event)."""
+    if not seals(event_type, version, cat):
         return payload
     sealed = _copy(payload)
-    for location, value in list(personal_strings(event_type, sealed, version, cat)):
-        replace_at(sealed, location, seal(value, keyring.issue(value), aad_for(event_id, location)))
+    for location, value, is_name in list(sealed_strings(event_type, sealed, version, cat)):
+        replace_at(sealed, location, seal(value, keyring.issue(value, indexed=is_name),
+                                          aad_for(event_id, location)))
     return sealed
 
 
 def sealed_key_ids(event_type: str, payload: Any, version: int | None = None,
                    cat: Catalogue | None = None) -> set[str]:
     """The data keys ``decrypt_personal`` will need for ``payload``."""
-    return {key_id_of(value) for _, value in personal_strings(event_type, payload, version, cat)
+    return {key_id_of(value) for _, value, _ in sealed_strings(event_type, payload, version, cat)
             if is_sealed(value)}
 
 
@@ -152,10 +189,10 @@ def decrypt_personal(event_type: str, payload: dict[str, Any], keyring: Keyring,
                      ) -> dict[str, Any]:
     """``payload`` with sealed values opened; ``erased_marker`` where the key was destroyed.
     Plain values (events appended before sealing existed) are returned as they are."""
-    if not (cat or catalogue()).personal_paths(event_type, version):
+    if not seals(event_type, version, cat):
         return payload
     opened = _copy(payload)
-    for location, value in list(personal_strings(event_type, opened, version, cat)):
+    for location, value, _ in list(sealed_strings(event_type, opened, version, cat)):
         if is_sealed(value):
             dek = keyring.key(key_id_of(value))
             plain = erased_marker if dek is None else open_sealed(
@@ -164,11 +201,25 @@ def decrypt_personal(event_type: str, payload: dict[str, Any], keyring: Keyring,
     return opened
 
 
+def open_value(value: str, keyring: Keyring, *, event_id: UUID | str, field: str,
+               erased_marker: str = ERASED) -> str:
+    """One value kept in a read model (e.g. an observer's ``name``), opened: ``field`` is the
+    top-level payload field and ``event_id`` the event that carried it."""
+    if not is_sealed(value):
+        return value
+    dek = keyring.key(key_id_of(value))
+    return erased_marker if dek is None else open_sealed(value, dek, aad_for(event_id, (field,)))
+
+
 def redact_personal(event_type: str, payload: dict[str, Any], version: int | None = None,
                     cat: Catalogue | None = None) -> dict[str, Any]:
     """``payload`` as read-only scopes see it: each field holding names is ``"[redacted]"``
-    (a head count stays)."""
+    (a head count stays), each free text ``"[text withheld]"`` where it stood."""
+    if not seals(event_type, version, cat):
+        return payload
     redacted = _copy(payload)
+    for location, _ in list(free_text_strings(event_type, redacted, version, cat)):
+        replace_at(redacted, location, TEXT_WITHHELD)
     for path in (cat or catalogue()).personal_paths(event_type, version):
         if isinstance(redacted.get(path[0]), (str, list)):
             redacted[path[0]] = REDACTED

@@ -28,6 +28,7 @@ from saylau.domain.vocabulary import (
 )
 from saylau.envelope import Envelope
 from saylau.log.decode import Decoded
+from saylau.privacy.sealing import TEXT_WITHHELD
 from saylau.readmodels.base import Batch, Change, Counted
 
 Targets = dict[uuid.UUID, tuple[Envelope, str]]
@@ -106,12 +107,14 @@ def event_change(event: Envelope) -> Change:
 
 
 def urgent_change(escalation: Envelope, targets: Targets) -> dict[str, Any]:
-    """A report escalated as urgent: pushed on the live feed in the escalation's own batch."""
+    """A report escalated as urgent: pushed on the live feed in the escalation's own batch.
+    The feed reaches every subscriber, so the reason (free text) is withheld: who may read
+    it reads the escalation (``escalation_id``)."""
     report_id = uuid.UUID(str(escalation.payload["event_id"]))
     report = targets[report_id][0] if report_id in targets else None
     return {"kind": "urgent", "region": report and report.region,
             "station_id": report and report.station_id,
             "data": {"event_id": str(report_id), "escalation_id": str(escalation.event_id),
-                     "type": report and report.type, "reason": escalation.payload["reason"],
+                     "type": report and report.type, "reason": TEXT_WITHHELD,
                      "operator": escalation.payload.get("operator"),
                      "escalated_at": escalation.occurred_at.isoformat()}}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -140,6 +141,36 @@ async def shown_records(texts: list[str], names: Names) -> list[dict[str, Any]]:
     """The records as appended (names sealed), as this reader may see them: names opened
     for auditors and admins (one key fetch for all), ``"[redacted]"`` for everyone else."""
     return await names.show([orjson.loads(text) for text in texts])
+
+
+WITH_TEXT_PAGE = """
+SELECT event_id, record::text AS record FROM {events}
+WHERE (type = ANY($1::text[]) OR record ? 'evidence') AND ($2::uuid IS NULL OR event_id > $2)
+ORDER BY event_id LIMIT $3
+"""
+
+
+def events_in(schema: str) -> str:
+    """The ``events`` table of a read schema, quoted (for a pool on another search path)."""
+    return '"{}".events'.format(schema.replace('"', '""'))
+
+
+async def records_with_text(conn: asyncpg.Connection, schema: str, types: list[str],
+                            page: int = 2000) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every stored record (as appended) of ``types`` or with evidence files (whose captions
+    are free text), in pages by event id: what ``saylau erase --name`` searches."""
+    query, after = WITH_TEXT_PAGE.format(events=events_in(schema)), None
+    while rows := await conn.fetch(query, types, after, page):
+        yield [orjson.loads(r["record"]) for r in rows]
+        after = rows[-1]["event_id"]
+
+
+async def stored_record(conn: asyncpg.Connection, schema: str,
+                        event_id: uuid.UUID) -> dict[str, Any] | None:
+    """One event's record as appended, or None when the read models do not hold it."""
+    text = await conn.fetchval(f"SELECT record::text FROM {events_in(schema)} "
+                               "WHERE event_id = $1", event_id)
+    return None if text is None else orjson.loads(text)  # type: ignore[no-any-return]
 
 
 async def sealed_with(conn: asyncpg.Connection, key_ids: list[str]) -> list[dict[str, Any]]:

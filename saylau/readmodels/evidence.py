@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import EVIDENCE_ATTACHED
 from saylau.envelope import Envelope
+from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
 from saylau.store.ddl import READ, table
 
@@ -68,16 +69,18 @@ ORDER BY v.event_id, (v.bound_by <> v.event_id), v.bound_by, v.position
 
 
 async def files_of(conn: asyncpg.Connection, event_ids: list[uuid.UUID],
-                   ingest_schema: str) -> dict[uuid.UUID, list[dict[str, Any]]]:
+                   ingest_schema: str, names: Names) -> dict[uuid.UUID, list[dict[str, Any]]]:
     """Each event's files (its own first, then attached ones), with media type and privacy
-    derivative from ingest's ``evidence_files`` (the dashboard shows the derivative)."""
+    derivative from ingest's ``evidence_files`` (the dashboard shows the derivative). A
+    caption is free text: opened for readers of names, else ``"[text withheld]"``."""
     if not event_ids:
         return {}
     rows = await conn.fetch(FILES_OF.format(ingest=ingest_schema.replace('"', '""')),
                             event_ids)
+    captions = await names.texts([(r["caption"], r["bound_by"], "evidence") for r in rows])
     found: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for r in rows:
+    for r, caption in zip(rows, captions, strict=True):
         found.setdefault(r["event_id"], []).append(
-            {"sha256": r["sha256"], "caption": r["caption"], "bound_by": str(r["bound_by"]),
+            {"sha256": r["sha256"], "caption": caption, "bound_by": str(r["bound_by"]),
              "media_type": r["media_type"], "derivative_sha256": r["derivative_sha256"]})
     return found

@@ -1,8 +1,11 @@
-"""The triage queue: unverified reports, urgent first, with operators' claims and notes."""
+"""The triage queue: unverified reports, urgent first, with operators' claims and notes.
+
+A note is free text, kept as appended (sealed): the queue opens it for readers of names and
+shows ``"[text withheld]"`` to everyone else; erasing its key erases it here too."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +33,9 @@ triage_actions = table(
     Column("note", Text),
 )
 ESCALATION, CLAIM = TRIAGE_ACTIONS["triage.escalated"], TRIAGE_ACTIONS["triage.claimed"]
+NOTE_FIELD = {ESCALATION: "reason"}
+"""The payload field an action's note came from (sealed values open with it): ``note``,
+but an escalation's ``reason``."""
 
 
 URGENT, WAITING = 0, 1
@@ -122,13 +128,13 @@ async def triage_queue_page(conn: asyncpg.Connection, limit: int, names: Names,
     rows = await conn.fetch(TRIAGE_QUEUE, limit + 1, *(after or (None, None, None)))
     shown, next_cursor = paging.page("triage", rows, limit, lambda r: [
         r["queue_rank"], r["received_at"], r["event_id"]])
-    handled = await triage_summaries(conn, [r["event_id"] for r in shown])
+    handled = await triage_summaries(conn, [r["event_id"] for r in shown], names)
     records = await shown_records([r["record"] for r in shown], names)
     return [{**record, "triage": handled.get(r["event_id"], triage_summary([]))}
             for record, r in zip(records, shown, strict=True)], next_cursor
 
 
-def triage_summary(actions: Sequence[asyncpg.Record]) -> dict[str, Any]:
+def triage_summary(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Who holds a report, whether it is urgent, and the operators' notes, oldest first."""
     claims = [a for a in actions if a["kind"] == CLAIM]
     last = claims[-1] if claims else None
@@ -140,12 +146,15 @@ def triage_summary(actions: Sequence[asyncpg.Record]) -> dict[str, Any]:
                       for a in actions if a["kind"] != CLAIM or a["note"]]}
 
 
-async def triage_summaries(conn: asyncpg.Connection,
-                           report_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+async def triage_summaries(conn: asyncpg.Connection, report_ids: list[uuid.UUID],
+                           names: Names) -> dict[uuid.UUID, dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT report_id, kind, occurred_at, partner, operator, note FROM triage_actions "
-        "WHERE report_id = ANY($1::uuid[]) ORDER BY occurred_at, action_id", report_ids)
-    grouped: dict[uuid.UUID, list[asyncpg.Record]] = {}
-    for r in rows:
-        grouped.setdefault(r["report_id"], []).append(r)
+        "SELECT action_id, report_id, kind, occurred_at, partner, operator, note "
+        "FROM triage_actions WHERE report_id = ANY($1::uuid[]) ORDER BY occurred_at, action_id",
+        report_ids)
+    notes = await names.texts([(r["note"], r["action_id"], NOTE_FIELD.get(r["kind"], "note"))
+                               for r in rows])
+    grouped: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for r, note in zip(rows, notes, strict=True):
+        grouped.setdefault(r["report_id"], []).append({**dict(r), "note": note})
     return {rid: triage_summary(actions) for rid, actions in grouped.items()}

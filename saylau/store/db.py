@@ -107,8 +107,21 @@ personal_data_keys = table(
     Column("erased_at", DateTime(timezone=True)),
     Index("personal_data_keys_blind_index", "blind_index"),
 )
-"""Data keys of personal values, wrapped by the master key (``saylau.privacy.store``);
-an erased value keeps its row with ``wrapped_key`` and ``blind_index`` NULL."""
+"""Data keys of personal values, wrapped by the master key (``saylau.privacy.store``).
+Erasure deletes a value's row and rewrites the table (``VACUUM FULL``), so no old row
+version keeps the key; ``erased_at`` is only set on the rows earlier releases kept."""
+
+personal_data_erasures = table(
+    "personal_data_erasures", INGEST,
+    Column("event_id", UUID, primary_key=True),
+    Column("request", LargeBinary, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""Erasures carried out whose ``personal_data.erased`` event is not in the log yet: written
+in the transaction that deletes the keys, deleted once the event is appended, so a failed
+append is appended by the next ``saylau erase`` with the real count. ``request`` is a keyed
+hash of the names and events asked for (a run of the same request is a retry), never a name."""
 
 evidence_files = table(
     "evidence_files", INGEST,

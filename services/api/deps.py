@@ -59,12 +59,14 @@ ProducerDep = Annotated[AIOKafkaProducer, Depends(producer)]
 
 
 def may_see_names(principal: Principal) -> bool:
-    """Names of detained people and observers: only for auditors and admins."""
+    """Names of detained people and observers, and free text (descriptions, reasons, notes,
+    messages, captions), where names end up: only for auditors and admins (until roles)."""
     return bool({"audit", "admin"} & principal.scopes)
 
 
 def names(request: Request, who: ReaderDep) -> Names:
-    """How the caller sees names: opened for ``audit`` / ``admin`` keys, else redacted."""
+    """How the caller sees names and free text: opened for ``audit`` / ``admin`` keys, else
+    ``"[redacted]"`` / ``"[text withheld]"``."""
     return Names(request.app.state.wiring.keys, may_see_names(who))
 
 

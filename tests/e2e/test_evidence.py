@@ -113,7 +113,10 @@ def test_files_show_on_the_report_timeline_and_breach_including_attached_ones(
 
     own, added = wait_until(files_on_event)
     assert (own["sha256"], own["caption"], own["derivative_sha256"]) == \
-        (photo["sha256"], "the box", photo["derivative_sha256"])
+        (photo["sha256"], "[text withheld]", photo["derivative_sha256"])  # free text
+    opened = httpx.get(f"{stack.api_url}/v1/events/{report['event_id']}", timeout=30,
+                       headers={"Authorization": f"Bearer {stack.writer_key}"}).json()
+    assert opened["evidence_files"][0]["caption"] == "the box"  # an admin key reads it
     assert (added["sha256"], added["bound_by"], added["media_type"]) == \
         (film["sha256"], attached["event_id"], "video/mp4")
     timeline = stack.get(f"/v1/stations/{station}/timeline").json()["events"]

@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import httpx
 import pytest
 
 from saylau.audit.logsource import KafkaLog
+from saylau.channels import Inbound, derived_event_id, message_event_id
 from saylau.settings import Settings
 from tests.e2e.test_audit import ALL_EQUAL, caught_up, fetch, ok, saylau
+from tests.e2e.test_channels import sms
 from tests.factories import detention, envelope, unique
 from tests.stack import ROOT, Stack, free_port, wait_until
 
@@ -129,6 +132,78 @@ def test_names_are_sealed_readable_by_auditors_and_erasable(
     ok(saylau(stack, "replay", "--schema", replay_schema))
     assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", replay_schema))
     assert stack.detentions_in(city) == counts and counts and counts["detained_total"] == 3
+
+
+def triage_notes(stack: Stack, report_id: str, key: str) -> list[str]:
+    """The notes on one report in the triage queue, as ``key`` reads them."""
+    cursor = None
+    while True:
+        page = httpx.get(f"{stack.api_url}/v1/triage", timeout=30,
+                         params={"limit": 1000, **({"cursor": cursor} if cursor else {})},
+                         headers={"Authorization": f"Bearer {key}"}).json()
+        found = [r for r in page["reports"] if r["event_id"] == report_id]
+        if found:
+            return [n["note"] for n in found[0]["triage"]["notes"]]
+        cursor = page["next"]
+        assert cursor, f"report {report_id} not in the triage queue"
+
+
+@pytest.mark.slow
+def test_names_in_free_text_are_sealed_withheld_and_erased(
+        stack: Stack, replay_schema: str) -> None:
+    tag = "".join(chr(ord("g") + int(c, 16)) for c in uuid.uuid4().hex[:8])  # never in a hash
+    ivanov, petrova = f"Ivanov{tag}", f"Dana Petrova{tag}"
+    auditor = new_key(stack, "auditor", "read,audit")
+    said = f"DET Almaty 2 # {ivanov}, {petrova} taken from the square"
+    message_id = f"gw-{uuid.uuid4()}"
+    assert sms(stack, said, message_id)["status"] == "accepted"
+    inbound = Inbound("sms", "tester", message_id, "+77015550123", said, datetime.now(UTC))
+    message, detained = str(message_event_id(inbound)), str(derived_event_id(inbound, 0))
+    called = envelope("triage.commented", {"event_id": detained,
+                                           "note": f"called {petrova.lower()}'s lawyer"},
+                      occurred_at="2021-01-10T11:30:00+06:00")
+    released = envelope("triage.commented", {"event_id": detained, "note": f"{ivanov} released"},
+                        occurred_at="2021-01-10T11:40:00+06:00")  # the queue's notes: by time
+    seen = envelope("unauthorised_person.present", {"persons": 1, "description": (
+        f"{petrova.upper()} filmed the voters")}, station_id=unique("PS"),
+        place={"region": "Almaty", "city": "Almaty"})
+    assert [stack.post(e).status_code for e in (called, released, seen)] == [202] * 3
+    wait_until(lambda: caught_up(stack), timeout=60, interval=0.3)
+
+    assert tag.encode() not in raw_topic(stack) and tag not in stored_rows(stack)
+    reason = f"{ivanov}, {petrova} taken from the square"
+    assert event(stack, message, auditor)["text"] == said
+    assert event(stack, detained, auditor)["reason"] == reason
+    assert event(stack, seen["event_id"], auditor)["description"] == (
+        f"{petrova.upper()} filmed the voters")
+    assert [event(stack, i, stack.reader_key).get(f) for i, f in (
+        (message, "text"), (detained, "reason"), (seen["event_id"], "description"))] == [
+        "[text withheld]"] * 3
+    assert triage_notes(stack, detained, auditor) == [called["payload"]["note"],
+                                                      released["payload"]["note"]]
+    assert triage_notes(stack, detained, stack.reader_key) == ["[text withheld]"] * 2
+
+    found = ok(saylau(stack, "find", "--name", petrova, "--key", auditor))
+    assert "4 event(s), 4 value(s)" in found
+    assert all(i in found for i in (message, detained, called["event_id"], seen["event_id"]))
+    done = ok(saylau(stack, "erase", "--name", petrova, "--key", stack.writer_key))
+    assert "erased 4 value(s)" in done and "accepted" in done
+    wait_until(lambda: event(stack, message, auditor)["text"] == "[erased]", timeout=10)
+    assert event(stack, detained, auditor)["reason"] == "[erased]"
+    assert event(stack, seen["event_id"], auditor)["description"] == "[erased]"
+    assert triage_notes(stack, detained, auditor) == ["[erased]", released["payload"]["note"]]
+    assert "0 event(s)" in ok(saylau(stack, "find", "--name", petrova, "--key", auditor))
+
+    one = ok(saylau(stack, "erase", "--event", released["event_id"], "--key", stack.writer_key))
+    assert "erased 1 value(s)" in one
+    wait_until(lambda: triage_notes(stack, detained, auditor) == ["[erased]"] * 2, timeout=10)
+    missing = str(uuid.uuid4())
+    assert missing in refused(saylau(stack, "erase", "--event", missing,
+                                     "--key", stack.writer_key))
+    wait_until(lambda: caught_up(stack), timeout=60, interval=0.3)
+    assert "OK" in ok(saylau(stack, "verify"))
+    ok(saylau(stack, "replay", "--schema", replay_schema))
+    assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", replay_schema))
 
 
 @pytest.mark.parametrize("master_key", [{"SAYLAU_MASTER_KEY": "",

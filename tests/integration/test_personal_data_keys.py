@@ -2,6 +2,7 @@
 schema per test), plus what only PostgreSQL can show (rows at rest, startup checks)."""
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,10 +15,10 @@ import orjson
 import pytest
 
 from saylau.catalogue import Catalogue
-from saylau.privacy.erasure import erase
+from saylau.privacy.erasure import ErasureRequest, erase
 from saylau.privacy.keys import KeyWrapper, LocalMasterKey, MasterKeyError
 from saylau.privacy.sealing import decrypt_personal, encrypt_personal, sealed_key_ids
-from saylau.privacy.store import PostgresKeyStore
+from saylau.privacy.store import PostgresKeyStore, PurgeIncomplete
 from saylau.settings import settings
 from saylau.store.migrations import SchemaBehind, upgrade
 from tests.fake_keys import InMemoryKeyStore
@@ -76,6 +77,14 @@ async def opened(store: Any, event_id: str, sealed: dict) -> list[str]:
     return [p["name"] for p in payload["persons"]]
 
 
+async def erased(store: Any, names: list[str]) -> int:
+    """Erase ``names`` (the record appended at once); how many values."""
+    async def append(event: dict[str, Any]) -> str:
+        return "accepted"
+    request = ErasureRequest("admin", datetime.now(UTC), tuple(names))
+    return (await erase(store, request, (), append)).values
+
+
 def key_of(sealed: dict, index: int) -> str:
     return sealed["persons"][index]["name"].split(":")[2]
 
@@ -93,19 +102,18 @@ async def test_erase_destroys_every_key_of_that_name_only(keys: Harness) -> None
     first = await detention(keys.store, ["Zhanat Reimov", "Arsen Zhumagaliev"])
     second = await detention(keys.store, ["zhanat reimov"])
     assert await opened(keys.store, *first) == ["Zhanat Reimov", "Arsen Zhumagaliev"]  # cached
-    payload = await erase(keys.store, ["Zhanat Reimov"], "admin", datetime.now(UTC))
-    assert payload["values"] == 2 and "Zhanat" not in orjson.dumps(payload).decode()
+    assert await erased(keys.store, ["Zhanat Reimov"]) == 2
     for reader in (keys.store, await keys.reopen(MASTER)):
         assert await opened(reader, *first) == ["[erased]", "Arsen Zhumagaliev"]
         assert await opened(reader, *second) == ["[erased]"]
     assert await keys.store.find_keys("Zhanat Reimov") == []
-    assert (await erase(keys.store, ["Zhanat Reimov"], "admin", datetime.now(UTC)))["values"] == 0
+    assert await erased(keys.store, ["Zhanat Reimov"]) == 0
 
 
 async def test_rotation_rewraps_keys_and_leaves_events_alone(keys: Harness) -> None:
     event_id, sealed = await detention(keys.store, ["Zhanat Reimov"])
     await detention(keys.store, ["Arsen Zhumagaliev"])
-    await erase(keys.store, ["Arsen Zhumagaliev"], "admin", datetime.now(UTC))
+    await erased(keys.store, ["Arsen Zhumagaliev"])
     before = orjson.dumps(sealed)
     new = LocalMasterKey(os.urandom(32))
     assert await keys.store.rotate(new) == 1  # the erased key stays erased
@@ -131,11 +139,8 @@ async def test_rows_at_rest_hold_no_name_and_rotation_changes_every_blob(
     assert {r["wrapped_by"] for r in rows} == {new.key_id}
     assert all(old[r["key_id"]] != r["wrapped_key"] for r in rows)
     assert (await PostgresKeyStore.open(pool[0], new, pool[1])).index_key == store.index_key
-    await erase(store, ["Zhanat Reimov"], "admin", datetime.now(UTC))
-    erased = await pool[0].fetch(f"SELECT wrapped_key, blind_index FROM {table} "
-                                 "WHERE erased_at IS NOT NULL")
-    assert len(erased) == 1
-    assert erased[0]["wrapped_key"] is None and erased[0]["blind_index"] is None
+    await erased(store, ["Zhanat Reimov"])
+    assert len(await pool[0].fetch(f"SELECT * FROM {table}")) == 2  # the row is deleted
 
 
 async def test_a_wrong_or_old_master_key_fails_at_startup(pool: tuple[asyncpg.Pool, str]) -> None:
@@ -165,3 +170,51 @@ async def test_the_store_opens_the_migrated_table_and_creates_none() -> None:
                 schema) == 0
         finally:
             await unmigrated.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def stored_bytes(pool: asyncpg.Pool, table: str) -> bytes:
+    """Every byte of the key table's files and its indexes' as PostgreSQL keeps them on disk
+    (after a checkpoint): what a copy of the data directory would hold."""
+    await pool.execute("CHECKPOINT")
+    paths = await pool.fetch(
+        "SELECT pg_relation_filepath(c.oid) AS path FROM pg_class c WHERE c.oid = $1::regclass "
+        "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = $1::regclass)", table)
+    return b"".join([await pool.fetchval("SELECT pg_read_binary_file($1)", p["path"])
+                     for p in paths])
+
+
+async def test_an_erased_key_is_gone_from_the_database_files(
+        pool: tuple[asyncpg.Pool, str]) -> None:
+    store = await PostgresKeyStore.open(pool[0], MASTER, pool[1])
+    _, sealed = await detention(store, ["Zhanat Reimov", "Arsen Zhumagaliev"])
+    table = f'"{pool[1]}".personal_data_keys'
+    gone, kept = [await pool[0].fetchrow(f"SELECT wrapped_key, blind_index FROM {table} "
+                                           "WHERE key_id = $1", key_of(sealed, i))
+                    for i in (0, 1)]
+    on_disk = await stored_bytes(pool[0], table)
+    assert gone["wrapped_key"] in on_disk and gone["blind_index"] in on_disk  # it can see
+    await erased(store, ["Zhanat Reimov"])
+    on_disk = await stored_bytes(pool[0], table)
+    assert gone["wrapped_key"] not in on_disk and gone["blind_index"] not in on_disk
+    assert kept["wrapped_key"] in on_disk
+
+
+async def test_a_transaction_older_than_the_erasure_holds_the_key_until_it_ends(
+        pool: tuple[asyncpg.Pool, str]) -> None:
+    store = await PostgresKeyStore.open(pool[0], MASTER, pool[1])
+    _, sealed = await detention(store, ["Zhanat Reimov"])
+    table = f'"{pool[1]}".personal_data_keys'
+    wrapped = await pool[0].fetchval(f"SELECT wrapped_key FROM {table} WHERE key_id = $1",
+                                     key_of(sealed, 0))
+    async with pool[0].acquire() as older:
+        reading = older.transaction(isolation="repeatable_read")
+        await reading.start()
+        await older.fetchval("SELECT count(*) FROM pg_class")  # a snapshot that sees the key
+        store.purge = functools.partial(PostgresKeyStore.purge, store, patience=1.0)
+        with pytest.raises(PurgeIncomplete, match="1 old row version"):
+            await erased(store, ["Zhanat Reimov"])
+        assert wrapped in await stored_bytes(pool[0], table)
+        await reading.rollback()
+    await PostgresKeyStore.purge(store)
+    assert wrapped not in await stored_bytes(pool[0], table)
+    assert await store.pending_erasures() != []  # its record waits for the next run

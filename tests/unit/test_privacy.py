@@ -11,26 +11,24 @@ import orjson
 import pytest
 
 from saylau.catalogue import Catalogue
-from saylau.privacy.erasure import erase, erased_payload
+from saylau.privacy.erasure import ErasureRequest, NotRecorded, erase, erased_payload
 from saylau.privacy.keys import LocalMasterKey, MasterKeyError, load_master_key, write_key_file
 from saylau.privacy.sealing import (
-    ERASED,
     Keyring,
     SealError,
     UnknownKey,
-    aad_for,
     blind_index,
     decrypt_personal,
     encrypt_personal,
     is_sealed,
-    key_id_of,
     normalise,
-    open_sealed,
+    open_value,
     redact_personal,
     sealed_key_ids,
 )
 
 CAT = Catalogue()
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "events"
 INDEX_KEY = b"i" * 32
 NAMES = ["Zhanat Reimov", "Жанат Реимов", "Әйгерім Нұрланқызы"]
 DETAINED = {"count": 3, "persons": [{"name": n, "role": "activist"} for n in NAMES],
@@ -51,14 +49,82 @@ def test_every_field_the_schemas_call_personal_is_marked() -> None:
     assert CAT.personal_paths("unauthorised_person.present") == ()  # a head count
 
 
+FREE_TEXT = {"description", "reason", "note", "text", "caption", "inducement", "subject"}
+"""Fields a person writes in their own words: where names end up ("DET Almaty 3 # Ivanov,
+Petrova taken from the square"). Not free text: addresses, places, institutions, sources."""
+
+
+def test_every_field_a_person_types_freely_is_marked_free_text() -> None:
+    def strings(node: dict, at: tuple[str, ...]) -> list[tuple[tuple[str, ...], dict]]:
+        found = [(at, node)] if node.get("type") == "string" and "enum" not in node else []
+        for name, child in node.get("properties", {}).items():
+            found += strings(child, (*at, name))
+        if isinstance(node.get("items"), dict):
+            found += strings(node["items"], (*at, "*"))
+        return found
+    for type_name, version in CAT.schemas:
+        written = orjson.loads((SCHEMAS / f"{type_name}.v{version}.json").read_bytes())
+        typed = {at for at, _ in strings(written, ()) if at[-1] in FREE_TEXT}
+        assert set(CAT.free_text_paths(type_name, version)) == typed, (type_name, version)
+    assert CAT.free_text_paths("message.received", 1) == (("text",),)
+    assert CAT.free_text_paths("detention.reported", 2) == (("reason",),)
+    assert CAT.free_text_paths("evidence.attached", 1) == (("evidence", "*", "caption"),)
+    assert CAT.free_text_paths("station.registered", 1) == ()  # an address is no free text
+
+
+def test_free_text_is_sealed_opened_for_name_readers_and_withheld_from_others() -> None:
+    keyring, event_id = Keyring(INDEX_KEY), str(uuid4())
+    note = {"event_id": str(uuid4()), "note": "Ivanov, Petrova taken from the square " * 50}
+    sealed = encrypt_personal("triage.commented", note, keyring, event_id=event_id, cat=CAT)
+    assert is_sealed(sealed["note"]) and "Petrova" not in orjson.dumps(sealed).decode()
+    assert sealed["event_id"] == note["event_id"]
+    assert [k.blind_index for k in keyring.issued] == [None]  # found by search, not by index
+    assert CAT.validate("triage.commented", 1, sealed) == []
+    assert decrypt_personal("triage.commented", sealed, keyring, event_id=event_id,
+                            cat=CAT) == note
+    withheld = redact_personal("triage.commented", sealed, cat=CAT)
+    assert withheld == {**note, "note": "[text withheld]"}
+    detained = sealed_detention(keyring, event_id)
+    assert is_sealed(detained["reason"])
+    assert redact_personal("detention.reported", detained, 2, cat=CAT)["reason"] == (
+        "[text withheld]")
+
+
+def test_a_nested_caption_is_sealed_and_withheld_in_place() -> None:
+    keyring, sha = Keyring(INDEX_KEY), "a" * 64
+    attached = {"event_id": str(uuid4()), "evidence": [{"sha256": sha, "caption": "Ivanov"},
+                                                       {"sha256": "b" * 64}]}
+    sealed = encrypt_personal("evidence.attached", attached, keyring, event_id="e", cat=CAT)
+    assert is_sealed(sealed["evidence"][0]["caption"]) and sealed["evidence"][1] == {
+        "sha256": "b" * 64}
+    assert CAT.validate("evidence.attached", 1, sealed) == []
+    assert redact_personal("evidence.attached", sealed, cat=CAT)["evidence"] == [
+        {"sha256": sha, "caption": "[text withheld]"}, {"sha256": "b" * 64}]
+    assert decrypt_personal("evidence.attached", sealed, keyring, event_id="e",
+                            cat=CAT) == attached
+
+
+def test_a_free_text_too_long_to_seal_is_refused_as_plain_text() -> None:
+    errors = CAT.validate("message.received", 1, {"channel": "sms", "sender": "+7701",
+                                                  "text": "x" * 4097, "message_id": "m",
+                                                  "event_ids": [str(uuid4())]})
+    assert [e.loc for e in errors] == [("payload", "text")]  # explained as plain text
+    assert "any of" not in errors[0].msg and "enc:" not in errors[0].msg
+    keyring = Keyring(INDEX_KEY)
+    longest = {"channel": "sms", "sender": "+7701", "text": "\U0001F600" * 4096,
+               "message_id": "m", "event_ids": [str(uuid4())]}
+    sealed = encrypt_personal("message.received", longest, keyring, event_id="e", cat=CAT)
+    assert CAT.validate("message.received", 1, sealed) == []
+
+
 def test_round_trip_hides_every_name_and_keeps_the_rest() -> None:
     keyring, event_id = Keyring(INDEX_KEY), str(uuid4())
     sealed = sealed_detention(keyring, event_id)
     text = orjson.dumps(sealed).decode()
     assert not any(name in text for name in NAMES) and "Reimov" not in text
     assert [p["role"] for p in sealed["persons"]] == ["activist"] * 3
-    assert sealed["count"] == 3 and sealed["reason"] == DETAINED["reason"]
-    assert len(keyring.issued) == 3 and len({k.key_id for k in keyring.issued}) == 3
+    assert sealed["count"] == 3 and is_sealed(sealed["reason"])
+    assert len(keyring.issued) == 4 and len({k.key_id for k in keyring.issued}) == 4
     assert CAT.validate("detention.reported", 2, sealed) == []
     assert decrypt_personal("detention.reported", sealed, keyring, event_id=event_id,
                             version=2, cat=CAT) == DETAINED
@@ -135,7 +201,7 @@ def test_redaction_hides_every_names_field_and_keeps_head_counts() -> None:
     assert redact_personal("detention.reported", DETAINED, cat=CAT)["persons"] == "[redacted]"
     assert redact_personal("journalist.obstructed", {"journalist": "S", "action": "detained"},
                            cat=CAT)["journalist"] == "[redacted]"
-    counted = {"persons": 2, "description": "two men"}
+    counted = {"persons": 2}
     assert redact_personal("unauthorised_person.present", counted, cat=CAT) == counted
     original = copy.deepcopy(DETAINED)
     redact_personal("detention.reported", DETAINED, cat=CAT)
@@ -155,7 +221,8 @@ def test_normalisation_folds_case_width_and_spacing_but_not_scripts() -> None:
 def test_issued_keys_carry_the_blind_index_of_their_value() -> None:
     keyring = Keyring(INDEX_KEY)
     sealed_detention(keyring, "e")
-    assert [k.blind_index for k in keyring.issued] == [blind_index(INDEX_KEY, n) for n in NAMES]
+    assert [k.blind_index for k in keyring.issued] == [
+        *(blind_index(INDEX_KEY, n) for n in NAMES), None]  # the reason: free text
 
 
 def test_wrapping_round_trip_and_wrong_master_key_is_a_clear_error() -> None:
@@ -179,26 +246,63 @@ def test_missing_or_malformed_master_key_is_an_error(tmp_path: Path) -> None:
     assert load_master_key(file=str(tmp_path / "k")).key_id.startswith("local:")
 
 
-class FakeStore:
-    def __init__(self, index: dict[str, list[str]]) -> None:
-        self.index = index
+async def test_erase_records_no_name_and_a_failed_record_is_appended_on_the_rerun() -> None:
+    from tests.fake_keys import InMemoryKeyStore
+    store = InMemoryKeyStore(LocalMasterKey(b"m" * 32), INDEX_KEY)
+    keyring = store.keyring()
+    sealed_detention(keyring, "e")
+    await store.save(keyring.issued)
+    appended, broker_down = [], [True]
 
-    async def erase(self, names: list[str]) -> int:
-        return sum(len(self.index.pop(n, [])) for n in names)
-
-
-async def test_erase_builds_the_event_without_the_name() -> None:
-    store = FakeStore({"Zhanat Reimov": ["k1", "k2"], "Жанат Реимов": ["k3"]})
+    async def append(event: dict) -> str:
+        if broker_down:
+            raise NotRecorded(f"{broker_down.pop()}: broker down")
+        appended.append(event)
+        return "accepted"
     at = datetime(2026, 11, 30, 12, tzinfo=UTC)
-    payload = await erase(store, ["Zhanat Reimov", "Жанат Реимов"], "admin", at, "DSR-1")
-    assert payload == {"requested_by": "admin", "requested_at": at.isoformat(), "values": 3,
-                       "reference": "DSR-1"}
-    assert CAT.validate("personal_data.erased", 1, payload) == []
-    assert (await erase(store, ["Zhanat Reimov"], "admin", at))["values"] == 0
+    request = ErasureRequest("admin", at, ("Zhanat Reimov", "жанат  РЕИМОВ"), reference="DSR-1")
+    first = await erase(store, request, (), append)
+    assert (first.values, first.not_recorded, appended) == (2, "True: broker down", [])
+    assert store.purged == 1  # the keys are gone before the record is tried
+    again = await erase(store, request, (), append)
+    assert again.event is None and again.not_recorded is None
+    assert [e["payload"] for e in appended] == [{"requested_by": "admin", "values": 2,
+                                                  "requested_at": at.isoformat(),
+                                                  "reference": "DSR-1"}]
+    assert CAT.validate("personal_data.erased", 1, appended[0]["payload"]) == []
+    assert "Zhanat" not in orjson.dumps(appended).decode()
+    third = await erase(store, request, (), append)  # nothing pending: a request of its own
+    assert third.values == 0 and appended[-1]["payload"]["values"] == 0
+    assert await store.pending_erasures() == []
     with pytest.raises(ValueError, match="name"):
-        await erase(store, ["  "], "admin", at)
+        await erase(store, ErasureRequest("admin", at, ("  ",)), (), append)
     with pytest.raises(ValueError):
         erased_payload("admin", datetime(2026, 1, 1), 1)
+
+
+def test_a_name_is_found_in_free_text_as_words_of_its_own() -> None:
+    from saylau.privacy.search import mentions, naming
+    pattern = naming(["Dana Petrova", "Петрова"])
+    assert pattern is not None and naming(["  "]) is None
+    assert mentions("DET Almaty 3 # Ivanov, DANA  PETROVA taken from the square", pattern)
+    assert mentions("called Dana Petrova's lawyer", pattern)
+    assert mentions("задержана ПЕТРОВА у акимата", pattern)
+    assert not mentions("Dana Petrovan filmed", pattern)
+    assert not mentions("Petrova alone", pattern)  # not every spelling: give each one
+
+
+async def test_texts_naming_a_person_are_found_by_opening_them() -> None:
+    from saylau.privacy.records import seal_record
+    from saylau.privacy.search import texts_naming
+    keyring = Keyring(INDEX_KEY)
+    named = seal_record(wire_record({"count": 1, "reason": "Petrova taken"}), keyring, CAT)
+    other = seal_record(wire_record({"count": 1, "reason": "Ivanov taken"}), keyring, CAT)
+    old = wire_record({"count": 1, "reason": "Petrova again"})  # appended before sealing
+    hits = await texts_naming([named, other, old], FakeKeys(keyring), ["petrova"], CAT)
+    assert hits.keys == {named["payload"]["reason"].split(":")[2]}
+    assert hits.plaintext == {old["event_id"]}
+    keyring.keys[next(iter(hits.keys))] = None  # erased: names nobody any more
+    assert (await texts_naming([named], FakeKeys(keyring), ["petrova"], CAT)).keys == set()
 
 
 class FakeKeys:
@@ -228,10 +332,11 @@ async def test_records_are_revealed_with_one_key_fetch_or_redacted() -> None:
     assert "Saniya" not in orjson.dumps(sealed).decode()
     keys = FakeKeys(keyring)
     assert await reveal(sealed, keys, readable=True, cat=CAT) == plain
-    assert len(keys.fetches) == 1 and len(keys.fetches[0]) == 4
+    assert len(keys.fetches) == 1 and len(keys.fetches[0]) == 5  # four names and a reason
     hidden = await reveal(sealed, keys, readable=False, cat=CAT)
     assert [r["payload"].get("persons", r["payload"].get("journalist")) for r in hidden] == [
         "[redacted]", "[redacted]"]
+    assert hidden[0]["payload"]["reason"] == "[text withheld]"
 
 
 async def test_names_open_for_readers_who_may_and_leave_records_that_are_no_events() -> None:
@@ -264,15 +369,6 @@ def test_sealed_length_does_not_tell_short_from_long_names() -> None:
     assert CAT.validate("observer.expelled", 1, sealed) == []
     assert decrypt_personal("observer.expelled", sealed, keyring, event_id="e",
                             cat=CAT) == padded_edge
-
-
-def open_value(value: str, keyring: Keyring, *, event_id: str, field: str) -> str:
-    """One value a read model keeps (e.g. an observer's ``name``), opened: ``field`` is the
-    top-level payload field and ``event_id`` the event that carried it."""
-    if not is_sealed(value):
-        return value
-    dek = keyring.key(key_id_of(value))
-    return ERASED if dek is None else open_sealed(value, dek, aad_for(event_id, (field,)))
 
 
 def test_a_value_kept_in_a_read_model_opens_with_its_event_id_and_field() -> None:
@@ -311,3 +407,34 @@ def test_sealed_records_chain_and_verify_without_any_key() -> None:
     assert all(r["content_hash"] == content_hash({k: v for k, v in r.items()
                                                   if k not in ("content_hash", "chain")})
                for r in stored)
+
+
+def test_a_value_sent_already_sealed_is_refused_naming_its_field() -> None:
+    from saylau.intake.validation import validate_item
+    keyring = Keyring(INDEX_KEY)
+    token = encrypt_personal("fine.imposed", {"person": "Marat"}, keyring, event_id="e",
+                             cat=CAT)["person"]
+    item = {**wire_record({"count": 1, "reason": token}),
+            "place": {"region": "Almaty"}, "evidence": [{"sha256": "a" * 64, "caption": token}]}
+    errors = validate_item(item, CAT, datetime(2026, 11, 30, 12, tzinfo=UTC))
+    assert [e.loc for e in errors] == [("payload", "reason"), ("evidence", 0, "caption")]
+    assert all("send the plain text" in e.msg for e in errors)
+    plain = {**item, "payload": {"count": 1, "reason": "enc: v1 is what he wrote"},
+             "evidence": [{"sha256": "a" * 64, "caption": "the box"}]}
+    assert not isinstance(validate_item(plain, CAT, datetime(2026, 11, 30, 12, tzinfo=UTC)),
+                          list)
+
+
+async def test_an_evidence_caption_in_the_envelope_is_sealed_and_withheld() -> None:
+    from saylau.log.decode import Message, decode
+    from saylau.privacy.records import open_record, redact_record, seal_record
+    keyring, caption = Keyring(INDEX_KEY), "Ivanov " + "\U0001F600" * 493  # longest there is
+    report = {**wire_record({"count": 1}), "place": {"region": "Almaty"},
+              "evidence": [{"sha256": "a" * 64, "caption": caption}, {"sha256": "b" * 64}]}
+    sealed = seal_record(report, keyring, CAT)
+    assert "Ivanov" not in orjson.dumps(sealed).decode() and report["evidence"][0]["caption"]
+    assert sealed["evidence"][1] == {"sha256": "b" * 64}
+    assert open_record(sealed, keyring, cat=CAT) == report
+    assert redact_record(sealed, CAT)["evidence"][0]["caption"] == "[text withheld]"
+    decoded = decode(Message(0, 0, orjson.dumps({**sealed, "content_hash": "h"})), CAT)
+    assert decoded.event.evidence[0].caption == sealed["evidence"][0]["caption"]

@@ -12,13 +12,13 @@ from saylau.readmodels.evidence import files_of
 from saylau.store import paging
 from saylau.store.paging import MAX_PAGE
 from saylau.web.input import TIMESTAMP_EXAMPLE, Timestamp
-from services.api.deps import CursorQuery, PoolDep, ReaderDep, SettingsDep, after, answer
+from services.api.deps import CursorQuery, NamesDep, PoolDep, ReaderDep, SettingsDep, after, answer
 
 router = APIRouter()
 
 
 @router.get("/v1/breaches")
-async def get_breaches(db: PoolDep, _: ReaderDep, cfg: SettingsDep, rule: str | None = None,
+async def get_breaches(db: PoolDep, shown: NamesDep, cfg: SettingsDep, rule: str | None = None,
                        severity: str | None = None, region: str | None = None,
                        since: Annotated[Timestamp | None, Query(examples=[TIMESTAMP_EXAMPLE])] = None,
                        status: str | None = None,
@@ -31,7 +31,7 @@ async def get_breaches(db: PoolDep, _: ReaderDep, cfg: SettingsDep, rule: str | 
         found, next_cursor = await breach_reads.list_breaches(
             conn, rule, severity, region, since, status, limit, key)
         files = await files_of(conn, [uuid.UUID(i) for b in found for i in b["event_ids"]],
-                               cfg.ingest_schema)
+                               cfg.ingest_schema, shown)
     return answer({"breaches": [{**b, "evidence_files": [f for i in b["event_ids"]
                                                          for f in files.get(uuid.UUID(i), [])]}
                                 for b in found], "next": next_cursor})

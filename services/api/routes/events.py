@@ -22,5 +22,5 @@ async def get_event(event_id: uuid.UUID, db: PoolDep, shown: NamesDep,
         found = await stored_events.event(conn, event_id, shown)
         if found is None:
             raise HTTPException(404, f"no event {event_id} in the read models (yet)")
-        files = await files_of(conn, [event_id], cfg.ingest_schema)
+        files = await files_of(conn, [event_id], cfg.ingest_schema, shown)
     return answer({**found, "evidence_files": files.get(event_id, [])})

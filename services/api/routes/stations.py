@@ -49,6 +49,6 @@ async def get_timeline(station_id: str, db: PoolDep, shown: NamesDep,
         events, next_cursor = await stored_events.station_timeline(
             conn, station_id, shown, limit, key)
         files = await files_of(conn, [uuid.UUID(e["event_id"]) for e in events],
-                               cfg.ingest_schema)
+                               cfg.ingest_schema, shown)
     return answer({"station_id": station_id, "next": next_cursor, "events": [
         {**e, "evidence_files": files.get(uuid.UUID(e["event_id"]), [])} for e in events]})
