@@ -34,6 +34,12 @@ STATION_MOVED = "station.moved"
 STATION_KEYED = (STATION_REGISTERED, STATION_MOVED)
 OBSERVER_ACCREDITED = "observer.accredited"
 OBSERVER_REVOKED = "observer.accreditation_revoked"
+OBSERVER_ASSIGNED = "observer.assigned"
+"""The stations an observer covers besides her accreditation's (the latest replaces them)."""
+OBSERVER_ARRIVED = "observer.arrived"
+OBSERVER_DEPARTED = "observer.departed"
+PRESENCE_TYPES = (OBSERVER_ARRIVED, OBSERVER_DEPARTED)
+"""Where an observer is now: her latest arrival or departure (station in the envelope)."""
 TURNOUT_REPORTED = "turnout.reported"
 TURNOUT_ANNOUNCED = "turnout.announced"
 CHECKLIST_SUBMITTED = "checklist.submitted"
@@ -42,19 +48,25 @@ SAMPLE_DRAWN = "sample.drawn"
 OFFICIAL_RESULTS = "official.results_announced"
 QUICKCOUNT_STATION_INPUTS = (TURNOUT_REPORTED, PROTOCOL_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal at a sampled station changes its election's quick count."""
-ADMIN_TYPES = frozenset({PERSONAL_DATA_ERASED, SAMPLE_DRAWN})
+ADMIN_TYPES = frozenset({PERSONAL_DATA_ERASED, SAMPLE_DRAWN, OBSERVER_ASSIGNED})
 """Types only admins post (``saylau erase`` appends an erasure, ``POST
-/v1/quickcount/samples`` a sample, never written by hand): ingest requires the ``admin``
-scope."""
+/v1/quickcount/samples`` a sample, never written by hand; the centre assigns observers to
+stations): ingest requires the ``admin`` scope."""
 MESSAGE_RECEIVED = "message.received"
 REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERVER_REVOKED,
-                  TURNOUT_ANNOUNCED, SAMPLE_DRAWN, OFFICIAL_RESULTS)
+                  OBSERVER_ASSIGNED, TURNOUT_ANNOUNCED, SAMPLE_DRAWN, OFFICIAL_RESULTS)
+NEEDS_STATION = (*STATION_KEYED, *PRESENCE_TYPES)
+"""Types refused without the envelope's ``station_id``."""
 TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
 NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES,
-               PERSONAL_DATA_ERASED, EVIDENCE_ATTACHED)
-"""Types about reports (triage, raw inbound messages), registries and official figures, or
-the log itself (an erasure), not reports of what happened."""
+               PERSONAL_DATA_ERASED, EVIDENCE_ATTACHED, *PRESENCE_TYPES)
+"""Types about reports (triage, raw inbound messages), registries and official figures, the
+log itself (an erasure) or observers' comings and goings, not reports of what happened (they
+join no triage queue and no reports-per-minute count)."""
+SIGNS_OF_LIFE_EXCLUDED = tuple(t for t in NOT_REPORTS if t not in PRESENCE_TYPES)
+"""Types that say nothing about whether a station is sending: every other event with a
+``station_id`` (a report, a checklist, an arrival) is a sign of life of that station."""
 
 UNKNOWN_REGION = "(unknown)"
 UNSPECIFIED_CITY = "(unspecified)"

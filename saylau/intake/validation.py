@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from saylau.catalogue import Catalogue, FieldError
 from saylau.domain.checklists import ChecklistBook, checklist_book
-from saylau.domain.vocabulary import STATION_KEYED
+from saylau.domain.vocabulary import NEEDS_STATION
 from saylau.envelope import Envelope, too_far_in_future
 from saylau.privacy.sealing import is_sealed, sealed_strings
 
@@ -31,7 +31,7 @@ def validate_item(item: Any, catalogue: Catalogue, now: datetime,
     located = catalogue.scope(envelope.type) in ("station", "place")
     if located and not envelope.station_id and not envelope.place:
         errors.append(FieldError(("station_id",), f"{envelope.type} needs station_id or place"))
-    if envelope.type in STATION_KEYED and not envelope.station_id:
+    if envelope.type in NEEDS_STATION and not envelope.station_id:
         errors.append(FieldError(("station_id",), f"{envelope.type} needs the station's id"))
     if envelope.type == "checklist.submitted":
         errors += checklist_errors(envelope, checklists or checklist_book())

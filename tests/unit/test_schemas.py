@@ -27,7 +27,8 @@ CATALOGUE_TYPES = {
     "prosecutor.summons", "fine.imposed", "report.verified", "report.rejected",
     "report.retracted", "triage.claimed", "triage.escalated", "triage.commented",
     "station.registered", "station.moved", "observer.accredited",
-    "observer.accreditation_revoked", "checklist.submitted", "turnout.reported",
+    "observer.accreditation_revoked", "observer.assigned", "observer.arrived",
+    "observer.departed", "checklist.submitted", "turnout.reported",
     "turnout.announced", "protocol.reported", "personal_data.erased", "sample.drawn",
     "official.results_announced", "evidence.attached",
 }
