@@ -12,8 +12,9 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from saylau.catalogue import Catalogue, FieldError
+from saylau.domain.observers import ObserverGrant, observer_refusal
 from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
-from saylau.envelope import partition_key
+from saylau.envelope import Envelope, partition_key
 from saylau.intake import ingest_tables
 from saylau.intake.evidence import refuse_unknown_evidence
 from saylau.intake.group import GroupCommit
@@ -73,14 +74,16 @@ class Intake:
         """Each id a running group commit holds, and that group's end."""
 
     async def submit(self, items: list[Any], partner: str,
-                     scopes: frozenset[str] = INGEST_ONLY) -> list[Outcome]:
+                     scopes: frozenset[str] = INGEST_ONLY,
+                     observer: ObserverGrant | None = None) -> list[Outcome]:
         """Validate, dedup and append ``items``; one outcome per item, in order.
 
         Operator types (verify, reject, claim, escalate, comment) need the ``triage`` scope,
-        ``personal_data.erased`` the ``admin`` scope.
+        ``personal_data.erased`` the ``admin`` scope; an observer's token (``observer``)
+        posts field reports at her stations only (``saylau.domain.observers``).
         Raises Unavailable when PostgreSQL does not answer (nothing was appended).
         """
-        return await self.submit_checked(self.check(items, scopes), partner)
+        return await self.submit_checked(self.check(items, scopes, observer), partner)
 
     async def submit_message(self, items: list[Any], partner: str) -> Message:
         """A channel message's events, validated once as a whole: one invalid, none appended.
@@ -104,30 +107,41 @@ class Intake:
             (ACCEPTED.inc() if o.code == 202 else REJECTED.labels(o.status).inc())
         return outcomes
 
-    def check(self, items: list[Any], scopes: frozenset[str]) -> Checked:
-        """Each item's envelope, or its 422 (invalid) / 403 (needs the triage scope, or admin
-        for a chain checkpoint)."""
+    def check(self, items: list[Any], scopes: frozenset[str],
+              observer: ObserverGrant | None = None) -> Checked:
+        """Each item's envelope, or its 422 (invalid) / 403 (not this caller's to post: see
+        ``forbidden``)."""
         now = datetime.now(UTC)
         checked = Checked([None] * len(items), [])
         for i, item in enumerate(items):
             envelope = validate_item(item, self.catalogue, now)
             if isinstance(envelope, list):
                 checked.outcomes[i] = Outcome(422, "rejected", item_id(item), envelope)
-            elif envelope.type == CHECKPOINT_TYPE and "admin" not in scopes:
-                checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
-                    FieldError(("type",), f"{envelope.type} is written by 'saylau checkpoint' "
-                                          "(admin)")])
-            elif envelope.type in OPERATOR_TYPES and "triage" not in scopes:
-                checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
-                    FieldError(("type",), f"{envelope.type} needs a key with the triage scope")])
-            elif envelope.type in ADMIN_TYPES and "admin" not in scopes:
-                checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id), [
-                    FieldError(("type",), f"{envelope.type} needs a key with the admin scope")])
+            elif (refused := self.forbidden(envelope, scopes, observer)) is not None:
+                checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id),
+                                              [refused])
             else:
                 wire = envelope.wire()
                 checked.pending.append(Pending(i, envelope, wire, "",
                                                fingerprint=fingerprint(self.keys, wire)))
         return checked
+
+    def forbidden(self, envelope: Envelope, scopes: frozenset[str],
+                  observer: ObserverGrant | None) -> FieldError | None:
+        """Why this caller may not post ``envelope``: an observer's token only field reports
+        at her stations; a chain checkpoint and admin types need the admin scope, operator
+        types (verify, reject, claim, escalate, comment) the triage scope."""
+        if observer is not None:
+            refused = observer_refusal(envelope, self.catalogue.scope(envelope.type), observer)
+            return FieldError(*refused) if refused else None
+        if envelope.type == CHECKPOINT_TYPE and "admin" not in scopes:
+            return FieldError(("type",), f"{envelope.type} is written by 'saylau checkpoint' "
+                                         "(admin)")
+        if envelope.type in OPERATOR_TYPES and "triage" not in scopes:
+            return FieldError(("type",), f"{envelope.type} needs a key with the triage scope")
+        if envelope.type in ADMIN_TYPES and "admin" not in scopes:
+            return FieldError(("type",), f"{envelope.type} needs a key with the admin scope")
+        return None
 
     async def append(self, checked: Checked, partner: str) -> list[Outcome]:
         """Dedup, route and append what passed ``check``; every outcome, in order.
