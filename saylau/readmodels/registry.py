@@ -1,4 +1,5 @@
-"""The registries: polling stations as registered and moved, observers as accredited.
+"""The station registry: polling stations as registered and moved (observers, accredited
+and assigned: ``saylau.readmodels.observers``).
 
 Each part of a row is taken from the latest event that sets it, by its stamp
 (``occurred_at|event_id``), inside the upsert: last-writer-wins, so order never matters.
@@ -11,15 +12,10 @@ from datetime import UTC
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Boolean, Column, Float, Integer, Text
+from sqlalchemy import Column, Float, Integer, Text
 
 from saylau.domain.breach import RuleConfig
-from saylau.domain.vocabulary import (
-    OBSERVER_ACCREDITED,
-    OBSERVER_REVOKED,
-    STATION_KEYED,
-    STATION_REGISTERED,
-)
+from saylau.domain.vocabulary import STATION_KEYED, STATION_REGISTERED
 from saylau.envelope import Envelope
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
 from saylau.store.ddl import READ, table
@@ -37,17 +33,6 @@ station_registry = table(
     Column("lat", Float),
     Column("lon", Float),
     Column("location_stamp", Text),
-)
-
-observers = table(
-    "observers", READ,
-    Column("observer_id", Text, primary_key=True),
-    Column("organisation", Text),
-    Column("name", Text),
-    Column("station_id", Text, index=True),
-    Column("accreditation_stamp", Text),
-    Column("accredited", Boolean, nullable=False),
-    Column("status_stamp", Text, nullable=False),
 )
 
 
@@ -69,19 +54,12 @@ class RegistryRows:
     """station_id → (stamp, number, region, district, city, registered_voters)."""
     locations: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """station_id → (stamp, address, lat, lon)."""
-    accreditations: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    """observer_id → (stamp, organisation, name, station_id)."""
-    statuses: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    """observer_id → (stamp, accredited)."""
-
-
-REGISTRY_TYPES = frozenset((*STATION_KEYED, OBSERVER_ACCREDITED, OBSERVER_REVOKED))
 
 
 def fold(batch: Batch, config: RuleConfig) -> RegistryRows:
     rows = RegistryRows()
     for c in batch.counted:
-        if c.sign > 0 and c.event.type in REGISTRY_TYPES:  # most events register nothing
+        if c.sign > 0 and c.event.type in STATION_KEYED:  # most events register nothing
             _register(rows, c.event)
     return rows
 
@@ -94,11 +72,6 @@ def _register(rows: RegistryRows, event: Envelope) -> None:
             p["registered_voters"]))
     if event.type in STATION_KEYED and event.station_id:
         latest(rows.locations, event.station_id, (at, p["address"], p.get("lat"), p.get("lon")))
-    if event.type == OBSERVER_ACCREDITED:
-        latest(rows.accreditations, p["observer_id"], (
-            at, p["organisation"], p["name"], p.get("station_id")))
-    if event.type in (OBSERVER_ACCREDITED, OBSERVER_REVOKED):
-        latest(rows.statuses, p["observer_id"], (at, event.type == OBSERVER_ACCREDITED))
 
 
 def lww(column: str, stamp_column: str) -> str:
@@ -109,7 +82,6 @@ def lww(column: str, stamp_column: str) -> str:
 
 async def write(conn: asyncpg.Connection, rows: RegistryRows, config: RuleConfig) -> list[Change]:
     await _upsert_stations(conn, rows)
-    await _upsert_observers(conn, rows)
     return []
 
 
@@ -132,20 +104,4 @@ async def _upsert_stations(conn: asyncpg.Connection, rows: RegistryRows) -> None
         "location_stamp = GREATEST(r.location_stamp, EXCLUDED.location_stamp)", ids, *cols)
 
 
-async def _upsert_observers(conn: asyncpg.Connection, rows: RegistryRows) -> None:
-    ids = sorted(rows.statuses)
-    if not ids:
-        return
-    cols = columns([(*rows.accreditations.get(i, (None,) * 4), *rows.statuses[i])
-                    for i in ids])
-    sets = [lww(c, "accreditation_stamp") for c in ("organisation", "name", "station_id")]
-    await conn.execute(
-        "INSERT INTO observers AS r (observer_id, accreditation_stamp, organisation, name, "
-        "station_id, status_stamp, accredited) SELECT * FROM unnest($1::text[], $2::text[], "
-        "$3::text[], $4::text[], $5::text[], $6::text[], $7::bool[]) ON CONFLICT (observer_id) "
-        f"DO UPDATE SET {', '.join(sets)}, {lww('accredited', 'status_stamp')}, "
-        "accreditation_stamp = GREATEST(r.accreditation_stamp, EXCLUDED.accreditation_stamp), "
-        "status_stamp = GREATEST(r.status_stamp, EXCLUDED.status_stamp)", ids, *cols)
-
-
-READ_MODEL = ReadModel("registry", (station_registry, observers), fold, write)
+READ_MODEL = ReadModel("registry", (station_registry,), fold, write)

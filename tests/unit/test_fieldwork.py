@@ -9,7 +9,7 @@ from saylau.catalogue import Catalogue
 from saylau.domain.breach import RuleConfig
 from saylau.domain.checklists import checklist_book
 from saylau.envelope import Envelope
-from saylau.readmodels import incidents, registry, stations, turnout
+from saylau.readmodels import incidents, observers, registry, stations, turnout
 from saylau.readmodels.base import Batch, Counted
 from saylau.readmodels.batch import incident_types
 from tests.unit.builders import PETROPAVLOVSK, event
@@ -44,8 +44,9 @@ def fold(events: list[Envelope], signs: list[int] | None = None) -> Folded:
     batch = Batch(counted=[Counted(e, sign, tuple(incident_types(e, CATALOGUE, CHECKLISTS)))
                            for e, sign in zip(events, signs or [1] * len(events), strict=True)])
     at_stations, registered = stations.fold(batch, CONFIG), registry.fold(batch, CONFIG)
-    field = FieldRows(registered.details, registered.locations, registered.accreditations,
-                      registered.statuses, incidents.fold(batch, CONFIG),
+    accredited = observers.fold(batch, CONFIG)
+    field = FieldRows(registered.details, registered.locations, accredited.accreditations,
+                      accredited.statuses, incidents.fold(batch, CONFIG),
                       turnout.fold(batch, CONFIG).stations)
     return Folded(at_stations.stations, at_stations.station_incidents, field)
 
