@@ -1,6 +1,6 @@
 # The saylau-watch image the manifests in infra/ run (ingest, projector, api, webhooks,
 # saylau CLI: one image, the command picks the service). Build: docker build -t saylau-watch:0.1.0 .
-# Installed editable, so schemas/, elections/ and scenarios/ stay where the code looks for them.
+# Installed editable, so schemas/, elections/, i18n/ and scenarios/ stay where the code looks for them.
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
@@ -8,6 +8,7 @@ COPY saylau ./saylau
 COPY services ./services
 COPY schemas ./schemas
 COPY elections ./elections
+COPY i18n ./i18n
 COPY scenarios ./scenarios
 RUN pip install --no-cache-dir -e . -c constraints.txt && useradd --system --home /app saylau && mkdir -p var/faust \
     && chown -R saylau /app/var

@@ -24,6 +24,8 @@ from saylau.web.sessions import COOKIE, LIFETIME
 from services.api.deps import ReaderDep
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
+I18N_DIR = Path(__file__).resolve().parents[3] / "i18n"
+"""The language files the dashboard shares with the observer app (``i18n/<lang>.json``)."""
 SAME_SITE = ("same-origin", "none")
 router = APIRouter(tags=["dashboard"])
 
@@ -37,6 +39,8 @@ class SignIn(RequestBody):
 def install(app: FastAPI) -> None:
     """The dashboard's files and the security headers (the router is included with the
     others; ``app.state.sessions`` is opened by the api's lifespan)."""
+    if I18N_DIR.is_dir():  # the language files the observer app shares, at their old URL
+        app.mount("/static/i18n", StaticFiles(directory=I18N_DIR), name="i18n")
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
