@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
+from saylau.web.forms import I18N_DIR
 from saylau.web.input import RequestBody
 from saylau.web.keys import hash_key
 from saylau.web.responses import JSONAnswer
@@ -24,8 +25,6 @@ from saylau.web.sessions import COOKIE, LIFETIME
 from services.api.deps import ReaderDep
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
-I18N_DIR = Path(__file__).resolve().parents[3] / "i18n"
-"""The language files the dashboard shares with the observer app (``i18n/<lang>.json``)."""
 SAME_SITE = ("same-origin", "none")
 router = APIRouter(tags=["dashboard"])
 
