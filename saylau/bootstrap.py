@@ -11,6 +11,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from saylau.catalogue import catalogue
+from saylau.domain.observers import ObserverGrant
 from saylau.evidence import EvidenceStorage, evidence_storage
 from saylau.intake.ingest_tables import claim_log
 from saylau.intake.log import ChainedLog
@@ -19,12 +20,14 @@ from saylau.log.identity import LogMismatch
 from saylau.log.kafka import ensure_topics, log_facts, make_producer
 from saylau.log.watch import LogWatch
 from saylau.privacy.store import PostgresKeyStore, key_store
+from saylau.readmodels import observers as observer_reads
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.transaction import Projection, build_projection
 from saylau.settings import Settings
 from saylau.store.db import connect_pool, migrate
 from saylau.store.migrations import check, upgrade
-from saylau.web.keys import KeyRing, parse_env_keys
+from saylau.web.keys import KeyRing, ObserverTokens, parse_env_keys
+from saylau.web.observers import observer_of
 
 log = logging.getLogger("saylau.bootstrap")
 
@@ -77,6 +80,7 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
             await migrate(conn, cfg.read_schema)
         wired = Wiring(cfg, pool, KeyRing(parse_env_keys(cfg.saylau_api_keys), pool,
                                           cfg.ingest_schema))
+        wired.keyring.observers = observer_tokens(wired)
         if needs.keys or needs.intake:
             wired.keys = await key_store(pool, cfg)  # no or wrong master key: fails here
         if needs.producer or needs.intake:
@@ -93,6 +97,23 @@ async def bootstrap(cfg: Settings, needs: Needs) -> Wiring:
         wired.projection = build_projection(cfg, cfg.read_schema, cfg.events_topic,
                                             ChangeFeed(notify=True))
     return wired
+
+
+def observer_tokens(wired: Wiring) -> ObserverTokens:
+    """What an observer's token stands for now: her accreditation, stations and status as
+    the read models have them (an accreditation no longer on record counts as revoked; the
+    revocation's reason opened with the data keys, when this service holds them)."""
+    cfg, pool = wired.settings, wired.pool
+
+    async def grant_of(token_hash: str) -> ObserverGrant | None:
+        observer_id = await observer_of(pool, cfg.ingest_schema, token_hash)
+        if observer_id is None:
+            return None
+        return await observer_reads.grant(pool, cfg.read_schema, observer_id,
+                                          wired.keys) or ObserverGrant(
+            observer_id, None, frozenset(), revoked="no accreditation on record")
+
+    return grant_of
 
 
 async def migrate_ingest(cfg: Settings) -> None:

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     evidence_url: str = ""
     evidence_s3_endpoint: str = ""
     evidence_max_bytes: int = 50 * 1024 * 1024
+    observer_token_hours: float = Field(default=36.0, gt=0, le=24 * 31)
+    """How long an observer's sign-in token lasts (voting day and the count: 36 h)."""
+    observer_signin_per_minute: int = Field(default=30, ge=0)
+    """Sign-in attempts one client address may make a minute, counted by each ingest process
+    (0: no limit). Behind a proxy, uvicorn's FORWARDED_ALLOW_IPS names it, so the address is
+    the client's from X-Forwarded-For; else every observer shares the proxy's address."""
 
     @property
     def dsn(self) -> str:

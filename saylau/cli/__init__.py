@@ -19,6 +19,7 @@ from saylau.cli import (
     demo,
     erase,
     migratelog,
+    observers,
     privacy,
     quickcount,
     rebuild,
@@ -31,7 +32,7 @@ from saylau.store.migrations import SchemaBehind, SchemaTooNew
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
               erase.register, quickcount.register, rebuild.register, stations.register,
-              migratelog.register, audit.register, summary.register]
+              migratelog.register, observers.register, audit.register, summary.register]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -18,6 +18,8 @@ from saylau.domain.breach import RuleConfig
 from saylau.domain.observers import ObserverGrant, stations_of
 from saylau.domain.vocabulary import OBSERVER_ACCREDITED, OBSERVER_ASSIGNED, OBSERVER_REVOKED
 from saylau.envelope import Envelope
+from saylau.privacy.records import KeySource, Names
+from saylau.privacy.sealing import is_sealed
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
 from saylau.readmodels.registry import latest, lww, stamp
 from saylau.store.ddl import READ, table
@@ -105,20 +107,34 @@ UPSERT_ASSIGNMENTS = (
 READ_MODEL = ReadModel("observers", (observers,), fold, write)
 
 GRANT = ('SELECT observer_id, election_id, station_id, assigned_station_ids, accredited, '
-         'revoked_reason FROM "{schema}".observers WHERE observer_id = $1 '
+         'revoked_reason, status_stamp FROM "{schema}".observers WHERE observer_id = $1 '
          "AND status_stamp <> ''")
 
 
-async def grant(pool: asyncpg.Pool | asyncpg.Connection, schema: str,
-                observer_id: str) -> ObserverGrant | None:
+async def grant(pool: asyncpg.Pool | asyncpg.Connection, schema: str, observer_id: str,
+                keys: KeySource | None = None) -> ObserverGrant | None:
     """What ``observer_id`` may do now (None: never accredited, perhaps only assigned). A
-    revoked accreditation gives a grant whose ``revoked`` says why."""
+    revoked accreditation gives a grant whose ``revoked`` says why: the revocation's reason,
+    sealed in the log as free text, opened with ``keys`` for her to read (without them:
+    withheld)."""
     row = await pool.fetchrow(GRANT.format(schema=schema), observer_id)
     if row is None:
         return None
-    revoked = None if row["accredited"] else (row["revoked_reason"] or "no reason given")
+    revoked = None if row["accredited"] else await reason_of(row, keys)
     return ObserverGrant(row["observer_id"], row["election_id"],
                          stations_of(row["station_id"], row["assigned_station_ids"]), revoked)
+
+
+async def reason_of(row: asyncpg.Record, keys: KeySource | None) -> str:
+    """Why her accreditation was revoked, in plain words (its event is the status stamp's)."""
+    reason = row["revoked_reason"]
+    if reason is None:
+        return "no reason given"
+    if keys is None:
+        return "reason withheld" if is_sealed(reason) else str(reason)
+    event_id = row["status_stamp"].rpartition("|")[2]
+    [opened] = await Names(keys, readable=True).texts([(reason, event_id, "reason")])
+    return opened or "no reason given"
 
 
 async def accredited_for(conn: asyncpg.Connection, schema: str, election_id: str) -> list[str]:

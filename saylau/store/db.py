@@ -140,6 +140,27 @@ a record beside each): ingest checks a report's references here, the api lists a
 media type and privacy derivative from it. First upload wins (partner, received_at)."""
 
 
+observer_pins = table(
+    "observer_pins", INGEST,
+    Column("observer_id", Text, primary_key=True),
+    Column("pin_hash", Text, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", DateTime(timezone=True)),
+)
+"""Observers' PINs, as argon2id hashes only (``saylau observers issue-pin``), with the wrong
+PINs in a row since the last good one and the end of a lock-out (``saylau.web.observers``)."""
+
+observer_tokens = table(
+    "observer_tokens", INGEST,
+    Column("token_hash", Text, primary_key=True),
+    Column("observer_id", Text, nullable=False, index=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""Observers' sign-ins: the SHA-256 of each token (never the token), until it expires."""
+
+
 log_identity = table(
     "log_identity", INGEST,
     Column("topic", Text, primary_key=True),

@@ -1,21 +1,34 @@
-"""API keys: stored hashed, with scopes, revocable without restart."""
+"""API keys: stored hashed, with scopes, revocable without restart; and observers' tokens."""
 from __future__ import annotations
 
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
 
+from saylau.domain.observers import ObserverGrant
+
 SCOPES = ("ingest", "read", "audit", "admin", "triage")
 CACHE_SECONDS = 2.0
+OBSERVER_TOKEN_PREFIX = "ob_"
+"""An observer's sign-in token (``POST /v1/observer/session``); API keys start ``sw_``."""
+OBSERVER_SCOPES = frozenset({"observer"})
+"""An observer token's only scope: no API route asks for it, so it reads nothing there."""
+ObserverTokens = Callable[[str], Awaitable[ObserverGrant | None]]
+"""The grant behind a live observer token, by the token's hash (None: unknown or expired)."""
 
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is calling: a partner's key with its scopes, or an observer's token (``observer``:
+    what she may post, which ``saylau.intake`` enforces)."""
+
     partner: str
     scopes: frozenset[str]
+    observer: ObserverGrant | None = None
 
 
 def hash_key(key: str) -> str:
@@ -40,28 +53,41 @@ def parse_env_keys(spec: str) -> dict[str, Principal]:
 
 
 class KeyRing:
-    """Looks keys up in the environment list, then in ``<ingest schema>.api_keys`` (cached 2 s)."""
+    """Looks keys up in the environment list, then in ``<ingest schema>.api_keys``; observer
+    tokens through ``observers`` (each answer cached 2 s: a revoked key or accreditation is
+    refused within that, plus the projection's lag for an accreditation)."""
 
     def __init__(self, env_keys: dict[str, Principal], pool: asyncpg.Pool | None,
-                 schema: str = "ingest") -> None:
+                 schema: str = "ingest", observers: ObserverTokens | None = None) -> None:
         self.env_keys = env_keys
         self.pool = pool
         self.schema = schema
+        self.observers = observers
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def principal(self, key: str) -> Principal | None:
+        if key.startswith(OBSERVER_TOKEN_PREFIX):
+            return await self._cached(hash_key(key), self._observer)
         return await self.principal_of_digest(hash_key(key))
 
     async def principal_of_digest(self, digest: str) -> Principal | None:
         """The key with this hash (what a dashboard session remembers instead of the key)."""
         if digest in self.env_keys:
             return self.env_keys[digest]
+        return await self._cached(digest, self._lookup)
+
+    async def _cached(self, digest: str,
+                      lookup: Callable[[str], Awaitable[Principal | None]]) -> Principal | None:
         cached = self._cache.get(digest)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
-        found = await self._lookup(digest)
+        found = await lookup(digest)
         self._cache[digest] = (time.monotonic(), found)
         return found
+
+    async def _observer(self, digest: str) -> Principal | None:
+        grant = await self.observers(digest) if self.observers is not None else None
+        return Principal(grant.partner, OBSERVER_SCOPES, grant) if grant else None
 
     async def _lookup(self, digest: str) -> Principal | None:
         if self.pool is None:

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from saylau.web.keys import KeyRing, Principal
+from saylau.web.keys import OBSERVER_TOKEN_PREFIX, KeyRing, Principal
 from saylau.web.responses import JSONAnswer
 from saylau.web.sessions import COOKIE
 
@@ -41,8 +41,11 @@ async def keyring(request: Request) -> KeyRing:
     return request.app.state.keyring  # type: ignore[no-any-return]
 
 
-def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller's key must carry ``scope`` (401 no/bad key, 403 wrong scope)."""
+def require(scope: str, allow_public: bool = False,
+            observers: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller's key must carry ``scope`` (401 no/bad key, 403 wrong scope);
+    with ``observers``, an observer's token passes too (what she may post is the intake's
+    to decide). A revoked observer's token is a 401 with the reason."""
 
     async def check(request: Request, ring: Annotated[KeyRing, Depends(keyring)]) -> Principal:
         header = request.headers.get("authorization", "")
@@ -55,24 +58,47 @@ def require(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[P
                 return signed_in
         if allow_public and getattr(request.app.state, "public_read", False) and not key:
             return Principal("public", frozenset({"read"}))
-        return await key_principal(ring, scheme, key, scope)
+        return await key_principal(ring, scheme, key, scope, observers)
 
     return check
 
 
-async def key_principal(ring: KeyRing, scheme: str, key: str, scope: str) -> Principal:
+async def key_principal(ring: KeyRing, scheme: str, key: str, scope: str,
+                        observers: bool = False) -> Principal:
     """The principal of a Bearer ``key`` holding ``scope``: 401 without a key or with an
-    unknown (or revoked) one, 403 without the scope. Every route's key check ends here, and
-    ingest's hot path (``services/ingest/fastpath.py``) calls it too."""
+    unknown (or revoked) one, 403 without the scope; an observer's token as
+    ``observer_passes`` says. Every route's key check ends here, and ingest's hot path
+    (``services/ingest/fastpath.py``) calls it too (for ``ingest`` alone: her reports go on to
+    the route, which hands the intake her grant)."""
     if scheme.lower() != "bearer" or not key:
         raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
                             headers={"WWW-Authenticate": "Bearer"})
     principal = await ring.principal(key.strip())
     if principal is None:
-        raise HTTPException(401, "unknown or revoked API key",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, unknown(key.strip()), headers={"WWW-Authenticate": "Bearer"})
+    if principal.observer is not None:
+        return observer_passes(principal, scope, observers)
     if scope not in principal.scopes:
         raise HTTPException(403, f"this key lacks the {scope!r} scope")
+    return principal
+
+
+def unknown(key: str) -> str:
+    if key.startswith(OBSERVER_TOKEN_PREFIX):
+        return "unknown or expired observer token: sign in again (POST /v1/observer/session)"
+    return "unknown or revoked API key"
+
+
+def observer_passes(principal: Principal, scope: str, observers: bool) -> Principal:
+    """An observer's token: 401 once her accreditation is revoked, else only where a route
+    takes observers (posting reports, her ``/v1/observer/me``)."""
+    grant = principal.observer
+    if grant is not None and grant.revoked is not None:
+        raise HTTPException(401, f"accreditation revoked: {grant.revoked}",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if not observers and scope not in principal.scopes:
+        raise HTTPException(403, "an observer token may only post reports and evidence to "
+                                 "ingest and read GET /v1/observer/me")
     return principal
 
 
@@ -108,10 +134,11 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
-def rate_limited(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """``require(scope)``, then the partner's rate limit (429 with Retry-After when spent)."""
+def rate_limited(scope: str, observers: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """``require(scope, observers=…)``, then the partner's rate limit (429 with Retry-After
+    when spent; each observer is a partner of her own)."""
 
-    authenticated = Depends(require(scope))  # string annotations cannot see closure names
+    authenticated = Depends(require(scope, observers=observers))  # closure names are unseen
 
     async def check(request: Request, principal: Principal = authenticated) -> Principal:
         take_token(request.app.state.limiter, principal.partner)

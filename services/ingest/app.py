@@ -20,10 +20,11 @@ from saylau.intake.outcome import Unavailable
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
 from saylau.web.errors import install_error_handling
+from saylau.web.observers import AddressLimiter, ObserverSignIn, PinHasher
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import RateLimiter, allow_cors, setup_logging, unavailable
 from services.ingest.fastpath import IngestApp
-from services.ingest.routes import channels, events, evidence, health, quickcount
+from services.ingest.routes import channels, events, evidence, health, observer, quickcount
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -37,6 +38,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
                                             session_reset=False, intake=True,
                                             evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
+        app.state.observer_signin = ObserverSignIn(wiring.pool, cfg.ingest_schema, PinHasher(),
+                                                   cfg.observer_token_hours)
         watching = asyncio.create_task(wiring.intake.watch.run(cfg.log_watch_seconds))
         quiet_collector()
         yield
@@ -47,10 +50,11 @@ def create_app(config: Settings | None = None) -> FastAPI:
                   default_response_class=JSONAnswer)
     install_error_handling(app)
     app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
+    app.state.signin_limiter = AddressLimiter(cfg.observer_signin_per_minute)
     app.add_exception_handler(Unavailable, database_down)
     allow_cors(app, cfg.cors_origins)
-    for router in (channels.router, events.router, evidence.router, quickcount.router,
-                   health.router):
+    for router in (channels.router, events.router, evidence.router, observer.router,
+                   quickcount.router, health.router):
         app.include_router(router)
     with_envelope_schema(app)
     return app

@@ -11,6 +11,8 @@ from saylau.web.keys import Principal
 from saylau.web.service import BodyTooLarge, rate_limited, read_body
 
 IngestKey = Annotated[Principal, Depends(rate_limited("ingest"))]
+ReportKey = Annotated[Principal, Depends(rate_limited("ingest", observers=True))]
+"""An ``ingest`` key, or an observer's token: the intake narrows what she may post."""
 
 
 async def intake(request: Request) -> Intake:

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from saylau.intake.outcome import Outcome
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem, unavailable
-from services.ingest.deps import IngestKey, IntakeDep, json_body
+from services.ingest.deps import IntakeDep, ReportKey, json_body
 
 router = APIRouter()
 MAX_BODY = 1024 * 1024
@@ -18,10 +18,11 @@ ENVELOPE_REF = {"$ref": "#/components/schemas/Envelope"}
 
 @router.post("/v1/events", status_code=202, openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": ENVELOPE_REF}}}})
-async def post_event(request: Request, principal: IngestKey, intake: IntakeDep) -> Response:
+async def post_event(request: Request, principal: ReportKey, intake: IntakeDep) -> Response:
     """Append one report; 202 once the broker acknowledged it, 200 for a re-sent id."""
     item = await json_body(request, MAX_BODY)
-    outcome = (await intake.submit([item], principal.partner, principal.scopes))[0]
+    outcome = (await intake.submit([item], principal.partner, principal.scopes,
+                                   principal.observer))[0]
     return refusal(outcome) or JSONAnswer(outcome.body(), status_code=outcome.code)
 
 
@@ -38,11 +39,12 @@ def refusal(outcome: Outcome) -> Response | None:
 @router.post("/v1/events:batch", openapi_extra={"requestBody": {
     "required": True, "content": {"application/json": {"schema": {
         "type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": ENVELOPE_REF}}}}})
-async def post_batch(request: Request, principal: IngestKey, intake: IntakeDep) -> Response:
+async def post_batch(request: Request, principal: ReportKey, intake: IntakeDep) -> Response:
     """Append up to 1,000 reports; one result per item, in order."""
     items = await json_body(request, MAX_BATCH_BODY)
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         return problem(422, [{"loc": ["body"], "msg": f"a JSON array of 1 to {MAX_BATCH} events"}])
-    outcomes = await intake.submit(items, principal.partner, principal.scopes)
+    outcomes = await intake.submit(items, principal.partner, principal.scopes,
+                                   principal.observer)
     results = [{"index": i, "code": o.code, **o.body()} for i, o in enumerate(outcomes)]
     return JSONAnswer({"results": results, "accepted": sum(o.code == 202 for o in outcomes)})

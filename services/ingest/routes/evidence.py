@@ -14,7 +14,7 @@ from saylau.evidence import EvidenceError, EvidenceStorage, store_evidence
 from saylau.store.db import UNAVAILABLE
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem, unavailable
-from services.ingest.deps import IngestKey
+from services.ingest.deps import ReportKey
 
 router = APIRouter()
 MULTIPART_OVERHEAD = 64 * 1024
@@ -52,7 +52,7 @@ def bounded(request: Request, limit: int) -> Request:
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": ["file"],
                    "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
-async def post_evidence(request: Request, principal: IngestKey) -> Response:
+async def post_evidence(request: Request, principal: ReportKey) -> Response:
     """Store one file (multipart field ``file``); 201 stored now, 200 stored before."""
     wiring = request.app.state.wiring
     limit = wiring.settings.evidence_max_bytes
