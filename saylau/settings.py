@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     """Sign-in attempts one client address may make a minute, counted by each ingest process
     (0: no limit). Behind a proxy, uvicorn's FORWARDED_ALLOW_IPS names it, so the address is
     the client's from X-Forwarded-For; else every observer shares the proxy's address."""
+    saylau_silent_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    """A station open for voting is silent when nothing came from it for this long."""
 
     @property
     def dsn(self) -> str:

@@ -27,6 +27,7 @@ from services.api.routes import (
     admin,
     audit,
     breaches,
+    coverage,
     dashboard,
     detentions,
     events,
@@ -42,8 +43,8 @@ from services.api.routes import (
     webhooks,
 )
 
-ROUTERS = (webhooks, incidents, regions, quickcount, admin, audit, stations, detentions,
-           breaches, timeline, triage, events, evidence, live, dashboard, health)
+ROUTERS = (webhooks, incidents, regions, coverage, quickcount, admin, audit, stations,
+           detentions, breaches, timeline, triage, events, evidence, live, dashboard, health)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:

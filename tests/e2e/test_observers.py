@@ -1,5 +1,5 @@
 """Observers in the field, against the real services: PIN sign-in and lock-out, what her token
-may post and read, revocation within 5 seconds, assignments."""
+may post and read, revocation within 5 seconds, assignments, presence and coverage."""
 from __future__ import annotations
 
 import asyncio
@@ -214,7 +214,7 @@ def test_her_token_posts_field_reports_only_hers_and_reads_nothing_on_the_api(
     assert refused.status_code == 403
     assert refused.json()["detail"][0]["loc"] == ["type"]
     assert "station.registered" in refused.json()["detail"][0]["msg"]
-    for path in ("/v1/detentions", "/v1/stations", "/v1/regions"):
+    for path in ("/v1/detentions", "/v1/stations", "/v1/regions", "/v1/coverage"):
         read = httpx.get(f"{field.api_url}{path}", headers={"Authorization": f"Bearer {token}"})
         assert read.status_code == 403, (path, read.text)
     other = post(field, token, at(station, "observer.arrived", {"observer_id": unique("ED")}))
@@ -249,6 +249,36 @@ def test_place_keyed_reports_batches_and_evidence_from_anywhere(field: Stack) ->
                                          "name": "Someone"}, election_id=ELECTION)])
     assert [r["code"] for r in batch.json()["results"]] == [202, 202, 403]
     assert batch.json()["results"][2]["errors"][0]["loc"] == ["type"]
+
+
+def test_coverage_counts_observers_assigned_and_present(field: Stack) -> None:
+    region = unique("region")
+    s1, s2, s3 = unique("PS"), unique("PS"), unique("PS")
+    for number, station in enumerate((s1, s2, s3), 1):
+        register(field, station, region, number)
+    a, token = signed_in(field, s1)
+    accredit(field, s1)
+    assert field.post(envelope("observer.assigned", {"observer_id": a, "station_ids": [s2]})
+                      ).status_code == 202
+    assert post(field, token, at(s1, "observer.arrived", {"observer_id": a})).status_code == 202
+
+    def covered() -> dict[str, Any] | None:
+        got = field.get("/v1/coverage", election_id=ELECTION, region=region)
+        assert got.status_code == 200, got.text
+        rows = {s["station_id"]: s for s in got.json()["stations"]}
+        counts = [(rows[s]["observers_assigned"], rows[s]["observers_present"])
+                  for s in (s1, s2, s3)]
+        return got.json() if counts == [(2, 1), (1, 0), (0, 0)] else None
+
+    body = wait_until(covered, 30, 0.2)
+    rows = {s["station_id"]: s for s in body["stations"]}
+    assert rows[s1]["last_report_at"] is not None and rows[s3]["last_report_at"] is None
+    assert not any(s["silent"] for s in body["stations"])  # voting day 2023: long closed
+    assert body["regions"] == [{"region": region, "stations": 3, "assigned": 3, "present": 1,
+                                "silent": 0}]
+    unknown = field.get("/v1/coverage", election_id="kz-1999-01-01")
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == [
+        "query", "election_id"]
 
 
 def test_one_address_may_try_so_often_a_minute(field: Stack) -> None:

@@ -1,0 +1,49 @@
+"""Observer coverage: per station, observers assigned and present, the last report, and
+whether an open station has fallen silent; per region, the totals."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from saylau.domain.calendar import Calendars, Election
+from saylau.readmodels import coverage as coverage_reads
+from services.api.deps import PoolDep, ReaderDep, SettingsDep, answer
+
+router = APIRouter(tags=["registries"])
+ElectionQuery = Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,64}$", description=(
+    "the election (its calendar in elections/); absent: the one running now"))]
+RegionQuery = Annotated[str | None, Query(min_length=1, max_length=100,
+                                          pattern="^[^\\u0000]*$")]
+
+
+@lru_cache(maxsize=1)
+def calendars() -> Calendars:
+    return Calendars.load()
+
+
+def election_named(election_id: str | None, now: datetime) -> Election:
+    """The election asked for, or the one whose window holds ``now``; else 422 naming it."""
+    found = (calendars().get(election_id) if election_id
+             else calendars().for_event(None, now))
+    if found is None:
+        known = ", ".join(sorted(calendars().elections))
+        msg = (f"unknown election {election_id!r}" if election_id
+               else "no election is running now: name one") + f" (known: {known})"
+        raise HTTPException(422, [{"loc": ["query", "election_id"], "msg": msg,
+                                   "type": "value_error"}])
+    return found
+
+
+@router.get("/v1/coverage", responses={422: {"description": "unknown election_id"}})
+async def get_coverage(db: PoolDep, _: ReaderDep, cfg: SettingsDep,
+                       election_id: ElectionQuery = None, region: RegionQuery = None) -> Any:
+    """Per station: observers assigned and present now, the last report, ``silent`` (open for
+    voting and nothing for ``SAYLAU_SILENT_MINUTES``); per region: the totals."""
+    now = datetime.now(UTC)
+    election = election_named(election_id, now)
+    async with db.acquire() as conn:
+        return answer(await coverage_reads.coverage(conn, election, region, now,
+                                                    cfg.saylau_silent_minutes))
