@@ -4,11 +4,13 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from saylau.domain.calendar import Calendars
 from tests.factories import detention, release, stuffing, unique
 from tests.stack import ROOT, Stack, wait_until
 
@@ -134,6 +136,15 @@ def test_labels_in_kazakh_and_wall_mode(stack: Stack, page: Page) -> None:
     assert page.locator("html").get_attribute("lang") == "kk"
     expect(page.get_by_test_id("connection-label")).to_have_text("Тікелей")
     assert "wall" in (page.locator("body").get_attribute("class") or "")
+
+
+def test_the_silent_stations_panel_reads_the_coverage_of_the_election_running_now(
+        stack: Stack, page: Page) -> None:
+    open_dashboard(page, stack)
+    running = Calendars.load().for_event(None, datetime.now(UTC))
+    expect(page.get_by_test_id("silent-summary")).to_have_text(
+        "No election is being observed now." if running is None
+        else re.compile(r"^Silent: \d+ of \d+ stations"))
 
 
 def test_screenshot(stack: Stack, page: Page) -> None:

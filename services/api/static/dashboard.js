@@ -21,6 +21,7 @@
   const STATION_ROWS = 200;
   const RENDER_EVERY_MS = 150;
   const RETRY_MS = 3000;
+  const COVERAGE_EVERY_MS = 60000; // a station falls silent by the clock, not by a change
 
   const $ = (selector) => document.querySelector(selector);
   let labels = {};
@@ -38,6 +39,7 @@
     regions: new Set(), buckets: new Map(), notCounted: new Set(),
     sort: { key: "total", dir: -1 }, regionFilter: "", updated: null, latest: null,
     rangeHours: Number(localStorage.getItem("saylau.rangeHours")) || DEFAULT_RANGE_HOURS,
+    coverage: null,
   };
   const dirty = new Set();
   const flashed = new Set();
@@ -157,8 +159,16 @@
     mark("kpis", "detentions", "breaches", "stations", "regions", "timeline", "footer");
   }
 
+  // Observer coverage of the election running now (none: /v1/coverage answers 422).
+  async function loadCoverage() {
+    const reply = await fetch("/v1/coverage", { credentials: "same-origin" }).catch(() => null);
+    state.coverage = reply && reply.ok ? await reply.json() : null;
+    mark("silent");
+  }
+
   async function start() {
     setConnection("connecting");
+    loadCoverage();
     try {
       await loadSnapshot();
       banner("");
@@ -323,6 +333,15 @@
 
     timeline() {
       renderTimeline($("[data-testid=timeline-chart]"));
+    },
+
+    silent() {
+      const coverage = state.coverage;
+      const silent = coverage ? coverage.stations.filter((s) => s.silent) : [];
+      $("[data-testid=silent-summary]").textContent = !coverage ? t("silent.no_election")
+        : t("silent.summary", { silent: fmt(silent.length), stations: fmt(coverage.stations.length),
+                                minutes: fmt(coverage.silent_minutes) });
+      $("[data-testid=silent-stations]").replaceChildren(...silent.slice(0, FEED_SIZE).map(silentItem));
     },
 
     footer() {
@@ -598,6 +617,13 @@
     showSignIn();
   }
 
+  function silentItem(station) {
+    const heard = station.last_report_at
+      ? t("silent.last", { time: hhmm.format(new Date(station.last_report_at)) }) : t("silent.never");
+    return el("li", { "data-testid": "silent-station" }, el("strong", { text: station.station_id }),
+              ` ${station.region ?? ""} · ${heard}`);
+  }
+
   async function main() {
     if (params.get("wall") === "1") {
       document.documentElement.classList.add("wall"); // rem-based sizes grow with it
@@ -612,6 +638,7 @@
     }
     if (who && who.ok) showSignedIn(await who.json());
     start();
+    setInterval(loadCoverage, COVERAGE_EVERY_MS);
   }
 
   main();
