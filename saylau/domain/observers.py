@@ -15,6 +15,8 @@ from saylau.envelope import Envelope
 FIELD_SCOPES = frozenset({"station", "place", "campaign"})
 """Where the things an observer sees happen (``x-saylau.scope``); registry, report (triage)
 and log types are the centre's."""
+OBSERVER_SCOPE = "observer"
+"""The only scope of an observer's token (no API key has it)."""
 PARTNER_PREFIX = "observer:"
 """The server-set ``partner`` of an observer's reports: ``observer:<observer_id>``."""
 

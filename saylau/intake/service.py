@@ -12,7 +12,7 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from saylau.catalogue import Catalogue, FieldError
-from saylau.domain.observers import ObserverGrant, observer_refusal
+from saylau.domain.observers import OBSERVER_SCOPE, ObserverGrant, observer_refusal
 from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
 from saylau.envelope import Envelope, partition_key
 from saylau.intake import ingest_tables
@@ -134,6 +134,8 @@ class Intake:
         if observer is not None:
             refused = observer_refusal(envelope, self.catalogue.scope(envelope.type), observer)
             return FieldError(*refused) if refused else None
+        if OBSERVER_SCOPE in scopes:  # a route that forgot to pass her grant: nothing passes
+            return FieldError(("type",), "an observer's token posts only with her grant")
         if envelope.type == CHECKPOINT_TYPE and "admin" not in scopes:
             return FieldError(("type",), f"{envelope.type} is written by 'saylau checkpoint' "
                                          "(admin)")

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from saylau.domain.observers import ObserverGrant
+from saylau.domain.observers import OBSERVER_SCOPE, ObserverGrant
 
 SCOPES = ("ingest", "read", "audit", "admin", "triage")
 CACHE_SECONDS = 2.0
 OBSERVER_TOKEN_PREFIX = "ob_"
 """An observer's sign-in token (``POST /v1/observer/session``); API keys start ``sw_``."""
-OBSERVER_SCOPES = frozenset({"observer"})
+OBSERVER_SCOPES = frozenset({OBSERVER_SCOPE})
 """An observer token's only scope: no API route asks for it, so it reads nothing there."""
 ObserverTokens = Callable[[str], Awaitable[ObserverGrant | None]]
 """The grant behind a live observer token, by the token's hash (None: unknown or expired)."""

@@ -108,3 +108,8 @@ def test_every_incident_type_in_the_field_may_be_posted() -> None:
     assert all(may_post(t, types.scope(t)) for t in field)
     assert not any(may_post(t, types.scope(t)) for t in types.types
                    if types.scope(t) in ("registry", "log"))
+
+
+def test_an_observer_token_without_its_grant_posts_nothing(service: Intake) -> None:
+    checked = service.check([detention("Petropavlovsk", 2)], frozenset({"observer"}))
+    assert checked.outcomes[0] is not None and checked.outcomes[0].code == 403
