@@ -37,7 +37,11 @@ def election_named(election_id: str | None, now: datetime) -> Election:
     return found
 
 
-@router.get("/v1/coverage", responses={422: {"description": "unknown election_id"}})
+@router.get("/v1/coverage", responses={
+    401: {"description": "no or unknown key"},
+    403: {"description": "a key without the read scope, or an observer's token"},
+    422: {"description": "unknown election_id (or none running now), or a bad parameter"},
+    503: {"description": "the database is unavailable; retry"}})
 async def get_coverage(db: PoolDep, _: ReaderDep, cfg: SettingsDep,
                        election_id: ElectionQuery = None, region: RegionQuery = None) -> Any:
     """Per station: observers assigned and present now, the last report, ``silent`` (open for
