@@ -3,6 +3,7 @@ may post and read, revocation within 5 seconds, assignments, presence and covera
 from __future__ import annotations
 
 import asyncio
+import csv
 import random
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -292,3 +294,20 @@ def test_one_address_may_try_so_often_a_minute(field: Stack) -> None:
     assert limited.status_code == 429 and "address" in limited.json()["detail"]
     assert int(limited.headers["Retry-After"]) >= 1
     assert sign_in(field, unique("ED"), "12345678").status_code == 401  # other addresses
+
+
+def test_pins_for_a_whole_election_as_a_csv_only_its_owner_reads(field: Stack,
+                                                                  tmp_path: Path) -> None:
+    election = "kz-2021-01-10"  # the other tests accredit for 2023
+    first, second = (accredit(field, unique("PS"), election=election) for _ in range(2))
+    cards = tmp_path / "pins.csv"
+    done = saylau(field, "observers", "issue-pin", "--all", "--election", election,
+                  "--output", str(cards))
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(cards.open(encoding="utf-8")))
+    pins = dict(rows[1:])
+    assert rows[0] == ["observer_id", "pin"] and {first, second} <= pins.keys()
+    assert all(len(pin) == 8 and pin.isdigit() for pin in pins.values())
+    assert cards.stat().st_mode & 0o777 == 0o600
+    assert sign_in(field, second, pins[second]).status_code == 201
+    assert saylau(field, "observers", "issue-pin", "--all").returncode == 2
