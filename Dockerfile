@@ -1,6 +1,13 @@
 # The saylau-watch image the manifests in infra/ run (ingest, projector, api, webhooks,
 # saylau CLI: one image, the command picks the service). Build: docker build -t saylau-watch:0.1.0 .
 # Installed editable, so schemas/, elections/, i18n/ and scenarios/ stay where the code looks for them.
+# The pages' browser libraries (web/package-lock.json) come from npm in a first stage and are
+# copied over, for the pages to serve them themselves.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
@@ -10,6 +17,7 @@ COPY schemas ./schemas
 COPY elections ./elections
 COPY i18n ./i18n
 COPY scenarios ./scenarios
+COPY --from=web /web/node_modules ./web/node_modules
 RUN pip install --no-cache-dir -e . -c constraints.txt && useradd --system --home /app saylau && mkdir -p var/faust \
     && chown -R saylau /app/var
 USER saylau

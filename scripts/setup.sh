@@ -20,6 +20,23 @@ install_python() {
   fi
 }
 
+install_web() {
+  # The pages' browser libraries from npm (web/package-lock.json), served by the services
+  # themselves: the observer app needs them to work offline, so nothing comes from a CDN.
+  local stamp=web/node_modules/.installed
+  if [ -f "$stamp" ] && [ ! web/package-lock.json -nt "$stamp" ] && [ ! web/package.json -nt "$stamp" ]; then
+    return
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing Debian's npm for the web libraries"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null; }
+  fi
+  log "installing the web libraries into web/node_modules (npm ci)"
+  npm ci --prefix web --omit=dev --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$stamp"
+}
+
 start_infra() {
   SAYLAU_STARTED_KAFKA=0
   SAYLAU_STARTED_PG=0
@@ -53,5 +70,6 @@ write_key_file(pathlib.Path(sys.argv[1]))' "$SAYLAU_MASTER_KEY_FILE"
 }
 
 install_python
+install_web
 ensure_master_key
 start_infra
