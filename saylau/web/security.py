@@ -1,6 +1,8 @@
-"""Security headers: every answer is nosniff and sends no Referer; the dashboard's pages and
-files also carry a Content-Security-Policy that allows no inline script and nothing from
-elsewhere, so an injected ``<script>`` or a stolen page in a frame does nothing."""
+"""Security headers: every answer is nosniff and sends no Referer; the pages and their files
+(the api's dashboard, ingest's observer app) also carry a Content-Security-Policy that allows
+no inline script and nothing from elsewhere, so an injected ``<script>`` or a stolen page in
+a frame does nothing. The app's service worker and manifest fall under ``script-src`` and
+``manifest-src`` 'self'; its photo previews are ``data:`` images."""
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
@@ -15,8 +17,9 @@ ON_DASHBOARD = {"Content-Security-Policy": DASHBOARD_CSP, "X-Frame-Options": "DE
 
 
 def dashboard_path(path: str) -> bool:
-    """The dashboard's page and files (not /docs, whose page needs inline script)."""
-    return path == "/" or path.startswith("/static/")
+    """A page or its files: the dashboard's, the observer app's (not /docs, whose page needs
+    inline script)."""
+    return path in ("/", "/observe") or path.startswith(("/static/", "/observe/"))
 
 
 class SecurityHeaders:

@@ -1,4 +1,5 @@
 """Ingest service: partners POST reports; each is appended to the Kafka log once acknowledged.
+It also serves the observer app (``/observe/``), whose reports come back through the same routes.
 
 HTTP only: the routes read the request and call the intake service (``saylau.intake``).
 ``uvicorn services.ingest.app:app`` builds the app on first access, not at import.
@@ -24,7 +25,7 @@ from saylau.web.observers import AddressLimiter, ObserverSignIn, PinHasher
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import RateLimiter, allow_cors, setup_logging, unavailable
 from services.ingest.fastpath import IngestApp
-from services.ingest.routes import channels, events, evidence, health, observer, quickcount
+from services.ingest.routes import channels, events, evidence, health, observe, observer, quickcount
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -56,6 +57,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     for router in (channels.router, events.router, evidence.router, observer.router,
                    quickcount.router, health.router):
         app.include_router(router)
+    observe.install(app)
     with_envelope_schema(app)
     return app
 
