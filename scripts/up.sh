@@ -50,6 +50,7 @@ cat <<MSG
     dashboard   http://$API_HOST:$API_PORT/   (sign in with the demo key)
     API         http://$API_HOST:$API_PORT/docs
     ingest      http://$INGEST_HOST:$INGEST_PORT/docs
+    observers   http://$INGEST_HOST:$INGEST_PORT/observe/   (saylau observers issue-pin ID)
     demo key    $DEMO_KEY
     logs        var/log/{ingest,projector,api,webhooks,demo}.log
   Ctrl-C stops everything.
