@@ -430,8 +430,8 @@ def test_a_revoked_accreditation_is_said_and_the_queue_kept_for_the_coordinator(
 
     phone.online.set_offline(False)
     page.get_by_role("button", name="Send now").click()
-    expect(page.get_by_role("alert").filter(has_text="revoked")).to_be_visible(
-        timeout=SENT_WITHIN_MS)
+    expect(page.get_by_role("alert").filter(has_text="revoked")).to_contain_text(
+        "certificate not notarised", timeout=SENT_WITHIN_MS)  # the server's reason
     expect_states(page, "queued", 2)
     expect(report(page, "Detention").get_by_test_id("report-reason")).to_contain_text("revoked")
 
