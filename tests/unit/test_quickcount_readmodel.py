@@ -20,6 +20,7 @@ from saylau.domain.quickcount import (
 from saylau.intake.validation import validate_item
 from saylau.readmodels.quickcount import Inputs, Official, alerts, view
 from services.ingest.routes.quickcount import sample_event
+from tests.unit.test_intake import FakePool, FakeProducer, intake
 
 AT = datetime(2021, 1, 10, 6, 0, tzinfo=UTC)
 FRAME = [FrameStation(f"{r}-{i:02d}", r, 1000 + 10 * i) for r in ("North", "South")
@@ -97,11 +98,23 @@ def test_an_inflated_official_turnout_is_an_alert_with_its_figures() -> None:
     assert alerts(inputs(national(63.3)))[0].breach_id == alert.breach_id  # stable id
 
 
-def test_the_sample_event_is_valid_and_admin_only_at_ingest() -> None:
+def test_the_sample_event_is_valid() -> None:
     event = sample_event(SAMPLE)
     checked = validate_item(event, Catalogue(), AT + timedelta(minutes=1))
     assert not isinstance(checked, list), checked
     assert event["event_id"] == SAMPLE.sample_id
+
+
+async def test_ingest_appends_a_sample_from_an_admin_only() -> None:
+    """(Over HTTP, with real keys: tests/e2e/test_quickcount.py.)"""
+    producer = FakeProducer()
+    service = intake(FakePool(), producer)
+    refused = await service.submit([sample_event(SAMPLE)], "ngo",
+                                   frozenset({"ingest", "read", "audit", "triage"}))
+    assert [o.code for o in refused] == [403] and "admin" in refused[0].errors[0].msg
+    assert producer.sent == []
+    accepted = await service.submit([sample_event(SAMPLE)], "centre", frozenset({"admin"}))
+    assert [o.code for o in accepted] == [202] and len(producer.sent) == 1
 
 
 def record(partition: int, offset: int, received: datetime, station_id: str, region: str,
