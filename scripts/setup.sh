@@ -37,6 +37,31 @@ install_web() {
   touch "$stamp"
 }
 
+CHROMIUM=/usr/bin/chromium
+
+install_chromium() {
+  # The browser tests drive Debian's Chromium (Playwright's own browser download does not work
+  # here); they fail without it, so a failed install stops the set-up here, loudly.
+  if [ -x "$CHROMIUM" ] && "$CHROMIUM" --version >/dev/null 2>&1; then
+    return 0
+  fi
+  local sudo=() apt_log=var/log/apt-chromium.log
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 && sudo=(sudo -n)
+  fi
+  log "installing Debian's chromium for the browser tests (log: $apt_log)"
+  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+           || { "${sudo[@]}" apt-get update -q \
+                && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+       } >"$apt_log" 2>&1 \
+     || ! "$CHROMIUM" --version >>"$apt_log" 2>&1; then
+    tail -n 20 "$apt_log" >&2 || true
+    log "ERROR: could not install Debian's chromium ($CHROMIUM): the dashboard's browser tests"
+    log "need it. Install it as root (apt-get install chromium) and run this again."
+    exit 1
+  fi
+}
+
 start_infra() {
   SAYLAU_STARTED_KAFKA=0
   SAYLAU_STARTED_PG=0
@@ -71,5 +96,6 @@ write_key_file(pathlib.Path(sys.argv[1]))' "$SAYLAU_MASTER_KEY_FILE"
 
 install_python
 install_web
+install_chromium
 ensure_master_key
 start_infra

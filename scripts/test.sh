@@ -3,11 +3,6 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/setup.sh"
-if [ ! -x /usr/bin/chromium ]; then
-  log "installing Debian's chromium for the browser test"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
-    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
-fi
 trap stop_infra EXIT
 log "checking the import layers (import-linter contracts in pyproject.toml)"
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache

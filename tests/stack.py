@@ -92,6 +92,8 @@ class Stack:
     """api worker processes (uvicorn ``--workers``; ``API_WORKERS`` in ``scripts/up.sh``)."""
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
+    logs: dict[int, Path] = field(default_factory=dict)
+    """Each spawned process's log file, by pid (``log_of``)."""
 
     def __post_init__(self) -> None:
         self.writer_key = "wk_" + uuid.uuid4().hex
@@ -127,7 +129,12 @@ class Stack:
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=out, stderr=out,
                                 start_new_session=True)
         self.procs.setdefault(service, []).append(proc)
+        self.logs[proc.pid] = log
         return proc
+
+    def log_of(self, proc: subprocess.Popen[bytes]) -> Path:
+        """What ``proc`` (a process this stack spawned) wrote to stdout and stderr."""
+        return self.logs[proc.pid]
 
     def start_ingest(self) -> None:
         self._spawn("ingest", [sys.executable, "-m", "uvicorn", "services.ingest.app:app",
@@ -145,9 +152,8 @@ class Stack:
 
     def start_webhooks(self) -> subprocess.Popen[bytes]:
         """The outgoing-webhooks worker (optional: only webhook tests need it)."""
-        logged = LOGS / f"{self.name}-webhooks-{len(self.procs.get('webhooks', []))}.log"
         proc = self._spawn("webhooks", [sys.executable, "-m", "services.webhooks.app"])
-        wait_until(lambda: "following" in logged.read_text(), 60)
+        wait_until(lambda: "following" in self.log_of(proc).read_text(), 60)
         return proc
 
     def start(self) -> Stack:

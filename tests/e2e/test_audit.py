@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from saylau.log.checkpoint import key_id, signature_problem
 from saylau.log.kafka import partition_for
 from saylau.readmodels import audited_tables
 from saylau.settings import Settings
+from tests.background import Background
 from tests.e2e.test_rollups import same_as_before
 from tests.factories import access_denied, detention, envelope, release, stuffing, unique
 from tests.stack import Stack, wait_until
@@ -310,26 +310,31 @@ def test_events_topic_never_deletes(stack: Stack) -> None:
     assert config["cleanup.policy"] == "delete"
 
 
-class Poster(threading.Thread):
+class Poster(Background):
     """A partner reporting all the time: a batch of station reports and detentions every
-    50 ms, each batch about fresh stations and a fresh city, until told to stop."""
+    50 ms, each batch about fresh stations and a fresh city, until told to stop. A refused
+    batch fails the test when it stops it; an exception (a connection refused, a timeout)
+    as soon as the test looks at ``batches``."""
 
     def __init__(self, stack: Stack) -> None:
-        super().__init__(daemon=True)
-        self.stack, self.batches, self.failed = stack, 0, []
-        self.done = threading.Event()
+        super().__init__()
+        self.stack, self.posted, self.failed = stack, 0, []
 
-    def run(self) -> None:
-        while not self.done.is_set():
-            reply = self.stack.post_batch(wave(12))
-            if reply.status_code != 200:
-                self.failed.append(reply.text)
-            self.batches += 1
-            time.sleep(0.05)
+    @property
+    def batches(self) -> int:
+        """Batches posted so far (raises what ended the thread, if anything did)."""
+        self.check()
+        return self.posted
+
+    def step(self) -> None:
+        reply = self.stack.post_batch(wave(12))
+        if reply.status_code != 200:
+            self.failed.append(reply.text)
+        self.posted += 1
+        time.sleep(0.05)
 
     def stop(self) -> None:
-        self.done.set()
-        self.join(30)
+        super().stop()
         assert not self.failed, self.failed[:3]
 
 

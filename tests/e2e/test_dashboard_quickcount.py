@@ -8,11 +8,11 @@ from playwright.sync_api import Page, expect
 
 from saylau.domain.quickcount import FrameStation, draw_sample
 from services.ingest.routes.quickcount import sample_event
-from tests.e2e.test_dashboard import LIVE_TIMEOUT_MS, browser, open_dashboard, page, pytestmark
+from tests.e2e.test_dashboard import LIVE_TIMEOUT_MS, browser, open_dashboard, page
 from tests.factories import envelope, unique
 from tests.stack import Stack
 
-__all__ = ["browser", "page", "pytestmark"]
+__all__ = ["browser", "page"]
 
 
 def test_quick_count_panel_shows_the_estimate_and_the_official_line(stack: Stack,

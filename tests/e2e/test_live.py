@@ -54,8 +54,9 @@ def parse_sse(lines: Iterator[str]) -> Iterator[Message]:
 
 
 @contextmanager
-def live_stream(stack: Stack, last_event_id: int | None = None,
-                **params: str) -> Iterator[Iterator[Message]]:
+def live_reply(stack: Stack, last_event_id: int | None = None,
+               **params: str) -> Iterator[httpx.Response]:
+    """The open answer of ``GET /v1/live`` (200, an event stream), its body not read yet."""
     headers = {"Authorization": f"Bearer {stack.reader_key}"}
     if last_event_id is not None:
         headers["Last-Event-ID"] = str(last_event_id)
@@ -64,6 +65,13 @@ def live_stream(stack: Stack, last_event_id: int | None = None,
             "GET", f"{stack.api_url}/v1/live", params=params, headers=headers) as reply:
         assert reply.status_code == 200, reply.read()
         assert reply.headers["content-type"].startswith("text/event-stream")
+        yield reply
+
+
+@contextmanager
+def live_stream(stack: Stack, last_event_id: int | None = None,
+                **params: str) -> Iterator[Iterator[Message]]:
+    with live_reply(stack, last_event_id, **params) as reply:
         yield parse_sse(reply.iter_lines())
 
 

@@ -16,11 +16,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.factories import detention, unique
-from tests.stack import HTTP, LOGS, Stack, free_port, wait_until
+from tests.stack import HTTP, Stack, free_port, wait_until
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def centre() -> Iterator[Stack]:
+    """A stack of each test's own: neither test depends on what the other did or ran."""
     running = Stack(partitions=3, extra_env={"PROJECTOR_METRICS_PORT": str(free_port())})
     running.start()
     yield running
@@ -92,13 +93,13 @@ def test_a_populated_centre_pointed_at_a_fresh_topic_refuses_it(centre: Stack) -
     # ingest: its dedup table belongs to the old log, so it refuses to start
     proc = centre._spawn("ingest", [*ingest_args(centre)])
     assert proc.wait(90) != 0
-    logged = (LOGS / f"{centre.name}-ingest-1.log").read_text()
+    logged = centre.log_of(proc).read_text()
     assert "accepted_events belongs to topic" in logged and "saylau migrate-log" in logged
 
     # with a fresh dedup table ingest runs (and creates the topic); the projector refuses
     centre.env["INGEST_SCHEMA"] = centre.env["INGEST_SCHEMA"] + "_fresh"
     centre.start_ingest()
-    centre.start_projector()
+    projector = centre.start_projector()
     for _ in range(5):
         assert centre.post(detention(city, 1)).status_code == 202
 
@@ -116,8 +117,7 @@ def test_a_populated_centre_pointed_at_a_fresh_topic_refuses_it(centre: Stack) -
                float(line.split()[1]) >= 1 for line in metrics.splitlines())
     time.sleep(3)
     assert detained(centre, city) == 4  # nothing of the other log applied
-    assert "projector refuses to apply anything" in (
-        LOGS / f"{centre.name}-projector-2.log").read_text()
+    assert "projector refuses to apply anything" in centre.log_of(projector).read_text()
 
 
 def ingest_args(stack: Stack) -> list[str]:

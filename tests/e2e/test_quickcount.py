@@ -21,7 +21,8 @@ import pytest
 from saylau.domain.quickcount import FrameStation, draw_sample
 from services.ingest.routes.quickcount import sample_event
 from tests.e2e.test_audit import ALL_EQUAL, caught_up, fetch
-from tests.factories import envelope
+from tests.e2e.test_personal_data import new_key
+from tests.factories import envelope, unique
 from tests.stack import Stack, wait_until
 
 SAYLAU = Path(sys.executable).parent / "saylau"
@@ -187,11 +188,21 @@ def _unsampled(region_of: dict[str, str], sampled: list[str], payload: dict[str,
     return next(s for s, r in sorted(region_of.items()) if r == region and s not in sampled)
 
 
-def test_a_sample_needs_an_admin_key(stack: Stack) -> None:
+def test_a_sample_needs_an_admin_key_on_either_path(stack: Stack) -> None:
+    """A key with every scope but admin can neither draw a sample nor post a
+    ``sample.drawn`` through /v1/events; the same event from an admin key is accepted."""
+    others = new_key(stack, unique("partner"), "ingest,read,audit,triage")
+    election = f"qc-admin-{uuid.uuid4().hex[:8]}"
+    frame = [FrameStation(f"{election}-{i}", "North", 1000) for i in range(3)]
+    drawn = sample_event(draw_sample(frame, 2, 5, election_id=election,
+                                     drawn_at=datetime.now(UTC)))
     reply = httpx.post(f"{stack.ingest_url}/v1/quickcount/samples", timeout=30,
-                       json={"election_id": "x", "size": 5, "seed": 1},
-                       headers={"Authorization": f"Bearer {stack.reader_key}"})
-    assert reply.status_code == 403
+                       json={"election_id": election, "size": 2, "seed": 5},
+                       headers={"Authorization": f"Bearer {others}"})
+    assert reply.status_code == 403, reply.text
+    refused = stack.post(drawn, key=others)
+    assert refused.status_code == 403 and "admin scope" in refused.text, refused.text
+    assert stack.post(drawn).status_code == 202  # the writer's key has every scope
     bad = httpx.post(f"{stack.ingest_url}/v1/quickcount/samples", timeout=30,
                      json={"election_id": "X Y", "size": 5, "seed": -1},
                      headers={"Authorization": f"Bearer {stack.writer_key}"})

@@ -2,13 +2,13 @@
 answering throughout, an atomic switch, the old projector stopping, and exact counts after."""
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
 import pytest
 
 from saylau.store.readsets import PROJECTION_VERSION, read_model_version
+from tests.background import Background
 from tests.e2e.test_audit import AUDITED, Poster, caught_up, fetch, ok, saylau, wave
 from tests.stack import Stack, wait_until
 
@@ -17,29 +17,23 @@ NEW_RELEASE = {"PROJECTION_VERSION": NEXT}
 """A release that projects differently from this one."""
 
 
-class Reader(threading.Thread):
+class Reader(Background):
     """A monitoring centre reading all the time; every answer that is not 200 is kept."""
 
     def __init__(self, stack: Stack) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.stack, self.reads, self.failed = stack, 0, []
-        self.done = threading.Event()
 
-    def run(self) -> None:
-        while not self.done.is_set():
-            for path in ("/v1/detentions", "/v1/stations", "/v1/breaches/summary"):
-                try:
-                    reply = self.stack.get(path)
-                    if reply.status_code != 200:
-                        self.failed.append(f"{path}: {reply.status_code} {reply.text[:200]}")
-                except httpx.HTTPError as exc:
-                    self.failed.append(f"{path}: {exc!r}")
-                self.reads += 1
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join(30)
+    def step(self) -> None:
+        for path in ("/v1/detentions", "/v1/stations", "/v1/breaches/summary"):
+            try:
+                reply = self.stack.get(path)
+                if reply.status_code != 200:
+                    self.failed.append(f"{path}: {reply.status_code} {reply.text[:200]}")
+            except httpx.HTTPError as exc:
+                self.failed.append(f"{path}: {exc!r}")
+            self.reads += 1
+        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -61,8 +55,10 @@ def test_rebuild_under_live_traffic_switches_atomically_and_counts_stay_exact(
         stack.start_projector()
         wait_until(lambda: poster.batches >= 10 and reader.reads > 30, 60)
     finally:
-        poster.stop()
-        reader.stop()
+        try:
+            poster.stop()
+        finally:
+            reader.stop()
     assert not reader.failed, reader.failed[:3]
     wait_until(lambda: caught_up(stack), timeout=120, interval=0.5)
 

@@ -1,61 +1,85 @@
 """Group commit on fakes: concurrent requests share flushes, results go back to their own
-request, failures reach every request of their group, a duplicate inside a group is seen."""
+request, failures reach every request of their group, a duplicate inside a group is seen.
+
+Deterministic: a test waits for the state it needs (a flush started, requests queued) and
+holds a flush with a gate, instead of counting the loop turns the code takes to get there;
+the acknowledgement deadline is measured on an event loop whose clock is virtual."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import selectors
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
 from saylau.intake.group import GroupCommit
+from saylau.intake.log import ACK_TIMEOUT_SECONDS
 from saylau.intake.outcome import Unavailable
 from tests.factories import detention
 from tests.unit.test_intake import FakePool, FakeProducer, intake
 
+TURNS = 1000
+"""Loop turns after which a state the test waits for is taken never to come (a bound on a
+failure only: the wait ends as soon as the state holds)."""
+HANG = 30.0
+"""The same bound, in seconds, for a request that should be answered."""
 
-def held_first_flush() -> tuple[list[list[int]], asyncio.Event,
-                                Callable[[list[int]], Awaitable[list[int]]]]:
+
+async def until(state: Callable[[], bool], what: str) -> None:
+    """Let the other tasks run until ``state()`` holds."""
+    for _ in range(TURNS):
+        if state():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"never happened: {what}")
+
+
+class HeldFirstFlush:
     """A flush that records its groups, answers ten times each item, and holds the first
-    group until the gate opens (it is in flight while the others queue)."""
-    flushed: list[list[int]] = []
-    gate = asyncio.Event()
+    group until ``gate`` opens (it is in flight while the others queue)."""
 
-    async def flush(items: list[int]) -> list[int]:
-        flushed.append(items)
-        if len(flushed) == 1:
-            await gate.wait()
+    def __init__(self) -> None:
+        self.flushed: list[list[int]] = []
+        self.gate = asyncio.Event()
+
+    async def __call__(self, items: list[int]) -> list[int]:
+        self.flushed.append(items)
+        if len(self.flushed) == 1:
+            await self.gate.wait()
         return [i * 10 for i in items]
-    return flushed, gate, flush
+
+    async def started(self, n: int) -> None:
+        await until(lambda: len(self.flushed) >= n, f"flush {n} started")
 
 
 async def test_requests_arriving_during_a_flush_go_together_in_the_next() -> None:
-    flushed, gate, flush = held_first_flush()
+    flush = HeldFirstFlush()
     group: GroupCommit[int, int] = GroupCommit(flush)
     first = asyncio.create_task(group.submit(1))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    await flush.started(1)
     rest = [asyncio.create_task(group.submit(i)) for i in range(2, 7)]
-    await asyncio.sleep(0)
-    gate.set()
+    await until(lambda: len(group.queue) == 5, "five requests queued behind the flush")
+    assert len(group.flushers) == 1
+    flush.gate.set()
     assert await first == 10
     assert [await r for r in rest] == [20, 30, 40, 50, 60]
-    assert flushed == [[1], [2, 3, 4, 5, 6]]
+    assert flush.flushed == [[1], [2, 3, 4, 5, 6]]
     assert group.groups == 2
 
 
 async def test_a_further_flush_starts_only_once_spill_items_wait() -> None:
-    flushed, gate, flush = held_first_flush()
+    flush = HeldFirstFlush()
     group: GroupCommit[int, int] = GroupCommit(flush, concurrency=3, spill=3)
     tasks = [asyncio.create_task(group.submit(1))]
-    await asyncio.sleep(0)
+    await flush.started(1)
     tasks += [asyncio.create_task(group.submit(i)) for i in (2, 3)]
-    await asyncio.sleep(0)
-    assert flushed == [[1]] and len(group.flushers) == 1  # two waiting: they wait for it
+    await until(lambda: len(group.queue) == 2, "two requests queued")
+    assert flush.flushed == [[1]] and len(group.flushers) == 1  # two waiting: they wait for it
     tasks.append(asyncio.create_task(group.submit(4)))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert flushed == [[1], [2, 3, 4]]  # the third waiting starts a second flush beside it
-    gate.set()
+    await flush.started(2)
+    assert flush.flushed == [[1], [2, 3, 4]]  # the third waiting starts a second flush beside it
+    flush.gate.set()
     assert [await t for t in tasks] == [10, 20, 30, 40]
 
 
@@ -65,7 +89,7 @@ async def test_a_request_right_after_the_last_flush_ended_starts_one() -> None:
         return items
 
     for group in (GroupCommit(flush), GroupCommit(flush, concurrency=3, spill=16)):
-        assert [await asyncio.wait_for(group.submit(i), 1) for i in range(3)] == [0, 1, 2]
+        assert [await asyncio.wait_for(group.submit(i), HANG) for i in range(3)] == [0, 1, 2]
         assert group.groups == 3 and not group.flushers
 
 
@@ -167,38 +191,64 @@ async def test_a_group_holding_an_id_another_running_group_holds_waits_for_it() 
     while not producer.sent:  # the first group is waiting for its acknowledgements
         await asyncio.sleep(0)
     second = asyncio.create_task(service.submit([same], "hotline"))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert service.group.groups == 2 and not second.done()
+    await until(lambda: service.group.groups == 2, "the second group started")
+    assert not second.done()
     producer.gate.set()
     assert [o.code for o in await first] == [202, 202]
     assert [o.code for o in await second] == [200]
     assert len(producer.sent) == 2 and service.inflight == {}
 
 
-async def test_waiting_behind_other_groups_never_prolongs_the_ack_timeout(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def on_virtual_time(body: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``body`` on an event loop whose clock moves only when every task waits: to the
+    next timer at once, so timeouts are exact and never depend on the machine's speed."""
+    now = [0.0]
+
+    class Skipping(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+        def select(self, timeout: float | None = None) -> list[Any]:
+            ready = super().select(0)
+            if ready:
+                return ready
+            if timeout is None:  # no timer at all: only I/O can wake the loop
+                return super().select(None)
+            now[0] += max(timeout, 0.0)
+            return []
+
+    loop = asyncio.SelectorEventLoop(Skipping())
+    loop.time = lambda: now[0]  # type: ignore[method-assign]
+    try:
+        loop.run_until_complete(body())
+    finally:
+        loop.close()
+
+
+def test_waiting_behind_other_groups_never_prolongs_the_ack_timeout() -> None:
+    """Requests queued behind groups in flight get their 503 ``ACK_TIMEOUT_SECONDS`` after
+    they were submitted, not after their group started."""
     class Silent(FakeProducer):  # a broker that never acknowledges
         def acknowledge(self, partition: int, values: list[bytes]) -> asyncio.Future[object]:
             self.sent += values
             return asyncio.get_running_loop().create_future()
 
-    monkeypatch.setattr("saylau.intake.service.ACK_TIMEOUT_SECONDS", 0.3)
-    service = intake(FakePool(), Silent())
-    service.group.spill = 1  # groups overlap as under a load past SPILL
-    loop = asyncio.get_running_loop()
+    async def body() -> None:
+        service = intake(FakePool(), Silent())
+        service.group.spill = 1  # groups overlap as under a load past SPILL
+        loop = asyncio.get_running_loop()
 
-    async def timed() -> tuple[int, float]:
-        started = loop.time()
-        outcome = (await service.submit([detention("Oral", 1)], "hotline"))[0]
-        return outcome.code, loop.time() - started
+        async def timed() -> tuple[int, float]:
+            started = loop.time()
+            outcome = (await service.submit([detention("Oral", 1)], "hotline"))[0]
+            return outcome.code, loop.time() - started
 
-    early = []
-    for _ in range(3):  # three groups in flight, each waiting for its acknowledgements
-        early.append(asyncio.create_task(timed()))
-        await asyncio.sleep(0.05)
-    assert len(service.group.flushers) == 3 and not any(t.done() for t in early)
-    late = await asyncio.gather(*(timed() for _ in range(4)))  # queued behind them
-    assert {code for code, _ in late} == {503}
-    assert max(took for _, took in late) < 0.45, late
-    assert {code for code, _ in await asyncio.gather(*early)} == {503}
+        early = []
+        for _ in range(3):  # three groups in flight, each waiting for its acknowledgements
+            early.append(asyncio.create_task(timed()))
+            await asyncio.sleep(0.05)
+        assert len(service.group.flushers) == 3 and not any(t.done() for t in early)
+        late = await asyncio.gather(*(timed() for _ in range(4)))  # queued behind them
+        assert {code for code, _ in late} == {503}
+        assert [took for _, took in late] == [pytest.approx(ACK_TIMEOUT_SECONDS)] * 4, late
+        assert await asyncio.gather(*early) == [
+            (503, pytest.approx(ACK_TIMEOUT_SECONDS))] * 3
+
+    on_virtual_time(body)

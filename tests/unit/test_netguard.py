@@ -1,13 +1,19 @@
 """Webhooks reach the public internet only, checked on the address actually connected to."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import re
+import uuid
+from collections.abc import Callable
+from typing import Self
 
 import httpx
 import pytest
 
 from saylau.outbound import delivery as outbound
 from saylau.outbound.netguard import AllowList, forbidden, refusal
+from services.webhooks import sender
 
 
 @pytest.mark.parametrize("address", [
@@ -87,6 +93,53 @@ async def test_the_request_goes_to_the_checked_address_with_the_host_name_kept()
     assert sent.extensions["sni_hostname"] == "localhost"
 
 
-def test_pinned_clients_neither_reuse_connections_nor_follow_redirects() -> None:
+class Server:
+    """A plain HTTP server on ``host``: records each request line, answers ``answer``."""
+
+    def __init__(self, host: str, answer: Callable[[], bytes]) -> None:
+        self.host, self.answer, self.requests = host, answer, []
+        self.port = 0
+
+    async def __aenter__(self) -> Self:
+        self.server = await asyncio.start_server(self.serve, self.host, 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        self.requests.append(head.split(b"\r\n", 1)[0].decode())
+        writer.write(self.answer())
+        await writer.drain()
+        writer.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_towards_an_inside_address_is_answered_not_followed(status: int) -> None:
+    """A partner's endpoint (allowed) answers a delivery with a redirect to an address inside
+    the deployment (127.0.0.2: loopback, not on the allow list): the delivery records the
+    redirect as the answer, and nothing reaches the inside address."""
+    inside = Server("127.0.0.2", lambda: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    async with inside:
+        target = f"http://127.0.0.2:{inside.port}/latest/meta-data"
+        partner = Server("127.0.0.1", lambda: (
+            f"HTTP/1.1 {status} Moved\r\nLocation: {target}\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n").encode())
+        async with partner, outbound.client(5) as http:
+            code, error, _ = await sender.post(
+                http, AllowList.parse("127.0.0.1/32"), f"http://127.0.0.1:{partner.port}/hook",
+                "whsec_" + "A" * 44, uuid.uuid4(), b"{}")
+    assert (code, error) == (status, None)
+    assert partner.requests == ["POST /hook HTTP/1.1"]
+    assert inside.requests == []
+    assert await outbound.check(target, AllowList()) is not None  # it is an inside address
+
+
+def test_pinned_clients_read_no_proxy_settings_from_the_environment() -> None:
     http = outbound.client(5)
-    assert not http.follow_redirects and not http.trust_env
+    assert not http.trust_env

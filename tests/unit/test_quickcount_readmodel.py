@@ -3,6 +3,7 @@ registry as the log held it when a sample was drawn."""
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from saylau.domain.quickcount import (
 from saylau.intake.validation import validate_item
 from saylau.readmodels.quickcount import Inputs, Official, alerts, view
 from services.ingest.routes.quickcount import sample_event
+from tests.unit.test_intake import FakePool, FakeProducer, intake
 
 AT = datetime(2021, 1, 10, 6, 0, tzinfo=UTC)
 FRAME = [FrameStation(f"{r}-{i:02d}", r, 1000 + 10 * i) for r in ("North", "South")
@@ -97,11 +99,24 @@ def test_an_inflated_official_turnout_is_an_alert_with_its_figures() -> None:
     assert alerts(inputs(national(63.3)))[0].breach_id == alert.breach_id  # stable id
 
 
-def test_the_sample_event_is_valid_and_admin_only_at_ingest() -> None:
+def test_the_sample_event_is_valid() -> None:
     event = sample_event(SAMPLE)
     checked = validate_item(event, Catalogue(), AT + timedelta(minutes=1))
     assert not isinstance(checked, list), checked
     assert event["event_id"] == SAMPLE.sample_id
+
+
+def test_ingest_takes_a_sample_from_an_admin_only() -> None:
+    """Intake's scope check (the append itself, over HTTP with real keys:
+    tests/e2e/test_quickcount.py)."""
+    service = intake(FakePool(), FakeProducer())
+    others = service.check([sample_event(SAMPLE)], frozenset({"ingest", "read", "audit",
+                                                              "triage"}))
+    assert [o.code for o in others.refused] == [403] and not others.pending
+    assert "admin" in others.refused[0].errors[0].msg
+    admitted = service.check([sample_event(SAMPLE)], frozenset({"admin"}))
+    assert not admitted.refused and [p.envelope.event_id for p in admitted.pending] == [
+        uuid.UUID(SAMPLE.sample_id)]
 
 
 def record(partition: int, offset: int, received: datetime, station_id: str, region: str,

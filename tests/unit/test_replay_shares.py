@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -41,24 +42,42 @@ def test_shares_hold_every_partition_once_up_to_one_position() -> None:
         assert (s.topic, s.schema, s.batch, s.jobs) == ("events", "replay_x", 500, 1)
 
 
-def read_slowly(records: int) -> int:
-    """A share's stand-in (spawned, so importable by name): reads ``records`` in steps."""
-    import time
+HANG = 60.0
+"""Seconds a share waits for a report before it takes none to be coming (a bound on a
+failure only: a report ends the wait at once)."""
 
+
+def read_in_two_halves(job: tuple[int, Any]) -> int:
+    """A share's stand-in (spawned, so importable by name): reads half its records, then,
+    when given an event, waits until the parent has reported them before reading the rest."""
     from saylau.audit.shares import count_read
-    for _ in range(records // 10):
-        count_read(10)
-        time.sleep(0.06)
+    records, heard = job
+    count_read(records // 2)
+    if heard is not None and not heard.wait(HANG):
+        raise AssertionError(f"nothing was reported while this process ran ({HANG} s)")
+    count_read(records - records // 2)
     return records
 
 
 def test_processes_report_what_they_read_while_they_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first share holds until the parent has reported what both shares read so far
+    (its first half and all of the second): a parent that reports only at the end (or not
+    what the processes count) never lets it finish."""
     import asyncio
+    import multiprocessing
 
     from saylau.audit import shares
     monkeypatch.setattr(shares, "PROGRESS_EVERY", 0.1)
     reports: list[int] = []
-    results = asyncio.run(shares.in_processes(read_slowly, [100, 30], reports.append))
+    with multiprocessing.get_context("spawn").Manager() as manager:
+        heard = manager.Event()
+
+        def report(n: int) -> None:
+            reports.append(n)
+            if sum(reports) >= 50 + 30:
+                heard.set()
+
+        results = asyncio.run(shares.in_processes(read_in_two_halves,
+                                                  [(100, heard), (30, None)], report))
     assert results == [100, 30]
     assert sum(reports) == 130
-    assert len(reports) > 2  # heard during the run, not only once at its end
