@@ -67,6 +67,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             await asyncio.sleep(args.pace)
         if args.quickcount:
             await quick_count(client, args.pace)
+        await accredit_demo_observer(client)
         rng = random.Random(2021)
         clock = datetime(2021, 1, 10, 12, 0, tzinfo=timezone(timedelta(hours=6)))
         while args.follow:
@@ -74,6 +75,27 @@ async def run_demo(args: argparse.Namespace) -> int:
             await client.post("/v1/events", json=synthetic_report(rng, clock))
             await asyncio.sleep(1.0)
     return 0
+
+
+DEMO_OBSERVER = {"observer_id": "ED-0412", "organisation": "El Dauysy (demo)",
+                 "name": "Demo Observer", "station_id": "QC-01-001"}
+"""An observer a new user can issue a PIN to and sign in as (``saylau observers issue-pin
+ED-0412``, then http://127.0.0.1:8080/observe/)."""
+
+
+DEMO_ACCREDITATION = "6f1d9a52-0d2e-4b8a-9c41-5a0e2d7c0412"
+"""Its event id: the same each run, so a second ``make up`` is answered ``duplicate``."""
+
+
+async def accredit_demo_observer(client: httpx.AsyncClient) -> None:
+    """Accredit the demo observer for the demo's election (the same id each run: a re-run is
+    answered ``duplicate``)."""
+    event = {"event_id": DEMO_ACCREDITATION, "type": "observer.accredited",
+             "schema_version": 1, "occurred_at": "2021-01-08T09:00:00+06:00",
+             "source": "demo", "station_id": DEMO_OBSERVER["station_id"],
+             "election_id": qc.ELECTION, "payload": DEMO_OBSERVER}
+    reply = await client.post("/v1/events", json=event)
+    print(f"{reply.status_code} observer.accredited         {DEMO_OBSERVER['observer_id']}")
 
 
 async def quick_count(client: httpx.AsyncClient, pace: float) -> None:

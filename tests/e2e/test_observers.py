@@ -194,8 +194,9 @@ def test_a_revocation_stops_her_token_within_5_seconds(field: Stack) -> None:
     observer, token = signed_in(field, station)
     pin = issue_pin(field, observer)
     assert me(field, token).status_code == 200
-    assert field.post(envelope("observer.accreditation_revoked", {
-        "observer_id": observer, "reason": "certificate not notarised"})).status_code == 202
+    assert field.post(envelope("observer.accreditation_revoked", {  # after the accreditation
+        "observer_id": observer, "reason": "certificate not notarised"},
+        occurred_at="2021-01-10T18:00:00+06:00")).status_code == 202
     revoked = time.monotonic()
     wait_until(lambda: me(field, token).status_code == 401, 5, 0.05)
     assert time.monotonic() - revoked < 5
