@@ -29,6 +29,8 @@ from services.ingest.gateway import (
 
 REF = "#/components/schemas/"
 ENVELOPE_REF = {"$ref": f"{REF}Envelope"}
+JSON_OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}
+"""A JSON answer whose fields are described in prose (an added 200 beside the main answer)."""
 LOCATED = ("station", "place")
 """Scopes of the types that happen somewhere: they need ``station_id`` or ``place``."""
 OCCURRED_AT = ("RFC 3339 with a UTC offset; not before 1990-01-01 and not more than a day "

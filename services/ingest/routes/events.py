@@ -8,7 +8,7 @@ from saylau.intake.outcome import Outcome
 from saylau.web.contract import errors
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem, unavailable
-from services.ingest.contract import ENVELOPE_REF
+from services.ingest.contract import ENVELOPE_REF, JSON_OBJECT
 from services.ingest.deps import IntakeDep, ReportKey, json_body
 
 router = APIRouter()
@@ -21,7 +21,7 @@ BODY_ERRORS = errors(400, 413, 415, s413="the body is over 1 MiB (16 MiB for a b
 
 @router.post("/v1/events", status_code=202, responses={
     200: {"description": "this event_id was accepted before with the same content: "
-                         "``duplicate``, nothing appended again"},
+                         "``duplicate``, nothing appended again", **JSON_OBJECT},
     **BODY_ERRORS, **errors(403, 409, s403="the key lacks the ingest scope, or this type "
                                            "needs the triage or admin scope",
                             s409="this event_id was accepted before with other content")},

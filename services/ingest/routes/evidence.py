@@ -15,6 +15,7 @@ from saylau.store.db import UNAVAILABLE
 from saylau.web.contract import errors
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem, unavailable
+from services.ingest.contract import JSON_OBJECT
 from services.ingest.deps import ReportKey
 
 router = APIRouter()
@@ -48,7 +49,7 @@ def bounded(request: Request, limit: int) -> Request:
 
 
 @router.post("/v1/evidence", status_code=201, responses={
-    200: {"description": "these bytes were stored before"},
+    200: {"description": "these bytes were stored before", **JSON_OBJECT},
     **errors(400, 413, 415, 503, s400="the file cannot be read as what it claims to be",
              s413="the file is larger than the limit (EVIDENCE_MAX_BYTES)",
              s415="not JPEG, PNG, HEIC, MP4 or PDF (judged by the content)",
