@@ -26,6 +26,9 @@ class Update:
     answer: str = IGNORED
 
 
+MAX_ID = 2**53 - 1
+"""The bound of an id (update, message, chat): what a JSON client holds exactly; the chat id
+goes back in the reply."""
 LAST_DATE = 253402300799
 """9999-12-31T23:59:59Z: a ``date`` past it is no time (the message records nothing)."""
 
@@ -58,10 +61,13 @@ def read_update(update: Any, gateway: str) -> Update:
 
 
 def whole(value: Any) -> int | None:
-    """An integer as JSON Schema counts them (``5`` or ``5.0``, never ``true``), else None."""
+    """An integer as JSON Schema counts them (``5`` or ``5.0``, never ``true``) that every
+    JSON client holds exactly (Telegram's ids do, within 52 bits), else None."""
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID:
+        return value
+    return None
 
 
 def chat_id_of(chat: Any) -> int | str | None:

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from saylau.catalogue import SCHEMA_DIR, catalogue
+from saylau.channels.telegram import MAX_ID
 from saylau.domain.checklists import Checklist, Question, checklist_book
 from saylau.domain.vocabulary import STATION_KEYED
 from saylau.envelope import EXAMPLE, Envelope
@@ -155,18 +156,19 @@ SMS_BODY = {"required": True, "content": {
         {"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]},
         {"anyOf": [RFC3339, UNIX_TEXT, {"const": ""}, {"type": "null"},
                    {"type": "number", "minimum": 0, "maximum": MAX_UNIX}]})}}}
+TELEGRAM_ID = {"type": "integer", "minimum": -MAX_ID, "maximum": MAX_ID}
 TELEGRAM_BODY = {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["update_id"], "additionalProperties": True,
     "description": "A Telegram Update (https://core.telegram.org/bots/api#update); one "
                    "whose message has no text, or an edit, records nothing.",
     "properties": {
-        "update_id": {"type": "integer"},
+        "update_id": TELEGRAM_ID,
         "message": {
             "type": "object", "required": ["message_id", "chat"], "additionalProperties": True,
             "properties": {
-                "message_id": {"type": "integer"},
+                "message_id": TELEGRAM_ID,
                 "chat": {"type": "object", "required": ["id"], "additionalProperties": True,
-                         "properties": {"id": {"type": ["integer", "string"]}}},
+                         "properties": {"id": {"anyOf": [TELEGRAM_ID, {"type": "string"}]}}},
                 "text": {"description": "the report (a string; other values record nothing)"},
                 "date": {"description": "Unix seconds (an integer; other values record "
                                         "nothing)"}}},

@@ -71,7 +71,9 @@ def test_updates_for_nobody_get_no_reply() -> None:
     {"update_id": 1, "message": {"message_id": True, "chat": {"id": 1}}},
     {"update_id": 1, "message": {"message_id": 1, "chat": {"id": {}}}},
     {"update_id": 1, "message": {"message_id": 1, "chat": "4242"}},
-    {"update_id": 1, "message": "PS660 BST"}, {"update_id": 1, "message": None}])
+    {"update_id": 1, "message": "PS660 BST"}, {"update_id": 1, "message": None},
+    {"update_id": 1, "message": {"message_id": 1, "chat": {"id": -2**99}}},
+    {"update_id": 2**64, "message": {"message_id": 1, "chat": {"id": 1}}}])
 def test_what_is_not_an_update_is_refused(raw: Any) -> None:
     """As the OpenAPI document says (a chat id is a number or text, ids are numbers, not
     booleans), so nothing the document calls invalid is answered as an update."""
