@@ -3,7 +3,7 @@
 * ``Envelope``: one variant per event type and schema version, each with its payload schema
   from ``schemas/events`` (as written: the plain form of names a partner sends) and what
   intake requires besides (a station or a place where the type happens somewhere, the
-  station's id for the registry's types, the questions of each checklist);
+  station's id where the type is about one station, the questions of each checklist);
 * the channels' bodies and settings: an SMS gateway's form or JSON, a Telegram update, a bulk
   import as NDJSON or CSV, and the gateway's ``?election=&region=&source=``.
 
@@ -17,7 +17,7 @@ from typing import Any
 from saylau.catalogue import SCHEMA_DIR, catalogue
 from saylau.channels.telegram import MAX_ID
 from saylau.domain.checklists import Checklist, Question, checklist_book
-from saylau.domain.vocabulary import STATION_KEYED
+from saylau.domain.vocabulary import NEEDS_STATION
 from saylau.envelope import EXAMPLE, Envelope
 from services.ingest.gateway import (
     ID_FIELDS,
@@ -95,7 +95,7 @@ def variant(type_name: str, version: int, base: dict[str, Any], scope: str) -> d
     required = list(base["required"])
     schema: dict[str, Any] = {"title": f"{type_name} v{version}", "type": "object",
                               "additionalProperties": False}
-    if type_name in STATION_KEYED:
+    if type_name in NEEDS_STATION:
         properties["station_id"] = base["properties"]["station_id"]["anyOf"][0]
         required.append("station_id")
     elif scope in LOCATED:

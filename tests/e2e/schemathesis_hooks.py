@@ -41,6 +41,8 @@ STATE_BOUND: dict[tuple[str, str], tuple[tuple[tuple[str, ...], re.Pattern[str]]
         (("body", "url"), re.compile(r"(does not resolve to any address$|resolves to .+ "
                                      r"address; an operator can allow it in "
                                      r"WEBHOOK_ALLOW_HOSTS$)")),),
+    ("GET", "/v1/coverage"): (
+        (("query", "election_id"), re.compile(r"^no election is running now")),),
     **{("GET", path): (CURSOR,) for path in (
         "/v1/admin/dead-letters", "/v1/breaches", "/v1/breaches/{breach_id}/events",
         "/v1/stations", "/v1/stations/{station_id}/timeline", "/v1/triage",
