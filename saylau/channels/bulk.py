@@ -83,15 +83,26 @@ def parse_ndjson(text: str, namespace: BulkIds) -> list[Line]:
 
 
 def parse_csv(text: str, namespace: BulkIds) -> list[Line]:
-    """Rows under a header naming columns from COLUMNS; ``payload`` is a JSON object."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in reader.fieldnames or []]
+    """Rows under a header naming columns from COLUMNS; ``payload`` is a JSON object. Text
+    that is not CSV (a field over the csv module's limit, ...) ends the file with its error."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # a lone CR ends a row, too
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as exc:
+        return [Line(1, error=f"not CSV: {exc}")]
     problem = header_problem(header)
     if problem:
         return [Line(1, error=problem)]
     reader.fieldnames = header
     lines = []
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            lines.append(Line(reader.line_num, error=f"not CSV: {exc}"))
+            break
         if not any((value or "").strip() for value in row.values()):
             continue
         try:

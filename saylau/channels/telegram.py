@@ -26,28 +26,54 @@ class Update:
     answer: str = IGNORED
 
 
+MAX_ID = 2**53 - 1
+"""The bound of an id (update, message, chat): what a JSON client holds exactly; the chat id
+goes back in the reply."""
+LAST_DATE = 253402300799
+"""9999-12-31T23:59:59Z: a ``date`` past it is no time (the message records nothing)."""
+
+
 class UpdateError(ValueError):
     """Not a Telegram update at all (the webhook answers 422)."""
 
 
 def read_update(update: Any, gateway: str) -> Update:
     """The message carried by ``update`` (text as sent); None for updates without text."""
-    if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+    if not isinstance(update, dict) or whole(update.get("update_id")) is None:
         raise UpdateError("a Telegram update is a JSON object with an integer update_id")
     message = update.get("message")
-    if not isinstance(message, dict):
+    if "message" in update and not isinstance(message, dict):
+        raise UpdateError("message, when given, is a JSON object")
+    if message is None:
         edited = update.get("edited_message")
-        chat = (edited if isinstance(edited, dict) else {}).get("chat") or {}
-        return Update(chat.get("id"), None, EDITED if edited else "")
-    chat_id = (message.get("chat") or {}).get("id")
-    text, when = message.get("text"), message.get("date")
-    if chat_id is None or not isinstance(message.get("message_id"), int):
-        raise UpdateError("message.chat.id and message.message_id are required")
-    if not isinstance(text, str) or not isinstance(when, int):
+        chat = (edited if isinstance(edited, dict) else {}).get("chat")
+        return Update(chat_id_of(chat), None, EDITED if edited else "")
+    chat_id, message_id = chat_id_of(message.get("chat")), whole(message.get("message_id"))
+    text, when = message.get("text"), whole(message.get("date"))
+    if chat_id is None or message_id is None:
+        raise UpdateError("message.chat.id (a number or text) and message.message_id (a "
+                          "number) are required")
+    if not isinstance(text, str) or when is None or not 0 <= when <= LAST_DATE:
         return Update(chat_id, None)
-    inbound = Inbound("telegram", gateway, f"{chat_id}:{message['message_id']}", str(chat_id),
+    inbound = Inbound("telegram", gateway, f"{chat_id}:{message_id}", str(chat_id),
                       text, datetime.fromtimestamp(when, UTC))
     return Update(chat_id, inbound)
+
+
+def whole(value: Any) -> int | None:
+    """An integer as JSON Schema counts them (``5`` or ``5.0``, never ``true``) that every
+    JSON client holds exactly (Telegram's ids do, within 52 bits), else None."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID:
+        return value
+    return None
+
+
+def chat_id_of(chat: Any) -> int | str | None:
+    """A chat's id (Telegram's are numbers; text is kept as given), or None."""
+    found = chat.get("id") if isinstance(chat, dict) else None
+    return found if isinstance(found, str) else whole(found)
 
 
 def command_text(text: str) -> str:

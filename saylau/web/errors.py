@@ -23,7 +23,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saylau.store.db import classify
@@ -148,9 +151,35 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
     return JSONAnswer({"detail": printable(jsonable_encoder(exc.errors()))}, 422)
 
 
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of ``app`` serves at the request's path."""
+    path = get_route_path(scope)
+    found: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        regex = getattr(route, "path_regex", None)
+        if route.methods and regex is not None and regex.match(path):
+            found.update(route.methods)
+    return sorted(found)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an ``HTTPException`` (``{"detail": …}``, its headers), except that
+    a 405's ``Allow`` names every method of the path: routing stops at the first route whose
+    path matches, so on its own it names only that route's methods."""
+    if not isinstance(exc, HTTPException):
+        raise TypeError(f"registered for HTTPException, given {type(exc).__name__}")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+    if exc.status_code < 200 or exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    return JSONAnswer({"detail": printable(exc.detail)}, exc.status_code, headers=headers)
+
+
 def install_error_handling(app: FastAPI) -> None:
     """Request ids, the NUL guard and answers by whose fault an error is (both services)."""
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
     for family in DATABASE_ERRORS:
         app.add_exception_handler(family, database_error)
     app.add_middleware(RequestIds)

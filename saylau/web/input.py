@@ -11,6 +11,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 INT4_MAX = 2**31 - 1
 INT8_MAX = 2**63 - 1
+JSON_INT_MAX = 2**53 - 1
+"""The largest integer every JSON client holds exactly (I-JSON, RFC 7493): the bound of a
+``bigint`` in a request (a Kafka offset, a change cursor), which never comes near it. 2**63 - 1
+is no double, so clients and validators that compare as doubles would misread it."""
 TIMESTAMP_EXAMPLE = "2021-01-10T15:00:00+06:00"
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 NUL_MSG = "must not contain NUL (\\u0000) characters"
@@ -49,15 +53,28 @@ Text = Annotated[str, AfterValidator(text_postgres_can_store),
 """Free text bound for a query or a text column."""
 Timestamp = Annotated[datetime, BeforeValidator(rfc3339_timestamp)]
 """A moment: RFC 3339 with a UTC offset; anything else is a 422."""
-Int4 = Annotated[int, Field(ge=0, le=INT4_MAX)]
+def whole(value: Any) -> Any:
+    """A number with a zero fraction (``5.0``) as the integer JSON Schema says it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(whole)]
+"""An integer in a strict ``RequestBody``: ``5`` or ``5.0``, never ``5.5``, ``"5"`` or ``true``
+(constraints go before the validator, ``Annotated[int, Field(...), BeforeValidator(whole)]``,
+or on the field: after it, pydantic leaves them out of the JSON schema)."""
+Int4 = Annotated[int, Field(ge=0, le=INT4_MAX), BeforeValidator(whole)]
 """A non-negative integer for an ``int`` column (a Kafka partition, a count)."""
-Int8 = Annotated[int, Field(ge=0, le=INT8_MAX)]
+Int8 = Annotated[int, Field(ge=0, le=JSON_INT_MAX), BeforeValidator(whole)]
 """A non-negative integer for a ``bigint`` column (a Kafka offset, a change cursor)."""
 
 
 class RequestBody(BaseModel):
     """A JSON request body typed exactly as the OpenAPI document says: no ``false`` or ``"1"``
-    for an integer, no ``1`` for a boolean (pydantic's lax coercions would accept them)."""
+    for an integer, no ``1`` for a boolean (pydantic's lax coercions would accept them);
+    integers are ``Whole`` (``1.0`` is the integer 1 in JSON Schema, and strictness alone
+    would refuse it)."""
 
     model_config = ConfigDict(strict=True)
 

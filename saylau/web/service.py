@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from saylau.web.contract import answers
 from saylau.web.keys import OBSERVER_TOKEN_PREFIX, KeyRing, Principal
 from saylau.web.responses import JSONAnswer
 from saylau.web.sessions import COOKIE
@@ -60,6 +61,11 @@ def require(scope: str, allow_public: bool = False,
             return Principal("public", frozenset({"read"}))
         return await key_principal(ring, scheme, key, scope, observers)
 
+    answers(check, {401: "no key, or an unknown or revoked one",
+                    403: f"the key lacks the {scope!r} scope",
+                    503: "PostgreSQL, where keys are kept, is unavailable; retry"},
+            schemes=("bearer", "session") if scope == "read" else ("bearer",),
+            public=allow_public)
     return check
 
 
@@ -144,6 +150,7 @@ def rate_limited(scope: str, observers: bool = False) -> Callable[..., Awaitable
         take_token(request.app.state.limiter, principal.partner)
         return principal
 
+    answers(check, {429: "the partner's rate limit is spent; retry after Retry-After seconds"})
     return check
 
 

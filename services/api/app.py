@@ -17,10 +17,12 @@ from saylau.log.watch import LogWatch
 from saylau.readmodels.tracking import recorded_topic_id
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
+from saylau.web.contract import publish
 from saylau.web.errors import install_error_handling
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import allow_cors, setup_logging
 from saylau.web.sessions import PostgresSessions
+from services.api.links import add_links
 from services.api.live import Broadcaster
 from services.api.read_cache import ReadCache
 from services.api.routes import (
@@ -80,6 +82,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     for module in ROUTERS:
         app.include_router(module.router)
     dashboard.install(app)
+    publish(app, add_links)
     return app
 
 

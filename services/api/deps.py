@@ -15,6 +15,7 @@ from saylau.bootstrap import start_producer
 from saylau.privacy.records import Names
 from saylau.settings import Settings
 from saylau.store import paging
+from saylau.web.contract import answers
 from saylau.web.keys import Principal
 from saylau.web.service import require
 from services.api.live import Broadcaster
@@ -52,6 +53,8 @@ async def producer(request: Request) -> AIOKafkaProducer:
     return wiring.producer  # type: ignore[no-any-return]
 
 
+answers(pool, {503: "PostgreSQL is unavailable; retry after Retry-After seconds"})
+answers(producer, {503: "Kafka is unavailable; retry after Retry-After seconds"})
 PoolDep = Annotated[asyncpg.Pool, Depends(pool)]
 SettingsDep = Annotated[Settings, Depends(settings)]
 BroadcasterDep = Annotated[Broadcaster, Depends(broadcaster)]
@@ -73,8 +76,12 @@ def names(request: Request, who: ReaderDep) -> Names:
 NamesDep = Annotated[Names, Depends(names)]
 
 
-CursorQuery = Annotated[str | None, Query(max_length=1000, description=(
-    "the `next` of the previous page; absent for the first page"))]
+CURSOR = "^[A-Za-z0-9_-]{1,1000}$"
+"""What a cursor looks like (``saylau.store.paging``: unpadded base64url)."""
+CursorQuery = Annotated[str | None, Query(max_length=1000, pattern=CURSOR, description=(
+    "where the page starts: the `next` of the previous page, exactly as this list issued "
+    "it (opaque; a cursor of another list, or altered, is refused with 422 naming "
+    "`cursor`); absent for the first page"))]
 """``?cursor=``: where a keyset page starts (see ``saylau.store.paging``)."""
 
 

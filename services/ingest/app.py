@@ -9,21 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from saylau.bootstrap import Needs, bootstrap
 from saylau.collector import quiet_collector
-from saylau.envelope import Envelope
 from saylau.intake.outcome import Unavailable
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
+from saylau.web.contract import publish
 from saylau.web.errors import install_error_handling
 from saylau.web.observers import AddressLimiter, ObserverSignIn, PinHasher
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import RateLimiter, allow_cors, setup_logging, unavailable
+from services.ingest.contract import add_schemas
 from services.ingest.fastpath import IngestApp
 from services.ingest.routes import channels, events, evidence, health, observe, observer, quickcount
 
@@ -58,28 +58,13 @@ def create_app(config: Settings | None = None) -> FastAPI:
                    quickcount.router, health.router):
         app.include_router(router)
     observe.install(app)
-    with_envelope_schema(app)
+    publish(app, add_schemas)
     return app
 
 
 async def database_down(request: Request, exc: Exception) -> Response:
     """Nothing was appended: 503 with Retry-After, the sender retries."""
     return unavailable(str(exc))
-
-
-def with_envelope_schema(app: FastAPI) -> None:
-    """FastAPI's document, plus the ``Envelope`` schema the request bodies refer to."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        schema = generate()
-        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-        schemas["Envelope"] = Envelope.model_json_schema(
-            ref_template="#/components/schemas/{model}")
-        schemas.update(schemas["Envelope"].pop("$defs", {}))
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def __getattr__(name: str) -> FastAPI:

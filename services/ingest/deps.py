@@ -7,6 +7,7 @@ import orjson
 from fastapi import Depends, HTTPException, Request
 
 from saylau.intake.service import REJECTED, Intake
+from saylau.web.contract import answers
 from saylau.web.keys import Principal
 from saylau.web.service import BodyTooLarge, rate_limited, read_body
 
@@ -21,6 +22,8 @@ async def intake(request: Request) -> Intake:
     return request.app.state.wiring.intake  # type: ignore[no-any-return]
 
 
+answers(intake, {503: "Kafka did not acknowledge, or PostgreSQL is unavailable: nothing "
+                     "was accepted; retry after Retry-After seconds"})
 IntakeDep = Annotated[Intake, Depends(intake)]
 
 

@@ -15,6 +15,8 @@ EVENT = {"event_id": "04ae850f-43b3-58ed-abcc-81073ccfab20", "type": "observer.a
          "schema_version": 1, "occurred_at": "2021-01-10T06:00:00+06:00", "source": "kibhr",
          "station_id": "PS-660", "payload": {"observers": 4}}
 HEADER = ",".join(COLUMNS)
+ROW = (',detention.reported,1,2021-01-10T12:10:00+06:00,kibhr,,Almaty,Almaty,'
+       'kz-2021-01-10,"{""count"": 30}"')
 
 
 def test_ndjson_lines_are_envelopes_and_blank_lines_are_skipped() -> None:
@@ -71,3 +73,14 @@ def test_a_bad_header_is_one_error_for_the_file() -> None:
     (line,) = parse_csv("type,when,source\nx,y,z\n", NS)
     assert line.number == 1 and line.error == (
         f"header: unknown column(s) when; missing column(s) occurred_at; columns: {HEADER}")
+
+
+def test_text_that_is_not_csv_is_a_line_error_never_a_crash() -> None:
+    """A lone CR ends a row as a newline does; what the csv module refuses (a field past its
+    size limit) is that line's error, and the lines before it stand."""
+    (row,) = parse_csv(f"{HEADER}\r{ROW}", NS)
+    assert row.item is not None, row.error
+    (broken,) = parse_csv("\U000f2d19\U000f31d4\xfbT\r \xbd", NS)
+    assert broken.item is None and broken.error
+    huge = parse_csv(f"{HEADER}\n{ROW}\n\"{'x' * 200_000}\"\n", NS)
+    assert huge[0].item is not None and "not CSV" in (huge[1].error or "")

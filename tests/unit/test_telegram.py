@@ -65,10 +65,42 @@ def test_updates_for_nobody_get_no_reply() -> None:
     assert reply(read_update({"update_id": 5, "channel_post": {}}, "bot"), "x") == {}
 
 
-@pytest.mark.parametrize("raw", [[], {"message": {}}, {"update_id": 1, "message": {"chat": {}}}])
+@pytest.mark.parametrize("raw", [
+    [], {"message": {}}, {"update_id": 1, "message": {"chat": {}}},
+    {"update_id": True, "message": {"message_id": 1, "chat": {"id": 1}}},
+    {"update_id": 1, "message": {"message_id": True, "chat": {"id": 1}}},
+    {"update_id": 1, "message": {"message_id": 1, "chat": {"id": {}}}},
+    {"update_id": 1, "message": {"message_id": 1, "chat": "4242"}},
+    {"update_id": 1, "message": "PS660 BST"}, {"update_id": 1, "message": None},
+    {"update_id": 1, "message": {"message_id": 1, "chat": {"id": -2**99}}},
+    {"update_id": 2**64, "message": {"message_id": 1, "chat": {"id": 1}}}])
 def test_what_is_not_an_update_is_refused(raw: Any) -> None:
+    """As the OpenAPI document says (a chat id is a number or text, ids are numbers, not
+    booleans), so nothing the document calls invalid is answered as an update."""
     with pytest.raises(UpdateError):
         read_update(raw, "bot")
+
+
+@pytest.mark.parametrize("date", [10**20, -1, True, "1610244000"])
+def test_a_date_that_is_no_time_records_nothing(date: Any) -> None:
+    raw = update("PS660 BST")
+    raw["message"]["date"] = date
+    assert read_update(raw, "bot").inbound is None
+
+
+def test_ids_written_as_whole_floats_are_the_same_ids() -> None:
+    """``5.0`` is the integer 5 in JSON Schema (and in the document)."""
+    raw = update("PS660 BST")
+    raw["update_id"], raw["message"]["message_id"] = 1007.0, 7.0
+    raw["message"]["chat"]["id"], raw["message"]["date"] = 4242.0, float(SENT)
+    floats, ints = read_update(raw, "bot"), read_update(update("PS660 BST"), "bot")
+    assert floats == ints and floats.inbound is not None
+
+
+def test_an_edit_in_an_odd_shape_is_still_only_an_edit() -> None:
+    for chat in ("x", [1], None):
+        edited = read_update({"update_id": 5, "edited_message": {"chat": chat}}, "bot")
+        assert edited.inbound is None and edited.chat_id is None
 
 
 def test_the_raw_message_keeps_the_text_as_sent() -> None:

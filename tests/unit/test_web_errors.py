@@ -9,12 +9,15 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from saylau.store.db import UNAVAILABLE, classify
 from saylau.web.errors import install_error_handling
 from saylau.web.input import (
     INT4_MAX,
+    JSON_INT_MAX,
+    Int4,
+    Int8,
     RequestBody,
     Text,
     Timestamp,
@@ -190,3 +193,22 @@ def test_request_bodies_take_no_lax_coercions(body: dict[str, Any], loc: list[st
     assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == loc
     assert client.post("/ref", json={"partition": 1, "all": True}).json() == {
         "partition": 1, "all": True}
+
+
+class WholeRef(RequestBody):
+    partition: Int4
+    offset: Int8
+
+
+def test_an_integer_written_with_a_zero_fraction_is_the_integer() -> None:
+    """JSON Schema's integer: 5.0 is 5 (a client in JavaScript may send it), 5.5, "5" and
+    true are not; a bigint stops at 2**53 - 1, what every JSON client holds exactly."""
+    assert WholeRef.model_validate({"partition": 5.0, "offset": 7.0}).partition == 5
+    for partition in (5.5, "5", True):
+        with pytest.raises(ValidationError):
+            WholeRef.model_validate({"partition": partition, "offset": 0})
+    with pytest.raises(ValidationError):
+        WholeRef.model_validate({"partition": 0, "offset": JSON_INT_MAX + 1})
+    schema = WholeRef.model_json_schema()["properties"]
+    assert schema["partition"]["maximum"] == INT4_MAX
+    assert schema["offset"]["maximum"] == JSON_INT_MAX

@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 from saylau.log import deadletters
 from saylau.store import paging
 from saylau.store.paging import MAX_PAGE
-from saylau.web.input import INT4_MAX, INT8_MAX, RequestBody
+from saylau.web.input import Int4, Int8, RequestBody
 from saylau.web.service import unavailable
 from services.api.deps import AdminDep, CursorQuery, PoolDep, ProducerDep, SettingsDep, after
 
@@ -20,15 +20,19 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 class DeadLetterRef(RequestBody):
     """One dead letter, by its position in the events topic."""
 
-    partition: int = Field(ge=0, le=INT4_MAX)
-    offset: int = Field(ge=0, le=INT8_MAX)
+    partition: Int4
+    offset: Int8
 
 
 class DeadLetterReplay(RequestBody):
     """Which dead letters to re-append: those listed, or every one still dead."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"dead_letters": [{"partition": 0, "offset": 42}]}, {"all": True}]})
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"dead_letters": [{"partition": 0, "offset": 42}]}, {"all": True}],
+        "anyOf": [{"required": ["all"], "properties": {"all": {"const": True}}},
+                  {"required": ["dead_letters"], "properties": {"dead_letters": {
+                      "type": "array", "minItems": 1, "maxItems": 10000,
+                      "items": {"$ref": "#/components/schemas/DeadLetterRef"}}}}]})
 
     dead_letters: list[DeadLetterRef] = Field(default_factory=list, max_length=10000)
     all: bool = False
@@ -51,7 +55,8 @@ async def replay_dead_letters(body: DeadLetterReplay, db: PoolDep, kafka: Produc
     """Re-append dead letters to the events topic, after the projector was fixed."""
     if not body.all and not body.dead_letters:
         raise HTTPException(422, [{"loc": ["body", "dead_letters"],
-                                   "msg": "list dead letters, or set all: true"}])
+                                   "msg": "list dead letters, or set all: true",
+                                   "type": "value_error"}])
     asked = [(d.partition, d.offset) for d in body.dead_letters]
     try:
         async with db.acquire() as conn:

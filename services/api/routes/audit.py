@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from saylau.audit.anchors import published_checkpoints, published_public_key
 from saylau.log.checkpoint import ALGORITHM, key_id
+from saylau.web.contract import errors
 from saylau.web.keys import Principal
 from saylau.web.service import require
 from services.api.deps import PoolDep, SettingsDep
@@ -23,7 +24,8 @@ async def get_checkpoints(db: PoolDep, _: AuditorDep,
         return {"checkpoints": await published_checkpoints(conn, limit)}
 
 
-@router.get("/public-key")
+@router.get("/public-key", responses=errors(
+    404, s404="no operator key configured (SAYLAU_CHECKPOINT_PUBLIC_KEY)"))
 async def get_public_key(cfg: SettingsDep) -> Any:
     """The operator's Ed25519 public key that checkpoints must be signed with."""
     public = published_public_key(cfg)

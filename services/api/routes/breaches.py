@@ -11,6 +11,7 @@ from saylau.readmodels import rollups
 from saylau.readmodels.evidence import files_of
 from saylau.store import paging
 from saylau.store.paging import MAX_PAGE
+from saylau.web.contract import errors
 from saylau.web.input import TIMESTAMP_EXAMPLE, Timestamp
 from services.api.deps import CursorQuery, NamesDep, PoolDep, ReaderDep, SettingsDep, after, answer
 
@@ -44,7 +45,8 @@ async def get_breach_summary(db: PoolDep, _: ReaderDep) -> Any:
         return answer({"rules": await rollups.breach_summary(conn)})
 
 
-@router.get("/v1/breaches/{breach_id}/events")
+@router.get("/v1/breaches/{breach_id}/events", responses=errors(
+    404, s404="no breach with this id"))
 async def get_breach_events(breach_id: uuid.UUID, db: PoolDep, _: ReaderDep,
                             limit: int = Query(MAX_PAGE, ge=1, le=MAX_PAGE),
                             cursor: CursorQuery = None) -> Any:

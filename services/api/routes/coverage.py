@@ -12,16 +12,25 @@ from saylau.domain.calendar import Calendars, Election
 from saylau.readmodels import coverage as coverage_reads
 from services.api.deps import PoolDep, ReaderDep, SettingsDep, answer
 
-router = APIRouter(tags=["registries"])
-ElectionQuery = Annotated[str | None, Query(pattern=r"^[a-z0-9-]{1,64}$", description=(
-    "the election (its calendar in elections/); absent: the one running now"))]
-RegionQuery = Annotated[str | None, Query(min_length=1, max_length=100,
-                                          pattern="^[^\\u0000]*$")]
-
 
 @lru_cache(maxsize=1)
 def calendars() -> Calendars:
     return Calendars.load()
+
+
+router = APIRouter(tags=["registries"])
+
+
+def known_elections(schema: dict[str, Any]) -> None:
+    """The document names the elections a calendar exists for (read when it is built)."""
+    schema["enum"] = sorted(calendars().elections)
+
+
+ElectionQuery = Annotated[str | None, Query(
+    pattern=r"^[a-z0-9-]{1,64}$", json_schema_extra=known_elections,
+    description="the election (its calendar in elections/); absent: the one running now")]
+RegionQuery = Annotated[str | None, Query(min_length=1, max_length=100,
+                                          pattern="^[^\\u0000]*$")]
 
 
 def election_named(election_id: str | None, now: datetime) -> Election:

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
+from saylau.web.contract import errors
 from saylau.web.forms import I18N_DIR
 from saylau.web.input import RequestBody
 from saylau.web.keys import hash_key
@@ -60,7 +61,10 @@ def refuse_cross_site(request: Request) -> None:
         raise HTTPException(403, "sign in from the dashboard's own page")
 
 
-@router.post("/v1/session")
+@router.post("/v1/session", responses=errors(
+    401, 403, 503, s401="unknown or revoked API key",
+    s403="the key lacks the read scope, or the request came from another site",
+    s503="PostgreSQL, where keys and sessions are kept, is unavailable; retry"))
 async def sign_in(body: SignIn, request: Request) -> Response:
     """Sign the dashboard in with a key that can read; sets the HttpOnly session cookie."""
     refuse_cross_site(request)
@@ -81,7 +85,9 @@ async def whoami(who: ReaderDep) -> Any:
     return {"partner": who.partner, "scopes": sorted(who.scopes)}
 
 
-@router.delete("/v1/session", status_code=204)
+@router.delete("/v1/session", status_code=204, responses=errors(
+    403, 503, s403="the request came from another site",
+    s503="PostgreSQL, where sessions are kept, is unavailable; retry"))
 async def sign_out(request: Request) -> Response:
     """Sign out: the session ends on the server and the cookie is cleared."""
     refuse_cross_site(request)

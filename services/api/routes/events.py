@@ -8,12 +8,14 @@ from fastapi import APIRouter, HTTPException
 
 from saylau.readmodels import events as stored_events
 from saylau.readmodels.evidence import files_of
+from saylau.web.contract import errors
 from services.api.deps import NamesDep, PoolDep, SettingsDep, answer
 
 router = APIRouter()
 
 
-@router.get("/v1/events/{event_id}")
+@router.get("/v1/events/{event_id}", responses=errors(
+    404, s404="no event with this id in the read models (yet)"))
 async def get_event(event_id: uuid.UUID, db: PoolDep, shown: NamesDep,
                     cfg: SettingsDep) -> Any:
     """One event exactly as appended (hashes included), with its triage status and its

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 
 from saylau.evidence import (
@@ -16,26 +16,41 @@ from saylau.evidence import (
     parse_range,
     servable_record,
 )
+from saylau.evidence.media import ALLOWED
+from saylau.web.contract import errors
 from saylau.web.service import problem
 from services.api.deps import ReaderDep, may_see_names
 
 router = APIRouter()
+DIGEST = "^[0-9a-f]{64}$"
 SAFE = {"Accept-Ranges": "bytes", "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "private, max-age=31536000, immutable"}
 """A file is immutable (named by its hash) and never runs as a page of this origin."""
 
 
-@router.get("/v1/evidence/{sha256}", responses={
-    206: {"description": "the requested byte range"}, 403: {"description": "a photo's original"},
-    404: {"description": "no such file"}, 416: {"description": "range past the end"}})
-async def get_evidence(sha256: str, request: Request, who: ReaderDep) -> Response:
+FILE = {"content": {media: {"schema": {"type": "string", "format": "binary"}}
+                    for media in ALLOWED}}
+
+
+@router.get("/v1/evidence/{sha256}", response_class=Response, responses={
+    200: {"description": "the file, as the media type it was stored as", **FILE},
+    206: {"description": "the requested byte range", **FILE},
+    **errors(403, 404, 416, s403="a photo's original (with its metadata) needs an audit or "
+                                 "admin key", s404="no file stored under this SHA-256",
+             s416="the range selects no byte of the file")})
+async def get_evidence(
+        sha256: Annotated[str, Path(pattern=DIGEST, description="the file's SHA-256")],
+        request: Request, who: ReaderDep,
+        byte_range: Annotated[str | None, Header(alias="Range", description=(
+            "bytes=first-last, bytes=first- or bytes=-suffix (one range; anything else is "
+            "ignored and the whole file sent)"))] = None) -> Response:
     """One evidence file (a photo's original needs an audit or admin key)."""
     storage = request.app.state.wiring.evidence
     try:
         check_digest(sha256)
         opened = await anyio.to_thread.run_sync(_open, storage, sha256, may_see_names(who),
-                                                request.headers.get("range"))
+                                                byte_range)
     except RangeNotSatisfiable as exc:
         size = await anyio.to_thread.run_sync(storage.size, sha256)
         response = problem(exc.status, str(exc))

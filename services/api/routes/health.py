@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from saylau.readmodels.tracking import log_problem
+from saylau.web.contract import errors
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import metrics_response, unavailable
 from services.api.deps import BroadcasterDep, PoolDep, SettingsDep
@@ -18,7 +19,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=errors(
+    503, s503="not ready: PostgreSQL unavailable, the change feed not followed yet, or the "
+              "read models not from the events topic as it is now"))
 async def readyz(request: Request, db: PoolDep, broadcaster: BroadcasterDep,
                  cfg: SettingsDep) -> Response:
     """Ready when PostgreSQL answers and the change feed is followed."""
@@ -38,7 +41,7 @@ async def readyz(request: Request, db: PoolDep, broadcaster: BroadcasterDep,
     return JSONAnswer({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
     """Prometheus metrics."""
     return metrics_response()

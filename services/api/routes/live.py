@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from saylau.readmodels import changefeed
-from saylau.web.input import INT8_MAX, parse_cursor
+from saylau.web.input import JSON_INT_MAX, parse_cursor
 from services.api.deps import BroadcasterDep, PoolDep, ReaderDep
 from services.api.live import Broadcaster, ChangeFilter, Subscriber, sse
 
@@ -19,10 +19,33 @@ BACKFILL_LIMIT = 10000
 KEEPALIVE_SECONDS = 15
 
 
-@router.get("/v1/live")
+class EventStream(StreamingResponse):
+    """Server-Sent Events (what the document says ``/v1/live`` answers)."""
+
+    media_type = "text/event-stream"
+
+
+SSE_EVENT = {
+    "type": "object", "required": ["event", "data"],
+    "description": "One Server-Sent Event: `hello` first (with `retry`), then a `change` per "
+                   "read-model change; `caught_up` after a resumed stream's backlog; "
+                   "`resync` when the client fell too far behind (the stream then ends).",
+    "properties": {
+        "event": {"enum": ["hello", "change", "caught_up", "resync"]},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": "hello, caught_up: {cursor}; change: {cursor, kind, region, "
+                                "station_id, data}; resync: {reason}"},
+        "id": {"type": "string", "pattern": "^[0-9]+$",
+               "description": "a change's cursor: resume after it with Last-Event-ID"},
+        "retry": {"type": "integer", "minimum": 0}}}
+
+
+@router.get("/v1/live", response_class=EventStream, responses={
+    200: {"content": {EventStream.media_type: {"schema": SSE_EVENT}}}},
+    openapi_extra={"security": [{"access_token": []}]})
 async def live(_: ReaderDep, db: PoolDep, broadcaster: BroadcasterDep,
                region: str | None = None, station: str | None = None,
-               kinds: str | None = None, cursor: int | None = Query(None, ge=0, le=INT8_MAX),
+               kinds: str | None = None, cursor: int | None = Query(None, ge=0, le=JSON_INT_MAX),
                last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Server-Sent Events: each read-model change with its cursor (resume: Last-Event-ID)."""
     start = parse_cursor(last_event_id, cursor)

@@ -7,12 +7,14 @@ from fastapi import APIRouter, HTTPException, Query
 
 from saylau.domain.quickcount import MAX_CONFIDENCE
 from saylau.readmodels import quickcount as quickcount_reads
+from saylau.web.contract import errors
 from services.api.deps import PoolDep, ReaderDep
 
 router = APIRouter(tags=["quickcount"])
 
 
-@router.get("/v1/quickcount")
+@router.get("/v1/quickcount", responses=errors(
+    404, s404="no quick-count sample drawn for this election"))
 async def get_quickcount(
         db: PoolDep, _: ReaderDep,
         election_id: Annotated[str, Query(pattern=r"^[a-z0-9-]{1,64}$",

@@ -11,6 +11,7 @@ from saylau.readmodels import stations as station_reads
 from saylau.readmodels.evidence import files_of
 from saylau.store import paging
 from saylau.store.paging import MAX_PAGE
+from saylau.web.contract import errors
 from services.api.deps import CursorQuery, NamesDep, PoolDep, ReaderDep, SettingsDep, after, answer
 
 router = APIRouter()
@@ -28,7 +29,8 @@ async def list_stations(db: PoolDep, _: ReaderDep, region: str | None = None,
     return answer({"stations": shown, "next": next_cursor})
 
 
-@router.get("/v1/stations/{station_id}")
+@router.get("/v1/stations/{station_id}", responses=errors(
+    404, s404="no report about this station"))
 async def get_station(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
     """Incidents at one polling station, by type."""
     async with db.acquire() as conn:

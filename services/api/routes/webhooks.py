@@ -23,11 +23,20 @@ from saylau.readmodels.changefeed import last_cursor
 from saylau.settings import Settings
 from saylau.store import paging
 from saylau.store.paging import MAX_PAGE
+from saylau.web.contract import errors
 from saylau.web.input import RequestBody, Text
 from services.api.deps import CursorQuery, PoolDep, SettingsDep, SubscriberDep, after
 
 Kind = Literal["breach", "breach_withdrawn", "detentions", "station", "event", "incident", "urgent"]
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+NOT_YOURS = errors(404, s404="no webhook with this id among this partner's (another "
+                             "partner's is not shown either)")
+
+
+URL_RULES = ("where to POST: an http or https URL whose host resolves, when subscribing, "
+             "only to public addresses, or is named in the operator's WEBHOOK_ALLOW_HOSTS; "
+             "a host that does not resolve, or resolves to a loopback, private, link-local, "
+             "multicast, reserved or cloud-metadata address, is refused with 422 naming url")
 
 
 class WebhookCreate(RequestBody):
@@ -36,7 +45,8 @@ class WebhookCreate(RequestBody):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"url": "https://hooks.example.org/saylau", "kinds": ["breach"], "region": "Almaty"}]})
 
-    url: AnyHttpUrl = Field(max_length=2000)
+    url: AnyHttpUrl = Field(max_length=2000, description=URL_RULES,
+                            json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"})
     kinds: list[Kind] = Field(min_length=1, max_length=7)
     region: Text | None = Field(default=None, min_length=1, max_length=100)
 
@@ -67,7 +77,7 @@ async def list_webhooks(db: PoolDep, cfg: SettingsDep, who: SubscriberDep) -> An
         return {"webhooks": await subs.list(who.partner)}
 
 
-@router.get("/{webhook_id}/deliveries")
+@router.get("/{webhook_id}/deliveries", responses=NOT_YOURS)
 async def list_deliveries(webhook_id: uuid.UUID, db: PoolDep, cfg: SettingsDep,
                           who: SubscriberDep,
                           limit: int = Query(100, ge=1, le=MAX_PAGE),
@@ -82,7 +92,7 @@ async def list_deliveries(webhook_id: uuid.UUID, db: PoolDep, cfg: SettingsDep,
     return {"id": str(webhook_id), "deliveries": found, "next": next_cursor}
 
 
-@router.delete("/{webhook_id}", status_code=204)
+@router.delete("/{webhook_id}", status_code=204, responses=NOT_YOURS)
 async def delete_webhook(webhook_id: uuid.UUID, db: PoolDep, cfg: SettingsDep,
                          who: SubscriberDep) -> Response:
     """Unsubscribe; deliveries not yet made are cancelled."""

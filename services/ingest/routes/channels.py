@@ -20,8 +20,10 @@ from saylau.channels.sms import parse_sms
 from saylau.channels.telegram import UpdateError, parse_update, read_update, reply
 from saylau.intake.outcome import Outcome
 from saylau.intake.service import Intake
+from saylau.web.contract import errors
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem
+from services.ingest.contract import IMPORT_BODY, SMS_BODY, TELEGRAM_BODY, gateway_parameters
 from services.ingest.deps import IngestKey, IntakeDep, bounded_body
 from services.ingest.gateway import (
     ID_FIELDS,
@@ -53,7 +55,9 @@ async def record(intake: Intake, inbound: Inbound, made: Made,
     return "accepted", made.reply
 
 
-@router.post("/sms")
+@router.post("/sms", responses=errors(400, 413, s400="the JSON body is not valid JSON"),
+             openapi_extra={"requestBody": {**SMS_BODY, "x-max-bytes": MAX_MESSAGE_BODY},
+                            "parameters": gateway_parameters()})
 async def post_sms(request: Request, principal: IngestKey, intake: IntakeDep) -> Response:
     """An SMS from a gateway (form or JSON: from, text, message_id); the reply to send back."""
     now = datetime.now(UTC)
@@ -66,7 +70,9 @@ async def post_sms(request: Request, principal: IngestKey, intake: IntakeDep) ->
     return JSONAnswer({"reply": answer, "status": status})
 
 
-@router.post("/telegram")
+@router.post("/telegram", responses=errors(413), openapi_extra={
+    "requestBody": {**TELEGRAM_BODY, "x-max-bytes": MAX_MESSAGE_BODY},
+    "parameters": gateway_parameters()})
 async def post_telegram(request: Request, principal: IngestKey, intake: IntakeDep) -> Response:
     """A Telegram bot update; the answer is a sendMessage call replying in the same chat."""
     body = await bounded_body(request, MAX_MESSAGE_BODY)
@@ -81,7 +87,8 @@ async def post_telegram(request: Request, principal: IngestKey, intake: IntakeDe
     return JSONAnswer(reply(update, answer))
 
 
-@router.post("/import")
+@router.post("/import", responses=errors(413, 415, s413="over 16 MiB or 1,000 lines"),
+             openapi_extra={"requestBody": {**IMPORT_BODY, "x-max-bytes": MAX_IMPORT_BODY}})
 async def post_import(request: Request, principal: IngestKey, intake: IntakeDep) -> Response:
     """Up to 1,000 envelopes as NDJSON (application/x-ndjson) or CSV (text/csv), per line."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

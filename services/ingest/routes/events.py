@@ -5,19 +5,29 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from saylau.intake.outcome import Outcome
+from saylau.web.contract import errors
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem, unavailable
+from services.ingest.contract import ENVELOPE_REF, JSON_OBJECT
 from services.ingest.deps import IntakeDep, ReportKey, json_body
 
 router = APIRouter()
 MAX_BODY = 1024 * 1024
 MAX_BATCH_BODY = 16 * MAX_BODY
 MAX_BATCH = 1000
-ENVELOPE_REF = {"$ref": "#/components/schemas/Envelope"}
+BODY_ERRORS = errors(400, 413, 415, s413="the body is over 1 MiB (16 MiB for a batch)",
+                     s415="the body is declared as something other than JSON")
 
 
-@router.post("/v1/events", status_code=202, openapi_extra={"requestBody": {
-    "required": True, "content": {"application/json": {"schema": ENVELOPE_REF}}}})
+@router.post("/v1/events", status_code=202, responses={
+    200: {"description": "this event_id was accepted before with the same content: "
+                         "``duplicate``, nothing appended again", **JSON_OBJECT},
+    **BODY_ERRORS, **errors(403, 409, s403="the key lacks the ingest scope, or this type "
+                                           "needs the triage or admin scope",
+                            s409="this event_id was accepted before with other content")},
+    openapi_extra={"requestBody": {
+        "required": True, "x-max-bytes": MAX_BODY,
+        "content": {"application/json": {"schema": ENVELOPE_REF}}}})
 async def post_event(request: Request, principal: ReportKey, intake: IntakeDep) -> Response:
     """Append one report; 202 once the broker acknowledged it, 200 for a re-sent id."""
     item = await json_body(request, MAX_BODY)
@@ -36,8 +46,8 @@ def refusal(outcome: Outcome) -> Response | None:
     return None
 
 
-@router.post("/v1/events:batch", openapi_extra={"requestBody": {
-    "required": True, "content": {"application/json": {"schema": {
+@router.post("/v1/events:batch", responses=BODY_ERRORS, openapi_extra={"requestBody": {
+    "required": True, "x-max-bytes": MAX_BATCH_BODY, "content": {"application/json": {"schema": {
         "type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": ENVELOPE_REF}}}}})
 async def post_batch(request: Request, principal: ReportKey, intake: IntakeDep) -> Response:
     """Append up to 1,000 reports; one result per item, in order."""

@@ -10,10 +10,12 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from saylau.evidence import EvidenceError, EvidenceStorage, store_evidence
+from saylau.evidence import ALLOWED, EvidenceError, EvidenceStorage, store_evidence
 from saylau.store.db import UNAVAILABLE
+from saylau.web.contract import errors
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem, unavailable
+from services.ingest.contract import JSON_OBJECT
 from services.ingest.deps import ReportKey
 
 router = APIRouter()
@@ -47,11 +49,16 @@ def bounded(request: Request, limit: int) -> Request:
 
 
 @router.post("/v1/evidence", status_code=201, responses={
-    200: {"description": "these bytes were stored before"}, 413: {"description": "too large"},
-    415: {"description": "not JPEG, PNG, HEIC, MP4 or PDF"}},
+    200: {"description": "these bytes were stored before", **JSON_OBJECT},
+    **errors(400, 413, 415, 503, s400="the file cannot be read as what it claims to be",
+             s413="the file is larger than the limit (EVIDENCE_MAX_BYTES)",
+             s415="not JPEG, PNG, HEIC, MP4 or PDF (judged by the content)",
+             s503="the file is stored but not indexed (PostgreSQL unavailable); retry")},
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {
-        "schema": {"type": "object", "required": ["file"],
-                   "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
+        "schema": {"type": "object", "required": ["file"], "maxProperties": 11,
+                   "description": "the file, and at most 10 other fields (ignored)",
+                   "properties": {"file": {"type": "string", "format": "binary"}}},
+        "encoding": {"file": {"contentType": ", ".join(ALLOWED)}}}}}})
 async def post_evidence(request: Request, principal: ReportKey) -> Response:
     """Store one file (multipart field ``file``); 201 stored now, 200 stored before."""
     wiring = request.app.state.wiring

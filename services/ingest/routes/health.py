@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
+from saylau.web.contract import errors
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import metrics_response, unavailable
 
@@ -16,7 +17,9 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=errors(503, s503="not ready: PostgreSQL or Kafka "
+                                                  "unavailable, or the events topic is not "
+                                                  "the one verified at start"))
 async def readyz(request: Request) -> Response:
     """Ready when PostgreSQL answers, the broker's metadata is known and the events topic is
     still the one verified at start (not recreated under the running service)."""
@@ -31,7 +34,7 @@ async def readyz(request: Request) -> Response:
     return JSONAnswer({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics() -> Response:
     """Prometheus metrics."""
     return metrics_response()

@@ -19,7 +19,8 @@ from saylau.domain.quickcount import MAX_SEED, FrameStation, Sample, draw_sample
 from saylau.domain.vocabulary import SAMPLE_DRAWN
 from saylau.intake.samples import current_samples
 from saylau.readmodels import quickcount as quickcount_reads
-from saylau.web.input import RequestBody
+from saylau.web.contract import errors
+from saylau.web.input import RequestBody, Whole
 from saylau.web.keys import Principal
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import problem, rate_limited, unavailable
@@ -33,8 +34,8 @@ class SampleRequest(RequestBody):
     """What to draw: the election, the number of stations and the public seed."""
 
     election_id: str = Field(pattern=r"^[a-z0-9-]{1,64}$")
-    size: int = Field(ge=1, le=100_000)
-    seed: int = Field(ge=0, le=MAX_SEED, description="announced before the draw")
+    size: Whole = Field(ge=1, le=100_000)
+    seed: Whole = Field(ge=0, le=MAX_SEED, description="announced before the draw")
     replace: bool = Field(False, description="draw again although the election has a sample "
                                              "(the new one names it in payload.replaces)")
 
@@ -48,7 +49,9 @@ def sample_event(sample: Sample, replaces: str | None = None) -> dict[str, Any]:
             "source": "quickcount-draw", "payload": payload}
 
 
-@router.post("/v1/quickcount/samples", status_code=201)
+@router.post("/v1/quickcount/samples", status_code=201, responses=errors(
+    409, s409="the election already has a sample (send replace), or no registered station "
+              "has registered voters"))
 async def post_sample(body: SampleRequest, request: Request, principal: AdminKey,
                       intake: IntakeDep) -> Response:
     """Draw a stratified sample of registered stations (strata = regions, allocation
