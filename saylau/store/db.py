@@ -72,7 +72,9 @@ api_keys = table(
     Column("scopes", ARRAY(Text), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("regions", ARRAY(Text)),
 )
+"""Partners' keys; ``regions`` binds a key to canonical regions (NULL or empty: national)."""
 
 known_stations = table(
     "known_stations", INGEST,
@@ -83,10 +85,27 @@ known_stations = table(
 dashboard_sessions = table(
     "dashboard_sessions", INGEST,
     Column("session_hash", Text, primary_key=True),
-    Column("key_hash", Text, nullable=False),
+    Column("key_hash", Text),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("login", Text),
+    Column("csrf_hash", Text),
 )
-"""Dashboard sign-ins: the hash of the session cookie, the hash of the key it stands for."""
+"""Dashboard sign-ins: the hash of the session cookie, and the hash of the key or the login
+of the account it stands for; the hash of the CSRF token its writes must carry."""
+
+staff_accounts = table(
+    "staff_accounts", INGEST,
+    Column("login", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("regions", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", DateTime(timezone=True)),
+)
+"""People's accounts (``saylau users``): role, the regions a coordinator is bound to, an
+argon2id password hash, when it was disabled, and wrong passwords in a row / lock-out."""
 
 quickcount_draws = table(
     "quickcount_draws", INGEST,

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import asyncpg
 
 from saylau.domain.observers import OBSERVER_SCOPE, ObserverGrant
+from saylau.domain.roles import NAME_READERS, NATIONAL, Reach, reach_of
 
-SCOPES = ("ingest", "read", "audit", "admin", "triage")
+SCOPES = ("ingest", "read", "audit", "admin", "triage", "broadcast")
 CACHE_SECONDS = 2.0
 OBSERVER_TOKEN_PREFIX = "ob_"
 """An observer's sign-in token (``POST /v1/observer/session``); API keys start ``sw_``."""
@@ -23,12 +24,31 @@ ObserverTokens = Callable[[str], Awaitable[ObserverGrant | None]]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a partner's key with its scopes, or an observer's token (``observer``:
-    what she may post, which ``saylau.intake`` enforces)."""
+    """Who is calling: a partner's key with its scopes, an account of a person at the centre
+    (``login`` and ``role``, signed in on the dashboard), or an observer's token
+    (``observer``: what she may post, which ``saylau.intake`` enforces). ``reach``: the
+    regions it may see and act on (national unless bound)."""
 
     partner: str
     scopes: frozenset[str]
     observer: ObserverGrant | None = None
+    reach: Reach = NATIONAL
+    login: str | None = None
+    role: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who did it, as triage events record it: the account's login, else the key's
+        partner (set by the server, never taken from a body)."""
+        return self.login or self.partner
+
+    @property
+    def sees_names(self) -> bool:
+        """Names of detained people and observers, and free text: accounts by role (a
+        coordinator's reads hold only her regions), keys with ``audit`` or ``admin``."""
+        if self.role is not None:
+            return self.role in NAME_READERS
+        return bool({"audit", "admin"} & self.scopes)
 
 
 def hash_key(key: str) -> str:
@@ -93,6 +113,7 @@ class KeyRing:
         if self.pool is None:
             return None
         row = await self.pool.fetchrow(
-            f'SELECT partner, scopes FROM "{self.schema}".api_keys WHERE key_hash = $1 '
+            f'SELECT partner, scopes, regions FROM "{self.schema}".api_keys WHERE key_hash = $1 '
             "AND revoked_at IS NULL", digest)
-        return Principal(row["partner"], frozenset(row["scopes"])) if row else None
+        return Principal(row["partner"], frozenset(row["scopes"]),
+                         reach=reach_of(row["regions"])) if row else None

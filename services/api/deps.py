@@ -63,8 +63,8 @@ ProducerDep = Annotated[AIOKafkaProducer, Depends(producer)]
 
 def may_see_names(principal: Principal) -> bool:
     """Names of detained people and observers, and free text (descriptions, reasons, notes,
-    messages, captions), where names end up: only for auditors and admins (until roles)."""
-    return bool({"audit", "admin"} & principal.scopes)
+    messages, captions), where names end up (``Principal.sees_names``)."""
+    return principal.sees_names
 
 
 def names(request: Request, who: ReaderDep) -> Names:
