@@ -1,17 +1,21 @@
 """Events with no place of their own belong where the report they point at is (issue 31):
-triage actions and reports, evidence files, a message's first report. Pure planning."""
+triage actions and reports, evidence files, a message's first report; the live stream and
+webhooks of a regional principal hold only her regions' changes. Pure."""
 from __future__ import annotations
 
 import uuid
 
 from saylau.catalogue import catalogue
 from saylau.domain.checklists import checklist_book
+from saylau.domain.roles import reach_of
 from saylau.domain.rules import RuleConfig
 from saylau.envelope import Envelope
 from saylau.log.decode import Decoded, Message
+from saylau.outbound.webhooks import Subscription
 from saylau.readmodels import events, triage
 from saylau.readmodels.base import Batch
 from saylau.readmodels.batch import Planner, Targets, event_change
+from services.api.live import ChangeFilter
 from tests.unit.builders import calendars, event
 
 ALMATY = {"region": "Almaty", "city": "Almaty"}
@@ -80,3 +84,16 @@ def test_the_triage_read_model_keeps_who_did_it() -> None:
     claim = about(report, "triage.claimed", 1, operator="Dana on shift")
     rows = triage.fold(plan(report, claim), RuleConfig())
     assert [a[4:7] for a in rows.actions] == [("p", "user:dana", "Dana on shift")]
+
+
+def test_a_regional_subscriber_and_webhook_want_only_their_regions_changes() -> None:
+    reach = reach_of(["Almaty"])
+    changes = [{"cursor": n, "kind": "event", "region": region, "station_id": None}
+               for n, region in enumerate(("Almaty", "Karaganda", None), start=1)]
+    live = ChangeFilter(reach=reach)
+    hook = Subscription(uuid.uuid4(), "https://x", frozenset({"event"}), None, 0, reach)
+    assert not live.everything
+    assert [c["region"] for c in changes if live.wants(c)] == ["Almaty"]
+    assert [c["region"] for c in changes if hook.wants(c)] == ["Almaty"]
+    national = Subscription(uuid.uuid4(), "https://x", frozenset({"event"}), None, 0)
+    assert [c["region"] for c in changes if national.wants(c)] == ["Almaty", "Karaganda", None]
