@@ -412,7 +412,21 @@
         el("span", { class: "title", text: e.type }),
         el("time", { datetime: e.occurred_at, text: dayTime.format(new Date(e.occurred_at)) }),
         el("span", { class: "muted", text: e.status })),
-      files.length ? el("div", { class: "evidence" }, ...files.map(evidenceLink)) : null);
+      files.length ? el("div", { class: "evidence" }, ...files.map(evidenceLink)) : null,
+      ...triageLines(e.triage));
+  }
+
+  // who did each triage action: `actor` is the server's (login or key partner), `by` the
+  // operator's own signature (free text), shown beside it when it differs
+  function triageLines(triage) {
+    if (!triage) return [];
+    const line = (kind, actor, by, note) => el("p", { class: "muted", "data-testid": "triage-action",
+      text: [t(`triage.${kind}`, { actor }), by && by !== actor ? `(${by})` : "", note ?? ""]
+        .filter(Boolean).join(" ") });
+    const claim = triage.claimed_actor
+      ? [line("claimed", triage.claimed_actor, triage.claimed_by)] : [];
+    return [...claim, ...triage.notes.filter((n) => n.kind !== "claimed")
+      .map((n) => line(n.kind, n.actor, n.by, n.note))];
   }
 
   async function showStation(stationId) {

@@ -32,7 +32,7 @@ async def post_event(request: Request, principal: ReportKey, intake: IntakeDep) 
     """Append one report; 202 once the broker acknowledged it, 200 for a re-sent id."""
     item = await json_body(request, MAX_BODY)
     outcome = (await intake.submit([item], principal.partner, principal.scopes,
-                                   principal.observer))[0]
+                                   principal.observer, principal.reach, principal.actor))[0]
     return refusal(outcome) or JSONAnswer(outcome.body(), status_code=outcome.code)
 
 
@@ -55,6 +55,6 @@ async def post_batch(request: Request, principal: ReportKey, intake: IntakeDep) 
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         return problem(422, [{"loc": ["body"], "msg": f"a JSON array of 1 to {MAX_BATCH} events"}])
     outcomes = await intake.submit(items, principal.partner, principal.scopes,
-                                   principal.observer)
+                                   principal.observer, principal.reach, principal.actor)
     results = [{"index": i, "code": o.code, **o.body()} for i, o in enumerate(outcomes)]
     return JSONAnswer({"results": results, "accepted": sum(o.code == 202 for o in outcomes)})
