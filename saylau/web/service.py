@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from saylau.web.contract import answers
 from saylau.web.keys import OBSERVER_TOKEN_PREFIX, KeyRing, Principal
 from saylau.web.responses import JSONAnswer
-from saylau.web.sessions import COOKIE
+from saylau.web.sessions import COOKIE, CSRF_HEADER, Session
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -42,31 +42,46 @@ async def keyring(request: Request) -> KeyRing:
     return request.app.state.keyring  # type: ignore[no-any-return]
 
 
-def require(scope: str, allow_public: bool = False,
-            observers: bool = False) -> Callable[..., Awaitable[Principal]]:
+def require(scope: str, allow_public: bool = False, observers: bool = False,
+            sessions: bool | str = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller's key must carry ``scope`` (401 no/bad key, 403 wrong scope);
     with ``observers``, an observer's token passes too (what she may post is the intake's
-    to decide). A revoked observer's token is a 401 with the reason."""
+    to decide). A revoked observer's token is a 401 with the reason. The dashboard's session
+    cookie passes for ``read`` on GET; with ``sessions``, for this route's writes too (with
+    its CSRF token and an allowed Origin, else 403), holding ``scope`` (or the scope
+    ``sessions`` names, e.g. ``triage`` where a key needs ``ingest``)."""
+    session_scope = sessions if isinstance(sessions, str) else scope
 
     async def check(request: Request, ring: Annotated[KeyRing, Depends(keyring)]) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if not header and "access_token" in request.query_params:  # EventSource sends no headers
             scheme, key = "bearer", request.query_params["access_token"]
-        if not header and not key and scope == "read":
-            signed_in = await session_principal(request, ring)
-            if signed_in is not None and scope in signed_in.scopes:
+        if not header and not key and (scope == "read" or sessions):
+            signed_in = await session_principal(request, ring, writes=bool(sessions))
+            if signed_in is not None and (scope if reading(request) else session_scope) \
+                    in signed_in.scopes:
+                request.state.signed_in = True
                 return signed_in
+            if signed_in is not None and not reading(request):
+                raise HTTPException(403, f"this account or key lacks the {session_scope!r} "
+                                         "scope")
         if allow_public and getattr(request.app.state, "public_read", False) and not key:
             return Principal("public", frozenset({"read"}))
         return await key_principal(ring, scheme, key, scope, observers)
 
     answers(check, {401: "no key, or an unknown or revoked one",
-                    403: f"the key lacks the {scope!r} scope",
+                    403: f"the key lacks the {scope!r} scope" + (
+                        "; a write with the dashboard session without its X-CSRF-Token or "
+                        "from an origin not allowed" if sessions else ""),
                     503: "PostgreSQL, where keys are kept, is unavailable; retry"},
-            schemes=("bearer", "session") if scope == "read" else ("bearer",),
-            public=allow_public)
+            schemes=("bearer", "session") if scope == "read" or sessions else ("bearer",),
+            public=allow_public, session_writes=bool(sessions))
     return check
+
+
+def reading(request: Request) -> bool:
+    return request.method in ("GET", "HEAD")
 
 
 async def key_principal(ring: KeyRing, scheme: str, key: str, scope: str,
@@ -108,14 +123,46 @@ def observer_passes(principal: Principal, scope: str, observers: bool) -> Princi
     return principal
 
 
-async def session_principal(request: Request, ring: KeyRing) -> Principal | None:
-    """The dashboard's signed-in key (session cookie), for reading only: GET and HEAD."""
+async def session_principal(request: Request, ring: KeyRing,
+                            writes: bool = False) -> Principal | None:
+    """The key or account the dashboard signed in with (session cookie): for reading (GET
+    and HEAD), and for writes where the route takes them, which must carry the session's
+    CSRF token from an allowed origin (``refuse_forged``). None without a live session or
+    when its key was revoked or its account disabled (looked up at most 2 s cached)."""
     sessions = getattr(request.app.state, "sessions", None)
     token = request.cookies.get(COOKIE)
-    if sessions is None or not token or request.method not in ("GET", "HEAD"):
+    if sessions is None or not token or not (writes or reading(request)):
         return None
-    digest = await sessions.key_hash(token)
-    return await ring.principal_of_digest(digest) if digest else None
+    found = await sessions.find(token)
+    if found is None:
+        return None
+    if not reading(request):
+        refuse_forged(request, found)
+    if found.key_hash:
+        return await ring.principal_of_digest(found.key_hash)
+    accounts = getattr(request.app.state, "accounts", None)
+    return await accounts.principal(found.login) if accounts and found.login else None
+
+
+def refuse_forged(request: Request, session: Session) -> None:
+    """403 unless a write made with the session comes from an allowed origin (when the
+    browser names one: the service's own, or ``SAYLAU_DASHBOARD_ORIGINS``) and carries the
+    session's CSRF token (``X-CSRF-Token``): SameSite alone leaves a sibling site's page
+    free to post."""
+    origin = request.headers.get("origin")
+    allowed = {f"{request.url.scheme}://{request.url.netloc}",
+               *getattr(request.app.state, "dashboard_origins", ())}
+    if origin and origin not in allowed:
+        raise HTTPException(403, f"a write with the dashboard session from {origin[:100]!r} "
+                                 "is refused: not the dashboard's origin")
+    if not session.carries(request.headers.get(CSRF_HEADER, "")):
+        raise HTTPException(403, f"a write with the dashboard session needs the {CSRF_HEADER} "
+                                 "header: the csrf_token of GET /v1/session")
+
+
+def origins(listed: str) -> list[str]:
+    """A comma-separated list of origins, as a list."""
+    return [o.strip().rstrip("/") for o in listed.split(",") if o.strip()]
 
 
 @dataclass
@@ -140,11 +187,12 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
-def rate_limited(scope: str, observers: bool = False) -> Callable[..., Awaitable[Principal]]:
-    """``require(scope, observers=…)``, then the partner's rate limit (429 with Retry-After
-    when spent; each observer is a partner of her own)."""
+def rate_limited(scope: str, observers: bool = False,
+                 sessions: bool | str = False) -> Callable[..., Awaitable[Principal]]:
+    """``require(scope, observers=…, sessions=…)``, then the partner's rate limit (429 with
+    Retry-After when spent; each observer is a partner of her own, each account too)."""
 
-    authenticated = Depends(require(scope, observers=observers))  # closure names are unseen
+    authenticated = Depends(require(scope, observers=observers, sessions=sessions))
 
     async def check(request: Request, principal: Principal = authenticated) -> Principal:
         take_token(request.app.state.limiter, principal.partner)
@@ -163,12 +211,18 @@ def take_token(limiter: RateLimiter, partner: str) -> None:
                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
-def allow_cors(app: FastAPI, origins: str) -> None:
-    """CORS stays closed (no Access-Control-* headers) unless origins are configured."""
-    allowed = [o.strip() for o in origins.split(",") if o.strip()]
+def allow_cors(app: FastAPI, partners: str, dashboards: str = "") -> None:
+    """CORS stays closed (no Access-Control-* headers) unless origins are configured; the
+    dashboard's origins (``SAYLAU_DASHBOARD_ORIGINS``) are answered with credentials, so
+    its session cookie goes with its writes (which ``refuse_forged`` checks, by Origin and
+    CSRF token, whatever CORS allowed)."""
+    allowed = origins(partners) + origins(dashboards)
+    app.state.dashboard_origins = frozenset(origins(dashboards))
     if allowed:
         app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
+                           allow_credentials=bool(origins(dashboards)),
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID",
+                                          CSRF_HEADER])
 
 
 class BodyTooLarge(Exception):
