@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
+from fastapi import HTTPException, Request
+
+from saylau.web.keys import KeyRing, Principal
 
 COOKIE = "saylau_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -81,3 +84,49 @@ class PostgresSessions:
     async def close(self, token: str) -> None:
         await self.pool.execute(f"DELETE FROM {self.table} WHERE session_hash = $1",
                                 session_hash(token))
+
+
+def reading(request: Request) -> bool:
+    return request.method in ("GET", "HEAD")
+
+
+async def session_principal(request: Request, ring: KeyRing,
+                            writes: bool = False) -> Principal | None:
+    """The key or account the dashboard signed in with (session cookie): for reading (GET
+    and HEAD), and for writes where the route takes them, which must carry the session's
+    CSRF token from an allowed origin (``refuse_forged``). None without a live session or
+    when its key was revoked or its account disabled (looked up at most 2 s cached)."""
+    sessions = getattr(request.app.state, "sessions", None)
+    token = request.cookies.get(COOKIE)
+    if sessions is None or not token or not (writes or reading(request)):
+        return None
+    found = await sessions.find(token)
+    if found is None:
+        return None
+    if not reading(request):
+        refuse_forged(request, found)
+    if found.key_hash:
+        return await ring.principal_of_digest(found.key_hash)
+    accounts = getattr(request.app.state, "accounts", None)
+    return await accounts.principal(found.login) if accounts and found.login else None
+
+
+def refuse_forged(request: Request, session: Session) -> None:
+    """403 unless a write made with the session comes from an allowed origin (when the
+    browser names one: the service's own, or ``SAYLAU_DASHBOARD_ORIGINS``) and carries the
+    session's CSRF token (``X-CSRF-Token``): SameSite alone leaves a sibling site's page
+    free to post."""
+    origin = request.headers.get("origin")
+    allowed = {f"{request.url.scheme}://{request.url.netloc}",
+               *getattr(request.app.state, "dashboard_origins", ())}
+    if origin and origin not in allowed:
+        raise HTTPException(403, f"a write with the dashboard session from {origin[:100]!r} "
+                                 "is refused: not the dashboard's origin")
+    if not session.carries(request.headers.get(CSRF_HEADER, "")):
+        raise HTTPException(403, f"a write with the dashboard session needs the {CSRF_HEADER} "
+                                 "header: the csrf_token of GET /v1/session")
+
+
+def origins(listed: str) -> list[str]:
+    """A comma-separated list of origins, as a list."""
+    return [o.strip().rstrip("/") for o in listed.split(",") if o.strip()]

@@ -31,11 +31,21 @@ SAME_SITE = ("same-origin", "none")
 router = APIRouter(tags=["dashboard"])
 
 
+def one_way(schema: dict[str, Any]) -> None:
+    """The document's ``SignIn``: a key, or a login and password, never both; no nulls."""
+    for field in schema["properties"].values():
+        field.update(next(a for a in field.pop("anyOf") if a.get("type") != "null"))
+        field.pop("default", None)
+    schema["oneOf"] = [
+        {"required": ["key"], "not": {"anyOf": [{"required": ["login"]},
+                                                {"required": ["password"]}]}},
+        {"required": ["login", "password"], "not": {"required": ["key"]}}]
+
+
 class SignIn(RequestBody):
     """An API key, or an account's login and password, posted once by the sign-in form."""
 
-    model_config = ConfigDict(strict=True, json_schema_extra={"oneOf": [
-        {"required": ["key"]}, {"required": ["login", "password"]}]})
+    model_config = ConfigDict(strict=True, json_schema_extra=one_way)
     key: str | None = Field(None, min_length=1, max_length=200)
     login: str | None = Field(None, min_length=1, max_length=100)
     password: str | None = Field(None, min_length=1, max_length=200)
