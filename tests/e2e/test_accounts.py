@@ -2,6 +2,7 @@
 keys bound to regions, and the dashboard session's writes to ingest (CSRF token, Origin)."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -202,3 +203,29 @@ def test_an_analysts_session_may_not_triage(centre: Stack) -> None:
     refused = triage(centre, session, claimed, Origin=centre.api_url,
                      **{"X-CSRF-Token": session["csrf_token"]})
     assert refused.status_code == 403
+
+
+def test_a_coordinators_session_triage_is_bound_to_her_regions_and_records_her_login(
+        centre: Stack) -> None:
+    """Her account, not a key: triage of another region's report gets what an unknown report
+    gets; her own region's is stored with ``actor`` = her login (the session's, not a body's)."""
+    login = unique("gulnar")
+    session = session_of(centre, login, add_user(centre, login, "coordinator", "Almaty"))
+    headers = {"Origin": centre.api_url, "X-CSRF-Token": session["csrf_token"]}
+    ours = stuffing(unique("PS"), place={"region": "Almaty", "city": "Almaty"})
+    theirs = stuffing(unique("PS"), place={"region": "Karaganda", "city": "Karaganda"})
+    for report in (ours, theirs):
+        assert centre.post(report).status_code == 202
+        wait_until(lambda r=report: centre.get(f"/v1/events/{r['event_id']}").status_code
+                   == 200, 30)
+    answers = []
+    for target in (theirs["event_id"], str(uuid.uuid4())):
+        claimed = envelope("triage.claimed", {"event_id": target})
+        reply = triage(centre, session, claimed, **headers)
+        answers.append((reply.status_code, reply.text.replace(claimed["event_id"], "ID")))
+    assert answers[0] == answers[1] and answers[0][0] == 422
+    claimed = envelope("triage.claimed", {"event_id": ours["event_id"], "operator": "G."})
+    assert triage(centre, session, claimed, **headers).status_code == 202
+    path = f"/v1/events/{claimed['event_id']}"
+    wait_until(lambda: centre.get(path).status_code == 200, 30)
+    assert centre.get(path).json()["record"]["actor"] == login
