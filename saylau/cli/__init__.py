@@ -18,6 +18,7 @@ from saylau.cli import (
     checkpoint,
     demo,
     erase,
+    maps,
     migratelog,
     observers,
     privacy,
@@ -32,7 +33,8 @@ from saylau.store.migrations import SchemaBehind, SchemaTooNew
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
               erase.register, quickcount.register, rebuild.register, stations.register,
-              migratelog.register, observers.register, audit.register, summary.register]
+              migratelog.register, observers.register, audit.register, summary.register,
+              maps.register]
 
 
 def parser() -> argparse.ArgumentParser:

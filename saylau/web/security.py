@@ -5,6 +5,8 @@ a frame does nothing. The app's service worker and manifest fall under ``script-
 ``manifest-src`` 'self'; its photo previews are ``data:`` images."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +18,21 @@ EVERYWHERE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referr
 ON_DASHBOARD = {"Content-Security-Policy": DASHBOARD_CSP, "X-Frame-Options": "DENY"}
 
 
+def tile_source(template: str) -> str | None:
+    """The CSP source of a map tile URL template (``{s}`` subdomains: ``*``), None if none."""
+    if not template:
+        return None
+    parts = urlsplit(template.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def dashboard_csp(tiles: str = "") -> str:
+    """The dashboard's policy; a map tile template's host is allowed in img-src, no other."""
+    source = tile_source(tiles)
+    return DASHBOARD_CSP.replace("img-src 'self' data:",
+                                 f"img-src 'self' data: {source}") if source else DASHBOARD_CSP
+
+
 def dashboard_path(path: str) -> bool:
     """A page or its files: the dashboard's, the observer app's (not /docs, whose page needs
     inline script)."""
@@ -25,14 +42,15 @@ def dashboard_path(path: str) -> bool:
 class SecurityHeaders:
     """ASGI middleware adding the headers above to every HTTP answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, map_tiles: str = "") -> None:
         self.app = app
+        self.on_dashboard = {**ON_DASHBOARD, "Content-Security-Policy": dashboard_csp(map_tiles)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = {**EVERYWHERE, **(ON_DASHBOARD if dashboard_path(scope["path"]) else {})}
+        wanted = {**EVERYWHERE, **(self.on_dashboard if dashboard_path(scope["path"]) else {})}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -37,6 +37,7 @@ from services.api.routes import (
     health,
     incidents,
     live,
+    maps,
     quickcount,
     regions,
     stations,
@@ -46,7 +47,8 @@ from services.api.routes import (
 )
 
 ROUTERS = (webhooks, incidents, regions, coverage, quickcount, admin, audit, stations,
-           detentions, breaches, timeline, triage, events, evidence, live, dashboard, health)
+           detentions, breaches, timeline, triage, events, evidence, live, maps, dashboard,
+           health)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -81,7 +83,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     allow_cors(app, cfg.cors_origins)
     for module in ROUTERS:
         app.include_router(module.router)
-    dashboard.install(app)
+    dashboard.install(app, cfg.saylau_map_tiles)
     publish(app, add_links)
     return app
 
