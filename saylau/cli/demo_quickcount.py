@@ -24,7 +24,7 @@ REGIONS = {"Almaty": 0.39, "Nur-Sultan": 0.42, "Shymkent": 0.52, "Karaganda": 0.
 STATIONS_PER_REGION = 50
 CENTRES = {"Almaty": (76.92, 43.25, 0.06), "Nur-Sultan": (71.45, 51.17, 0.05),
            "Shymkent": (69.59, 42.32, 0.05), "Karaganda": (73.10, 49.80, 0.6),
-           "North Kazakhstan": (69.15, 54.87, 0.6), "West Kazakhstan": (51.37, 51.23, 0.7),
+           "North Kazakhstan": (69.9, 54.3, 0.4), "West Kazakhstan": (51.37, 51.23, 0.7),
            "Aktobe": (57.17, 50.28, 0.7), "Turkistan": (68.25, 43.30, 0.6)}
 """Where each region's synthetic stations stand, for the map: (lon, lat) of its centre and
 the spread in degrees (a city's stations close together, a region's spread over it)."""
