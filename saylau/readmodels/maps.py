@@ -6,7 +6,8 @@ A station belongs to the election its ``station.registered`` event belongs to (t
 envelope's ``election_id``, else the election whose window holds it: ``events.election_id``).
 ``detained_now`` and ``open_breaches`` are the region roll-ups the grid shows (detentions
 are counted per city, not per election); ``reports_last_hour`` counts the election's reports
-ingest received in the hour before ``now``; ``silent_stations`` is coverage's.
+ingest received in the hour before ``now``; ``silent_stations`` counts the election's
+stations silent by coverage's rule (``saylau.domain.coverage.is_silent``).
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from typing import Any
 import asyncpg
 
 from saylau.domain.calendar import Election
+from saylau.domain.coverage import is_silent
 from saylau.domain.maps import drawn
 from saylau.domain.vocabulary import BREACH_OPEN, NOT_REPORTS, STATION_REGISTERED
-from saylau.readmodels import coverage, rollups
+from saylau.readmodels import rollups
 from saylau.readmodels.base import ReadModel
 from saylau.store import boundaries
 
@@ -31,11 +33,14 @@ WHERE type = '{STATION_REGISTERED}' AND election_id = $1 AND station_id IS NOT N
 """The election's registered stations, through the partial index ``events_registrations``."""
 
 REGION_STATIONS = f"""
-SELECT r.region, count(*)::int AS stations, avg(r.lon) AS lon, avg(r.lat) AS lat
+SELECT r.region, count(*)::int AS stations, avg(r.lon) AS lon, avg(r.lat) AS lat,
+       count(*) FILTER (WHERE l.last_report_at IS NULL OR l.last_report_at <= $2)::int AS quiet
 FROM ({ELECTION_STATIONS}) k JOIN station_registry r USING (station_id)
+LEFT JOIN station_reports l USING (station_id)
 WHERE r.region IS NOT NULL GROUP BY r.region
 """
-"""Per region: the election's stations and the centroid of those with coordinates."""
+"""Per region: the election's stations, the centroid of those with coordinates, and how many
+have not been heard from since ``$2`` (silent, while voting is open there: see ``silent``)."""
 
 REPORTS_SINCE = """
 SELECT region, count(*)::int AS reports FROM events
@@ -64,12 +69,11 @@ async def regions(conn: asyncpg.Connection, election: Election, reach: list[str]
                   now: datetime, silent_minutes: int, ingest_schema: str) -> dict[str, Any]:
     """One feature per region of ``election`` (of ``reach``'s regions only, unless None)."""
     names = [r for r in election.regions if reach is None or r in reach]
-    stations = {r["region"]: r for r in await conn.fetch(REGION_STATIONS, election.id)}
+    stations = {r["region"]: r for r in await conn.fetch(
+        REGION_STATIONS, election.id, now - timedelta(minutes=silent_minutes))}
     rolled = {r["region"]: r for r in await rollups.regions(conn)}
     recent = {r["region"]: r["reports"] for r in await conn.fetch(
         REPORTS_SINCE, election.id, now - timedelta(hours=1), list(NOT_REPORTS))}
-    covered = await coverage.coverage(conn, election, None, now, silent_minutes)
-    silent = {t["region"]: t["silent"] for t in covered["regions"]}
     own = await boundaries.imported(conn, ingest_schema, election.id)
     table = boundaries.shape_table().elections.get(election.id, {})
     features = []
@@ -82,10 +86,20 @@ async def regions(conn: asyncpg.Connection, election: Election, reach: list[str]
             "region": name, "drawn_as": how, "stations": s["stations"] if s else 0,
             "detained_now": rolled_up["detained_now"] if rolled_up else 0,
             "open_breaches": rolled_up["open_breaches"] if rolled_up else 0,
-            "reports_last_hour": recent.get(name, 0), "silent_stations": silent.get(name, 0)}})
+            "reports_last_hour": recent.get(name, 0),
+            "silent_stations": silent(election, name, s, now, silent_minutes)}})
     return {"type": "FeatureCollection", "election_id": election.id, "as_of": now.isoformat(),
             "boundaries": "imported" if own else boundaries.shape_table().source,
             "features": features}
+
+
+def silent(election: Election, region: str, counted: Any, now: datetime, minutes: int) -> int:
+    """The region's silent stations: those quiet for ``minutes``, while voting is open there
+    and has been for ``minutes`` (``is_silent`` of a station never heard from says whether it
+    is; for one heard from, the same rule reduces to its last report being that old)."""
+    if counted is None or not is_silent(election, region, None, now, minutes):
+        return 0
+    return int(counted["quiet"])
 
 
 async def stations(conn: asyncpg.Connection, election_id: str, reach: list[str] | None,

@@ -7,12 +7,15 @@ one). A principal bound to regions gets only her regions' features and stations.
 """
 from __future__ import annotations
 
+import asyncio
+import gzip
 import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from saylau.readmodels import maps as map_reads
@@ -39,6 +42,20 @@ VENDOR: dict[str, tuple[Path, str]] = {
 
 class GeoJSONAnswer(ReadAnswer):
     media_type = GEOJSON
+
+
+COMPRESS_FROM = 1024
+"""Answers this long or longer are gzipped for clients that accept it (10,000 stations:
+about 2.2 MB of GeoJSON, 0.25 MB gzipped at level 1 in about 30 ms)."""
+
+
+async def geojson_answer(request: Request, body: bytes) -> Response:
+    """``body`` as GeoJSON, gzipped (level 1, off the event loop) when the client takes it."""
+    headers = {"Vary": "Accept-Encoding"}
+    if len(body) >= COMPRESS_FROM and "gzip" in request.headers.get("accept-encoding", ""):
+        body = await asyncio.to_thread(gzip.compress, body, 1)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 def geojson(description: str) -> dict[int | str, dict[str, Any]]:
@@ -76,7 +93,7 @@ def parse_bbox(bbox: str | None) -> list[float] | None:
 @router.get("/v1/map/regions", response_class=GeoJSONAnswer, responses={
     **geojson("one feature per region of the election"),
     **errors(422, s422="unknown election_id (or none running now), or a bad parameter")})
-async def get_map_regions(db: PoolDep, who: ReaderDep, cfg: SettingsDep,
+async def get_map_regions(request: Request, db: PoolDep, who: ReaderDep, cfg: SettingsDep,
                           election_id: ElectionQuery = None) -> Response:
     """The election's regions as a GeoJSON FeatureCollection: boundaries (imported, Natural
     Earth, or a circle: ``drawn_as``) and ``stations``, ``detained_now``, ``open_breaches``,
@@ -87,22 +104,24 @@ async def get_map_regions(db: PoolDep, who: ReaderDep, cfg: SettingsDep,
     async with db.acquire() as conn:
         found = await map_reads.regions(conn, election, who.reach.filter(), now,
                                         cfg.saylau_silent_minutes, cfg.ingest_schema)
-    return GeoJSONAnswer({**found, "tiles": cfg.saylau_map_tiles or None})
+    return await geojson_answer(request, orjson.dumps(
+        {**found, "tiles": cfg.saylau_map_tiles or None}))
 
 
 @router.get("/v1/map/stations", response_class=GeoJSONAnswer, responses={
     **geojson("a point per station of the election with coordinates"),
     **errors(422, s422="unknown election_id (or none running now), a malformed bbox, or a "
                        "bad parameter")})
-async def get_map_stations(db: PoolDep, who: ReaderDep, election_id: ElectionQuery = None,
-                           bbox: BboxQuery = None) -> Response:
+async def get_map_stations(request: Request, db: PoolDep, who: ReaderDep,
+                           election_id: ElectionQuery = None, bbox: BboxQuery = None
+                           ) -> Response:
     """The election's registered stations that have coordinates, as GeoJSON points with
     ``station_id``, ``number``, ``address``, ``open_breaches``, ``last_report_at``."""
     box = parse_bbox(bbox)
     election = election_named(election_id, datetime.now(UTC))
     async with db.acquire() as conn:
         found = await map_reads.stations(conn, election.id, who.reach.filter(), box)
-    return GeoJSONAnswer(found)
+    return await geojson_answer(request, orjson.dumps(found))
 
 
 @router.get("/static/vendor/{name}", include_in_schema=False)
