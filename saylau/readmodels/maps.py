@@ -58,11 +58,14 @@ FROM ({ELECTION_STATIONS}) k JOIN station_registry r USING (station_id)
 LEFT JOIN open o USING (station_id) LEFT JOIN station_reports l USING (station_id)
 WHERE r.lat IS NOT NULL AND r.lon IS NOT NULL
   AND ($2::text[] IS NULL OR r.region = ANY($2::text[]))
-  AND ($3::float8[] IS NULL OR (r.lon BETWEEN $3[1] AND $3[3] AND r.lat BETWEEN $3[2] AND $3[4]))
+  AND ($3::float8[] IS NULL OR (r.lat BETWEEN $3[2] AND $3[4] AND CASE
+       WHEN $3[1] <= $3[3] THEN r.lon BETWEEN $3[1] AND $3[3]
+       ELSE r.lon >= $3[1] OR r.lon <= $3[3] END))
 ORDER BY r.station_id
 """
 """The election's stations with coordinates: of ``$2``'s regions (None: all), within the box
-``$3`` ([west, south, east, north]; None: anywhere)."""
+``$3`` ([west, south, east, north]; None: anywhere; west > east: across the antimeridian,
+as RFC 7946 §5.2 reads a bbox)."""
 
 
 async def regions(conn: asyncpg.Connection, election: Election, reach: list[str] | None,

@@ -65,10 +65,12 @@ def test_stations_with_coordinates_are_points_and_a_bbox_narrows_them(stack: Sta
                                          "last_report_at": None}
     east = points(stack, bbox="78,49,82,51")
     assert abai in east and pavlodar not in east
+    across = points(stack, bbox="78,49,-170,60")  # west > east: across the antimeridian
+    assert abai in across and pavlodar not in across
 
 
 def test_a_malformed_bbox_is_a_422_naming_bbox(stack: Stack) -> None:
-    for bad in ("1,2,3", "a,b,c,d", "10,50,5,60", "0,-95,10,10", "nan,1,2,3"):
+    for bad in ("1,2,3", "a,b,c,d", "10,60,20,50", "0,-95,10,10", "nan,1,2,3", "181,0,10,10"):
         reply = stack.get("/v1/map/stations", election_id=ELECTION, bbox=bad)
         assert reply.status_code == 422, (bad, reply.text)
         assert reply.json()["detail"][0]["loc"] == ["query", "bbox"], bad

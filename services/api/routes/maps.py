@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -66,28 +65,24 @@ def geojson(description: str) -> dict[int | str, dict[str, Any]]:
                        "features": {"type": "array", "items": {"type": "object"}}}}}}}}
 
 
+NUMBER = r"-?\d{1,3}(\.\d{1,12})?"
 BboxQuery = Annotated[str | None, Query(
-    max_length=200, pattern=r"^[^\u0000]*$",
-    description="only stations within this box: `west,south,east,north` in degrees "
-                "(WGS 84; west ≤ east, south ≤ north)")]
+    max_length=80, pattern=f"^{NUMBER}(,{NUMBER}){{3}}$",
+    description="only stations within this box: `west,south,east,north` in degrees (WGS 84; "
+                "longitudes within -180..180, latitudes within -90..90, south ≤ north; "
+                "west > east: a box across the antimeridian, as RFC 7946 reads a bbox)")]
 
 
 def parse_bbox(bbox: str | None) -> list[float] | None:
-    """``[west, south, east, north]``, or 422 naming ``bbox``."""
+    """``[west, south, east, north]``, or 422 naming ``bbox`` (its form is the pattern's)."""
     if bbox is None:
         return None
-    try:
-        box = [float(part) for part in bbox.split(",")]
-    except ValueError:
-        box = []
-    if len(box) != 4 or not all(map(math.isfinite, box)):
-        why = "four numbers west,south,east,north expected"
-    elif not (-180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
-        why = "west ≤ east within -180..180 and south ≤ north within -90..90 expected"
-    else:
+    box = [float(part) for part in bbox.split(",")]
+    if all(-180 <= box[i] <= 180 for i in (0, 2)) and -90 <= box[1] <= box[3] <= 90:
         return box
-    raise HTTPException(422, [{"loc": ["query", "bbox"], "msg": f"{why}, got {bbox!r}",
-                               "type": "value_error"}])
+    raise HTTPException(422, [{"loc": ["query", "bbox"], "type": "value_error", "msg": (
+        f"longitudes within -180..180, latitudes within -90..90 and south ≤ north expected, "
+        f"got {bbox!r}")}])
 
 
 @router.get("/v1/map/regions", response_class=GeoJSONAnswer, responses={
