@@ -67,6 +67,8 @@ def test_the_map_is_drawn_from_the_api_alone_and_follows_detentions(stack: Stack
     expect(page.locator('[data-testid="map-region"]')).to_have_count(17)
     expect(region(page, "Shymkent")).to_have_attribute("data-drawn-as", "circle")
     expect(page.get_by_test_id("map-circles")).to_contain_text("Shymkent")
+    for city in ("Almaty", "Nur-Sultan", "Shymkent"):  # specks at the country's scale: a dot
+        expect(page.locator(f'[data-testid="map-city"][data-region="{city}"]')).to_have_count(1)
     total = map_points(stack)
     expect(page.get_by_test_id("map")).to_have_attribute("data-stations", str(total))
     wait_until(lambda: drawn_stations(page) == total, timeout=15)

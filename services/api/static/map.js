@@ -19,6 +19,7 @@
   const STATIONS_AFTER_MS = 1000;
   const CLOCK_EVERY_MS = 60000; // reports in the last hour and silence move with the clock
   const KAZAKHSTAN = [[40.5, 46.4], [55.5, 87.4]];
+  const CITY_SPAN = 0.8; // degrees: a region no larger also gets a dot of its colour
   const REGION_CHANGES = new Set(["detentions", "station", "breach", "breach_withdrawn", "event"]);
   const STATION_CHANGES = new Set(["station", "breach", "breach_withdrawn", "event"]);
 
@@ -100,29 +101,48 @@
       if (state.regionLayer) state.regionLayer.remove();
       state.shapeKey = key;
       state.regionLayer = L.geoJSON({ type: "FeatureCollection", features: drawable }, {
-        onEachFeature: (feature, layer) => {
-          layer.on("click", () => document.dispatchEvent(new CustomEvent(
-            "saylau:filter-region", { detail: { region: feature.properties.region } })));
-          layer.bindTooltip(() => text("span", t("map.region", {
-            region: feature.properties.region,
-            value: fmt(layer.feature.properties[state.measure] ?? 0) })), { sticky: true });
-        },
+        onEachFeature: (feature, layer) => interactive(layer, layer),
       }).addTo(state.map);
+      for (const layer of state.regionLayer.getLayers()) { // a city's polygon is a speck
+        const span = layer.getBounds();
+        if (Math.max(span.getNorth() - span.getSouth(), span.getEast() - span.getWest()) > CITY_SPAN) continue;
+        layer.dot = interactive(L.circleMarker(span.getCenter(), {
+          radius: 7, weight: 2, color: "#e6edf3", fillOpacity: 0.95 }), layer);
+        state.regionLayer.addLayer(layer.dot);
+      }
     }
     const byRegion = new Map(drawable.map((f) => [f.properties.region, f]));
     const max = maxOf(drawable);
     state.regionLayer.eachLayer((layer) => {
+      if (!layer.feature) return; // a city's dot, styled with its polygon
       const feature = byRegion.get(layer.feature.properties.region);
       layer.feature = feature;
       const style = regionStyle(feature, max);
       layer.setStyle(style);
-      const path = layer.getElement();
-      path.setAttribute("data-testid", "map-region");
-      path.setAttribute("data-region", feature.properties.region);
-      path.setAttribute("data-drawn-as", feature.properties.drawn_as);
-      path.setAttribute("data-value", String(feature.properties[state.measure] ?? 0));
-      path.setAttribute("data-fill", style.fillColor);
+      label(layer.getElement(), "map-region", feature, style.fillColor);
+      if (layer.dot) {
+        layer.dot.setStyle({ fillColor: style.fillColor });
+        label(layer.dot.getElement(), "map-city", feature, style.fillColor);
+      }
     });
+  }
+
+  // A region's polygon, or a city's dot: a click filters the lists, a hover names it.
+  function interactive(shape, region) {
+    shape.on("click", () => document.dispatchEvent(new CustomEvent(
+      "saylau:filter-region", { detail: { region: region.feature.properties.region } })));
+    shape.bindTooltip(() => text("span", t("map.region", {
+      region: region.feature.properties.region,
+      value: fmt(region.feature.properties[state.measure] ?? 0) })), { sticky: true });
+    return shape;
+  }
+
+  function label(path, testid, feature, fill) {
+    path.setAttribute("data-testid", testid);
+    path.setAttribute("data-region", feature.properties.region);
+    path.setAttribute("data-drawn-as", feature.properties.drawn_as);
+    path.setAttribute("data-value", String(feature.properties[state.measure] ?? 0));
+    path.setAttribute("data-fill", fill);
   }
 
   async function loadRegions() {
@@ -204,7 +224,8 @@
     const max = maxOf(features.filter((f) => f.geometry));
     const scale = document.createElement("ul");
     scale.className = "map-scale";
-    const steps = max ? [0, ...[1, 2, 3, 4].map((q) => Math.ceil((q * max) / 4))] : [0];
+    // class q (colour) holds the values up to q quarters of the largest: floor(q * max / 4)
+    const steps = max ? [0, ...[1, 2, 3, 4].map((q) => Math.floor((q * max) / 4))] : [0];
     const shown = [...new Set(steps)];
     for (const [i, value] of shown.entries()) {
       const low = i > 1 ? shown[i - 1] + 1 : 1;
