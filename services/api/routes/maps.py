@@ -57,12 +57,29 @@ async def geojson_answer(request: Request, body: bytes) -> Response:
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
-def geojson(description: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` of a GeoJSON read: its 200 in ``application/geo+json``."""
+def geojson(description: str, properties: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a GeoJSON read: its 200 in ``application/geo+json``, a
+    FeatureCollection whose features carry ``properties``."""
+    feature = {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+        "type": {"const": "Feature"}, "geometry": {"type": ["object", "null"]},
+        "properties": {"type": "object", "required": sorted(properties),
+                       "properties": properties}}}
     return {200: {"description": description, "content": {GEOJSON: {"schema": {
         "type": "object", "required": ["type", "features"],
         "properties": {"type": {"const": "FeatureCollection"},
-                       "features": {"type": "array", "items": {"type": "object"}}}}}}}}
+                       "features": {"type": "array", "items": feature}}}}}}}
+
+
+COUNT = {"type": "integer", "minimum": 0}
+REGION_PROPERTIES = {
+    "region": {"type": "string"},
+    "drawn_as": {"enum": ["boundary", "circle", "imported", "none"]},
+    "stations": COUNT, "detained_now": COUNT, "open_breaches": COUNT,
+    "reports_last_hour": COUNT, "silent_stations": COUNT}
+STATION_PROPERTIES = {
+    "station_id": {"type": "string"}, "number": {"type": ["integer", "null"]},
+    "address": {"type": ["string", "null"]}, "open_breaches": COUNT,
+    "last_report_at": {"type": ["string", "null"], "format": "date-time"}}
 
 
 NUMBER = r"-?\d{1,3}(\.\d{1,12})?"
@@ -86,7 +103,7 @@ def parse_bbox(bbox: str | None) -> list[float] | None:
 
 
 @router.get("/v1/map/regions", response_class=GeoJSONAnswer, responses={
-    **geojson("one feature per region of the election"),
+    **geojson("one feature per region of the election", REGION_PROPERTIES),
     **errors(422, s422="unknown election_id (or none running now), or a bad parameter")})
 async def get_map_regions(request: Request, db: PoolDep, who: ReaderDep, cfg: SettingsDep,
                           election_id: ElectionQuery = None) -> Response:
@@ -104,7 +121,7 @@ async def get_map_regions(request: Request, db: PoolDep, who: ReaderDep, cfg: Se
 
 
 @router.get("/v1/map/stations", response_class=GeoJSONAnswer, responses={
-    **geojson("a point per station of the election with coordinates"),
+    **geojson("a point per station of the election with coordinates", STATION_PROPERTIES),
     **errors(422, s422="unknown election_id (or none running now), a malformed bbox, or a "
                        "bad parameter")})
 async def get_map_stations(request: Request, db: PoolDep, who: ReaderDep,
