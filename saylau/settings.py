@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     the client's from X-Forwarded-For; else every observer shares the proxy's address."""
     saylau_silent_minutes: int = Field(default=60, ge=1, le=24 * 60)
     """A station open for voting is silent when nothing came from it for this long."""
+    saylau_map_tiles: str = Field(
+        default="", pattern=r"^$|^https?://[^/\s]+/\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
+    """A tile URL template (``https://{s}.tile.example.org/{z}/{x}/{y}.png``) for the
+    dashboard map's background; its host is then allowed in the dashboard's img-src and no
+    other. Empty: no tiles, the map draws the shipped boundaries only (works offline)."""
 
     @property
     def dsn(self) -> str:

@@ -18,6 +18,7 @@ from saylau.cli import (
     checkpoint,
     demo,
     erase,
+    maps,
     migratelog,
     observers,
     privacy,
@@ -34,7 +35,7 @@ Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
               erase.register, quickcount.register, rebuild.register, stations.register,
               migratelog.register, observers.register, audit.register, summary.register,
-              users.register]
+              users.register, maps.register]
 
 
 def parser() -> argparse.ArgumentParser:

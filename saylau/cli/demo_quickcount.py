@@ -22,6 +22,12 @@ REGIONS = {"Almaty": 0.39, "Nur-Sultan": 0.42, "Shymkent": 0.52, "Karaganda": 0.
            "North Kazakhstan": 0.50, "West Kazakhstan": 0.44, "Aktobe": 0.48,
            "Turkistan": 0.55}
 STATIONS_PER_REGION = 50
+CENTRES = {"Almaty": (76.92, 43.25, 0.06), "Nur-Sultan": (71.45, 51.17, 0.05),
+           "Shymkent": (69.59, 42.32, 0.05), "Karaganda": (73.10, 49.80, 0.6),
+           "North Kazakhstan": (69.9, 54.3, 0.4), "West Kazakhstan": (51.37, 51.23, 0.7),
+           "Aktobe": (57.17, 50.28, 0.7), "Turkistan": (68.25, 43.30, 0.6)}
+"""Where each region's synthetic stations stand, for the map: (lon, lat) of its centre and
+the spread in degrees (a city's stations close together, a region's spread over it)."""
 OFFICIAL_SHARES = {"Nur Otan": 71.09, "Ak Zhol": 10.95, "People's Party of Kazakhstan": 9.10,
                    "Auyl": 5.29, "Adal": 3.57}
 NAMESPACE = uuid5(NAMESPACE_URL, "https://saylau.watch/demo/quickcount")
@@ -39,14 +45,18 @@ def _event(type_: str, payload: dict[str, Any], occurred_at: str, key: str,
 
 
 def stations() -> list[dict[str, Any]]:
-    """400 synthetic stations in eight regions, as ``station.registered`` events."""
-    rng, events = random.Random(3), []
+    """400 synthetic stations in eight regions, as ``station.registered`` events, each with
+    coordinates (the dashboard map draws them)."""
+    rng, where, events = random.Random(3), random.Random(4), []
     for r, region in enumerate(REGIONS):
+        lon, lat, spread = CENTRES[region]
         for i in range(STATIONS_PER_REGION):
             station_id = f"QC-{r + 1:02d}-{i + 1:03d}"
             events.append(_event("station.registered", {
                 "number": 1000 * (r + 1) + i + 1, "address": f"School No. {i + 1}",
-                "region": region, "registered_voters": rng.randint(600, 2600)},
+                "region": region, "registered_voters": rng.randint(600, 2600),
+                "lat": round(where.gauss(lat, spread / 2), 5),
+                "lon": round(where.gauss(lon, spread), 5)},
                 "2021-01-05T10:00:00+06:00", station_id, station_id=station_id,
                 place={"region": region}))
     return events

@@ -15,6 +15,7 @@ from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import (
     ABOUT_A_REPORT,
     DETENTION_REPORTED,
+    STATION_REGISTERED,
     TARGETING,
     UNKNOWN_REGION,
     UNSPECIFIED_CITY,
@@ -52,6 +53,10 @@ Index("events_detentions_place", func.coalesce(events.c.region, UNKNOWN_REGION),
       postgresql_where=events.c.type == DETENTION_REPORTED)
 """The detention reports of a city in a time window (``surges.SURGE_EVIDENCE``, a batch's
 detention buckets): without it each surge a batch touched read the whole log."""
+Index("events_registrations", events.c.election_id, events.c.station_id,
+      postgresql_where=events.c.type == STATION_REGISTERED)
+"""The stations registered for an election (``saylau.readmodels.maps``: the map of an
+election), without reading the log."""
 COLUMNS = ("event_id", "type", "schema_version", "occurred_at", "received_at", "partner",
            "station_id", "region", "city", "election_id", "status", "kafka_partition",
            "kafka_offset", "record")

@@ -16,7 +16,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, JSONB, UUID
 
 from saylau.store import readsets  # noqa: F401 - defines read_model_sets (ingest schema)
 from saylau.store.ddl import INGEST, READ, ddl, table, tables_of
@@ -106,6 +106,18 @@ staff_accounts = table(
 )
 """People's accounts (``saylau users``): role, the regions a coordinator is bound to, an
 argon2id password hash, when it was disabled, and wrong passwords in a row / lock-out."""
+
+region_boundaries = table(
+    "region_boundaries", INGEST,
+    Column("election_id", Text, primary_key=True),
+    Column("region", Text, primary_key=True),
+    Column("geometry", JSONB, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+"""A centre's own boundaries of an election's canonical regions (``saylau map
+import-regions``): one polygonal GeoJSON geometry per region, served by every api replica
+instead of the shipped shape table."""
 
 quickcount_draws = table(
     "quickcount_draws", INGEST,

@@ -19,6 +19,28 @@ EVERYWHERE = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referr
 ON_DASHBOARD = {"Content-Security-Policy": DASHBOARD_CSP, "X-Frame-Options": "DENY"}
 
 
+def tile_source(template: str) -> str | None:
+    """The CSP source of a map tile URL template (``{s}`` subdomains: ``*``), None if none."""
+    if not template:
+        return None
+    parts = urlsplit(template.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def dashboard_csp(connect_to: str = "", tiles: str = "") -> str:
+    """The dashboard's policy: ``connect-src`` opened to the origin of ``connect_to`` (a URL:
+    ingest, where the dashboard's session writes go) too, and a map tile template's host
+    allowed in ``img-src``; no other."""
+    policy = DASHBOARD_CSP
+    extra = origin_of(connect_to)
+    if extra:
+        policy = policy.replace("connect-src 'self'", f"connect-src 'self' {extra}")
+    source = tile_source(tiles)
+    if source:
+        policy = policy.replace("img-src 'self' data:", f"img-src 'self' data: {source}")
+    return policy
+
+
 def dashboard_path(path: str) -> bool:
     """A page or its files: the dashboard's, the observer app's (not /docs, whose page needs
     inline script)."""
@@ -31,19 +53,15 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def dashboard_csp(connect_to: str = "") -> str:
-    """The policy, with ``connect-src`` opened to the origin of ``connect_to`` (a URL) too."""
-    extra = origin_of(connect_to)
-    return DASHBOARD_CSP.replace("connect-src 'self'", f"connect-src 'self' {extra}".rstrip())
-
-
 class SecurityHeaders:
     """ASGI middleware adding the headers above to every HTTP answer (``connect_to``: a URL
-    whose origin the pages may fetch from besides their own)."""
+    whose origin the pages may fetch from besides their own; ``map_tiles``: a tile template
+    whose host the map may draw images from)."""
 
-    def __init__(self, app: ASGIApp, connect_to: str = "") -> None:
+    def __init__(self, app: ASGIApp, connect_to: str = "", map_tiles: str = "") -> None:
         self.app = app
-        self.on_dashboard = {**ON_DASHBOARD, "Content-Security-Policy": dashboard_csp(connect_to)}
+        self.on_dashboard = {**ON_DASHBOARD,
+                             "Content-Security-Policy": dashboard_csp(connect_to, map_tiles)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

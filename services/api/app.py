@@ -39,6 +39,7 @@ from services.api.routes import (
     health,
     incidents,
     live,
+    maps,
     quickcount,
     regions,
     stations,
@@ -48,7 +49,8 @@ from services.api.routes import (
 )
 
 ROUTERS = (webhooks, incidents, regions, coverage, quickcount, admin, audit, stations,
-           detentions, breaches, timeline, triage, events, evidence, live, dashboard, health)
+           detentions, breaches, timeline, triage, events, evidence, live, maps, dashboard,
+           health)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -85,7 +87,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     allow_cors(app, cfg.cors_origins, cfg.saylau_dashboard_origins)
     for module in ROUTERS:
         app.include_router(module.router)
-    dashboard.install(app, app.state.ingest_url)
+    dashboard.install(app, app.state.ingest_url, cfg.saylau_map_tiles)
     publish(app, add_links)
     return app
 

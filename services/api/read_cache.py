@@ -2,7 +2,7 @@
 
 On election night a hundred screens and partners ask the same views many times a second,
 while the read models change once per projector batch. So the api keeps each answer of a
-hot read (``GET`` of the paths in ``CACHED``, status 200, JSON) together with the change-feed
+hot read (``GET`` of the paths in ``CACHED``, status 200, JSON or GeoJSON) together with the change-feed
 cursor its worker had seen when it computed it, and answers the same request from memory
 while that cursor has not moved and the answer is younger than ``READ_CACHE_SECONDS``
 (default 0.5 s: the bound on how long a view can lag a change this worker has not been told
@@ -30,11 +30,13 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CACHED = re.compile(r"^/v1/(breaches(/summary|/[^/]+/events)?|detentions|events/[^/]+"
-                    r"|quickcount|regions(/[^/]+/(stations|turnout))?"
+                    r"|map/(regions|stations)|quickcount|regions(/[^/]+/(stations|turnout))?"
                     r"|stations(/[^/]+(/incidents|/timeline)?)?|timeline|triage)$")
 MAX_ENTRIES = 2000
 MAX_BYTES = 2 * 1024 * 1024
-KEPT_HEADERS = {b"content-type", b"content-length", b"cache-control", b"etag", b"vary"}
+KEPT_HEADERS = {b"content-type", b"content-length", b"content-encoding", b"cache-control",
+                b"etag", b"vary"}
+KEPT_TYPES = (b"application/json", b"application/geo+json")
 Entry = tuple[float, int, list[tuple[bytes, bytes]], bytes]
 """When it was computed, the change-feed cursor it was computed at, its headers, its body."""
 ANSWERS = Counter("saylau_api_read_cache_answers", "Hot reads by where the answer came from "
@@ -121,7 +123,7 @@ class ReadCache:
     def _store(self, key: tuple[Any, ...], cursor: int, at: float, start: Message,
                body: bytes) -> None:
         headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() in KEPT_HEADERS]
-        json = any(k.lower() == b"content-type" and v.startswith(b"application/json")
+        json = any(k.lower() == b"content-type" and v.startswith(KEPT_TYPES)
                    for k, v in headers)
         if start["status"] != 200 or not json or len(body) > MAX_BYTES:
             return
@@ -134,6 +136,8 @@ class ReadCache:
 
 
 def request_key(scope: Scope) -> tuple[Any, ...]:
-    """The request as far as the answer depends on it: path, query and the credential."""
-    credential = tuple(v for k, v in scope["headers"] if k in (b"authorization", b"cookie"))
+    """The request as far as the answer depends on it: path, query, the credential and the
+    encodings it accepts (the map's answers are gzipped for those who take it)."""
+    credential = tuple(v for k, v in scope["headers"]
+                       if k in (b"authorization", b"cookie", b"accept-encoding"))
     return scope["path"], scope.get("query_string", b""), credential

@@ -43,6 +43,12 @@ STATE_BOUND: dict[tuple[str, str], tuple[tuple[tuple[str, ...], re.Pattern[str]]
                                      r"WEBHOOK_ALLOW_HOSTS$)")),),
     ("GET", "/v1/coverage"): (
         (("query", "election_id"), re.compile(r"^no election is running now")),),
+    ("GET", "/v1/map/regions"): (
+        (("query", "election_id"), re.compile(r"^no election is running now")),),
+    ("GET", "/v1/map/stations"): (
+        (("query", "election_id"), re.compile(r"^no election is running now")),
+        # a number's range and south <= north: what the bbox pattern cannot say
+        (("query", "bbox"), re.compile(r"^longitudes within -180\.\.180, latitudes within"))),
     **{("GET", path): (CURSOR,) for path in (
         "/v1/admin/dead-letters", "/v1/breaches", "/v1/breaches/{breach_id}/events",
         "/v1/stations", "/v1/stations/{station_id}/timeline", "/v1/triage",

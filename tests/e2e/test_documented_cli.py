@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
 import re
 import shlex
@@ -20,13 +21,16 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from saylau.cli import parser
 from saylau.cli.demo import DEMO_ACCREDITATION
+from saylau.domain.maps import drawn
 from saylau.settings import Settings
+from saylau.store.boundaries import shape_table, shipped_polygons
 from tests.stack import ROOT, Stack, free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -40,7 +44,8 @@ ORDER = ["--help", "migrate", "topics ensure", "keys create", "keys list", "user
          "users list", "users disable", "master-key init",
          "master-key check", "checkpoint --new-key", "checkpoint -o", "checkpoint --public-key",
          "checkpoint", "find", "export --decrypt", "export", "verify", "replay", "compare",
-         "audit", "quickcount draw", "quickcount verify-sample", "stations import", "erase",
+         "audit", "quickcount draw", "quickcount verify-sample", "stations import",
+         "map import-regions", "erase",
          "keys revoke", "observers issue-pin", "observers unlock", "rebuild",
          "master-key rotate"]
 SKIPPED = {"migrate-log": "needs a second Kafka cluster (tests/faults/test_cluster.py runs it)",
@@ -118,6 +123,7 @@ class NewUser:
                    "<hex>": self.made.get("hex", ""), "SAMPLE_ID": self.made.get("sample", ""),
                    "N|auto": "2", "J": "1", "FILE": "log.ndjson", "FILE.ndjson": "log.ndjson",
                    "FILE.tar": "election-day.tar", "DSR-…": "DSR-1",
+                   "FILE.geojson": "regions.geojson",
                    "PATH": str(self.root / "var" / "another.key"),
                    "NEW": str(self.root / "var" / "another.key"),
                    "replay_20260101120000": self.replays[0] if self.replays else "",
@@ -166,7 +172,16 @@ def checkout(tmp_path: Path) -> Path:
             (venv / entry.name).symlink_to(entry)
     (venv / ".installed").touch()  # installed: make up goes straight to starting things
     (root / "stations.csv").write_text(STATIONS_CSV)
+    (root / "regions.geojson").write_text(json.dumps(regions_geojson(ELECTION)))
     return root
+
+
+def regions_geojson(election: str) -> dict[str, Any]:
+    """A centre's boundaries of ``election``: each region as the shipped table draws it."""
+    table = shape_table().elections[election]
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"region": region},
+         "geometry": drawn(shape, shipped_polygons(), None)[0]} for region, shape in table.items()]}
 
 
 def shell_env(root: Path, given: dict[str, str]) -> dict[str, str]:

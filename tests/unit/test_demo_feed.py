@@ -37,3 +37,10 @@ def test_the_quick_count_feed_is_valid_and_tells_the_63_percent_story() -> None:
         assert not isinstance(validate_item(event, catalogue, later), list), event
     assert len(stations) == 400 and qc.announcement()["payload"]["turnout_percent"] == 63.3
     assert qc.station_reports(stations[0]) == qc.station_reports(stations[0])  # same ids again
+
+
+def test_the_demo_stations_stand_in_kazakhstan_so_a_new_user_sees_a_populated_map() -> None:
+    from saylau.cli import demo_quickcount as qc
+    for station in qc.stations():
+        p = station["payload"]
+        assert 46.4 <= p["lon"] <= 87.4 and 40.5 <= p["lat"] <= 55.5, station["station_id"]

@@ -203,6 +203,7 @@ def test_k8s_selectors_match_pod_labels() -> None:
 
 def test_the_image_the_manifests_name_has_a_dockerfile() -> None:
     dockerfile = (INFRA.parent / "Dockerfile").read_text()
-    for needed in ("COPY saylau", "COPY services", "COPY schemas", "COPY elections", "COPY i18n",
+    for needed in ("COPY saylau", "COPY services", "COPY schemas", "COPY elections", "COPY maps",
+                   "COPY i18n", "kaz.topo.json",
                    "pip install --no-cache-dir -e ."):  # editable: schemas/ stays beside
         assert needed in dockerfile, needed

@@ -204,8 +204,46 @@ def test_refusals_age_and_other_paths_are_never_kept(clock: Clock) -> None:
 def test_the_hot_reads_are_the_cached_paths() -> None:
     for path in ("/v1/detentions", "/v1/triage", "/v1/breaches", "/v1/breaches/summary",
                  "/v1/breaches/b1/events", "/v1/regions", "/v1/regions/Almaty/stations",
-                 "/v1/stations", "/v1/stations/PS-1/timeline", "/v1/timeline", "/v1/events/e1"):
+                 "/v1/stations", "/v1/stations/PS-1/timeline", "/v1/timeline", "/v1/events/e1",
+                 "/v1/map/regions", "/v1/map/stations"):
         assert CACHED.match(path), path
     for path in ("/v1/live", "/v1/events", "/v1/evidence/ab", "/v1/session",
-                 "/v1/admin/keys", "/v1/breaches/b1/events/x", "/metrics"):
+                 "/v1/admin/keys", "/v1/breaches/b1/events/x", "/metrics", "/v1/map/x"):
         assert not CACHED.match(path), path
+
+
+class Gzipped:
+    """A map route: GeoJSON, gzipped; counts its calls."""
+
+    calls = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.calls += 1
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/geo+json"), (b"content-encoding", b"gzip")]})
+        await send({"type": "http.response.body", "body": b"\x1f\x8b..."})
+
+
+async def ask_gzipped(cache: ReadCache, app: Any, path: str) -> list[Any]:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+    await cache({"type": "http", "method": "GET", "path": path, "query_string": b"",
+                 "app": app, "headers": [(b"authorization", b"Bearer r"),
+                                         (b"accept-encoding", b"gzip")]}, None, send)
+    return sent[0]["headers"]  # type: ignore[no-any-return]
+
+
+def test_a_gzipped_geojson_answer_is_kept_with_its_encoding_for_those_who_accept_it(
+        clock: Clock) -> None:
+    async def run() -> None:
+        route = Gzipped()
+        cache, app = ReadCache(route, 0.5), app_with(7)
+        for _ in range(2):
+            assert (b"content-encoding", b"gzip") in await ask_gzipped(
+                cache, app, "/v1/map/stations")
+        assert route.calls == 1
+        await ask(cache, app, "/v1/map/stations")  # accepting no gzip: asked of the route
+        assert route.calls == 2
+    asyncio.run(run())

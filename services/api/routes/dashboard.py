@@ -68,14 +68,15 @@ def unwanted(name: str, why: str) -> None:
     raise HTTPException(422, [{"loc": ["body", name], "msg": why, "type": "value_error"}])
 
 
-def install(app: FastAPI, ingest_url: str = "") -> None:
+def install(app: FastAPI, ingest_url: str = "", map_tiles: str = "") -> None:
     """The dashboard's files and the security headers (the router is included with the
-    others; ``app.state.sessions`` is opened by the api's lifespan)."""
+    others; ``app.state.sessions`` is opened by the api's lifespan); ``map_tiles``: the map's
+    tile template, whose host the page may load images from."""
     if I18N_DIR.is_dir():  # the language files the observer app shares, at their old URL
         app.mount("/static/i18n", StaticFiles(directory=I18N_DIR), name="i18n")
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(SecurityHeaders, connect_to=ingest_url)
+    app.add_middleware(SecurityHeaders, connect_to=ingest_url, map_tiles=map_tiles)
 
 
 def with_session(response: Response, request: Request, token: str) -> Response:

@@ -175,6 +175,7 @@
       banner("");
       clearTimeout(renderTimer);
       render(); // the snapshot is on screen before the stream can say "live"
+      document.dispatchEvent(new CustomEvent("saylau:snapshot")); // the map (map.js) loads
     } catch (error) {
       if (error instanceof SignedOut) {
         showSignIn();
@@ -258,6 +259,7 @@
     state.updated = new Date();
     (APPLY[change.kind] || (() => {}))(change.data);
     mark("footer");
+    document.dispatchEvent(new CustomEvent("saylau:change", { detail: change })); // the map
   }
 
   // ---- rendering -----------------------------------------------------------------------
@@ -571,6 +573,12 @@
       state.regionFilter = e.target.value;
       mark("stations");
     });
+    document.addEventListener("saylau:filter-region", (e) => { // a click on the map
+      state.regionFilter = e.detail.region;
+      mark("stations");
+    });
+    document.addEventListener("saylau:open-station", (e) =>
+      showStation(e.detail.station_id).catch((err) => console.warn(err)));
     const range = $("[data-testid=timeline-range]");
     if (!RANGES_HOURS.includes(state.rangeHours)) state.rangeHours = DEFAULT_RANGE_HOURS;
     range.replaceChildren(...RANGES_HOURS.map((h) =>

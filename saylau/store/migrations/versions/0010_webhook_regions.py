@@ -3,8 +3,7 @@ changes (issue 31): its subscription keeps that principal's regions (``reach``; 
 whole country), taken when it is registered.
 
 Revision ID: 0010
-Revises: 0008 (the map's 0009 is reserved: set ``down_revision`` to "0009" once it is
-merged, so the revisions form one line)
+Revises: 0009
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
