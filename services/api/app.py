@@ -29,6 +29,7 @@ from services.api.routes import (
     admin,
     audit,
     breaches,
+    broadcasts,
     coverage,
     dashboard,
     detentions,
@@ -46,7 +47,8 @@ from services.api.routes import (
 )
 
 ROUTERS = (webhooks, incidents, regions, coverage, quickcount, admin, audit, stations,
-           detentions, breaches, timeline, triage, events, evidence, live, dashboard, health)
+           detentions, breaches, broadcasts, timeline, triage, events, evidence, live, dashboard,
+           health)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:

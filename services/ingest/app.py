@@ -25,7 +25,16 @@ from saylau.web.responses import JSONAnswer
 from saylau.web.service import RateLimiter, allow_cors, setup_logging, unavailable
 from services.ingest.contract import add_schemas
 from services.ingest.fastpath import IngestApp
-from services.ingest.routes import channels, events, evidence, health, observe, observer, quickcount
+from services.ingest.routes import (
+    broadcasts,
+    channels,
+    events,
+    evidence,
+    health,
+    observe,
+    observer,
+    quickcount,
+)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -54,8 +63,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.signin_limiter = AddressLimiter(cfg.observer_signin_per_minute)
     app.add_exception_handler(Unavailable, database_down)
     allow_cors(app, cfg.cors_origins)
-    for router in (channels.router, events.router, evidence.router, observer.router,
-                   quickcount.router, health.router):
+    for router in (channels.router, events.router, broadcasts.router, evidence.router,
+                   observer.router, quickcount.router, health.router):
         app.include_router(router)
     observe.install(app)
     publish(app, add_schemas)

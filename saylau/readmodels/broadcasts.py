@@ -1,0 +1,185 @@
+"""Messages from the centre to observers: each broadcast, the observers it reached, who read it.
+
+A ``broadcast.sent`` reaches the observers accredited (not revoked) whose stations (the
+accreditation's and the latest assignment's, ``saylau.readmodels.observers``) or whose
+station of presence (``saylau.readmodels.presence``) is an addressed station or lies in an
+addressed region (by the station registry); a broadcast addressing neither reaches every
+accredited observer. They are taken as those read models stand when the broadcast is
+projected (written after them in the same transaction): an observer assigned later does not
+receive an earlier message. A ``broadcast.read`` counts once per observer, the first time.
+The text stays sealed here (free text, ``x-free-text``); readers open it with their keys.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import ARRAY, Column, DateTime, Index, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from saylau.domain.breach import RuleConfig
+from saylau.domain.roles import Reach
+from saylau.domain.vocabulary import BROADCAST_READ, BROADCAST_SENT
+from saylau.privacy.records import Names
+from saylau.readmodels.base import Batch, Change, ReadModel
+from saylau.store.ddl import READ, table
+
+broadcasts = table(
+    "broadcasts", READ,
+    Column("broadcast_id", UUID, primary_key=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("text", JSONB, nullable=False),
+    Column("regions", ARRAY(Text), nullable=False),
+    Column("station_ids", ARRAY(Text), nullable=False),
+    Column("regions_reached", ARRAY(Text), nullable=False),
+    Index("broadcasts_sent", "sent_at", "broadcast_id"),
+)
+"""``regions_reached``: the addressed regions and the addressed stations' (empty: the
+whole country), what a regional reader's reach must hold to see the broadcast."""
+broadcast_recipients = table(
+    "broadcast_recipients", READ,
+    Column("broadcast_id", UUID, primary_key=True),
+    Column("observer_id", Text, primary_key=True),
+    Index("broadcast_recipients_observer", "observer_id"),
+)
+broadcast_reads = table(
+    "broadcast_reads", READ,
+    Column("broadcast_id", UUID, primary_key=True),
+    Column("observer_id", Text, primary_key=True),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass
+class BroadcastRows:
+    sent: list[tuple[Any, ...]] = field(default_factory=list)
+    """(broadcast_id, sent_at, sender, text json, regions json, station_ids json)."""
+    reads: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """(broadcast_id, observer_id) → the earliest read in the batch."""
+
+
+def fold(batch: Batch, config: RuleConfig) -> BroadcastRows:
+    rows = BroadcastRows()
+    for c in batch.counted:
+        e, p = c.event, c.event.payload
+        if c.sign > 0 and e.type == BROADCAST_SENT:
+            rows.sent.append((e.event_id, e.occurred_at, p["sender"], orjson.dumps(
+                p["text"]).decode(), p.get("regions", []), p.get("station_ids", [])))
+        elif c.sign > 0 and e.type == BROADCAST_READ:
+            key = (str(p["broadcast_id"]).lower(), p["observer_id"])
+            rows.reads[key] = min(rows.reads.get(key, e.occurred_at), e.occurred_at)
+    return rows
+
+
+async def write(conn: asyncpg.Connection, rows: BroadcastRows, config: RuleConfig
+                ) -> list[Change]:
+    if rows.sent:
+        await conn.executemany(INSERT_SENT, rows.sent)
+        await conn.execute(ADDRESS, [r[0] for r in rows.sent])
+    if rows.reads:
+        keys = sorted(rows.reads)
+        await conn.execute(INSERT_READS, [k[0] for k in keys], [k[1] for k in keys],
+                           [rows.reads[k] for k in keys])
+    return []
+
+
+INSERT_SENT = """
+INSERT INTO broadcasts (broadcast_id, sent_at, sender, text, regions, station_ids,
+                        regions_reached)
+SELECT $1, $2, $3, $4::jsonb, $5::text[], $6::text[], ARRAY(
+  SELECT DISTINCT r FROM (SELECT unnest($5::text[]) UNION ALL SELECT region
+    FROM station_registry WHERE station_id = ANY($6::text[]) AND region IS NOT NULL) AS x(r)
+  ORDER BY r)
+ON CONFLICT (broadcast_id) DO NOTHING
+"""
+ADDRESS = """
+INSERT INTO broadcast_recipients (broadcast_id, observer_id)
+SELECT DISTINCT b.broadcast_id, o.observer_id
+FROM broadcasts b
+JOIN observers o ON o.accredited
+LEFT JOIN presence p ON p.observer_id = o.observer_id AND p.present
+CROSS JOIN LATERAL unnest(array_append(array_append(COALESCE(o.assigned_station_ids, '{}'),
+                                                    o.station_id), p.station_id)) AS s(station_id)
+LEFT JOIN station_registry r ON r.station_id = s.station_id
+WHERE b.broadcast_id = ANY($1::uuid[])
+  AND ((b.regions = '{}' AND b.station_ids = '{}') OR s.station_id = ANY(b.station_ids)
+       OR r.region = ANY(b.regions))
+ON CONFLICT DO NOTHING
+"""
+"""The observers each new broadcast reaches, as the observers, presence and registry
+read models stand now."""
+INSERT_READS = (
+    "INSERT INTO broadcast_reads AS r (broadcast_id, observer_id, read_at) SELECT * FROM "
+    "unnest($1::uuid[], $2::text[], $3::timestamptz[]) ON CONFLICT (broadcast_id, observer_id) "
+    "DO UPDATE SET read_at = LEAST(r.read_at, EXCLUDED.read_at)")
+
+READ_MODEL = ReadModel("broadcasts", (broadcasts, broadcast_recipients, broadcast_reads), fold,
+                       write, after=("registry", "observers", "presence"))
+
+MESSAGES = """
+SELECT b.broadcast_id, b.sent_at, b.text, (d.observer_id IS NOT NULL) AS read
+FROM "{schema}".broadcast_recipients k
+JOIN "{schema}".broadcasts b ON b.broadcast_id = k.broadcast_id
+LEFT JOIN "{schema}".broadcast_reads d ON d.broadcast_id = k.broadcast_id
+                                     AND d.observer_id = k.observer_id
+WHERE k.observer_id = $1 ORDER BY b.sent_at DESC, b.broadcast_id LIMIT $2
+"""
+MAX_MESSAGES = 100
+
+
+async def messages_for(pool: asyncpg.Pool, schema: str, observer_id: str, names: Names
+                       ) -> list[dict[str, Any]]:
+    """The latest messages that reached ``observer_id``, newest first: id, sent_at, text in
+    every language given (opened by ``names``), and whether she has read it."""
+    rows = await pool.fetch(MESSAGES.format(schema=schema), observer_id, MAX_MESSAGES)
+    return [{"id": str(r["broadcast_id"]), "sent_at": r["sent_at"].isoformat(),
+             "text": await opened(names, r), "read": r["read"]} for r in rows]
+
+
+async def opened(names: Names, row: asyncpg.Record) -> dict[str, str | None]:
+    """A broadcast's text as ``names`` lets its reader see it, language by language."""
+    text = orjson.loads(row["text"]) if isinstance(row["text"], str) else row["text"]
+    languages = sorted(text)
+    shown = await names.texts([(text[lang], row["broadcast_id"], "text") for lang in languages])
+    return dict(zip(languages, shown, strict=True))
+
+
+SENT = """
+SELECT b.broadcast_id, b.sent_at, b.sender, b.text, b.regions, b.station_ids,
+       (SELECT count(*) FROM broadcast_recipients k WHERE k.broadcast_id = b.broadcast_id)
+         AS addressed,
+       (SELECT count(*) FROM broadcast_recipients k JOIN broadcast_reads d
+          ON d.broadcast_id = k.broadcast_id AND d.observer_id = k.observer_id
+        WHERE k.broadcast_id = b.broadcast_id) AS read
+FROM broadcasts b
+WHERE $1::text[] IS NULL OR (b.regions_reached <> '{}' AND b.regions_reached <@ $1::text[])
+ORDER BY b.sent_at DESC, b.broadcast_id LIMIT $2
+"""
+
+
+async def sent(conn: asyncpg.Connection, reach: Reach, names: Names, limit: int
+               ) -> list[dict[str, Any]]:
+    """The latest broadcasts ``reach`` sees (a regional reader: those addressed within her
+    regions only), newest first, with how many addressed observers have read each."""
+    rows = await conn.fetch(SENT, reach.filter(), limit)
+    return [{"id": str(r["broadcast_id"]), "sent_at": r["sent_at"].isoformat(),
+             "sender": r["sender"], "text": await opened(names, r), "regions": r["regions"],
+             "station_ids": r["station_ids"], "addressed": r["addressed"], "read": r["read"]}
+            for r in rows]
+
+
+async def station_regions(pool: asyncpg.Pool, schema: str, ids: list[str]
+                          ) -> dict[str, str | None]:
+    """The registered stations among ``ids``, each with its region (None: not given)."""
+    if not ids:
+        return {}
+    try:
+        rows = await pool.fetch(f'SELECT station_id, region FROM "{schema}".station_registry '
+                                "WHERE station_id = ANY($1::text[])", ids)
+    except asyncpg.UndefinedTableError:  # the projector has not made its tables yet
+        return {}
+    return {r["station_id"]: r["region"] for r in rows}

@@ -1,0 +1,121 @@
+"""POST /v1/broadcasts: a message from the centre to its observers, appended as an event.
+
+A coordinator writes to her regions' observers only, an admin to any
+(``saylau.domain.broadcasts``); the message is appended as ``broadcast.sent`` through the
+intake like every event (its text sealed as free text), and the observers it reaches read it
+in ``GET /v1/observer/me``.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ConfigDict, Field, model_validator
+
+from saylau.domain.broadcasts import (
+    Addressed,
+    NotAddressable,
+    address,
+    canonical_regions,
+    only_region,
+    region_indexes,
+)
+from saylau.domain.vocabulary import BROADCAST_SENT
+from saylau.readmodels import broadcasts as broadcast_reads
+from saylau.web.contract import errors
+from saylau.web.input import RequestBody, Text
+from saylau.web.keys import Principal
+from saylau.web.responses import JSONAnswer
+from saylau.web.service import problem, rate_limited
+from services.ingest.deps import IntakeDep
+from services.ingest.gateway import calendars
+from services.ingest.routes.events import refusal
+
+router = APIRouter(tags=["broadcasts"])
+MAX_TEXT = 1000
+SOURCE = "monitoring-centre"
+
+BroadcastSender = Annotated[Principal, Depends(rate_limited("broadcast"))]
+"""Who may send: a key (or, later, an account's dashboard session) with the ``broadcast``
+scope. The one place where ingest will accept the dashboard's session with its CSRF token
+for this write, once sessions can write."""
+Message = Annotated[Text, Field(min_length=1, max_length=MAX_TEXT)]
+Region = Annotated[Text, Field(min_length=1, max_length=100)]
+StationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+
+
+class Texts(RequestBody):
+    """The message in one or more of the observers' languages."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    kk: Message | None = None
+    ru: Message | None = None
+    en: Message | None = None
+
+    @model_validator(mode="after")
+    def _one_language(self) -> Texts:
+        if not (self.kk or self.ru or self.en):
+            raise ValueError("give the message in at least one language: kk, ru or en")
+        return self
+
+
+class Broadcast(RequestBody):
+    """A message and whom it goes to: regions (any spelling an election file lists),
+    stations, or neither (all of the sender's regions; the whole country for an admin)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": [{
+        "text": {"ru": "Проверьте пломбы урн до 07:00.",
+                 "en": "Check the ballot boxes' seals before 07:00."},
+        "regions": ["North Kazakhstan"]}]})
+    text: Texts
+    regions: list[Region] | None = Field(default=None, max_length=50)
+    station_ids: list[StationId] | None = Field(default=None, max_length=500)
+
+
+@router.post("/v1/broadcasts", status_code=202, responses={
+    202: {"description": "appended: the event id of its broadcast.sent", "content": {
+        "application/json": {"schema": {"type": "object"}}}},
+    **errors(403, 422, s403="the key lacks the broadcast scope, or a coordinator addressed "
+                            "a region (`regions`) or a station (`station_ids`) outside "
+                            "her regions",
+             s422="no language given, a text over 1000 characters, a region no election "
+                  "file lists (`regions`) or a station not in the registry (`station_ids`)")})
+async def send_broadcast(body: Broadcast, request: Request, sender: BroadcastSender,
+                         intake: IntakeDep) -> Response:
+    """Send a message to the observers of regions or stations; 202 with its event id once
+    the broadcast.sent is in the log."""
+    wiring = request.app.state.wiring
+    now = datetime.now(UTC)
+    regions, unknown = canonical_regions(body.regions or [], region_indexes(calendars(), now))
+    if unknown:
+        return problem(422, [{"loc": ["body", "regions"], "msg": "no election file lists "
+                                                                 "these regions: "
+                                                                 + ", ".join(unknown)}])
+    stations = list(dict.fromkeys(body.station_ids or []))
+    registered = await broadcast_reads.station_regions(
+        wiring.pool, wiring.settings.read_schema, stations)
+    addressed = address(sender.reach, regions, registered, stations)
+    if isinstance(addressed, NotAddressable):
+        return problem(addressed.status, [{"loc": ["body", addressed.field],
+                                           "msg": addressed.msg}])
+    item = broadcast_event(body, addressed, only_region(addressed, registered), sender, now)
+    outcome = await intake.submit_broadcast(item, sender.partner)
+    return refusal(outcome) or JSONAnswer(outcome.body(), status_code=outcome.code)
+
+
+def broadcast_event(body: Broadcast, addressed: Addressed, region: str | None,
+                    sender: Principal, now: datetime) -> dict[str, Any]:
+    """The ``broadcast.sent`` envelope: placed in its one region (so it is keyed, ordered
+    and seen by that region), else placeless (several regions, or the whole country)."""
+    payload: dict[str, Any] = {"text": body.text.model_dump(exclude_none=True),
+                               "sender": sender.actor}
+    if addressed.regions:
+        payload["regions"] = list(addressed.regions)
+    if addressed.station_ids:
+        payload["station_ids"] = list(addressed.station_ids)
+    return {"event_id": str(uuid.uuid4()), "type": BROADCAST_SENT, "schema_version": 1,
+            "occurred_at": now.isoformat(), "source": SOURCE,
+            **({"place": {"region": region}} if region else {}), "payload": payload}
