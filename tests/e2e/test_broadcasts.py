@@ -1,21 +1,29 @@
 """Messages to observers, against the real services: a coordinator's broadcast reaches her
 region's observers in GET /v1/observer/me and no one else's; she cannot address another
-region; reads are counted once, by the observers the message reached."""
+region; reads are counted once, by the observers the message reached; her app (Chromium)
+shows it, offline too, and marks it read once."""
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Playwright, expect
 
+from tests.e2e.test_observer_app import Observer, Phone, playwright, report, signed_in
 from tests.e2e.test_observers import accredit, fetchval, issue_pin, me, sign_in
 from tests.factories import envelope, unique
 from tests.stack import Stack, execute_sql, wait_until
 
 REGION_A, REGION_B = "Mangystau", "Kyzylorda"
 pytestmark = pytest.mark.integration
+__all__ = ["playwright"]  # the browser fixture of the observer app's tests
 
 
 def register(stack: Stack, station: str, region: str) -> None:
@@ -24,23 +32,26 @@ def register(stack: Stack, station: str, region: str) -> None:
         "registered_voters": 900}, station_id=station)).status_code == 202
 
 
+def beside_the_browser(step: Callable[..., Any], *args: Any) -> Any:
+    """``step(*args)`` on a thread of its own: the helpers that query PostgreSQL start an
+    event loop, and Playwright's runs in this thread."""
+    with ThreadPoolExecutor(1) as worker:
+        return worker.submit(step, *args).result()
+
+
 def observer_at(stack: Stack, region: str) -> tuple[str, str, str]:
     """(station, observer, token) of a new observer of a new station of ``region``."""
-    station = unique("PS")
-    register(stack, station, region)
-    observer = accredit(stack, station)
-    reply = sign_in(stack, observer, issue_pin(stack, observer))
-    assert reply.status_code == 201, reply.text
-    return station, observer, reply.json()["token"]
+    her = in_the_field(stack, region)
+    return her.station_id, her.observer_id, her.token
 
 
 def coordinator_key(stack: Stack, region: str) -> str:
     """A coordinator's key bound to ``region`` (read, triage, broadcast)."""
     key = "sw_" + uuid.uuid4().hex
     digest = hashlib.sha256(key.encode()).hexdigest()
-    execute_sql(f'INSERT INTO "{stack.name}_ingest".api_keys (key_hash, partner, scopes, '
-                f"regions) VALUES ('{digest}', '{unique('coord')}', "
-                f"'{{read,triage,broadcast}}', '{{\"{region}\"}}')")
+    beside_the_browser(execute_sql, f'INSERT INTO "{stack.name}_ingest".api_keys (key_hash, '
+                       f"partner, scopes, regions) VALUES ('{digest}', '{unique('coord')}', "
+                       f"'{{read,triage,broadcast}}', '{{\"{region}\"}}')")
     return key
 
 
@@ -146,3 +157,59 @@ def test_reads_count_once_by_the_observers_it_reached(stack: Stack) -> None:
     assert message_id not in listed(stack, coordinator_key(stack, REGION_B))
     national = listed(stack, stack.reader_key)[message_id]  # read scope: no free text
     assert national["text"] == {"en": "[text withheld]"} and national["read"] == 1
+
+
+def test_her_app_shows_the_message_offline_too_and_marks_it_read_once(
+        stack: Stack, playwright: Playwright, tmp_path: Path) -> None:
+    phones = {region: Phone(playwright, tmp_path / region, stack.ingest_url)
+              for region in (REGION_A, REGION_B)}
+    who = {region: in_the_field(stack, region) for region in phones}
+    try:
+        pages = {region: phone.open() for region, phone in phones.items()}
+        for region, page in pages.items():
+            signed_in(page, who[region])
+        sent = broadcast(stack, coordinator_key(stack, REGION_A), {
+            "text": {"ru": "Проверьте пломбы урн", "en": "Check the seals of the ballot boxes"},
+            "regions": [REGION_A]})
+        assert sent.status_code == 202, sent.text
+        message_id = sent.json()["event_id"]
+        wait_until(lambda: message_id in {m["id"] for m in messages(stack, who[REGION_A].token)})
+
+        page = pages[REGION_A]
+        page.reload()  # opening the app asks for her messages
+        shown = page.get_by_test_id("message").filter(has_text="Check the seals")
+        expect(shown).to_have_attribute("data-message-id", message_id)
+        wait_until(lambda: [m["read"] for m in messages(stack, who[REGION_A].token)
+                            if m["id"] == message_id] == [True], 30)
+        expect(report(page, "Message read").get_by_test_id("report-state")).to_have_text("sent")
+        page.reload()
+        expect(shown).to_have_attribute("data-read", "true")
+        phones[REGION_A].online.set_offline(True)
+        page.reload()  # offline: the message comes from the phone
+        expect(shown).to_be_visible()
+        expect(report(page, "Message read")).to_have_count(1)
+
+        pages[REGION_B].reload()
+        expect(pages[REGION_B].get_by_test_id("stations")).to_contain_text(who[REGION_B].station_id)
+        expect(pages[REGION_B].get_by_test_id("message")).to_have_count(0)
+        expect(pages[REGION_B].get_by_test_id("messages-panel")).to_be_hidden()
+    finally:
+        for phone in phones.values():
+            phone.close()
+    assert not [e for phone in phones.values() for e in phone.errors]
+
+
+@dataclass
+class FieldObserver(Observer):
+    token: str = ""
+
+
+def in_the_field(stack: Stack, region: str) -> FieldObserver:
+    """A new observer of a new station of ``region``, with her PIN and a token of her own."""
+    station = unique("PS")
+    register(stack, station, region)
+    observer = beside_the_browser(accredit, stack, station)
+    pin = issue_pin(stack, observer)
+    reply = sign_in(stack, observer, pin)
+    assert reply.status_code == 201, reply.text
+    return FieldObserver(observer, pin, station, "Aktau", reply.json()["token"])

@@ -50,7 +50,7 @@ StationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 class Texts(RequestBody):
     """The message in one or more of the observers' languages."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"minProperties": 1})
     kk: Message | None = None
     ru: Message | None = None
     en: Message | None = None
