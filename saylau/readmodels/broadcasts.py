@@ -1,13 +1,10 @@
 """Messages from the centre to observers: each broadcast, the observers it reached, who read it.
 
-A ``broadcast.sent`` reaches the observers accredited (not revoked) whose stations (the
-accreditation's and the latest assignment's, ``saylau.readmodels.observers``) or whose
-station of presence (``saylau.readmodels.presence``) is an addressed station or lies in an
-addressed region (by the station registry); a broadcast addressing neither reaches every
-accredited observer. They are taken as those read models stand when the broadcast is
-projected (written after them in the same transaction): an observer assigned later does not
-receive an earlier message. A ``broadcast.read`` counts once per observer, the first time.
-The text stays sealed here (free text, ``x-free-text``); readers open it with their keys.
+Whom a ``broadcast.sent`` reached is in the event: ingest names the observers when it is sent
+(``observer_ids``, from ``reached`` over the observers, presence and registry read models as
+they stand then), so this projection reads no other read model and replay equals live in any
+order. A ``broadcast.read`` counts once per observer, at her first reading. The text stays
+sealed here (free text, ``x-free-text``); readers open it with their keys.
 """
 from __future__ import annotations
 
@@ -24,7 +21,7 @@ from saylau.domain.breach import RuleConfig
 from saylau.domain.roles import Reach
 from saylau.domain.vocabulary import BROADCAST_READ, BROADCAST_SENT
 from saylau.privacy.records import Names
-from saylau.readmodels.base import Batch, Change, ReadModel
+from saylau.readmodels.base import Batch, Change, ReadModel, columns
 from saylau.store.ddl import READ, table
 
 broadcasts = table(
@@ -57,7 +54,9 @@ broadcast_reads = table(
 @dataclass
 class BroadcastRows:
     sent: list[tuple[Any, ...]] = field(default_factory=list)
-    """(broadcast_id, sent_at, sender, text json, regions json, station_ids json)."""
+    """(broadcast_id, sent_at, sender, text json, regions, station_ids, regions_reached)."""
+    recipients: list[tuple[Any, str]] = field(default_factory=list)
+    """(broadcast_id, observer_id) of each observer a broadcast reached."""
     reads: dict[tuple[str, str], datetime] = field(default_factory=dict)
     """(broadcast_id, observer_id) → the earliest read in the batch."""
 
@@ -67,8 +66,10 @@ def fold(batch: Batch, config: RuleConfig) -> BroadcastRows:
     for c in batch.counted:
         e, p = c.event, c.event.payload
         if c.sign > 0 and e.type == BROADCAST_SENT:
-            rows.sent.append((e.event_id, e.occurred_at, p["sender"], orjson.dumps(
-                p["text"]).decode(), p.get("regions", []), p.get("station_ids", [])))
+            rows.sent.append((e.event_id, e.occurred_at, p["sender"],
+                              orjson.dumps(p["text"]).decode(), p.get("regions", []),
+                              p.get("station_ids", []), p.get("regions_reached", [])))
+            rows.recipients += [(e.event_id, o) for o in p["observer_ids"]]
         elif c.sign > 0 and e.type == BROADCAST_READ:
             key = (str(p["broadcast_id"]).lower(), p["observer_id"])
             rows.reads[key] = min(rows.reads.get(key, e.occurred_at), e.occurred_at)
@@ -79,7 +80,7 @@ async def write(conn: asyncpg.Connection, rows: BroadcastRows, config: RuleConfi
                 ) -> list[Change]:
     if rows.sent:
         await conn.executemany(INSERT_SENT, rows.sent)
-        await conn.execute(ADDRESS, [r[0] for r in rows.sent])
+        await conn.execute(INSERT_RECIPIENTS, *columns(rows.recipients, 2))
     if rows.reads:
         keys = sorted(rows.reads)
         await conn.execute(INSERT_READS, [k[0] for k in keys], [k[1] for k in keys],
@@ -87,38 +88,45 @@ async def write(conn: asyncpg.Connection, rows: BroadcastRows, config: RuleConfi
     return []
 
 
-INSERT_SENT = """
-INSERT INTO broadcasts (broadcast_id, sent_at, sender, text, regions, station_ids,
-                        regions_reached)
-SELECT $1, $2, $3, $4::jsonb, $5::text[], $6::text[], ARRAY(
-  SELECT DISTINCT r FROM (SELECT unnest($5::text[]) UNION ALL SELECT region
-    FROM station_registry WHERE station_id = ANY($6::text[]) AND region IS NOT NULL) AS x(r)
-  ORDER BY r)
-ON CONFLICT (broadcast_id) DO NOTHING
-"""
-ADDRESS = """
-INSERT INTO broadcast_recipients (broadcast_id, observer_id)
-SELECT DISTINCT b.broadcast_id, o.observer_id
-FROM broadcasts b
-JOIN observers o ON o.accredited
-LEFT JOIN presence p ON p.observer_id = o.observer_id AND p.present
-CROSS JOIN LATERAL unnest(array_append(array_append(COALESCE(o.assigned_station_ids, '{}'),
-                                                    o.station_id), p.station_id)) AS s(station_id)
-LEFT JOIN station_registry r ON r.station_id = s.station_id
-WHERE b.broadcast_id = ANY($1::uuid[])
-  AND ((b.regions = '{}' AND b.station_ids = '{}') OR s.station_id = ANY(b.station_ids)
-       OR r.region = ANY(b.regions))
-ON CONFLICT DO NOTHING
-"""
-"""The observers each new broadcast reaches, as the observers, presence and registry
-read models stand now."""
+INSERT_SENT = (
+    "INSERT INTO broadcasts (broadcast_id, sent_at, sender, text, regions, station_ids, "
+    "regions_reached) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) "
+    "ON CONFLICT (broadcast_id) DO NOTHING")
+INSERT_RECIPIENTS = (
+    "INSERT INTO broadcast_recipients (broadcast_id, observer_id) SELECT * FROM "
+    "unnest($1::uuid[], $2::text[]) ON CONFLICT DO NOTHING")
 INSERT_READS = (
     "INSERT INTO broadcast_reads AS r (broadcast_id, observer_id, read_at) SELECT * FROM "
     "unnest($1::uuid[], $2::text[], $3::timestamptz[]) ON CONFLICT (broadcast_id, observer_id) "
     "DO UPDATE SET read_at = LEAST(r.read_at, EXCLUDED.read_at)")
 
 READ_MODEL = ReadModel("broadcasts", (broadcasts, broadcast_recipients, broadcast_reads), fold,
-                       write, after=("registry", "observers", "presence"))
+                       write)
+
+REACHED = """
+SELECT DISTINCT o.observer_id
+FROM "{schema}".observers o
+LEFT JOIN "{schema}".presence p ON p.observer_id = o.observer_id AND p.present
+CROSS JOIN LATERAL unnest(array_append(array_append(COALESCE(o.assigned_station_ids, '{{}}'),
+                                                    o.station_id), p.station_id)) AS s(station_id)
+LEFT JOIN "{schema}".station_registry r ON r.station_id = s.station_id
+WHERE o.accredited AND ($1 OR s.station_id = ANY($2::text[]) OR r.region = ANY($3::text[]))
+ORDER BY o.observer_id
+"""
+
+
+async def reached(pool: asyncpg.Pool, schema: str, regions: list[str], station_ids: list[str]
+                  ) -> list[str]:
+    """The observers a broadcast to ``regions`` and ``station_ids`` (neither: the whole
+    country) reaches now: accredited, not revoked, with a station of hers (accreditation,
+    latest assignment, presence) addressed or in an addressed region."""
+    everyone = not regions and not station_ids
+    try:
+        rows = await pool.fetch(REACHED.format(schema=schema), everyone, station_ids, regions)
+    except asyncpg.UndefinedTableError:  # the projector has not made its tables yet
+        return []
+    return [r["observer_id"] for r in rows]
+
 
 MESSAGES = """
 SELECT b.broadcast_id, b.sent_at, b.text, (d.observer_id IS NOT NULL) AS read

@@ -42,7 +42,8 @@ STATE_BOUND: dict[tuple[str, str], tuple[tuple[tuple[str, ...], re.Pattern[str]]
                                      r"address; an operator can allow it in "
                                      r"WEBHOOK_ALLOW_HOSTS$)")),),
     ("POST", "/v1/broadcasts"): (
-        (("body", "regions"), re.compile(r"^no election file lists these regions: ")),
+        (("body", "regions"), re.compile(r"^(no election file lists these regions: |it would "
+                                         r"reach \d+ observers)")),
         (("body", "station_ids"), re.compile(r"^not in the station registry: "))),
     ("GET", "/v1/coverage"): (
         (("query", "election_id"), re.compile(r"^no election is running now")),),

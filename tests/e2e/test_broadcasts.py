@@ -89,8 +89,8 @@ def read(stack: Stack, token: str, broadcast_id: str, observer: str) -> httpx.Re
 
 
 def test_a_broadcast_to_region_a_reaches_a_observers_and_not_b(stack: Stack) -> None:
-    _, _, alma_token = observer_at(stack, REGION_A)
-    _, _, bota_token = observer_at(stack, REGION_B)
+    _, alma, alma_token = observer_at(stack, REGION_A)
+    _, bota, bota_token = observer_at(stack, REGION_B)
     before = me(stack, alma_token).json()["version"]
     coordinator = coordinator_key(stack, REGION_A)
     sent = broadcast(stack, coordinator, {"text": {"ru": "Проверьте пломбы", "en": "Check seals"},
@@ -108,7 +108,9 @@ def test_a_broadcast_to_region_a_reaches_a_observers_and_not_b(stack: Stack) -> 
 
     event = stack.get(f"/v1/events/{message_id}").json()["record"]
     assert event["type"] == "broadcast.sent" and event["place"] == {"region": REGION_A}
-    assert event["payload"]["regions"] == [REGION_A]
+    assert event["payload"]["regions"] == event["payload"]["regions_reached"] == [REGION_A]
+    assert alma in event["payload"]["observer_ids"]  # the log says whom it reached
+    assert bota not in event["payload"]["observer_ids"]
     assert event["payload"]["text"] == {"ru": "[text withheld]", "en": "[text withheld]"}
 
 
@@ -135,7 +137,8 @@ def test_a_coordinator_cannot_address_another_region_or_its_stations(stack: Stac
     assert too_long.status_code == 422
     reader = broadcast(stack, stack.reader_key, text)
     assert reader.status_code == 403 and "broadcast" in reader.text
-    forged = stack.post(envelope("broadcast.sent", {"text": {"en": "hi"}, "sender": "x"}))
+    forged = stack.post(envelope("broadcast.sent", {"text": {"en": "hi"}, "sender": "x",
+                                                    "observer_ids": []}))
     assert forged.status_code == 403 and "POST /v1/broadcasts" in forged.text
 
 

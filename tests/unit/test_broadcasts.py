@@ -68,7 +68,7 @@ def test_a_broadcast_is_placed_in_its_one_region_only() -> None:
 
 
 def test_a_broadcast_is_sent_with_its_route_only(service: Intake) -> None:
-    sent = envelope("broadcast.sent", {"text": {"en": "hi"}, "sender": "dana"})
+    sent = envelope("broadcast.sent", {"text": {"en": "hi"}, "sender": "dana", "observer_ids": []})
     refused_item = service.check([sent], frozenset({"broadcast", "ingest", "admin"}))
     assert refused_item.outcomes[0] is not None and refused_item.outcomes[0].code == 403
     assert "POST /v1/broadcasts" in refused_item.outcomes[0].errors[0].msg
@@ -97,7 +97,11 @@ def test_a_read_counts_once_per_observer_at_her_first_reading() -> None:
     assert rows.reads[(MESSAGE, "ED-0412")].hour == 11
 
 
-def test_broadcasts_are_written_after_the_observers_they_address() -> None:
-    names = [m.name for m in READ_MODELS]
-    assert names.index("broadcasts") > max(names.index(n) for n in
-                                           ("registry", "observers", "presence"))
+def test_whom_a_broadcast_reached_is_in_its_event_so_order_never_matters() -> None:
+    sent = Envelope.model_validate(envelope("broadcast.sent", {
+        "text": {"en": "hi"}, "sender": "dana", "observer_ids": ["ED-1", "ED-2"],
+        "regions": ["Pavlodar"], "regions_reached": ["Pavlodar"]}))
+    rows = fold(Batch(counted=[Counted(sent, 1, ())]), None)  # type: ignore[arg-type]
+    assert rows.recipients == [(sent.event_id, "ED-1"), (sent.event_id, "ED-2")]
+    assert rows.sent[0][-1] == ["Pavlodar"]
+    assert not next(m for m in READ_MODELS if m.name == "broadcasts").after

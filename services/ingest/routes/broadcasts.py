@@ -2,12 +2,13 @@
 
 A coordinator writes to her regions' observers only, an admin to any
 (``saylau.domain.broadcasts``); the message is appended as ``broadcast.sent`` through the
-intake like every event (its text sealed as free text), and the observers it reaches read it
-in ``GET /v1/observer/me``.
+intake like every event (its text sealed as free text), naming the observers it reaches as
+the read models stand now, who read it in ``GET /v1/observer/me``.
 """
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -36,6 +37,8 @@ from services.ingest.routes.events import refusal
 
 router = APIRouter(tags=["broadcasts"])
 MAX_TEXT = 1000
+MAX_RECIPIENTS = 20_000
+"""Observers one message may reach (``observer_ids`` in its event: about 240 kB)."""
 SOURCE = "monitoring-centre"
 
 BroadcastSender = Annotated[Principal, Depends(rate_limited("broadcast"))]
@@ -82,7 +85,8 @@ class Broadcast(RequestBody):
                             "a region (`regions`) or a station (`station_ids`) outside "
                             "her regions",
              s422="no language given, a text over 1000 characters, a region no election "
-                  "file lists (`regions`) or a station not in the registry (`station_ids`)")})
+                  "file lists (`regions`), a station not in the registry (`station_ids`), "
+                  "or more than 20,000 observers reached (`regions`)")})
 async def send_broadcast(body: Broadcast, request: Request, sender: BroadcastSender,
                          intake: IntakeDep) -> Response:
     """Send a message to the observers of regions or stations; 202 with its event id once
@@ -101,21 +105,48 @@ async def send_broadcast(body: Broadcast, request: Request, sender: BroadcastSen
     if isinstance(addressed, NotAddressable):
         return problem(addressed.status, [{"loc": ["body", addressed.field],
                                            "msg": addressed.msg}])
-    item = broadcast_event(body, addressed, only_region(addressed, registered), sender, now)
+    observers = await broadcast_reads.reached(wiring.pool, wiring.settings.read_schema,
+                                              list(addressed.regions), list(addressed.station_ids))
+    if len(observers) > MAX_RECIPIENTS:
+        return problem(422, [{"loc": ["body", "regions"], "msg": (
+            f"it would reach {len(observers)} observers, more than the {MAX_RECIPIENTS} one "
+            "message may: address fewer regions or stations")}])
+    item = broadcast_event(body, Reached(addressed, observers, registered), sender, now)
     outcome = await intake.submit_broadcast(item, sender.partner)
     return refusal(outcome) or JSONAnswer(outcome.body(), status_code=outcome.code)
 
 
-def broadcast_event(body: Broadcast, addressed: Addressed, region: str | None,
-                    sender: Principal, now: datetime) -> dict[str, Any]:
-    """The ``broadcast.sent`` envelope: placed in its one region (so it is keyed, ordered
-    and seen by that region), else placeless (several regions, or the whole country)."""
+@dataclass(frozen=True)
+class Reached:
+    """Where a broadcast goes and whom it reaches: the observers, and the regions of the
+    addressed stations (``stations``: station id → its registered region)."""
+
+    addressed: Addressed
+    observer_ids: list[str]
+    stations: dict[str, str | None]
+
+    @property
+    def regions(self) -> list[str]:
+        """The regions it lies in (empty: the whole country)."""
+        return sorted({*self.addressed.regions,
+                       *(r for s in self.addressed.station_ids if (r := self.stations.get(s)))})
+
+
+def broadcast_event(body: Broadcast, reached: Reached, sender: Principal, now: datetime
+                    ) -> dict[str, Any]:
+    """The ``broadcast.sent`` envelope, naming whom it reached: placed in its one region (so
+    it is keyed, ordered and seen by that region), else placeless (several regions, or the
+    whole country)."""
+    addressed = reached.addressed
     payload: dict[str, Any] = {"text": body.text.model_dump(exclude_none=True),
-                               "sender": sender.actor}
+                               "sender": sender.actor, "observer_ids": reached.observer_ids}
     if addressed.regions:
         payload["regions"] = list(addressed.regions)
     if addressed.station_ids:
         payload["station_ids"] = list(addressed.station_ids)
+    if reached.regions:
+        payload["regions_reached"] = reached.regions
+    region = only_region(addressed, reached.stations)
     return {"event_id": str(uuid.uuid4()), "type": BROADCAST_SENT, "schema_version": 1,
             "occurred_at": now.isoformat(), "source": SOURCE,
             **({"place": {"region": region}} if region else {}), "payload": payload}
