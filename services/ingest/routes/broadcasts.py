@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from saylau.domain.broadcasts import (
     Addressed,
@@ -54,9 +55,16 @@ class Texts(RequestBody):
     """The message in one or more of the observers' languages."""
 
     model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"minProperties": 1})
-    kk: Message | None = None
-    ru: Message | None = None
-    en: Message | None = None
+    kk: Message | SkipJsonSchema[None] = None
+    ru: Message | SkipJsonSchema[None] = None
+    en: Message | SkipJsonSchema[None] = None
+
+    @field_validator("kk", "ru", "en", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("a text, or leave the language out (not null)")
+        return value
 
     @model_validator(mode="after")
     def _one_language(self) -> Texts:
