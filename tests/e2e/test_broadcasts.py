@@ -5,6 +5,7 @@ shows it, offline too, and marks it read once."""
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -201,6 +202,12 @@ def test_her_app_shows_the_message_offline_too_and_marks_it_read_once(
         page.reload()  # offline: the message comes from the phone
         expect(shown).to_be_visible()
         expect(report(page, "Message read")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "observer-app-messages.png"), full_page=True)
+        phones[REGION_A].online.set_offline(False)
+        page.goto(f"{stack.ingest_url}/observe/?lang=ru")  # her language, when given
+        expect(page.get_by_test_id("message")).to_have_text(re.compile("Проверьте пломбы урн"))
+        page.goto(f"{stack.ingest_url}/observe/?lang=kk")  # else another one given
+        expect(page.get_by_test_id("message")).to_have_text(re.compile("Check the seals"))
 
         pages[REGION_B].reload()
         expect(pages[REGION_B].get_by_test_id("stations")).to_contain_text(who[REGION_B].station_id)
