@@ -143,7 +143,10 @@ async def messages_for(pool: asyncpg.Pool, schema: str, observer_id: str, names:
                        ) -> list[dict[str, Any]]:
     """The latest messages that reached ``observer_id``, newest first: id, sent_at, text in
     every language given (opened by ``names``), and whether she has read it."""
-    rows = await pool.fetch(MESSAGES.format(schema=schema), observer_id, MAX_MESSAGES)
+    try:
+        rows = await pool.fetch(MESSAGES.format(schema=schema), observer_id, MAX_MESSAGES)
+    except asyncpg.UndefinedTableError:  # a projector of an earlier release: no messages yet
+        return []
     return [{"id": str(r["broadcast_id"]), "sent_at": r["sent_at"].isoformat(),
              "text": await opened(names, r), "read": r["read"]} for r in rows]
 
