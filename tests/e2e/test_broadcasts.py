@@ -107,12 +107,38 @@ def test_a_broadcast_to_region_a_reaches_a_observers_and_not_b(stack: Stack) -> 
     assert answer.headers["ETag"] == f'"{answer.json()["version"]}"'
     assert message_id not in {m["id"] for m in messages(stack, bota_token)}
 
-    event = stack.get(f"/v1/events/{message_id}").json()["record"]
+    event = read_event(stack, message_id)
     assert event["type"] == "broadcast.sent" and event["place"] == {"region": REGION_A}
     assert event["payload"]["regions"] == event["payload"]["regions_reached"] == [REGION_A]
     assert alma in event["payload"]["observer_ids"]  # the log says whom it reached
     assert bota not in event["payload"]["observer_ids"]
     assert event["payload"]["text"] == {"ru": "[text withheld]", "en": "[text withheld]"}
+
+
+def test_addressed_to_no_one_in_particular_is_her_regions_or_for_an_admin_the_country(
+        stack: Stack) -> None:
+    _, alma, alma_token = observer_at(stack, REGION_A)
+    _, bota, bota_token = observer_at(stack, REGION_B)
+    mine = broadcast(stack, coordinator_key(stack, REGION_A), {"text": {"kk": "Сәлем"}})
+    country = broadcast(stack, stack.writer_key, {"text": {"en": "To everyone"}})
+    assert mine.status_code == country.status_code == 202, (mine.text, country.text)
+    regional = read_event(stack, mine.json()["event_id"])
+    assert regional["payload"]["regions"] == [REGION_A] and regional["place"] == {
+        "region": REGION_A}
+    assert alma in regional["payload"]["observer_ids"]
+    assert bota not in regional["payload"]["observer_ids"]
+    national = read_event(stack, country.json()["event_id"])
+    assert "regions" not in national["payload"] and "place" not in national
+    assert {alma, bota} <= set(national["payload"]["observer_ids"])
+    for token in (alma_token, bota_token):
+        wait_until(lambda t=token: country.json()["event_id"] in {
+            m["id"] for m in messages(stack, t)})
+
+
+def read_event(stack: Stack, event_id: str) -> dict[str, Any]:
+    """The record as appended, once the api has it."""
+    return dict(wait_until(lambda: (r := stack.get(f"/v1/events/{event_id}")).status_code
+                           == 200 and r.json()["record"]))
 
 
 def test_a_coordinator_cannot_address_another_region_or_its_stations(stack: Stack) -> None:
