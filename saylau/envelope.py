@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EARLIEST_OCCURRED_AT = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)
-INGEST_FIELDS = ("received_at", "partner", "content_hash", "chain")
+INGEST_FIELDS = ("received_at", "partner", "actor", "content_hash", "chain")
+"""What ingest adds to the partner's envelope on the stored record; ``actor`` (triage events
+only): who did it, the account's login or the key's partner."""
 
 
 class Place(BaseModel):

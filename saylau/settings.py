@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 2000.0
     rate_limit_burst: int = 10000
     cors_origins: str = ""
+    saylau_dashboard_origins: str = ""
+    """Origins of the dashboard (comma list) whose session writes a service takes besides its
+    own origin's: CORS with credentials and the Origin check of session writes. ``make up``
+    gives ingest the api's origin."""
+    saylau_ingest_url: str = ""
+    """Where the dashboard posts triage and broadcasts (ingest's URL, as the browser reaches
+    it); the api tells the dashboard (``GET /v1/session``) and lets its pages connect there
+    (CSP ``connect-src``). ``make up`` sets it."""
     read_cache_seconds: float = Field(default=0.5, ge=0, le=60)
     """How long the api may answer a hot read from memory while the change feed has not
     moved (``services/api/read_cache.py``); 0 turns it off."""

@@ -29,9 +29,10 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log --loop uvloop --http saylau.web.transport:OneWritePerResponse
+# the dashboard (on the api) posts triage and broadcasts to ingest with its session cookie
+SAYLAU_DASHBOARD_ORIGINS="${SAYLAU_DASHBOARD_ORIGINS:-http://$API_HOST:$API_PORT}" start ingest .venv/bin/uvicorn services.ingest.app:app --host "$INGEST_HOST" --port "$INGEST_PORT" --no-access-log --loop uvloop --http saylau.web.transport:OneWritePerResponse
 start projector .venv/bin/python -m services.projector.app
-start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log --http saylau.web.transport:OneWritePerResponse --workers "${API_WORKERS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
+SAYLAU_INGEST_URL="${SAYLAU_INGEST_URL:-http://$INGEST_HOST:$INGEST_PORT}" start api .venv/bin/uvicorn services.api.app:app --host "$API_HOST" --port "$API_PORT" --no-access-log --http saylau.web.transport:OneWritePerResponse --workers "${API_WORKERS:-$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))}"
 start webhooks .venv/bin/python -m services.webhooks.app
 
 wait_ready() {

@@ -258,3 +258,23 @@ def execute_sql(statement: str) -> None:
         finally:
             await conn.close()
     asyncio.run(run())
+
+
+async def delete_topic(stack: Stack, recreate: bool = False) -> None:
+    """Delete the stack's events topic (and, with ``recreate``, create it again: same name and
+    partitions, a new topic id, as a recreated or new cluster looks to the services)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = stack.env["EVENTS_TOPIC"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP"])
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        for _ in range(150):
+            if topic not in await admin.list_topics():
+                break
+            await asyncio.sleep(0.2)
+        if recreate:
+            await admin.create_topics([NewTopic(topic, stack.partitions, 1)])
+    finally:
+        await admin.close()

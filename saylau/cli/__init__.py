@@ -25,6 +25,7 @@ from saylau.cli import (
     rebuild,
     stations,
     summary,
+    users,
 )
 from saylau.cli.status import EXIT_STATUS_HELP, Refused, fail
 from saylau.store.migrations import SchemaBehind, SchemaTooNew
@@ -32,7 +33,8 @@ from saylau.store.migrations import SchemaBehind, SchemaTooNew
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 REGISTRARS = [admin.register, checkpoint.register, demo.register, privacy.register,
               erase.register, quickcount.register, rebuild.register, stations.register,
-              migratelog.register, observers.register, audit.register, summary.register]
+              migratelog.register, observers.register, audit.register, summary.register,
+              users.register]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -7,10 +7,12 @@ from typing import Any
 import asyncpg
 
 from saylau.cli.status import DIFFERENT, fail
+from saylau.cli.users import grant_refusal, is_account_partner
 from saylau.log.kafka import TopicReplicationError, describe_topic, ensure_topics
 from saylau.settings import settings
 from saylau.store.db import migrate
 from saylau.store.migrations import SchemaTooNew, upgrade
+from saylau.web.accounts import ACCOUNT_PARTNER, is_login
 from saylau.web.keys import SCOPES, hash_key, new_key, parse_env_keys
 
 
@@ -40,6 +42,9 @@ def register(sub: Any) -> None:
     create.add_argument("partner")
     create.add_argument("--scopes", default="ingest,read",
                         help=f"comma-separated, of {', '.join(SCOPES)}")
+    create.add_argument("--region", action="append", default=[], dest="regions",
+                        help="bind the key to a canonical region (repeat for more; none: the "
+                             "whole country)")
     create.set_defaults(run=run_keys_create)
     revoke = ks.add_parser("revoke", help="revoke a key at once (no restart needed)")
     revoke.add_argument("key")
@@ -87,16 +92,30 @@ async def run_keys_create(args: argparse.Namespace) -> int:
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         return fail(f"unknown scopes: {', '.join(sorted(unknown))} (scopes: {', '.join(SCOPES)})")
+    refused = partner_refusal(args.partner) or grant_refusal(args.regions)
+    if refused:
+        return fail(f"keys create: {refused}")
     key = new_key()
     await upgrade(settings().dsn, settings().ingest_schema)
     conn = await asyncpg.connect(settings().dsn)
     try:
-        await conn.execute(f"INSERT INTO {keys_table()} (key_hash, partner, scopes) "
-                           "VALUES ($1, $2, $3)", hash_key(key), args.partner, scopes)
+        if await is_login(conn, settings().ingest_schema, args.partner):
+            return fail(f"keys create: {args.partner!r} is an account's login: logins and "
+                        "partners differ")
+        await conn.execute(f"INSERT INTO {keys_table()} (key_hash, partner, scopes, regions) "
+                           "VALUES ($1, $2, $3, $4)", hash_key(key), args.partner, scopes,
+                           list(dict.fromkeys(args.regions)) or None)
     finally:
         await conn.close()
     print(key)
     return 0
+
+
+def partner_refusal(partner: str) -> str | None:
+    if is_account_partner(partner):
+        return (f"partner {partner!r}: names starting {ACCOUNT_PARTNER!r} are the accounts' "
+                "(saylau users)")
+    return None
 
 
 async def run_keys_revoke(args: argparse.Namespace) -> int:

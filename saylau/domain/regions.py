@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 _SEPARATORS = re.compile(r"[\s\-‐‑–—_.,'’ʼ`]+")
 
@@ -39,3 +39,16 @@ def canonical_region(index: Mapping[str, str], name: str) -> str:
     """The canonical name of ``name`` in an election's ``index``; ``name`` itself (stripped)
     when the election does not list it."""
     return index.get(spelling(name), name.strip())
+
+
+def not_canonical(granted: Iterable[str], canonical: Iterable[str]) -> str | None:
+    """Why a grant (an account's or a key's regions) cannot name ``granted``: grants name
+    canonical regions only (an alias or an unknown name would bind to nothing), or None."""
+    known = sorted(set(canonical))
+    for name in granted:
+        if name not in known:
+            hint = next((c for c in known if spelling(c) == spelling(name)), None)
+            return (f"region {name!r} is not a canonical region of any election file"
+                    + (f" (did you mean {hint!r}?)" if hint else "")
+                    + f"; canonical regions: {', '.join(known)}")
+    return None

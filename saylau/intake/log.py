@@ -110,7 +110,8 @@ class ChainedLog:
             try:
                 for p in items:
                     value = head.sealed_bytes({**p.wire, "received_at": received_at,
-                                               "partner": p.partner, "content_hash": p.digest})
+                                               "partner": p.partner, "content_hash": p.digest,
+                                               **({"actor": p.actor} if p.actor else {})})
                     key = p.key.encode()
                     if batch.append(timestamp=None, key=key, value=value) is None:  # full
                         sent.append(await self._submit(batch, partition, held))

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from saylau.catalogue import FieldError
+from saylau.domain.roles import NATIONAL, Reach
 from saylau.envelope import Envelope
 
 INGEST_ONLY = frozenset({"ingest"})
@@ -52,6 +53,12 @@ class Pending:
     warnings: list[str] = field(default_factory=list)
     fingerprint: str = ""
     partner: str = ""
+    reach: Reach = NATIONAL
+    """The regions of the key or account that sent it: a report it points at must be in
+    them (``saylau.intake.reach``)."""
+    actor: str | None = None
+    """Who did it, for triage events: the account's login or the key's partner, stamped on
+    the stored record beside ``partner`` (never taken from the body)."""
 
 
 @dataclass
@@ -67,6 +74,16 @@ class Checked:
     @property
     def refused(self) -> list[Outcome]:
         return [o for o in self.outcomes if o is not None]
+
+
+NO_SUCH_REPORT = "no accepted event has this id"
+
+
+def unknown_target(p: Pending) -> Outcome:
+    """The answer to an item pointing at a report nobody accepted, and at one outside the
+    sender's regions alike: the two cannot be told apart."""
+    return Outcome(422, "rejected", str(p.envelope.event_id),
+                   [FieldError(("payload", "event_id"), NO_SUCH_REPORT)])
 
 
 def item_id(item: Any) -> str | None:

@@ -13,6 +13,7 @@ from prometheus_client import Counter, Histogram
 
 from saylau.catalogue import Catalogue, FieldError
 from saylau.domain.observers import OBSERVER_SCOPE, ObserverGrant, observer_refusal
+from saylau.domain.roles import NATIONAL, Reach
 from saylau.domain.vocabulary import ADMIN_TYPES, BROADCAST_READ, BROADCAST_SENT, OPERATOR_TYPES
 from saylau.envelope import Envelope, partition_key
 from saylau.intake import ingest_tables
@@ -20,8 +21,17 @@ from saylau.intake.broadcasts import refuse_unaddressed_reads
 from saylau.intake.evidence import refuse_unknown_evidence
 from saylau.intake.group import GroupCommit
 from saylau.intake.log import ACK_TIMEOUT_SECONDS, ChainedLog
-from saylau.intake.outcome import INGEST_ONLY, Checked, Outcome, Pending, Unavailable, item_id
+from saylau.intake.outcome import (
+    INGEST_ONLY,
+    Checked,
+    Outcome,
+    Pending,
+    Unavailable,
+    item_id,
+    unknown_target,
+)
 from saylau.intake.personal import SealingKeys, fingerprint, seal
+from saylau.intake.reach import refuse_other_regions
 from saylau.intake.samples import checked_draws
 from saylau.intake.validation import validate_item
 from saylau.log.checkpoint import EVENT_TYPE as CHECKPOINT_TYPE
@@ -76,15 +86,19 @@ class Intake:
 
     async def submit(self, items: list[Any], partner: str,
                      scopes: frozenset[str] = INGEST_ONLY,
-                     observer: ObserverGrant | None = None) -> list[Outcome]:
+                     observer: ObserverGrant | None = None, reach: Reach = NATIONAL,
+                     actor: str | None = None) -> list[Outcome]:
         """Validate, dedup and append ``items``; one outcome per item, in order.
 
         Operator types (verify, reject, claim, escalate, comment) need the ``triage`` scope,
         ``personal_data.erased`` the ``admin`` scope; an observer's token (``observer``)
-        posts field reports at her stations only (``saylau.domain.observers``).
+        posts field reports at her stations only (``saylau.domain.observers``). A sender
+        bound to regions (``reach``) acts on her regions' reports only
+        (``saylau.intake.reach``); triage events record ``actor`` (else ``partner``).
         Raises Unavailable when PostgreSQL does not answer (nothing was appended).
         """
-        return await self.submit_checked(self.check(items, scopes, observer), partner)
+        return await self.submit_checked(self.check(items, scopes, observer), partner,
+                                         reach, actor)
 
     async def submit_broadcast(self, item: dict[str, Any], partner: str) -> Outcome:
         """Append a ``broadcast.sent`` that ``POST /v1/broadcasts`` built and addressed (the
@@ -107,9 +121,10 @@ class Intake:
         return Message("duplicate" if all(o.code in (200, 409) for o in outcomes)
                        else "accepted")
 
-    async def submit_checked(self, checked: Checked, partner: str) -> list[Outcome]:
+    async def submit_checked(self, checked: Checked, partner: str, reach: Reach = NATIONAL,
+                             actor: str | None = None) -> list[Outcome]:
         """Append what ``check`` passed (counted in the ingest metrics)."""
-        outcomes = await self.append(checked, partner)
+        outcomes = await self.append(checked, partner, reach, actor)
         for o in outcomes:
             (ACCEPTED.inc() if o.code == 202 else REJECTED.labels(o.status).inc())
         return outcomes
@@ -159,7 +174,8 @@ class Intake:
             return FieldError(("type",), f"{envelope.type} needs a key with the admin scope")
         return None
 
-    async def append(self, checked: Checked, partner: str) -> list[Outcome]:
+    async def append(self, checked: Checked, partner: str, reach: Reach = NATIONAL,
+                     actor: str | None = None) -> list[Outcome]:
         """Dedup, route and append what passed ``check``; every outcome, in order.
 
         Concurrent requests share a group commit (``saylau.intake.group``); a submission
@@ -170,7 +186,9 @@ class Intake:
         if self.watch is not None and self.watch.refusal is not None:
             raise Unavailable(f"not recorded: {self.watch.refusal}")
         for p in checked.pending:
-            p.partner = partner
+            p.partner, p.reach = partner, reach
+            if p.envelope.type in OPERATOR_TYPES:  # who triaged: the server's word, not the body's
+                p.actor = actor or partner
         checked.since = asyncio.get_running_loop().time()
         try:
             return await self.group.submit(checked)
@@ -230,6 +248,7 @@ class Intake:
             (p.envelope.station_id for p in pending if p.envelope.station_id))
         pending, followers = self._dedup(pending, outcomes, known.hashes)
         self._route_reports(pending, outcomes, known.keys, targets)
+        await refuse_other_regions(self.pool, self.read_schema, pending, outcomes, targets)
         await refuse_unknown_evidence(self.pool, pending, outcomes)
         await refuse_unaddressed_reads(self.pool, self.read_schema, pending, outcomes)
         pending = [p for p in pending if outcomes[p.index] is None]
@@ -299,8 +318,7 @@ class Intake:
             if target is None:
                 p.key = partition_key(p.envelope)
             elif target not in keys:
-                outcomes[p.index] = Outcome(422, "rejected", str(p.envelope.event_id), [
-                    FieldError(("payload", "event_id"), "no accepted event has this id")])
+                outcomes[p.index] = unknown_target(p)
             else:
                 p.key = keys[target]
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from standardwebhooks import Webhook
 
+from saylau.domain.roles import NATIONAL, Reach
 from saylau.store import paging
 from saylau.store.ddl import WEBHOOKS, table
 
@@ -44,6 +45,7 @@ webhook_subscriptions = table(
     Column("url", Text, nullable=False),
     Column("kinds", ARRAY(Text), nullable=False),
     Column("region", Text),
+    Column("reach", ARRAY(Text)),  # the registering principal's regions; NULL: national
     Column("secret", Text, nullable=False),
     Column("after_cursor", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
@@ -95,11 +97,16 @@ class Subscription:
     kinds: frozenset[str]
     region: str | None
     after_cursor: int
+    reach: Reach = NATIONAL
+    """The regions of the principal that registered it: a regional key's or account's
+    webhook receives only its regions' changes (placeless changes are national)."""
 
     def wants(self, change: dict[str, Any]) -> bool:
-        """Changes after the subscription was made, of a wanted kind (and region)."""
+        """Changes after the subscription was made, of a wanted kind (and region), within
+        its reach."""
         return (change["cursor"] > self.after_cursor and change["kind"] in self.kinds
-                and (self.region is None or change["region"] == self.region))
+                and (self.region is None or change["region"] == self.region)
+                and self.reach.sees(change["region"]))
 
 
 def new_secret() -> str:
@@ -152,12 +159,14 @@ class PostgresSubscriptions:
         self.conn, self.s = conn, f'"{schema}"'
 
     async def create(self, partner: str, url: str, kinds: list[str], region: str | None,
-                     after_cursor: int) -> dict[str, Any]:
+                     after_cursor: int, reach: Reach = NATIONAL) -> dict[str, Any]:
+        """A new subscription, bound to ``reach`` (its principal's regions)."""
         row = await self.conn.fetchrow(
             f"INSERT INTO {self.s}.webhook_subscriptions (subscription_id, partner, url, kinds, "
-            "region, secret, after_cursor) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "RETURNING subscription_id, url, kinds, region, secret, created_at",
-            uuid.uuid4(), partner, url, sorted(set(kinds)), region, new_secret(), after_cursor)
+            "region, reach, secret, after_cursor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "RETURNING subscription_id, url, kinds, region, reach, secret, created_at",
+            uuid.uuid4(), partner, url, sorted(set(kinds)), region, reach.filter(),
+            new_secret(), after_cursor)
         return public(row, with_secret=True)
 
     async def list(self, partner: str) -> list[dict[str, Any]]:
@@ -204,5 +213,5 @@ class PostgresSubscriptions:
 def public(row: asyncpg.Record, with_secret: bool = False) -> dict[str, Any]:
     """A subscription as its owner sees it; the secret only once, when it is made."""
     out = {"id": str(row["subscription_id"]), "url": row["url"], "kinds": list(row["kinds"]),
-           "region": row["region"], "created_at": row["created_at"]}
+           "region": row["region"], "reach": row["reach"], "created_at": row["created_at"]}
     return {**out, "secret": row["secret"]} if with_secret else out

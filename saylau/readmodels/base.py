@@ -25,6 +25,28 @@ Change = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Whereabouts:
+    """Where an event belongs: a region (canonical) and a station, either unknown (None)."""
+
+    region: str | None = None
+    station_id: str | None = None
+
+
+NOWHERE = Whereabouts()
+
+
+@dataclass(frozen=True)
+class Action:
+    """An operator's claim, escalation or comment: the event, the partner whose key or
+    account posted it and ``actor``, who did it (the account's login or the key's partner,
+    stamped by ingest; None in records appended before ingest stamped it)."""
+
+    event: Envelope
+    partner: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True)
 class Counted:
     """An event counted once (``sign`` +1) or taken back (-1, its report was withdrawn), with
     what it counts as at its station (``kinds``: itself if an incident, or its checklist's
@@ -45,8 +67,8 @@ class Batch:
     counted: list[Counted] = field(default_factory=list)
     statuses: dict[uuid.UUID, str] = field(default_factory=dict)
     """Earlier reports the batch verified, rejected or retracted, and their new status."""
-    actions: list[tuple[Envelope, str | None]] = field(default_factory=list)
-    """Operators' claims, escalations and comments, with the partner that posted them."""
+    actions: list[Action] = field(default_factory=list)
+    """Operators' claims, escalations and comments, with who posted them."""
     found: list[Breach] = field(default_factory=list)
     """Breaches the rules found in the new events."""
     urgent: list[Change] = field(default_factory=list)
@@ -54,6 +76,19 @@ class Batch:
     calendars: Calendars = field(default_factory=Calendars)
     """The election calendars the batch was planned with: which election an event belongs
     to, when its stations close."""
+    about: dict[uuid.UUID, Whereabouts] = field(default_factory=dict)
+    """Where each new event with no place of its own happened, when it points at a report
+    (a triage action or report, evidence, a message's first report): that report's region
+    and station (``saylau.readmodels.batch.pointed_at``)."""
+
+    def region_of(self, event: Envelope) -> str | None:
+        """The region an event belongs to: its own place's, else what it points at's; None
+        only for events with no place at all (national)."""
+        return event.region or self.about.get(event.event_id, NOWHERE).region
+
+    def station_of(self, event: Envelope) -> str | None:
+        """The event's own station, else the station of the report it points at."""
+        return event.station_id or self.about.get(event.event_id, NOWHERE).station_id
 
 
 Fold = Callable[[Batch, RuleConfig], Any]

@@ -50,8 +50,11 @@ class ChangeFeed:
         self.notify = notify
 
     async def publish(self, conn: asyncpg.Connection, changed: list[Change]) -> None:
+        """Append ``changed``, each placed in its station's registered region when it has one
+        (``registered_regions``), so a regional reader's live stream and webhooks hold it."""
         if not changed:
             return
+        registered = await registered_regions(conn, changed)
         if self.notify:  # one round trip: listeners hear of it at commit either way
             last = await conn.fetchval(NEXT_CURSOR_NOTIFY, len(changed), CHANNEL)
         else:
@@ -59,8 +62,22 @@ class ChangeFeed:
         first = last - len(changed) + 1
         await conn.copy_records_to_table("changes", columns=(
             "cursor", "kind", "region", "station_id", "data"), records=[
-            (first + i, c["kind"], c.get("region"), c.get("station_id"),
+            (first + i, c["kind"], registered.get(c.get("station_id"), c.get("region")),
+             c.get("station_id"),
              orjson.dumps(c["data"]).decode()) for i, c in enumerate(changed)])
+
+
+async def registered_regions(conn: asyncpg.Connection,
+                             changed: list[Change]) -> dict[str | None, str]:
+    """The registry's region of each station the changes name: a station's region is its
+    registry entry (the latest), else the report's place (issue 31). One query per batch."""
+    stations = sorted({c["station_id"] for c in changed if c.get("station_id")})
+    if not stations:
+        return {}
+    rows = await conn.fetch("SELECT station_id, region FROM station_registry "
+                            "WHERE station_id = ANY($1::text[]) AND region IS NOT NULL",
+                            stations)
+    return {r["station_id"]: r["region"] for r in rows}
 
 
 async def changes_after(conn: asyncpg.Connection, cursor: int, limit: int,

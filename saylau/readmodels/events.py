@@ -12,7 +12,6 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from saylau.domain.breach import RuleConfig
-from saylau.domain.calendar import Calendars
 from saylau.domain.vocabulary import (
     ABOUT_A_REPORT,
     DETENTION_REPORTED,
@@ -61,15 +60,19 @@ Rows = tuple[list[tuple[Any, ...]], dict[uuid.UUID, str]]
 
 def fold(batch: Batch, config: RuleConfig) -> Rows:
     """A row per new event, and the new statuses of earlier reports."""
-    return [_row(d, batch.statuses, batch.calendars) for d in batch.applied], batch.statuses
+    return [_row(d, batch) for d in batch.applied], batch.statuses
 
 
-def _row(d: Decoded, statuses: dict[uuid.UUID, str], calendars: Calendars) -> tuple[Any, ...]:
+def _row(d: Decoded, batch: Batch) -> tuple[Any, ...]:
+    """An event's row; ``region``: its place's, or that of the report it is about
+    (``Batch.region_of``), so a regional reader's filter holds its triage and evidence."""
     e = d.event
-    status = ABOUT_A_REPORT if e.type in TARGETING else statuses.get(e.event_id, UNVERIFIED)
+    status = (ABOUT_A_REPORT if e.type in TARGETING
+              else batch.statuses.get(e.event_id, UNVERIFIED))
     return (e.event_id, e.type, e.schema_version, e.occurred_at,
             received_at(d.record), d.record.get("partner"),
-            e.station_id, e.region, e.city, calendars.election_of(e.election_id, e.occurred_at),
+            e.station_id, batch.region_of(e), e.city,
+            batch.calendars.election_of(e.election_id, e.occurred_at),
             status, d.message.partition, d.message.offset, d.message.value.decode())
 
 
@@ -98,11 +101,12 @@ async def known_event_ids(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set
     return {r["event_id"] for r in rows}
 
 
-async def fetch_records(conn: asyncpg.Connection,
-                        ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]:
-    rows = await conn.fetch("SELECT event_id, record::text AS record, status FROM events "
-                            "WHERE event_id = ANY($1::uuid[])", ids)
-    return [(r["event_id"], r["record"].encode(), r["status"]) for r in rows]
+async def fetch_records(conn: asyncpg.Connection, ids: list[uuid.UUID]
+                        ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
+    """Stored events by id: the record as appended, its status and its region."""
+    rows = await conn.fetch("SELECT event_id, record::text AS record, status, region "
+                            "FROM events WHERE event_id = ANY($1::uuid[])", ids)
+    return [(r["event_id"], r["record"].encode(), r["status"], r["region"]) for r in rows]
 
 
 async def event(conn: asyncpg.Connection, event_id: Any,

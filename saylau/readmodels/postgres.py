@@ -47,7 +47,8 @@ class PostgresProjectionStore:
     async def known_event_ids(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
         return await events.known_event_ids(self.conn, ids)
 
-    async def fetch_records(self, ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]:
+    async def fetch_records(self, ids: list[uuid.UUID]
+                            ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         return await events.fetch_records(self.conn, ids)
 
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None:
@@ -69,4 +70,4 @@ class PostgresProjectionStore:
             REGION_MOVES.reset(regions)
         if self.feed is not None:
             await self.feed.publish(self.conn, batch.urgent + changed
-                                    + [event_change(d.event) for d in batch.applied])
+                                    + [event_change(d.event, batch) for d in batch.applied])

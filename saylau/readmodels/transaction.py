@@ -23,10 +23,9 @@ from saylau.catalogue import Catalogue, catalogue
 from saylau.domain.calendar import Calendars
 from saylau.domain.checklists import ChecklistBook, checklist_book
 from saylau.domain.rules import RuleConfig
-from saylau.domain.vocabulary import TARGETING
 from saylau.log.decode import Decoded, Message, PoisonMessage, decode
 from saylau.readmodels.base import Batch
-from saylau.readmodels.batch import Planner, Targets
+from saylau.readmodels.batch import Planner, Targets, pointed_at
 from saylau.readmodels.changefeed import ChangeFeed
 from saylau.readmodels.postgres import PostgresProjectionStore
 from saylau.readmodels.tracking import chain_heads, next_offsets
@@ -79,7 +78,9 @@ class ProjectionStore(Protocol):
                            heads: dict[int, str | None] | None = None) -> None:
         """Move the offsets forward; ``heads``: the chain hash of each one's last record."""
     async def known_event_ids(self, ids: list[uuid.UUID]) -> set[uuid.UUID]: ...
-    async def fetch_records(self, ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]: ...
+    async def fetch_records(self, ids: list[uuid.UUID]
+                            ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
+        """Stored events by id: record, status and region."""
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None: ...
     async def write(self, batch: Batch) -> None:
         """Fold and write every read model, and publish the changes."""
@@ -203,13 +204,14 @@ class Projection:
         return new
 
     async def _targets(self, store: ProjectionStore, batch: list[Decoded]) -> Targets:
-        """The stored reports the batch's triage events name."""
-        ids = [uuid.UUID(str(d.event.payload["event_id"])) for d in batch
-               if d.event.type in TARGETING]
+        """The stored events the batch's events point at (``pointed_at``): the reports its
+        triage events judge, and where its placeless events belong."""
+        ids = [i for i in (pointed_at(d.event) for d in batch) if i is not None]
         if not ids:
             return {}
-        return {eid: (decode(Message(0, 0, raw), self.catalogue, self.calendars).event, status)
-                for eid, raw, status in await store.fetch_records(ids)}
+        return {eid: (decode(Message(0, 0, raw), self.catalogue, self.calendars).event, status,
+                      region)
+                for eid, raw, status, region in await store.fetch_records(ids)}
 
 
 def rule_config(cfg: Settings) -> RuleConfig:

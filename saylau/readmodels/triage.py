@@ -29,6 +29,7 @@ triage_actions = table(
     Column("kind", Text, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("partner", Text),
+    Column("actor", Text),  # who did it: the account's login or the key's partner (ingest's)
     Column("operator", Text),
     Column("note", Text),
 )
@@ -65,16 +66,16 @@ def fold(batch: Batch, config: RuleConfig) -> TriageRows:
     """Operators' actions, and how the queue changes: new reports join it, judged reports
     leave it, escalated ones move to its head."""
     return TriageRows(
-        actions=[(e.event_id, e.payload["event_id"], TRIAGE_ACTIONS[e.type], e.occurred_at,
-                  partner, e.payload.get("operator"), e.payload.get("note",
-                                                                    e.payload.get("reason")))
-                 for e, partner in batch.actions],
+        actions=[(a.event.event_id, a.event.payload["event_id"], TRIAGE_ACTIONS[a.event.type],
+                  a.event.occurred_at, a.partner, a.actor, a.event.payload.get("operator"),
+                  a.event.payload.get("note", a.event.payload.get("reason")))
+                 for a in batch.actions],
         queued=[(d.event.event_id, received_at(d.record))
                 for d in batch.applied if d.event.type not in NOT_REPORTS
                 and batch.statuses.get(d.event.event_id, UNVERIFIED) == UNVERIFIED],
         judged=list(batch.statuses),
-        escalated=[uuid.UUID(str(e.payload["event_id"])) for e, _ in batch.actions
-                   if e.type == ESCALATED])
+        escalated=[uuid.UUID(str(a.event.payload["event_id"])) for a in batch.actions
+                   if a.event.type == ESCALATED])
 
 
 QUEUE_NEW = """
@@ -95,7 +96,8 @@ async def write(conn: asyncpg.Connection, rows: TriageRows, config: RuleConfig) 
     the queue urgent: the queue depends on the log, not on arrival order."""
     if rows.actions:
         await conn.copy_records_to_table("triage_actions", records=rows.actions, columns=(
-            "action_id", "report_id", "kind", "occurred_at", "partner", "operator", "note"))
+            "action_id", "report_id", "kind", "occurred_at", "partner", "actor", "operator",
+            "note"))
     if rows.queued:
         ids, received = zip(*rows.queued, strict=True)
         await conn.execute(QUEUE_NEW, ids, received, ESCALATION, URGENT, WAITING)
@@ -135,21 +137,30 @@ async def triage_queue_page(conn: asyncpg.Connection, limit: int, names: Names,
 
 
 def triage_summary(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Who holds a report, whether it is urgent, and the operators' notes, oldest first."""
+    """Who holds a report, whether it is urgent, and the operators' notes, oldest first.
+    ``by``: the operator as she named herself (free text), else the partner; ``actor``: who
+    did it as the server knows it (the account's login or the key's partner)."""
     claims = [a for a in actions if a["kind"] == CLAIM]
     last = claims[-1] if claims else None
     return {"claimed_by": last and (last["operator"] or last["partner"]),
+            "claimed_actor": last and actor_of(last),
             "claimed_at": last and last["occurred_at"],
             "urgent": any(a["kind"] == ESCALATION for a in actions),
             "notes": [{"kind": a["kind"], "at": a["occurred_at"],
-                       "by": a["operator"] or a["partner"], "note": a["note"]}
+                       "by": a["operator"] or a["partner"], "actor": actor_of(a),
+                       "note": a["note"]}
                       for a in actions if a["kind"] != CLAIM or a["note"]]}
+
+
+def actor_of(action: Mapping[str, Any]) -> str | None:
+    """Who did an action; a record appended before ingest stamped ``actor``: its partner."""
+    return action["actor"] or action["partner"]  # type: ignore[no-any-return]
 
 
 async def triage_summaries(conn: asyncpg.Connection, report_ids: list[uuid.UUID],
                            names: Names) -> dict[uuid.UUID, dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT action_id, report_id, kind, occurred_at, partner, operator, note "
+        "SELECT action_id, report_id, kind, occurred_at, partner, actor, operator, note "
         "FROM triage_actions WHERE report_id = ANY($1::uuid[]) ORDER BY occurred_at, action_id",
         report_ids)
     notes = await names.texts([(r["note"], r["action_id"], NOTE_FIELD.get(r["kind"], "note"))

@@ -84,12 +84,15 @@ DESCRIPTIONS = {
 @dataclass(frozen=True)
 class Answers:
     """What a dependency can answer instead of the route (error statuses), and the ways of
-    signing a request it accepts (names of ``SECURITY_SCHEMES``; ``session`` for GET only;
+    signing a request it accepts (names of ``SECURITY_SCHEMES``; ``session`` for GET only, unless
+    ``session_writes``;
     ``public``: none needed when the api serves reads publicly)."""
 
     statuses: Mapping[int, str] = field(default_factory=dict)
     schemes: tuple[str, ...] = ()
     public: bool = False
+    session_writes: bool = False
+    """The ``session`` scheme holds for the route's writes too, not only GET."""
 
 
 DECLARED: dict[Callable[..., Any], Answers] = {}
@@ -98,7 +101,10 @@ SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer",
                "description": "an API key: `Authorization: Bearer <key>`"},
     "session": {"type": "apiKey", "in": "cookie", "name": COOKIE,
-                "description": "the dashboard's session (POST /v1/session); read-only: GET"},
+                "description": "the dashboard's session (POST /v1/session): every GET; a "
+                               "write only where listed, sending the session's `csrf_token` "
+                               "(GET /v1/session) as `X-CSRF-Token`, from the dashboard's "
+                               "origin"},
     "access_token": {"type": "apiKey", "in": "query", "name": "access_token",
                      "description": "the key in the URL, for clients that cannot send "
                                     "headers (EventSource); it ends up in logs: prefer the "
@@ -107,10 +113,11 @@ SECURITY_SCHEMES = {
 
 
 def answers(call: Callable[..., Any], statuses: Mapping[int, str],
-            schemes: tuple[str, ...] = (), public: bool = False) -> None:
+            schemes: tuple[str, ...] = (), public: bool = False,
+            session_writes: bool = False) -> None:
     """Declare that the dependency ``call`` may answer ``statuses`` (status → why) and
     accepts the key by ``schemes``; every operation depending on it documents them."""
-    DECLARED[call] = Answers(dict(statuses), schemes, public)
+    DECLARED[call] = Answers(dict(statuses), schemes, public, session_writes)
 
 
 def errors(*statuses: int, **why: str) -> dict[int | str, dict[str, Any]]:
@@ -138,7 +145,8 @@ def derived(route: RouteContext, method: str, operation: dict[str, Any],
         if declared is None:
             continue
         statuses.update(declared.statuses)
-        ways = [{name: []} for name in declared.schemes if name != "session" or method == "GET"]
+        ways = [{name: []} for name in declared.schemes
+                if name != "session" or method == "GET" or declared.session_writes]
         ways += [{}] if declared.public and public_read else []
         security += [way for way in ways if way not in security]
     security += [way for way in operation.get("security", []) if way not in security]

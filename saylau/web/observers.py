@@ -12,33 +12,25 @@ Guessing is bounded twice: five wrong PINs in a row lock that observer out for 1
 from __future__ import annotations
 
 import math
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import anyio
 import asyncpg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from argon2.low_level import Type
 from fastapi import HTTPException
 
 from saylau.web.keys import OBSERVER_TOKEN_PREFIX, hash_key
+from saylau.web.lockout import (
+    ARGON2,
+    MAX_FAILURES,
+    GuardedSecrets,
+    PinHasher,
+    pin_hasher,
+)
 from saylau.web.service import RateLimiter
 
-ARGON2 = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
-"""argon2id at OWASP's first recommendation (19 MiB, 2 passes, 1 lane): about 40 ms of one
-core per hash on the reference machine, so 2 cores check some 45 sign-ins a second
-(``bench/observer_signin.py``); 10,000 observers in 10 minutes need 17."""
+__all__ = ["ARGON2", "AddressLimiter", "ObserverSignIn", "PinHasher", "pin_hasher"]
 PIN_DIGITS = 8
-MAX_FAILURES = 5
-LOCK_OUT = timedelta(minutes=15)
 WRONG = "wrong observer id or PIN"
-
-
-def pin_hasher() -> PasswordHasher:
-    return PasswordHasher(type=Type.ID, **ARGON2)
 
 
 def new_pin() -> str:
@@ -48,26 +40,6 @@ def new_pin() -> str:
 
 def new_token() -> str:
     return OBSERVER_TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-class PinHasher:
-    """argon2id off the event loop, at most one hash per core at once (each takes 19 MiB)."""
-
-    def __init__(self, threads: int | None = None) -> None:
-        self.hasher = pin_hasher()
-        self.limiter = anyio.CapacityLimiter(threads or os.cpu_count() or 1)
-        self.decoy = self.hasher.hash(new_pin())
-        """Checked for an unknown observer id, so its answer costs what a known one's does."""
-
-    async def matches(self, stored: str | None, pin: str) -> bool:
-        return await anyio.to_thread.run_sync(self._matches, stored or self.decoy, pin,
-                                              limiter=self.limiter) and stored is not None
-
-    def _matches(self, stored: str, pin: str) -> bool:
-        try:
-            return self.hasher.verify(stored, pin)
-        except (VerificationError, InvalidHashError):
-            return False
 
 
 class AddressLimiter(RateLimiter):
@@ -96,28 +68,13 @@ class ObserverSignIn:
         self.pool, self.hasher = pool, hasher
         self.pins, self.tokens = f'"{schema}".observer_pins', f'"{schema}".observer_tokens'
         self.lifetime = timedelta(hours=token_hours)
+        self.guard = GuardedSecrets(pool, self.pins, "observer_id", "pin_hash", hasher, WRONG,
+                                    locked_wording)
 
     async def check_pin(self, observer_id: str, pin: str) -> None:
         """Return if ``pin`` is hers; else 401 (wrong) or 429 (locked out; the fifth wrong
         PIN in a row answers 429 at once)."""
-        row = await self.pool.fetchrow(
-            f"SELECT pin_hash, locked_until, now() AS now FROM {self.pins} "
-            "WHERE observer_id = $1", observer_id)
-        if row is not None:
-            locked_out(observer_id, row)
-        if not await self.hasher.matches(row["pin_hash"] if row else None, pin):
-            if row is not None:
-                locked_out(observer_id, await self.pool.fetchrow(FAILED.format(self.pins),
-                                                                 observer_id, MAX_FAILURES,
-                                                                 LOCK_OUT))
-            raise HTTPException(401, WRONG)
-        cleared = await self.pool.fetchval(SUCCEEDED.format(self.pins), observer_id,
-                                           row["pin_hash"])
-        if cleared is None:  # locked out, or given a new PIN, while this one was checked
-            locked_out(observer_id, await self.pool.fetchrow(
-                f"SELECT locked_until, now() AS now FROM {self.pins} WHERE observer_id = $1",
-                observer_id))
-            raise HTTPException(401, WRONG)
+        await self.guard.check(observer_id, pin)
 
     async def issue_token(self, observer_id: str) -> tuple[str, datetime]:
         """A new token for her (her expired ones are dropped), and when it expires."""
@@ -139,27 +96,10 @@ async def observer_of(pool: asyncpg.Pool, schema: str, token_hash: str) -> str |
     return str(found) if found is not None else None
 
 
-FAILED = ("UPDATE {} SET failures = CASE WHEN failures + 1 >= $2 THEN 0 ELSE failures + 1 END,"
-          " locked_until = CASE WHEN failures + 1 >= $2 THEN now() + $3::interval "
-          "ELSE locked_until END WHERE observer_id = $1 RETURNING locked_until, now() AS now")
-"""One more wrong PIN in a row; the ``MAX_FAILURES``-th locks her out (and starts the count
-again for when the lock-out ends)."""
-SUCCEEDED = ("UPDATE {} SET failures = 0 WHERE observer_id = $1 AND pin_hash = $2 "
-             "AND (locked_until IS NULL OR locked_until <= now()) RETURNING observer_id")
-"""The right PIN ends a run of wrong ones, unless a lock-out began meanwhile."""
-
-
-def locked_out(observer_id: str, row: Any) -> None:
-    """429 with Retry-After while ``row`` (``locked_until``, ``now``) says she is locked out."""
-    if row is None:
-        return
-    until, now = row["locked_until"], row["now"]
-    if until is not None and until > now:
-        raise HTTPException(429, (
-            f"observer {observer_id} is locked out after {MAX_FAILURES} wrong PINs in a row, "
-            f"until {until.astimezone(UTC):%H:%M:%S} UTC (the right PIN too); the centre can "
-            f"lift it at once with: saylau observers unlock {observer_id}"),
-            headers={"Retry-After": str(max(1, math.ceil((until - now).total_seconds())))})
+def locked_wording(observer_id: str, until: datetime) -> str:
+    return (f"observer {observer_id} is locked out after {MAX_FAILURES} wrong PINs in a row, "
+            f"until {until:%H:%M:%S} UTC (the right PIN too); the centre can lift it at once "
+            f"with: saylau observers unlock {observer_id}")
 
 
 async def store_pins(conn: asyncpg.Connection, schema: str,

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from saylau.web.contract import answers
 from saylau.web.keys import OBSERVER_TOKEN_PREFIX, KeyRing, Principal
 from saylau.web.responses import JSONAnswer
-from saylau.web.sessions import COOKIE
+from saylau.web.sessions import CSRF_HEADER, origins, reading, session_principal
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -42,30 +42,41 @@ async def keyring(request: Request) -> KeyRing:
     return request.app.state.keyring  # type: ignore[no-any-return]
 
 
-def require(scope: str, allow_public: bool = False,
-            observers: bool = False) -> Callable[..., Awaitable[Principal]]:
+def require(scope: str, allow_public: bool = False, observers: bool = False,
+            sessions: bool | str = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller's key must carry ``scope`` (401 no/bad key, 403 wrong scope);
     with ``observers``, an observer's token passes too (what she may post is the intake's
-    to decide). A revoked observer's token is a 401 with the reason."""
+    to decide). A revoked observer's token is a 401 with the reason. The dashboard's session
+    cookie passes for ``read`` on GET; with ``sessions``, for this route's writes too (with
+    its CSRF token and an allowed Origin, else 403), holding ``scope`` (or the scope
+    ``sessions`` names, e.g. ``triage`` where a key needs ``ingest``)."""
+    session_scope = sessions if isinstance(sessions, str) else scope
 
     async def check(request: Request, ring: Annotated[KeyRing, Depends(keyring)]) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         if not header and "access_token" in request.query_params:  # EventSource sends no headers
             scheme, key = "bearer", request.query_params["access_token"]
-        if not header and not key and scope == "read":
-            signed_in = await session_principal(request, ring)
-            if signed_in is not None and scope in signed_in.scopes:
+        if not header and not key and (scope == "read" or sessions):
+            signed_in = await session_principal(request, ring, writes=bool(sessions))
+            if signed_in is not None and (scope if reading(request) else session_scope) \
+                    in signed_in.scopes:
+                request.state.signed_in = True
                 return signed_in
+            if signed_in is not None and not reading(request):
+                raise HTTPException(403, f"this account or key lacks the {session_scope!r} "
+                                         "scope")
         if allow_public and getattr(request.app.state, "public_read", False) and not key:
             return Principal("public", frozenset({"read"}))
         return await key_principal(ring, scheme, key, scope, observers)
 
     answers(check, {401: "no key, or an unknown or revoked one",
-                    403: f"the key lacks the {scope!r} scope",
+                    403: f"the key lacks the {scope!r} scope" + (
+                        "; a write with the dashboard session without its X-CSRF-Token or "
+                        "from an origin not allowed" if sessions else ""),
                     503: "PostgreSQL, where keys are kept, is unavailable; retry"},
-            schemes=("bearer", "session") if scope == "read" else ("bearer",),
-            public=allow_public)
+            schemes=("bearer", "session") if scope == "read" or sessions else ("bearer",),
+            public=allow_public, session_writes=bool(sessions))
     return check
 
 
@@ -108,16 +119,6 @@ def observer_passes(principal: Principal, scope: str, observers: bool) -> Princi
     return principal
 
 
-async def session_principal(request: Request, ring: KeyRing) -> Principal | None:
-    """The dashboard's signed-in key (session cookie), for reading only: GET and HEAD."""
-    sessions = getattr(request.app.state, "sessions", None)
-    token = request.cookies.get(COOKIE)
-    if sessions is None or not token or request.method not in ("GET", "HEAD"):
-        return None
-    digest = await sessions.key_hash(token)
-    return await ring.principal_of_digest(digest) if digest else None
-
-
 @dataclass
 class RateLimiter:
     """A token bucket per partner: ``rate`` requests a second on average, ``burst`` at once."""
@@ -140,11 +141,12 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
-def rate_limited(scope: str, observers: bool = False) -> Callable[..., Awaitable[Principal]]:
-    """``require(scope, observers=…)``, then the partner's rate limit (429 with Retry-After
-    when spent; each observer is a partner of her own)."""
+def rate_limited(scope: str, observers: bool = False,
+                 sessions: bool | str = False) -> Callable[..., Awaitable[Principal]]:
+    """``require(scope, observers=…, sessions=…)``, then the partner's rate limit (429 with
+    Retry-After when spent; each observer is a partner of her own, each account too)."""
 
-    authenticated = Depends(require(scope, observers=observers))  # closure names are unseen
+    authenticated = Depends(require(scope, observers=observers, sessions=sessions))
 
     async def check(request: Request, principal: Principal = authenticated) -> Principal:
         take_token(request.app.state.limiter, principal.partner)
@@ -163,12 +165,18 @@ def take_token(limiter: RateLimiter, partner: str) -> None:
                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
 
-def allow_cors(app: FastAPI, origins: str) -> None:
-    """CORS stays closed (no Access-Control-* headers) unless origins are configured."""
-    allowed = [o.strip() for o in origins.split(",") if o.strip()]
+def allow_cors(app: FastAPI, partners: str, dashboards: str = "") -> None:
+    """CORS stays closed (no Access-Control-* headers) unless origins are configured; the
+    dashboard's origins (``SAYLAU_DASHBOARD_ORIGINS``) are answered with credentials, so
+    its session cookie goes with its writes (which ``refuse_forged`` checks, by Origin and
+    CSRF token, whatever CORS allowed)."""
+    allowed = origins(partners) + origins(dashboards)
+    app.state.dashboard_origins = frozenset(origins(dashboards))
     if allowed:
         app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID"])
+                           allow_credentials=bool(origins(dashboards)),
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID",
+                                          CSRF_HEADER])
 
 
 class BodyTooLarge(Exception):

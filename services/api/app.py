@@ -17,8 +17,10 @@ from saylau.log.watch import LogWatch
 from saylau.readmodels.tracking import recorded_topic_id
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
+from saylau.web.accounts import StaffAccounts
 from saylau.web.contract import publish
 from saylau.web.errors import install_error_handling
+from saylau.web.lockout import PinHasher
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import allow_cors, setup_logging
 from saylau.web.sessions import PostgresSessions
@@ -62,6 +64,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
                                             keys=True, evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
         app.state.sessions = PostgresSessions(wiring.pool, cfg.ingest_schema)
+        app.state.accounts = StaffAccounts(wiring.pool, cfg.ingest_schema, PinHasher())
         app.state.broadcaster = Broadcaster(cfg.dsn, cfg.read_schema)
         app.state.producer_lock = asyncio.Lock()
         await app.state.broadcaster.start()
@@ -80,10 +83,11 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.add_middleware(ReadCache, seconds=cfg.read_cache_seconds)  # inside the request ids
     install_error_handling(app)
     app.state.public_read = cfg.public_read
-    allow_cors(app, cfg.cors_origins)
+    app.state.ingest_url = cfg.saylau_ingest_url or cfg.ingest_url
+    allow_cors(app, cfg.cors_origins, cfg.saylau_dashboard_origins)
     for module in ROUTERS:
         app.include_router(module.router)
-    dashboard.install(app)
+    dashboard.install(app, app.state.ingest_url)
     publish(app, add_links)
     return app
 

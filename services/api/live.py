@@ -22,6 +22,7 @@ import asyncpg
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
+from saylau.domain.roles import NATIONAL, Reach
 from saylau.readmodels.changefeed import CHANNEL, changes_after, last_cursor
 
 log = logging.getLogger("saylau.api.live")
@@ -39,16 +40,22 @@ def sse(change: dict[str, Any]) -> str:
 
 @dataclass
 class ChangeFilter:
+    """What a subscriber asked for (regions, stations, kinds: any when empty) within what it
+    may see (``reach``: a regional principal's regions; changes with no region at all are
+    national)."""
+
     regions: set[str] = field(default_factory=set)
     stations: set[str] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
+    reach: Reach = NATIONAL
 
     @property
     def everything(self) -> bool:
-        return not (self.regions or self.stations or self.kinds)
+        return self.reach.national and not (self.regions or self.stations or self.kinds)
 
     def wants(self, change: dict[str, Any]) -> bool:
-        return ((not self.regions or change["region"] in self.regions)
+        return (self.reach.sees(change["region"])
+                and (not self.regions or change["region"] in self.regions)
                 and (not self.stations or change["station_id"] in self.stations)
                 and (not self.kinds or change["kind"] in self.kinds))
 

@@ -18,11 +18,13 @@ from saylau.collector import quiet_collector
 from saylau.intake.outcome import Unavailable
 from saylau.settings import Settings
 from saylau.settings import settings as load_settings
+from saylau.web.accounts import StaffAccounts
 from saylau.web.contract import publish
 from saylau.web.errors import install_error_handling
 from saylau.web.observers import AddressLimiter, ObserverSignIn, PinHasher
 from saylau.web.responses import JSONAnswer
 from saylau.web.service import RateLimiter, allow_cors, setup_logging, unavailable
+from saylau.web.sessions import PostgresSessions
 from services.ingest.contract import add_schemas
 from services.ingest.fastpath import IngestApp
 from services.ingest.routes import (
@@ -48,8 +50,11 @@ def create_app(config: Settings | None = None) -> FastAPI:
                                             session_reset=False, intake=True,
                                             evidence=True))
         app.state.wiring, app.state.keyring = wiring, wiring.keyring
-        app.state.observer_signin = ObserverSignIn(wiring.pool, cfg.ingest_schema, PinHasher(),
+        hasher = PinHasher()
+        app.state.observer_signin = ObserverSignIn(wiring.pool, cfg.ingest_schema, hasher,
                                                    cfg.observer_token_hours)
+        app.state.sessions = PostgresSessions(wiring.pool, cfg.ingest_schema)
+        app.state.accounts = StaffAccounts(wiring.pool, cfg.ingest_schema, hasher)
         watching = asyncio.create_task(wiring.intake.watch.run(cfg.log_watch_seconds))
         quiet_collector()
         yield
@@ -62,7 +67,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     app.state.signin_limiter = AddressLimiter(cfg.observer_signin_per_minute)
     app.add_exception_handler(Unavailable, database_down)
-    allow_cors(app, cfg.cors_origins)
+    allow_cors(app, cfg.cors_origins, cfg.saylau_dashboard_origins)
     for router in (channels.router, events.router, broadcasts.router, evidence.router,
                    observer.router, quickcount.router, health.router):
         app.include_router(router)

@@ -14,6 +14,15 @@ from saylau.web.service import BodyTooLarge, rate_limited, read_body
 IngestKey = Annotated[Principal, Depends(rate_limited("ingest"))]
 ReportKey = Annotated[Principal, Depends(rate_limited("ingest", observers=True))]
 """An ``ingest`` key, or an observer's token: the intake narrows what she may post."""
+TriageOrReportKey = Annotated[Principal, Depends(rate_limited("ingest", observers=True,
+                                                              sessions="triage"))]
+"""``ReportKey``, or the dashboard's session of an account or key holding ``triage`` (with its
+CSRF token): the route takes triage events only from a session (``signed_in``)."""
+
+
+def signed_in(request: Request) -> bool:
+    """Whether the caller came with the dashboard's session cookie, not a key."""
+    return bool(getattr(request.state, "signed_in", False))
 
 
 async def intake(request: Request) -> Intake:

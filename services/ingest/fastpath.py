@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from saylau.intake.outcome import Unavailable
 from saylau.web.errors import error_response, new_request_id
+from saylau.web.keys import Principal
 from saylau.web.service import (
     BodyTooLarge,
     declared_within,
@@ -76,8 +77,8 @@ class IngestApp(FastAPI):
         """Answer the ordinary request (None), or hand back what the route must be given to
         read the request (``receive`` itself when nothing was read yet)."""
         state, wiring = self.state, self.state.wiring
-        partner_scopes = await self.ordinary(scope, state)
-        if partner_scopes is None:
+        principal = await self.ordinary(scope, state)
+        if principal is None:
             return receive
         body, more = await read_declared(scope, receive)
         try:
@@ -86,9 +87,10 @@ class IngestApp(FastAPI):
             item = None
         if item is None:  # malformed (or the JSON ``null``): the route words the answer
             return replay(body, more, receive)
-        partner, scopes = partner_scopes
         try:
-            outcome = (await wiring.intake.submit([item], partner, scopes))[0]
+            outcome = (await wiring.intake.submit([item], principal.partner, principal.scopes,
+                                                  reach=principal.reach,
+                                                  actor=principal.actor))[0]
         except Unavailable as exc:
             await unavailable(str(exc))(scope, receive, send)
             return None
@@ -100,8 +102,8 @@ class IngestApp(FastAPI):
         return None
 
     @staticmethod
-    async def ordinary(scope: Scope, state: Any) -> tuple[str, frozenset[str]] | None:
-        """(partner, scopes) when the request is the ordinary case, else None (the route
+    async def ordinary(scope: Scope, state: Any) -> Principal | None:
+        """The caller when the request is the ordinary case, else None (the route
         answers): a Bearer key with the ingest scope, a token of its rate limit, a JSON (or
         undeclared) body of declared length within the limit. The token is taken last, so a
         request handed on has taken none."""
@@ -118,7 +120,7 @@ class IngestApp(FastAPI):
             take_token(state.limiter, principal.partner)
         except (BodyTooLarge, HTTPException):
             return None  # the route answers it, with the same checks
-        return principal.partner, principal.scopes
+        return principal
 
 
 async def read_declared(scope: Scope, receive: Receive) -> tuple[bytes, bool]:

@@ -24,6 +24,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
 
 from saylau.bootstrap import Needs, bootstrap
+from saylau.domain.roles import reach_of
 from saylau.outbound import delivery as outbound
 from saylau.outbound.netguard import AllowList
 from saylau.outbound.webhooks import (
@@ -155,10 +156,10 @@ class Worker:
 
 
 async def active_subscriptions(conn: asyncpg.Connection) -> list[Subscription]:
-    rows = await conn.fetch("SELECT subscription_id, url, kinds, region, after_cursor "
+    rows = await conn.fetch("SELECT subscription_id, url, kinds, region, after_cursor, reach "
                             "FROM webhook_subscriptions WHERE deleted_at IS NULL")
     return [Subscription(r["subscription_id"], r["url"], frozenset(r["kinds"]), r["region"],
-                         r["after_cursor"]) for r in rows]
+                         r["after_cursor"], reach_of(r["reach"])) for r in rows]
 
 
 def _suppress_timeout() -> contextlib.suppress:

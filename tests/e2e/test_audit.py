@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from saylau.audit.logsource import KafkaLog
+from saylau.domain.vocabulary import TARGETING
 from saylau.envelope import canonical, content_hash
 from saylau.log.chain import ChainHead
 from saylau.log.checkpoint import key_id, signature_problem
@@ -192,6 +193,9 @@ def test_replay_equals_live_for_registries_checklists_turnout_and_triage(
     assert len(listed) == 6 and not any(s["observer_present"] for s in listed)
     assert any(s["distinct_incidents"] < s["reports"] for s in listed)  # corroborated
     assert same_as_before(stack)  # the roll-ups, with turnout alerts and withdrawals
+    [placeless] = fetch(f'SELECT count(*) FROM "{stack.name}".events WHERE region IS NULL '
+                        "AND type = ANY($1::text[])", list(TARGETING))
+    assert placeless[0] == 0  # triage, retractions, evidence: in their report's region
     schemas += [f"replay_{stack.name}", f"replay_{stack.name}_shuffled"]
     ok(saylau(stack, "replay", "--schema", schemas[0]))
     assert ALL_EQUAL in ok(saylau(stack, "compare", "--replay", schemas[0]))

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from saylau.domain.calendar import Calendars
-from tests.factories import detention, release, stuffing, unique
+from tests.factories import detention, envelope, release, stuffing, unique
 from tests.stack import ROOT, Stack, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -212,6 +212,31 @@ def test_station_timeline_shows_evidence_thumbnails(stack: Stack, page: Page) ->
     thumb = page.get_by_test_id("station-timeline").get_by_test_id("evidence-thumb")
     expect(thumb).to_have_attribute("src", re.compile(photo["derivative_sha256"]))
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
+
+
+def test_station_timeline_shows_who_triaged_each_report(stack: Stack, page: Page) -> None:
+    """Each triage action shows its actor (the key's partner), beside the operator's own
+    signature when she gave one; a note stays withheld from a reader of no names."""
+    station, region = unique("PS"), unique("region")
+    report = stuffing(station, place={"region": region})
+    assert stack.post(report).status_code == 202
+    wait_until(lambda: stack.get(f"/v1/events/{report['event_id']}").status_code == 200)
+    for action in (envelope("triage.claimed", {"event_id": report["event_id"],
+                                               "operator": "Dana"}),
+                   envelope("triage.commented", {"event_id": report["event_id"],
+                                                 "note": "called the observer"})):
+        posted = stack.post(action)
+        assert posted.status_code == 202, posted.text
+    wait_until(lambda: len(stack.get(f"/v1/stations/{station}/timeline").json()["events"][0]
+                           ["triage"]["notes"]) == 1)
+    open_dashboard(page, stack)
+    expect(page.locator(f'[data-testid="station-region-filter"] option[value="{region}"]')
+           ).to_have_count(1, timeout=LIVE_TIMEOUT_MS)
+    page.get_by_test_id("station-region-filter").select_option(region)
+    page.locator(f'[data-testid="station-row"][data-station="{station}"]').click()
+    actions = page.get_by_test_id("station-timeline").get_by_test_id("triage-action")
+    expect(actions).to_have_text(["Claimed by tester (Dana)",
+                                  "Note by tester [text withheld]"])
 
 
 def test_sign_in_see_data_sign_out_and_the_key_is_in_no_url(stack: Stack, page: Page) -> None:

@@ -36,7 +36,8 @@ INLINE = re.compile(r"`(?:\.venv/bin/)?saylau ([^`]+)`")
 EXPORTED = re.compile(r"^\s*export (SAYLAU_\w+)=(\S+)\s*$", re.MULTILINE)
 NAME = "Zhanat Reimov"  # detained in the demo scenario
 ELECTION = "kz-2021-01-10"
-ORDER = ["--help", "migrate", "topics ensure", "keys create", "keys list", "master-key init",
+ORDER = ["--help", "migrate", "topics ensure", "keys create", "keys list", "users add",
+         "users list", "users disable", "master-key init",
          "master-key check", "checkpoint --new-key", "checkpoint -o", "checkpoint --public-key",
          "checkpoint", "find", "export --decrypt", "export", "verify", "replay", "compare",
          "audit", "quickcount draw", "quickcount verify-sample", "stations import", "erase",

@@ -54,10 +54,10 @@ def parse_sse(lines: Iterator[str]) -> Iterator[Message]:
 
 
 @contextmanager
-def live_reply(stack: Stack, last_event_id: int | None = None,
+def live_reply(stack: Stack, last_event_id: int | None = None, key: str | None = None,
                **params: str) -> Iterator[httpx.Response]:
     """The open answer of ``GET /v1/live`` (200, an event stream), its body not read yet."""
-    headers = {"Authorization": f"Bearer {stack.reader_key}"}
+    headers = {"Authorization": f"Bearer {key or stack.reader_key}"}
     if last_event_id is not None:
         headers["Last-Event-ID"] = str(last_event_id)
     timeout = httpx.Timeout(10.0, read=READ_TIMEOUT)
@@ -69,9 +69,9 @@ def live_reply(stack: Stack, last_event_id: int | None = None,
 
 
 @contextmanager
-def live_stream(stack: Stack, last_event_id: int | None = None,
+def live_stream(stack: Stack, last_event_id: int | None = None, key: str | None = None,
                 **params: str) -> Iterator[Iterator[Message]]:
-    with live_reply(stack, last_event_id, **params) as reply:
+    with live_reply(stack, last_event_id, key, **params) as reply:
         yield parse_sse(reply.iter_lines())
 
 

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.factories import detention, unique
-from tests.stack import HTTP, Stack, free_port, wait_until
+from tests.stack import HTTP, Stack, delete_topic, free_port, wait_until
 
 
 @pytest.fixture
@@ -67,20 +66,6 @@ def test_a_kafka_commit_ahead_of_postgresql_skips_nothing(centre: Stack) -> None
     wait_until(lambda: detained(centre, city) == 9, 90)  # the 6 past Kafka's commit too
 
 
-async def recreate_topic(stack: Stack) -> None:
-    topic = stack.env["EVENTS_TOPIC"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP"])
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-        for _ in range(100):
-            if topic not in await admin.list_topics():
-                return
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-
-
 def test_a_populated_centre_pointed_at_a_fresh_topic_refuses_it(centre: Stack) -> None:
     city = unique()
     for _ in range(4):
@@ -88,7 +73,7 @@ def test_a_populated_centre_pointed_at_a_fresh_topic_refuses_it(centre: Stack) -
     wait_until(lambda: detained(centre, city) == 4)
     centre.kill("ingest", 15)
     centre.kill("projector", 15)
-    asyncio.run(recreate_topic(centre))  # same name, new topic id: a new cluster looks so
+    asyncio.run(delete_topic(centre))  # same name, new topic id: a new cluster looks so
 
     # ingest: its dedup table belongs to the old log, so it refuses to start
     proc = centre._spawn("ingest", [*ingest_args(centre)])

@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.factories import detention, unique
-from tests.stack import LOGS, Stack, free_port, wait_until
+from tests.stack import LOGS, Stack, delete_topic, free_port, wait_until
 
 COUNTED, AFTER = 300, 300
 
@@ -20,22 +19,6 @@ COUNTED, AFTER = 300, 300
 def detained(stack: Stack, city: str) -> int:
     found = stack.detentions_in(city)
     return int(found["detained_total"]) if found else 0
-
-
-async def recreate_topic(stack: Stack) -> None:
-    """Delete the events topic and create it again: same name and partitions, a new id."""
-    topic = stack.env["EVENTS_TOPIC"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.env["KAFKA_BOOTSTRAP"])
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-        for _ in range(150):
-            if topic not in await admin.list_topics():
-                break
-            await asyncio.sleep(0.2)
-        await admin.create_topics([NewTopic(topic, stack.partitions, 1)])
-    finally:
-        await admin.close()
 
 
 def test_a_topic_recreated_under_running_services_is_refused_not_silently_lost(
@@ -49,7 +32,7 @@ def test_a_topic_recreated_under_running_services_is_refused_not_silently_lost(
         assert centre.post(detention(city, 1)).status_code == 202
     wait_until(lambda: detained(centre, city) == COUNTED, 90)
 
-    asyncio.run(recreate_topic(centre))
+    asyncio.run(delete_topic(centre, recreate=True))
 
     def all_refuse() -> bool:
         return (httpx.get(f"{centre.ingest_url}/readyz").status_code == 503

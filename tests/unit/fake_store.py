@@ -26,7 +26,7 @@ class RejectedContent(Exception):
 
 @dataclass
 class State:
-    events: dict[uuid.UUID, tuple[bytes, str]] = field(default_factory=dict)
+    events: dict[uuid.UUID, tuple[bytes, str, str | None]] = field(default_factory=dict)
     offsets: dict[int, int] = field(default_factory=dict)
     dead: list[tuple[int, int, str]] = field(default_factory=list)
     folds: dict[str, list[Any]] = field(default_factory=dict)
@@ -59,7 +59,8 @@ class InMemoryProjectionStore:
     async def known_event_ids(self, ids: list[uuid.UUID]) -> set[uuid.UUID]:
         return {i for i in ids if i in self.state.events}
 
-    async def fetch_records(self, ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, bytes, str]]:
+    async def fetch_records(self, ids: list[uuid.UUID]
+                            ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         return [(i, *self.state.events[i]) for i in ids if i in self.state.events]
 
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None:
@@ -68,8 +69,10 @@ class InMemoryProjectionStore:
     async def write(self, batch: Batch) -> None:
         for d in batch.applied:
             status = "report" if d.event.type in TARGETING else UNVERIFIED
-            self.state.events[d.event.event_id] = (d.message.value, status)
+            self.state.events[d.event.event_id] = (d.message.value, status,
+                                                    batch.region_of(d.event))
         for event_id, status in batch.statuses.items():
-            self.state.events[event_id] = (self.state.events[event_id][0], status)
+            record, _, region = self.state.events[event_id]
+            self.state.events[event_id] = (record, status, region)
         for model in READ_MODELS:
             self.state.folds.setdefault(model.name, []).append(model.fold(batch, self.config))

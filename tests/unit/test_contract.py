@@ -84,7 +84,7 @@ def test_statuses_are_derived_from_each_route(apps: dict[str, FastAPI]) -> None:
     # a path parameter is a 404 only where the route can answer one
     assert 404 not in statuses(api_doc, "GET", "/v1/stations/{station_id}/incidents")
     assert statuses(api_doc, "GET", "/v1/breaches/summary") == {200, 401, 403, 503}
-    assert statuses(api_doc, "POST", "/v1/session") == {200, 400, 401, 403, 422, 503}
+    assert statuses(api_doc, "POST", "/v1/session") == {200, 400, 401, 403, 422, 429, 503}
     for method, path, operation in operations(api_doc):
         if "security" in operation:
             assert {401, 403} <= statuses(api_doc, method, path), (method, path)
@@ -93,6 +93,10 @@ def test_statuses_are_derived_from_each_route(apps: dict[str, FastAPI]) -> None:
     assert api_doc["paths"]["/v1/session"]["get"]["security"] == [{"bearer": []},
                                                                   {"session": []}]
     assert api_doc["paths"]["/v1/webhooks"]["post"]["security"] == [{"bearer": []}]
+    # the dashboard's session writes where a route takes it (with its CSRF token)
+    assert ingest_doc["paths"]["/v1/events"]["post"]["security"] == [{"bearer": []},
+                                                                     {"session": []}]
+    assert ingest_doc["paths"]["/v1/events:batch"]["post"]["security"] == [{"bearer": []}]
 
 
 def test_a_405_names_every_method_of_its_path(apps: dict[str, FastAPI]) -> None:

@@ -16,7 +16,7 @@ from saylau.domain.rules import RuleConfig
 from saylau.envelope import Envelope
 from saylau.log.decode import Decoded, Message
 from saylau.readmodels import as_of, breaches, timeline, triage
-from saylau.readmodels.base import Batch, Counted
+from saylau.readmodels.base import Action, Batch, Counted
 from saylau.readmodels.region_moves import RegionMoves
 from saylau.store import paging
 from tests.unit.builders import event
@@ -68,11 +68,13 @@ def test_the_triage_queue_takes_new_reports_drops_judged_ones_and_raises_escalat
     urgent = event("triage.escalated", "2021-01-10T11:06:00+06:00",
                    {"event_id": str(report.event_id), "reason": "violence"})
     rows = triage.fold(Batch(applied=applied(report, verdict, urgent),
-                             statuses={earlier: "verified"}, actions=[(urgent, "p")]), CONFIG)
+                             statuses={earlier: "verified"},
+                             actions=[Action(urgent, "p", "user:dana")]), CONFIG)
     assert rows.queued == [(report.event_id, datetime.fromisoformat(RECEIVED))]
     assert rows.judged == [earlier]
     assert rows.escalated == [report.event_id]
     assert [a[1:3] for a in rows.actions] == [(str(report.event_id), "escalated")]
+    assert [a[4:6] for a in rows.actions] == [("p", "user:dana")]
 
 
 def test_a_report_judged_in_its_own_batch_never_joins_the_triage_queue() -> None:

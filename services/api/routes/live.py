@@ -43,13 +43,14 @@ SSE_EVENT = {
 @router.get("/v1/live", response_class=EventStream, responses={
     200: {"content": {EventStream.media_type: {"schema": SSE_EVENT}}}},
     openapi_extra={"security": [{"access_token": []}]})
-async def live(_: ReaderDep, db: PoolDep, broadcaster: BroadcasterDep,
+async def live(who: ReaderDep, db: PoolDep, broadcaster: BroadcasterDep,
                region: str | None = None, station: str | None = None,
                kinds: str | None = None, cursor: int | None = Query(None, ge=0, le=JSON_INT_MAX),
                last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
-    """Server-Sent Events: each read-model change with its cursor (resume: Last-Event-ID)."""
+    """Server-Sent Events: each read-model change with its cursor (resume: Last-Event-ID);
+    a caller bound to regions receives only changes of her regions, resumed ones too."""
     start = parse_cursor(last_event_id, cursor)
-    wanted = ChangeFilter(split(region), split(station), split(kinds))
+    wanted = ChangeFilter(split(region), split(station), split(kinds), who.reach)
     return StreamingResponse(stream_changes(broadcaster, db, wanted, start),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -90,8 +91,9 @@ async def backfill(db: asyncpg.Pool, wanted: ChangeFilter,
     if len(missed) == BACKFILL_LIMIT:
         return None
     sent = missed[-1]["cursor"] if missed else start
-    text = "".join(sse(c) for c in missed if wanted.wants(c))
-    return text + sse_event("caught_up", {"cursor": sent, "missed": len(missed)}), sent
+    shown = [c for c in missed if wanted.wants(c)]
+    text = "".join(sse(c) for c in shown)
+    return text + sse_event("caught_up", {"cursor": sent, "missed": len(shown)}), sent
 
 
 async def live_tail(sub: Subscriber, sent: int) -> AsyncIterator[str]:

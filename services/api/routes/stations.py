@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from saylau.readmodels import events as stored_events
 from saylau.readmodels import stations as station_reads
+from saylau.readmodels import triage as triage_reads
 from saylau.readmodels.evidence import files_of
 from saylau.store import paging
 from saylau.store.paging import MAX_PAGE
@@ -44,13 +45,17 @@ async def get_station(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
 async def get_timeline(station_id: str, db: PoolDep, shown: NamesDep,
                        cfg: SettingsDep, limit: int = Query(500, ge=1, le=MAX_PAGE),
                        cursor: CursorQuery = None) -> Any:
-    """Every report about one station, in time order, with its triage status and evidence
-    files (keyset pages)."""
+    """Every report about one station, in time order, with its triage status, who triaged
+    it (``triage``: claim, urgency, notes, each with its ``actor``) and evidence files
+    (keyset pages)."""
     key = after("station_timeline", cursor, (paging.timestamp, paging.uuid_text))
     async with db.acquire() as conn:
         events, next_cursor = await stored_events.station_timeline(
             conn, station_id, shown, limit, key)
-        files = await files_of(conn, [uuid.UUID(e["event_id"]) for e in events],
-                               cfg.ingest_schema, shown)
+        ids = [uuid.UUID(e["event_id"]) for e in events]
+        files = await files_of(conn, ids, cfg.ingest_schema, shown)
+        handled = await triage_reads.triage_summaries(conn, ids, shown)
     return answer({"station_id": station_id, "next": next_cursor, "events": [
-        {**e, "evidence_files": files.get(uuid.UUID(e["event_id"]), [])} for e in events]})
+        {**e, "evidence_files": files.get(uuid.UUID(e["event_id"]), []),
+         "triage": handled.get(uuid.UUID(e["event_id"]), triage_reads.triage_summary([]))}
+        for e in events]})

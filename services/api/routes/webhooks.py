@@ -1,5 +1,8 @@
 """Webhook subscriptions: partners choose kinds of change to receive as signed POSTs.
 
+A subscription made by a key or account bound to regions keeps those regions (``reach``)
+and receives only their changes; changes with no region at all are national.
+
 The worker (``python -m services.webhooks.app``) does the delivering; these routes manage
 subscriptions and show each partner its own delivery log. A key sees only its partner's
 subscriptions; another partner's id answers 404, as if it did not exist.
@@ -60,14 +63,19 @@ async def subscriptions(db: asyncpg.Pool, cfg: Settings) -> AsyncIterator[Postgr
 @router.post("", status_code=201)
 async def create_webhook(body: WebhookCreate, db: PoolDep, cfg: SettingsDep,
                          who: SubscriberDep) -> Any:
-    """Subscribe; the answer holds the signing secret, shown this once only."""
+    """Subscribe; the answer holds the signing secret, shown this once only. A key or
+    account bound to regions subscribes within them (``reach``)."""
+    if body.region is not None and not who.reach.sees(body.region):
+        raise HTTPException(422, [{"loc": ["body", "region"], "type": "value_error",
+                                   "msg": "not one of the regions this key or account is "
+                                          "bound to"}])
     allow = AllowList.parse(cfg.webhook_allow_hosts)
     if reason := await outbound.check(str(body.url), allow):
         raise HTTPException(422, [{"loc": ["body", "url"], "msg": reason, "type": "value_error"}])
     async with subscriptions(db, cfg) as subs:
         after = await last_cursor(subs.conn)
         return await subs.create(who.partner, str(body.url), list(body.kinds), body.region,
-                                 after)
+                                 after, who.reach)
 
 
 @router.get("")

@@ -5,7 +5,8 @@
 // Every label comes from /static/i18n/<lang>.json.
 //
 // Sign-in: the key is posted once to /v1/session, which answers with an HttpOnly session
-// cookie; this script never holds the key afterwards and never puts it in a URL. Fetches and
+// cookie; this script never holds the key afterwards and never puts it in a URL. An account
+// signs in with its login and password instead (account.js switches the form). Fetches and
 // the EventSource send the cookie by themselves (same origin).
 "use strict";
 
@@ -411,8 +412,22 @@
       el("div", { class: "row" },
         el("span", { class: "title", text: e.type }),
         el("time", { datetime: e.occurred_at, text: dayTime.format(new Date(e.occurred_at)) }),
-        el("span", { class: "muted", text: e.status })),
-      files.length ? el("div", { class: "evidence" }, ...files.map(evidenceLink)) : null);
+        el("span", { class: "muted", "data-testid": "station-event-status", text: e.status })),
+      files.length ? el("div", { class: "evidence" }, ...files.map(evidenceLink)) : null,
+      ...triageLines(e.triage));
+  }
+
+  // who did each triage action: `actor` is the server's (login or key partner), `by` the
+  // operator's own signature (free text), shown beside it when it differs
+  function triageLines(triage) {
+    if (!triage) return [];
+    const line = (kind, actor, by, note) => el("p", { class: "muted", "data-testid": "triage-action",
+      text: [t(`triage.${kind}`, { actor }), by && by !== actor ? `(${by})` : "", note ?? ""]
+        .filter(Boolean).join(" ") });
+    const claim = triage.claimed_actor
+      ? [line("claimed", triage.claimed_actor, triage.claimed_by)] : [];
+    return [...claim, ...triage.notes.filter((n) => n.kind !== "claimed")
+      .map((n) => line(n.kind, n.actor, n.by, n.note))];
   }
 
   async function showStation(stationId) {
@@ -421,6 +436,7 @@
       t("station_timeline.title", { station: stationId });
     $("[data-testid=station-timeline-events]").replaceChildren(...data.events.map(stationEvent));
     $(".station-timeline .empty").hidden = data.events.length > 0;
+    $("[data-testid=station-timeline]").dataset.station = stationId;
     $("[data-testid=station-timeline]").hidden = false;
   }
 
@@ -578,29 +594,47 @@
     document.body.classList.add("signed-out");
     $("[data-testid=sign-in]").hidden = false;
     $("[data-testid=sign-out]").hidden = true;
-    $("[data-testid=signed-in-as]").textContent = "";
+    for (const id of ["signed-in-as", "signed-in-role", "signed-in-regions"]) {
+      $(`[data-testid=${id}]`).textContent = "";
+    }
+    document.dispatchEvent(new CustomEvent("saylau:signed-out"));
     const error = $("[data-testid=sign-in-error]");
     error.textContent = message;
     error.hidden = !message;
-    $("[data-testid=sign-in-key]").focus();
+    const first = $("[data-testid=sign-in-by-key]").disabled ? "sign-in-login" : "sign-in-key";
+    $(`[data-testid=${first}]`).focus();
   }
 
   function showSignedIn(who) {
     document.body.classList.remove("signed-out");
     $("[data-testid=sign-in]").hidden = true;
     $("[data-testid=sign-out]").hidden = false;
-    $("[data-testid=signed-in-as]").textContent = t("signin.as", { partner: who.partner });
+    $("[data-testid=signed-in-as]").textContent = t("signin.as", { partner: who.login ?? who.partner });
+    $("[data-testid=signed-in-role]").textContent = who.role ? t(`role.${who.role}`) : "";
+    $("[data-testid=signed-in-regions]").textContent = who.regions
+      ? t("signin.regions", { regions: who.regions.join(", ") }) : t("signin.whole_country");
+    document.dispatchEvent(new CustomEvent("saylau:signed-in", { detail: who }));
+  }
+
+  function signInBody() {
+    // a key, or an account's login and password (account.js switches the form's fieldsets)
+    if ($("[data-testid=sign-in-by-key]").disabled) {
+      return { login: $("[data-testid=sign-in-login]").value.trim(),
+               password: $("[data-testid=sign-in-password]").value };
+    }
+    return { key: $("[data-testid=sign-in-key]").value.trim() };
   }
 
   async function signIn(event) {
     event.preventDefault();
-    const input = $("[data-testid=sign-in-key]");
     const reply = await fetch("/v1/session", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ key: input.value.trim() }),
+      body: JSON.stringify(signInBody()),
     }).catch((error) => ({ ok: false, status: error.message }));
-    input.value = ""; // the key is not kept anywhere on the page
+    // neither the key nor the password is kept anywhere on the page
+    $("[data-testid=sign-in-key]").value = "";
+    $("[data-testid=sign-in-password]").value = "";
     if (!reply.ok) {
       showSignIn(t("signin.failed", { error: `HTTP ${reply.status}` }));
       return;

@@ -42,10 +42,9 @@ MAX_RECIPIENTS = 20_000
 """Observers one message may reach (``observer_ids`` in its event: about 240 kB)."""
 SOURCE = "monitoring-centre"
 
-BroadcastSender = Annotated[Principal, Depends(rate_limited("broadcast"))]
-"""Who may send: a key (or, later, an account's dashboard session) with the ``broadcast``
-scope. The one place where ingest will accept the dashboard's session with its CSRF token
-for this write, once sessions can write."""
+BroadcastSender = Annotated[Principal, Depends(rate_limited("broadcast", sessions=True))]
+"""Who may send: a key with the ``broadcast`` scope, or the dashboard's session of an account
+or key holding it (with its CSRF token and an allowed Origin)."""
 Message = Annotated[Text, Field(min_length=1, max_length=MAX_TEXT)]
 Region = Annotated[Text, Field(min_length=1, max_length=100)]
 StationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
