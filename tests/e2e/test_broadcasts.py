@@ -17,11 +17,8 @@ import httpx
 import pytest
 from playwright.sync_api import Playwright, expect
 
-from tests.e2e.test_dashboard import sign_in as dashboard_sign_in
 from tests.e2e.test_observer_app import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Observer,
     Phone,
     playwright,
@@ -259,32 +256,3 @@ def in_the_field(stack: Stack, region: str) -> FieldObserver:
     reply = sign_in(stack, observer, pin)
     assert reply.status_code == 201, reply.text
     return FieldObserver(observer, pin, station, "Aktau", reply.json()["token"])
-
-
-def test_the_dashboard_lists_her_messages_with_how_many_read_them(
-        stack: Stack, playwright: Playwright) -> None:
-    her = in_the_field(stack, REGION_A)
-    coordinator = coordinator_key(stack, REGION_A)
-    sent = broadcast(stack, coordinator, {"text": {"en": "Polls close at 20:00 sharp"},
-                                          "station_ids": [her.station_id]})
-    assert sent.status_code == 202, sent.text
-    message_id = sent.json()["event_id"]
-    wait_until(lambda: message_id in {m["id"] for m in messages(stack, her.token)})
-    assert read(stack, her.token, message_id, her.observer_id).status_code == 202
-
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    try:
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(stack.api_url)
-        dashboard_sign_in(page, coordinator)
-        shown = page.get_by_test_id("broadcast").filter(has_text="Polls close at 20:00 sharp")
-        expect(shown.get_by_test_id("broadcast-read")).to_have_text("read by 1 of 1",
-                                                                    timeout=20_000)
-        expect(shown).to_contain_text(her.station_id)
-        expect(page.get_by_role("button", name="Send to observers")).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "dashboard-broadcasts.png"), full_page=True)
-        assert not errors
-    finally:
-        browser.close()
