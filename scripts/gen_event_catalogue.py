@@ -23,7 +23,7 @@ from saylau.envelope import Envelope, Place
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "event-catalogue.md"
-SCOPE_ORDER = ("station", "place", "campaign", "report", "registry", "log")
+SCOPE_ORDER = ("station", "place", "campaign", "report", "registry", "message", "log")
 PLACES = {"station": Place(region="North Kazakhstan", city="Petropavlovsk"),
           "place": Place(region="Almaty", city="Almaty"),
           "campaign": Place(region="Karaganda", city="Karaganda")}
@@ -132,7 +132,8 @@ def render(catalogue: Catalogue, calendars: Calendars) -> str:
         "breach rules in `saylau/domain/rules.py`; do not edit by hand.",
         "",
         "*Scope* says what an event is about: a polling **station**, a **place** (region/city),",
-        "the **campaign**, an earlier **report**, or the **log** itself (chain anchors).",
+        "the **campaign**, an earlier **report**, the registries, a **message** between the",
+        "centre and its observers, or the **log** itself (chain anchors).",
         "*Incident* says whether the projector counts",
         "it as an incident at its station or place. *Rules* lists what the breach rules make of",
         "the type (rule id, severity, provision); calendar rules fire only inside their period.",

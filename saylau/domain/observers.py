@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from saylau.domain.vocabulary import EVIDENCE_ATTACHED, REGISTRY_TYPES
+from saylau.domain.vocabulary import BROADCAST_READ, EVIDENCE_ATTACHED, REGISTRY_TYPES
 from saylau.envelope import Envelope
 
 FIELD_SCOPES = frozenset({"station", "place", "campaign"})
@@ -46,9 +46,10 @@ def stations_of(accredited_to: str | None, assigned: Iterable[str] | None) -> fr
 
 
 def may_post(type_name: str, scope: str) -> bool:
-    """Field reports (incidents, checklists, turnout, protocols, presence) and evidence for a
-    report; never registry, official, triage, sample, checkpoint or erasure events."""
-    if type_name == EVIDENCE_ATTACHED:
+    """Field reports (incidents, checklists, turnout, protocols, presence), evidence for a
+    report and that she read a message from the centre; never registry, official, triage,
+    sample, checkpoint, erasure or broadcast events."""
+    if type_name in (EVIDENCE_ATTACHED, BROADCAST_READ):
         return True
     return scope in FIELD_SCOPES and type_name not in REGISTRY_TYPES
 
@@ -62,7 +63,7 @@ def observer_refusal(envelope: Envelope, scope: str, grant: ObserverGrant) -> Re
     if not may_post(envelope.type, scope):
         return ("type",), (f"{envelope.type} is not a field report: an observer token may "
                            "post incidents, checklists, turnout, protocols, arrivals, "
-                           "departures and evidence")
+                           "departures, evidence and that she read a message")
     claimed = envelope.payload.get("observer_id")
     if claimed is not None and claimed != grant.observer_id:
         return ("payload", "observer_id"), (f"observer_id {claimed!r} is not the signed-in "

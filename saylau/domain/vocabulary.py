@@ -53,6 +53,11 @@ ADMIN_TYPES = frozenset({PERSONAL_DATA_ERASED, SAMPLE_DRAWN, OBSERVER_ASSIGNED})
 /v1/quickcount/samples`` a sample, never written by hand; the centre assigns observers to
 stations): ingest requires the ``admin`` scope."""
 MESSAGE_RECEIVED = "message.received"
+BROADCAST_SENT = "broadcast.sent"
+"""A message from the centre to observers: appended by ``POST /v1/broadcasts`` only."""
+BROADCAST_READ = "broadcast.read"
+"""An observer saw a message: posted by her app with her token only."""
+BROADCAST_TYPES = (BROADCAST_SENT, BROADCAST_READ)
 REGISTRY_TYPES = (STATION_REGISTERED, STATION_MOVED, OBSERVER_ACCREDITED, OBSERVER_REVOKED,
                   OBSERVER_ASSIGNED, TURNOUT_ANNOUNCED, SAMPLE_DRAWN, OFFICIAL_RESULTS)
 NEEDS_STATION = (*STATION_KEYED, *PRESENCE_TYPES)
@@ -60,10 +65,10 @@ NEEDS_STATION = (*STATION_KEYED, *PRESENCE_TYPES)
 TURNOUT_INPUTS = (TURNOUT_REPORTED, STATION_REGISTERED)
 """Types whose arrival or withdrawal means a station's turnout must be re-evaluated."""
 NOT_REPORTS = (*TRIAGE_REPORTS, *TRIAGE_ACTIONS, MESSAGE_RECEIVED, *REGISTRY_TYPES,
-               PERSONAL_DATA_ERASED, EVIDENCE_ATTACHED, *PRESENCE_TYPES)
+               PERSONAL_DATA_ERASED, EVIDENCE_ATTACHED, *PRESENCE_TYPES, *BROADCAST_TYPES)
 """Types about reports (triage, raw inbound messages), registries and official figures, the
-log itself (an erasure) or observers' comings and goings, not reports of what happened (they
-join no triage queue and no reports-per-minute count)."""
+log itself (an erasure), observers' comings and goings or the centre's messages to them,
+not reports of what happened (they join no triage queue and no reports-per-minute count)."""
 SIGNS_OF_LIFE_EXCLUDED = tuple(t for t in NOT_REPORTS if t not in PRESENCE_TYPES)
 """Types that say nothing about whether a station is sending: every other event with a
 ``station_id`` (a report, a checklist, an arrival) is a sign of life of that station."""

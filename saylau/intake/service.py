@@ -14,9 +14,10 @@ from prometheus_client import Counter, Histogram
 from saylau.catalogue import Catalogue, FieldError
 from saylau.domain.observers import OBSERVER_SCOPE, ObserverGrant, observer_refusal
 from saylau.domain.roles import NATIONAL, Reach
-from saylau.domain.vocabulary import ADMIN_TYPES, OPERATOR_TYPES
+from saylau.domain.vocabulary import ADMIN_TYPES, BROADCAST_READ, BROADCAST_SENT, OPERATOR_TYPES
 from saylau.envelope import Envelope, partition_key
 from saylau.intake import ingest_tables
+from saylau.intake.broadcasts import refuse_unaddressed_reads
 from saylau.intake.evidence import refuse_unknown_evidence
 from saylau.intake.group import GroupCommit
 from saylau.intake.log import ACK_TIMEOUT_SECONDS, ChainedLog
@@ -99,6 +100,12 @@ class Intake:
         return await self.submit_checked(self.check(items, scopes, observer), partner,
                                          reach, actor)
 
+    async def submit_broadcast(self, item: dict[str, Any], partner: str) -> Outcome:
+        """Append a ``broadcast.sent`` that ``POST /v1/broadcasts`` built and addressed (the
+        one way one is appended). Raises Unavailable like ``submit``."""
+        checked = self.check([item], frozenset({"broadcast"}), broadcast=True)
+        return (await self.submit_checked(checked, partner))[0]
+
     async def submit_message(self, items: list[Any], partner: str) -> Message:
         """A channel message's events, validated once as a whole: one invalid, none appended.
 
@@ -123,16 +130,17 @@ class Intake:
         return outcomes
 
     def check(self, items: list[Any], scopes: frozenset[str],
-              observer: ObserverGrant | None = None) -> Checked:
+              observer: ObserverGrant | None = None, broadcast: bool = False) -> Checked:
         """Each item's envelope, or its 422 (invalid) / 403 (not this caller's to post: see
-        ``forbidden``)."""
+        ``forbidden``); ``broadcast``: the items come from ``POST /v1/broadcasts``, which
+        checked where they may go."""
         now = datetime.now(UTC)
         checked = Checked([None] * len(items), [])
         for i, item in enumerate(items):
             envelope = validate_item(item, self.catalogue, now)
             if isinstance(envelope, list):
                 checked.outcomes[i] = Outcome(422, "rejected", item_id(item), envelope)
-            elif (refused := self.forbidden(envelope, scopes, observer)) is not None:
+            elif (refused := self.forbidden(envelope, scopes, observer, broadcast)) is not None:
                 checked.outcomes[i] = Outcome(403, "forbidden", str(envelope.event_id),
                                               [refused])
             else:
@@ -142,10 +150,13 @@ class Intake:
         return checked
 
     def forbidden(self, envelope: Envelope, scopes: frozenset[str],
-                  observer: ObserverGrant | None) -> FieldError | None:
+                  observer: ObserverGrant | None, broadcast: bool = False) -> FieldError | None:
         """Why this caller may not post ``envelope``: an observer's token only field reports
         at her stations; a chain checkpoint and admin types need the admin scope, operator
-        types (verify, reject, claim, escalate, comment) the triage scope."""
+        types (verify, reject, claim, escalate, comment) the triage scope; a broadcast is
+        sent with ``POST /v1/broadcasts`` only, and only an observer reads one."""
+        if (envelope.type == BROADCAST_SENT) != broadcast:
+            return FieldError(("type",), f"{BROADCAST_SENT} is sent with POST /v1/broadcasts")
         if observer is not None:
             refused = observer_refusal(envelope, self.catalogue.scope(envelope.type), observer)
             return FieldError(*refused) if refused else None
@@ -156,6 +167,9 @@ class Intake:
                                          "(admin)")
         if envelope.type in OPERATOR_TYPES and "triage" not in scopes:
             return FieldError(("type",), f"{envelope.type} needs a key with the triage scope")
+        if envelope.type == BROADCAST_READ:
+            return FieldError(("type",), f"{BROADCAST_READ} is posted by the observer app, "
+                                         "with her token")
         if envelope.type in ADMIN_TYPES and "admin" not in scopes:
             return FieldError(("type",), f"{envelope.type} needs a key with the admin scope")
         return None
@@ -236,6 +250,7 @@ class Intake:
         self._route_reports(pending, outcomes, known.keys, targets)
         await refuse_other_regions(self.pool, self.read_schema, pending, outcomes, targets)
         await refuse_unknown_evidence(self.pool, pending, outcomes)
+        await refuse_unaddressed_reads(self.pool, self.read_schema, pending, outcomes)
         pending = [p for p in pending if outcomes[p.index] is None]
         self._warn_unknown_stations(pending, known.stations)
         async with checked_draws(self.pool, pending, outcomes, self.read_schema):

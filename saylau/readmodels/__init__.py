@@ -15,6 +15,7 @@ from sqlalchemy import Table
 from saylau.readmodels import (
     as_of,
     breaches,
+    broadcasts,
     changefeed,
     coverage,
     detentions,
@@ -39,7 +40,7 @@ from saylau.readmodels.base import ReadModel, in_write_order
 READ_MODELS: tuple[ReadModel, ...] = in_write_order(
     events.READ_MODEL, evidence.READ_MODEL, stations.READ_MODEL, detentions.READ_MODEL,
     as_of.READ_MODEL, breaches.READ_MODEL, surges.READ_MODEL, registry.READ_MODEL,
-    observers.READ_MODEL, presence.READ_MODEL, coverage.READ_MODEL,
+    observers.READ_MODEL, presence.READ_MODEL, broadcasts.READ_MODEL, coverage.READ_MODEL,
     triage.READ_MODEL, incidents.READ_MODEL,
     turnout.READ_MODEL, regions.READ_MODEL, quickcount.READ_MODEL, timeline.READ_MODEL,
     rollups.READ_MODEL, changefeed.READ_MODEL, tracking.READ_MODEL,

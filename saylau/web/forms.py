@@ -90,6 +90,10 @@ def question_form(key: str, q: Question) -> dict[str, Any]:
     return form
 
 
-def version_of(stations: list[dict[str, Any]], forms: dict[str, Any]) -> str:
-    """What the phone compares to download her stations and forms again only on a change."""
-    return hashlib.sha256(canonical({"stations": stations, "forms": forms})).hexdigest()[:16]
+def version_of(stations: list[dict[str, Any]], forms: dict[str, Any],
+               messages: list[dict[str, Any]] | None = None) -> str:
+    """What the phone compares to download her stations, forms and messages again only on a
+    change (a message that arrives, or that she has read, is a change)."""
+    seen = [(m["id"], m["read"]) for m in messages or []]
+    return hashlib.sha256(canonical({"stations": stations, "forms": forms, "messages": seen})
+                          ).hexdigest()[:16]

@@ -31,6 +31,7 @@ from services.api.routes import (
     admin,
     audit,
     breaches,
+    broadcasts,
     coverage,
     dashboard,
     detentions,
@@ -49,8 +50,8 @@ from services.api.routes import (
 )
 
 ROUTERS = (webhooks, incidents, regions, coverage, quickcount, admin, audit, stations,
-           detentions, breaches, timeline, triage, events, evidence, live, maps, dashboard,
-           health)
+           detentions, breaches, broadcasts, timeline, triage, events, evidence, live, maps,
+           dashboard, health)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:

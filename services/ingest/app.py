@@ -27,7 +27,16 @@ from saylau.web.service import RateLimiter, allow_cors, setup_logging, unavailab
 from saylau.web.sessions import PostgresSessions
 from services.ingest.contract import add_schemas
 from services.ingest.fastpath import IngestApp
-from services.ingest.routes import channels, events, evidence, health, observe, observer, quickcount
+from services.ingest.routes import (
+    broadcasts,
+    channels,
+    events,
+    evidence,
+    health,
+    observe,
+    observer,
+    quickcount,
+)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
@@ -59,8 +68,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.state.signin_limiter = AddressLimiter(cfg.observer_signin_per_minute)
     app.add_exception_handler(Unavailable, database_down)
     allow_cors(app, cfg.cors_origins, cfg.saylau_dashboard_origins)
-    for router in (channels.router, events.router, evidence.router, observer.router,
-                   quickcount.router, health.router):
+    for router in (channels.router, events.router, broadcasts.router, evidence.router,
+                   observer.router, quickcount.router, health.router):
         app.include_router(router)
     observe.install(app)
     publish(app, add_schemas)

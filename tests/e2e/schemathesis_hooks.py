@@ -41,6 +41,10 @@ STATE_BOUND: dict[tuple[str, str], tuple[tuple[tuple[str, ...], re.Pattern[str]]
         (("body", "url"), re.compile(r"(does not resolve to any address$|resolves to .+ "
                                      r"address; an operator can allow it in "
                                      r"WEBHOOK_ALLOW_HOSTS$)")),),
+    ("POST", "/v1/broadcasts"): (
+        (("body", "regions"), re.compile(r"^(no election file lists these regions: |it would "
+                                         r"reach \d+ observers)")),
+        (("body", "station_ids"), re.compile(r"^not in the station registry: "))),
     ("GET", "/v1/coverage"): (
         (("query", "election_id"), re.compile(r"^no election is running now")),),
     ("GET", "/v1/map/regions"): (

@@ -64,12 +64,15 @@ def test_every_field_a_person_types_freely_is_marked_free_text() -> None:
         return found
     for type_name, version in CAT.schemas:
         written = orjson.loads((SCHEMAS / f"{type_name}.v{version}.json").read_bytes())
-        typed = {at for at, _ in strings(written, ()) if at[-1] in FREE_TEXT}
+        typed = {at for at, _ in strings(written, ())  # a text, or its languages
+                 if at[-1] in FREE_TEXT or (len(at) > 1 and at[-2] in FREE_TEXT)}
         assert set(CAT.free_text_paths(type_name, version)) == typed, (type_name, version)
     assert CAT.free_text_paths("message.received", 1) == (("text",),)
     assert CAT.free_text_paths("detention.reported", 2) == (("reason",),)
     assert CAT.free_text_paths("evidence.attached", 1) == (("evidence", "*", "caption"),)
     assert CAT.free_text_paths("station.registered", 1) == ()  # an address is no free text
+    assert CAT.free_text_paths("broadcast.sent", 1) == (("text", "kk"), ("text", "ru"),
+                                                        ("text", "en"))
 
 
 def test_free_text_is_sealed_opened_for_name_readers_and_withheld_from_others() -> None:

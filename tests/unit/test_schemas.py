@@ -13,7 +13,7 @@ from saylau.envelope import Envelope, Place
 
 ENVELOPE_SCHEMA = SCHEMA_DIR.parent / "envelope.v1.json"
 PATHS = sorted(SCHEMA_DIR.glob("*.v*.json"))
-SCOPES = {"station", "place", "campaign", "report", "registry", "log"}
+SCOPES = {"station", "place", "campaign", "report", "registry", "message", "log"}
 CATALOGUE_TYPES = {
     "message.received", "chain.checkpointed",
     "station.opened", "station.closed", "observer.access_denied", "observer.expelled",
@@ -30,7 +30,7 @@ CATALOGUE_TYPES = {
     "observer.accreditation_revoked", "observer.assigned", "observer.arrived",
     "observer.departed", "checklist.submitted", "turnout.reported",
     "turnout.announced", "protocol.reported", "personal_data.erased", "sample.drawn",
-    "official.results_announced", "evidence.attached",
+    "official.results_announced", "evidence.attached", "broadcast.sent", "broadcast.read",
 }
 
 

@@ -5,6 +5,7 @@
 //
 //   session.js  sign-in and /v1/observer/me      reports.js  saving, correcting, exporting
 //   sync.js     the page's passes over the queue  view.js, list.js  what is on screen
+//   messages.js the centre's messages, marked read through the queue
 import { getKey } from "./db.js";
 import { el } from "./forms.js";
 import { loadLabels } from "./i18n.js";
@@ -14,9 +15,9 @@ import {
 } from "./reports.js";
 import { onSignIn, onSignOut, refreshMe } from "./session.js";
 import { $, active, state } from "./state.js";
-import { refreshReports, send } from "./sync.js";
+import { refreshReports, requestBackgroundSync, send } from "./sync.js";
 import {
-  openForm, render, renderChecklist, renderIncident, renderLanguages, renderNetwork,
+  openForm, render, renderChecklist, renderIncident, renderLanguages, renderNetwork, renderQueue,
 } from "./view.js";
 
 const ME_EVERY_MS = 5 * 60_000;
@@ -84,6 +85,15 @@ function bind() {
     send({ force: true });
   });
   addEventListener("offline", renderNetwork);
+  document.addEventListener("saylau:saved", onSavedElsewhere);
+}
+
+/** A report saved outside a form (a message marked read): on screen and on its way. */
+async function onSavedElsewhere() {
+  await refreshReports();
+  renderQueue();
+  requestBackgroundSync();
+  send({ force: true });
 }
 
 function onReportAction(event) {

@@ -3,8 +3,9 @@
 import {
   checklistControls, checklistId, el, incidentControls, localInput, scopeOf,
 } from "./forms.js";
-import { LANG, LANGUAGES, formatTime, localized, t } from "./i18n.js";
+import { LANG, LANGUAGES, localized, t } from "./i18n.js";
 import { renderQueue, unsent } from "./list.js";
+import { renderMessages } from "./messages.js";
 import { $, active, state } from "./state.js";
 
 export { renderQueue, titleOf } from "./list.js";
@@ -62,7 +63,7 @@ export function showSignInError(text) {
 }
 
 function renderWho() {
-  const { observer_id: observer, election, stations = [], messages = [] } = state.me;
+  const { observer_id: observer, election, stations = [] } = state.me;
   $("[data-testid=observer]").textContent = t("observe.who", { observer });
   $("[data-testid=election]").textContent = election
     ? t("observe.election", { election: election.election_id, open: election.stations_open ?? "",
@@ -73,10 +74,7 @@ function renderWho() {
       el("span", { text: ` · ${t("observe.station.number", { number: s.number ?? "" })}` }),
       el("span", { class: "muted",
                    text: ` · ${[s.address, s.city, s.region].filter(Boolean).join(", ")}` }))));
-  $("[data-testid=messages-panel]").hidden = messages.length === 0;
-  $("[data-testid=messages]").replaceChildren(...messages.map((m) =>
-    el("li", {}, el("time", { datetime: m.sent_at, text: m.sent_at ? formatTime(m.sent_at) : "" }),
-      el("p", { text: localized(m.text) }))));
+  renderMessages();
 }
 
 /** Her stations and forms as controls: only when they changed, never under her fingers. */

@@ -24,9 +24,11 @@ BODY_ERRORS = errors(400, 413, 415, s413="the body is over 1 MiB (16 MiB for a b
     200: {"description": "this event_id was accepted before with the same content: "
                          "``duplicate``, nothing appended again", **JSON_OBJECT},
     **BODY_ERRORS, **errors(403, 409, s403="the key lacks the ingest scope, or this type "
-                                           "needs the triage or admin scope; with the "
-                                           "dashboard session: not a triage event, or no "
-                                           "X-CSRF-Token, or another origin",
+                                           "needs the triage or admin scope (broadcast.sent "
+                                           "is sent with POST /v1/broadcasts, broadcast.read "
+                                           "by an observer's token, for her messages only); "
+                                           "with the dashboard session: not a triage event, "
+                                           "or no X-CSRF-Token, or another origin",
                             s409="this event_id was accepted before with other content")},
     openapi_extra={"requestBody": {
         "required": True, "x-max-bytes": MAX_BODY,

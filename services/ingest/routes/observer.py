@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 
 from saylau.domain.calendar import Election
 from saylau.domain.observers import ObserverGrant
+from saylau.privacy.records import Names
+from saylau.readmodels import broadcasts as broadcast_reads
 from saylau.readmodels import observers as observer_reads
 from saylau.web.forms import shipped_forms, version_of
 from saylau.web.input import RequestBody
@@ -56,8 +58,12 @@ class Me(BaseModel):
         "checklists (checklist_id, version, phase, label, help, questions) and "
         "incident_types (type, schema_version, scope, label, help, fields: the payload's "
         "JSON Schema); every label and help as {kk, ru, en}"))
-    version: str = Field(description="changes when her stations or forms change")
-    messages: list[dict[str, Any]]
+    version: str = Field(description="changes when her stations, forms or messages change "
+                                     "(a message arrives, or she has read one); also the ETag")
+    messages: list[dict[str, Any]] = Field(description=(
+        "the messages from the centre that reached her, newest first (at most 100): id, "
+        "sent_at, text ({kk?, ru?, en?}: every language the centre wrote it in), read (she "
+        "posted broadcast.read for it)"))
 
 
 def problem_of(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -109,8 +115,8 @@ def accredited(observer_id: str, grant: ObserverGrant | None) -> None:
     200: {"model": Me, "description": "her election, stations and forms"},
     **problem_of(401, 403, 429, 503)})
 async def me(request: Request, principal: ObserverKey) -> Response:
-    """The signed-in observer's election, stations and forms (labels in kk, ru, en), with a
-    ``version`` that changes when her stations or forms do."""
+    """The signed-in observer's election, stations, forms (labels in kk, ru, en) and
+    messages, with a ``version`` that changes when any of them does."""
     grant = principal.observer
     if grant is None:
         raise HTTPException(403, "GET /v1/observer/me answers an observer's token "
@@ -119,10 +125,14 @@ async def me(request: Request, principal: ObserverKey) -> Response:
     stations = await observer_reads.stations(wiring.pool, wiring.settings.read_schema,
                                              grant.station_ids)
     forms = shipped_forms()
+    messages = await broadcast_reads.messages_for(
+        wiring.pool, wiring.settings.read_schema, grant.observer_id,
+        Names(wiring.keys, readable=True))  # her own messages: she reads them in full
+    version = version_of(stations, forms, messages)
     return JSONAnswer({
         "observer_id": grant.observer_id, "election": election_of(grant, stations),
-        "stations": stations, "forms": forms, "version": version_of(stations, forms),
-        "messages": []}, headers={"Cache-Control": "no-store"})
+        "stations": stations, "forms": forms, "version": version, "messages": messages},
+        headers={"Cache-Control": "no-store", "ETag": f'"{version}"'})
 
 
 def election_of(grant: ObserverGrant, stations: list[dict[str, Any]]) -> dict[str, Any]:
