@@ -105,11 +105,13 @@ async def fetch_records(conn: asyncpg.Connection,
     return [(r["event_id"], r["record"].encode(), r["status"]) for r in rows]
 
 
-async def event(conn: asyncpg.Connection, event_id: Any,
-                names: Names) -> dict[str, Any] | None:
+async def event(conn: asyncpg.Connection, event_id: Any, names: Names,
+                within: list[str] | None = None) -> dict[str, Any] | None:
+    """One stored event; None when unknown, or not of ``within``'s regions (an event of no
+    region at all is national)."""
     row = await conn.fetchrow("SELECT record::text AS record, status, kafka_partition, "
-                              "kafka_offset FROM events WHERE event_id = $1", event_id)
-    if row is None:
+                              "kafka_offset, region FROM events WHERE event_id = $1", event_id)
+    if row is None or (within is not None and row["region"] not in within):
         return None
     [record] = await shown_records([row["record"]], names)
     return {"record": record, "status": row["status"],
@@ -184,3 +186,30 @@ async def sealed_with(conn: asyncpg.Connection, key_ids: list[str]) -> list[dict
         "SELECT event_id, type, occurred_at, station_id, region, city FROM events "
         "WHERE record::text LIKE ANY($1::text[]) ORDER BY occurred_at, event_id", patterns)
     return [dict(r) for r in rows]
+
+
+EXPORT_PAGE = """
+SELECT kafka_partition, kafka_offset, occurred_at, event_id, record::text AS record, status
+FROM events
+WHERE ($1::text[] IS NULL OR region = ANY($1::text[]))
+  AND ($2::timestamptz IS NULL OR (occurred_at, event_id) > ($2, $3))
+ORDER BY occurred_at, event_id LIMIT $4
+"""
+
+
+async def export_pages(pool: asyncpg.Pool, names: Names, within: list[str] | None,
+                       page: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every stored event (of ``within``'s regions only, when given; one of no region is
+    national) in occurred order, a page at a time, each as ``{partition, offset, record,
+    status}`` with names as ``names`` shows them. A connection is held per page only."""
+    after: tuple[Any, Any] = (None, None)
+    while True:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(EXPORT_PAGE, within, *after, page)
+        if not rows:
+            return
+        records = await shown_records([r["record"] for r in rows], names)
+        yield [{"partition": r["kafka_partition"], "offset": r["kafka_offset"],
+                "record": record, "status": r["status"]}
+               for r, record in zip(rows, records, strict=True)]
+        after = (rows[-1]["occurred_at"], rows[-1]["event_id"])

@@ -34,6 +34,7 @@ from services.api.routes import (
     detentions,
     events,
     evidence,
+    export,
     health,
     incidents,
     live,
@@ -46,7 +47,7 @@ from services.api.routes import (
 )
 
 ROUTERS = (webhooks, incidents, regions, coverage, quickcount, admin, audit, stations,
-           detentions, breaches, timeline, triage, events, evidence, live, dashboard, health)
+           detentions, breaches, timeline, triage, events, evidence, export, live, dashboard, health)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
