@@ -9,7 +9,6 @@ account: a detained person named in the other region must not reach them either.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -17,12 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from saylau.settings import Settings
-from saylau.web.keys import hash_key, new_key
 from tests.evidence_files import jpeg_with_gps
 from tests.factories import detention, envelope, stuffing, unique
 from tests.stack import Stack, wait_until
@@ -88,7 +84,7 @@ class Region:
     """What one region's reports hold, and the coordinator key bound to it."""
 
     name: str
-    key: str = field(default_factory=new_key)
+    key: str = ""
     station: str = field(default_factory=lambda: unique("PS"))
     number: int = field(default_factory=lambda: 40000 + uuid.uuid4().int % 9999)
     city: str = field(default_factory=lambda: unique("town"))
@@ -118,7 +114,7 @@ def matrix() -> Iterator[tuple[Stack, Region, Region]]:
     stack = Stack(extra_env={"WEBHOOK_ALLOW_HOSTS": "127.0.0.1/32"}).start()
     regions = Region(A), Region(B)
     try:
-        asyncio.run(bind_keys(stack, regions))
+        bind_keys(stack, regions)
         for region in regions:
             post_region(stack, region)
         wait_until(lambda: all(projected(stack, r) for r in regions), 60)
@@ -127,20 +123,13 @@ def matrix() -> Iterator[tuple[Stack, Region, Region]]:
         stack.stop()
 
 
-async def bind_keys(stack: Stack, regions: tuple[Region, ...]) -> None:
+def bind_keys(stack: Stack, regions: tuple[Region, ...]) -> None:
     """A coordinator's key per region, and an admin key bound to region A."""
-    conn = await asyncpg.connect(Settings().dsn)
-    try:
-        table = f'"{stack.name}_ingest".api_keys'
-        stack.regional_admin = new_key()
-        rows = [(hash_key(r.key), f"coordinator-{r.name.lower()}", ["read", "triage", "audit"],
-                 [r.name]) for r in regions]
-        rows.append((hash_key(stack.regional_admin), "regional-admin",
-                     ["ingest", "read", "audit", "admin", "triage"], [A]))
-        await conn.executemany(f"INSERT INTO {table} (key_hash, partner, scopes, regions) "
-                               "VALUES ($1, $2, $3, $4)", rows)
-    finally:
-        await conn.close()
+    for r in regions:
+        r.key = stack.add_key(f"coordinator-{r.name.lower()}", ["read", "triage", "audit"],
+                              [r.name])
+    stack.regional_admin = stack.add_key("regional-admin",
+                                         ["ingest", "read", "audit", "admin", "triage"], [A])
 
 
 def post_region(stack: Stack, region: Region) -> None:
