@@ -37,11 +37,11 @@ NATIONAL_ONLY = {
     ("ingest", "POST", "/v1/quickcount/samples"): "the sample is drawn over every region",
 }
 COVERED_ELSEWHERE = {
-    ("ingest", "POST", "/v1/events"): "tests/e2e/test_region_flow.py (feat/flow): triage on "
+    ("ingest", "POST", "/v1/events"): "tests/e2e/test_regional_flow.py (feat/flow): triage on "
                                       "another region's report answers as an unknown report",
-    ("ingest", "POST", "/v1/events:batch"): "tests/e2e/test_region_flow.py (feat/flow): the "
+    ("ingest", "POST", "/v1/events:batch"): "tests/e2e/test_regional_flow.py (feat/flow): the "
                                             "same intake as POST /v1/events, per item",
-    ("api", "GET", "/v1/live"): "tests/e2e/test_region_flow.py (feat/flow): a coordinator's "
+    ("api", "GET", "/v1/live"): "tests/e2e/test_regional_flow.py (feat/flow): a coordinator's "
                                 "stream during traffic in two regions, and its resync",
 }
 OUTSIDE = {
