@@ -290,6 +290,25 @@ def test_webhooks_of_a_coordinator_are_hers_alone(matrix: tuple[Stack, Region, R
     assert run(stack, f"/v1/webhooks/{hooks[B]}", b.key, "DELETE").status_code == 204
 
 
+def test_the_export_holds_her_regions_with_names_as_the_role_allows(
+        matrix: tuple[Stack, Region, Region]) -> None:
+    stack, a, b = matrix
+    lines = run(stack, "/v1/export", a.key, format="ndjson")
+    assert lines.headers["content-type"].startswith("application/x-ndjson")
+    records = [json.loads(line)["record"] for line in lines.text.splitlines()]
+    assert {r["event_id"] for r in records} >= {a.report}
+    assert {(r.get("place") or {}).get("region") for r in records} == {SPELLED[A]}
+    assert a.person in lines.text  # her role reads names in her region's reports
+    table = run(stack, "/v1/export", a.key, format="csv")
+    assert table.headers["content-type"].startswith("text/csv")
+    assert table.text.splitlines()[0].endswith(",status") and a.report in table.text
+    national = run(stack, "/v1/export", stack.reader_key, format="csv")
+    assert b.report in national.text and b.person not in national.text  # names: [redacted]
+    refused = run(stack, "/v1/export", a.key, format="xml")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == [
+        "query", "format"]
+
+
 def run_json(stack: Stack, method: str, path: str, key: str,
              body: dict[str, Any]) -> httpx.Response:
     return httpx.request(method, f"{stack.api_url}{path}", json=body, timeout=30,
