@@ -35,6 +35,7 @@ breaches = table(
     Column("status", Text, nullable=False),
     Column("detail", JSONB),
     Index("breaches_newest", "occurred_at", "breach_id"),
+    Index("breaches_region_newest", "region", "occurred_at", "breach_id"),  # her regions
     after=("ALTER TABLE breaches ADD COLUMN IF NOT EXISTS detail JSONB",),
 )
 Rows = tuple[list[Breach], list[uuid.UUID]]
