@@ -18,6 +18,7 @@ from saylau.domain.vocabulary import EVIDENCE_ATTACHED
 from saylau.envelope import Envelope
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
+from saylau.readmodels.events import REGION_OF_EVENT
 from saylau.store.ddl import READ, table
 
 event_evidence = table(
@@ -89,7 +90,7 @@ async def files_of(conn: asyncpg.Connection, event_ids: list[uuid.UUID],
 BOUND_WITHIN = """
 SELECT EXISTS (
   SELECT 1 FROM event_evidence v JOIN events e USING (event_id)
-  WHERE e.region = ANY($2::text[]) AND (v.sha256 = $1 OR v.sha256 IN (
+  WHERE {region} = ANY($2::text[]) AND (v.sha256 = $1 OR v.sha256 IN (
     SELECT sha256 FROM "{ingest}".evidence_files WHERE derivative_sha256 = $1)))
 """
 """Whether a report of the regions ``$2`` names the file ``$1`` (or the original whose
@@ -101,4 +102,5 @@ async def bound_within(conn: asyncpg.Connection, sha256: str, ingest_schema: str
     """Whether a principal reading ``within`` (None: the whole country) may fetch the file:
     a regional one only the files bound to her regions' reports."""
     return within is None or bool(await conn.fetchval(
-        BOUND_WITHIN.format(ingest=ingest_schema.replace('"', '""')), sha256, within))
+        BOUND_WITHIN.format(ingest=ingest_schema.replace('"', '""'), region=REGION_OF_EVENT),
+        sha256, within))

@@ -18,7 +18,7 @@ from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import ESCALATED, NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
-from saylau.readmodels.events import received_at, shown_records
+from saylau.readmodels.events import REGION_OF_EVENT, received_at, shown_records
 from saylau.store import paging
 from saylau.store.ddl import READ, table
 
@@ -117,7 +117,8 @@ FROM triage_queue q JOIN events e ON e.event_id = q.event_id
 WHERE $2::smallint IS NULL OR (q.queue_rank, q.received_at, q.event_id) > ($2, $3, $4)
 ORDER BY q.queue_rank, q.received_at, q.event_id LIMIT $1
 """
-TRIAGE_QUEUE_OF = TRIAGE_QUEUE.replace("WHERE $2", "WHERE e.region = ANY($5::text[]) AND ($2").replace(
+TRIAGE_QUEUE_OF = TRIAGE_QUEUE.replace(
+    "WHERE $2", f"WHERE {REGION_OF_EVENT} = ANY($5::text[]) AND ($2").replace(
     "\nORDER BY", ")\nORDER BY")
 """A regional principal's page: her regions' reports only."""
 

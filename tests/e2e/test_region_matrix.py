@@ -90,6 +90,8 @@ class Region:
     city: str = field(default_factory=lambda: unique("town"))
     person: str = field(default_factory=lambda: f"Person {uuid.uuid4().hex[:10]}")
     report: str = ""
+    observed: str = ""
+    """A report naming only its station, as the observer app sends it."""
     breach: str = ""
     files: tuple[str, ...] = ()
 
@@ -97,7 +99,7 @@ class Region:
     def markers(self) -> list[str]:
         """Bytes that belong to this region's data alone."""
         return [self.name, self.station, str(self.number), self.city, self.person,
-                self.report, self.breach, *self.files]
+                self.report, self.observed, self.breach, *self.files]
 
     def path_values(self) -> dict[str, str]:
         return {"station_id": self.station, "event_id": self.report, "breach_id": self.breach,
@@ -144,12 +146,15 @@ def post_region(stack: Stack, region: Region) -> None:
     detained = detention(region.city, 2, region=SPELLED[region.name], station_id=region.station)
     detained["payload"]["persons"] = [region.person]
     region.report = report["event_id"]
+    observed = stuffing(region.station)
+    del observed["place"]
+    region.observed = observed["event_id"]
     events = [
         envelope("station.registered", {"number": region.number, "address": region.city,
                                          "region": SPELLED[region.name],
                                          "registered_voters": 900},
                  station_id=region.station, place=place, election_id=ELECTION),
-        report, detained,
+        report, detained, observed,
         envelope("turnout.announced", {"hour": 10, "percent": 21.5}, place=place)]
     results = stack.post_batch(events).json()["results"]
     assert [r["code"] for r in results] == [202] * len(events), results
@@ -158,7 +163,8 @@ def post_region(stack: Stack, region: Region) -> None:
 def projected(stack: Stack, region: Region) -> bool:
     breaches = stack.get("/v1/breaches", region=region.name).json()["breaches"]
     region.breach = breaches[0]["breach_id"] if breaches else ""
-    return bool(region.breach) and stack.get(f"/v1/events/{region.report}").status_code == 200
+    return bool(region.breach) and all(stack.get(f"/v1/events/{e}").status_code == 200
+                                       for e in (region.report, region.observed))
 
 
 def operations() -> Iterator[tuple[str, str, str]]:
@@ -236,6 +242,16 @@ def test_a_coordinator_reads_her_regions_alone(matrix: tuple[Stack, Region, Regi
                     comparable(nowhere, UNKNOWN[name], UNKNOWN[name]), (path, theirs.text)
 
 
+def test_a_report_naming_only_its_station_is_in_the_stations_region(
+        matrix: tuple[Stack, Region, Region]) -> None:
+    stack, a, b = matrix
+    assert run(stack, f"/v1/events/{a.observed}", a.key).status_code == 200
+    assert run(stack, f"/v1/events/{a.observed}", b.key).status_code == 404
+    queue = run(stack, "/v1/triage", a.key).json()["reports"]
+    assert {a.report, a.observed} <= {r["event_id"] for r in queue}
+    assert a.observed in run(stack, "/v1/export", a.key).text
+
+
 def test_the_derivative_of_another_regions_photo_is_not_found(
         matrix: tuple[Stack, Region, Region]) -> None:
     stack, a, b = matrix
@@ -297,7 +313,8 @@ def test_the_export_holds_her_regions_with_names_as_the_role_allows(
     assert lines.headers["content-type"].startswith("application/x-ndjson")
     records = [json.loads(line)["record"] for line in lines.text.splitlines()]
     assert {r["event_id"] for r in records} >= {a.report}
-    assert {(r.get("place") or {}).get("region") for r in records} == {SPELLED[A]}
+    assert all((r.get("place") or {}).get("region") == SPELLED[A]
+               or r.get("station_id") == a.station for r in records)
     assert a.person in lines.text  # her role reads names in her region's reports
     table = run(stack, "/v1/export", a.key, format="csv")
     assert table.headers["content-type"].startswith("text/csv")
