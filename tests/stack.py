@@ -28,6 +28,7 @@ from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from saylau.privacy.keys import new_master_key_text
 from saylau.settings import Settings
+from saylau.web.keys import hash_key, new_key
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_KAFKA = str(Settings.model_fields["kafka_bootstrap"].default)
@@ -218,6 +219,22 @@ class Stack:
                 pass  # never joined, or already gone
         finally:
             await admin.close()
+
+    def add_key(self, partner: str, scopes: list[str], regions: list[str] | None = None) -> str:
+        """A new key of ``partner`` in this stack's ``api_keys``, bound to ``regions`` (none:
+        national), as ``saylau keys create`` makes one; the key itself is returned."""
+        key = new_key()
+
+        async def insert() -> None:
+            conn = await asyncpg.connect(Settings().dsn)
+            try:
+                await conn.execute(f'INSERT INTO "{self.name}_ingest".api_keys (key_hash, '
+                                   "partner, scopes, regions) VALUES ($1, $2, $3, $4)",
+                                   hash_key(key), partner, scopes, regions)
+            finally:
+                await conn.close()
+        _run_async(insert)
+        return key
 
     # --- clients -----------------------------------------------------------------------
     def post(self, event: dict[str, Any], key: str | None = None) -> httpx.Response:

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from saylau.domain.regions import alias_index, canonical_region
+from saylau.domain.regions import alias_index, canonical_region, spelling
 from saylau.envelope import Envelope
 
 ELECTIONS_DIR = Path(__file__).resolve().parents[2] / "elections"
@@ -225,15 +225,27 @@ class Calendars:
         """``name`` as ``election`` named that region (``saylau.domain.regions``)."""
         if election is None or not election.regions:
             return name
-        index = self._indexes.get(election.id)
-        if index is None:
-            index = self._indexes[election.id] = alias_index(election.regions)
         found = self._seen.get((election.id, name))
         if found is None:
-            found = canonical_region(index, name)
+            found = canonical_region(self._index(election), name)
             if len(self._seen) < SEEN_SPELLINGS:  # bounded: report text is free
                 self._seen[(election.id, name)] = found
         return found
+
+    def region_asked(self, name: str, at: datetime) -> str:
+        """A region as a reader names it (a path, a filter): canonical as the election running
+        at ``at`` names it, else the latest-announced election listing the spelling; as
+        given when none lists it ("Turkestan" and "Turkistan" ask for one region)."""
+        ranked = sorted(self.elections.values(),
+                        key=lambda e: (e.in_window(at), e.announced), reverse=True)
+        listing = (e for e in ranked if e.regions and spelling(name) in self._index(e))
+        return next((self.region(e, name) for e in listing), name.strip())
+
+    def _index(self, election: Election) -> dict[str, str]:
+        index = self._indexes.get(election.id)
+        if index is None:
+            index = self._indexes[election.id] = alias_index(election.regions)
+        return index
 
     def for_event(self, election_id: str | None, occurred_at: datetime) -> Election | None:
         """The named election, else the latest-announced one whose window holds ``occurred_at``."""

@@ -150,14 +150,22 @@ SELECT region, city, type,
 FROM detention_reports
 WHERE occurred_at BETWEEN $1 AND $2 OR withdrawn_at BETWEEN $1 AND $2
 """
+WHOLE_MINUTES_OF = WHOLE_MINUTES.replace("GROUP BY", "WHERE region = ANY($3::text[])\nGROUP BY")
+PART_MINUTE_OF = PART_MINUTE.replace("WHERE occurred_at", "WHERE region = ANY($3::text[]) AND (occurred_at") + ")"
+"""A regional principal's: the same, of her regions only."""
 
 
-async def detentions_as_of(conn: asyncpg.Connection, as_of: datetime) -> dict[City, list[int]]:
-    """Per city [detained, released] by the reports standing at ``as_of``."""
+async def detentions_as_of(conn: asyncpg.Connection, as_of: datetime,
+                           within: list[str] | None = None) -> dict[City, list[int]]:
+    """Per city [detained, released] by the reports standing at ``as_of`` (``within``: the
+    cities of these regions only)."""
     start = minute_of(as_of)
+    regional = () if within is None else (within,)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        whole = await conn.fetch(WHOLE_MINUTES, start, start.replace(minute=0))
-        part = await conn.fetch(PART_MINUTE, start, as_of)
+        whole = await conn.fetch(WHOLE_MINUTES_OF if regional else WHOLE_MINUTES, start,
+                                 start.replace(minute=0), *regional)
+        part = await conn.fetch(PART_MINUTE_OF if regional else PART_MINUTE, start, as_of,
+                                *regional)
     totals: dict[City, list[int]] = defaultdict(lambda: [0, 0])
     for r in whole:
         totals[(r["region"], r["city"])] = [r["detained"], r["released"]]

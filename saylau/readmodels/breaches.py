@@ -35,6 +35,7 @@ breaches = table(
     Column("status", Text, nullable=False),
     Column("detail", JSONB),
     Index("breaches_newest", "occurred_at", "breach_id"),
+    Index("breaches_region_newest", "region", "occurred_at", "breach_id"),  # her regions
     after=("ALTER TABLE breaches ADD COLUMN IF NOT EXISTS detail JSONB",),
 )
 Rows = tuple[list[Breach], list[uuid.UUID]]
@@ -239,17 +240,21 @@ WHERE ($1::text IS NULL OR rule_id = $1) AND ($2::text IS NULL OR severity = $2)
   AND ($7::timestamptz IS NULL OR (occurred_at, breach_id) < ($7, $8))
 ORDER BY occurred_at DESC, breach_id DESC LIMIT $6
 """
+LIST_BREACHES_OF = LIST_BREACHES.replace("ORDER BY", "  AND region = ANY($9::text[])\nORDER BY")
+"""A regional principal's page: the same, of her regions only."""
 
 
 async def list_breaches(conn: asyncpg.Connection, rule: str | None, severity: str | None,
                         region: str | None, since: datetime | None, status: str | None,
-                        limit: int, after: tuple[Any, ...] | None = None
+                        limit: int, after: tuple[Any, ...] | None = None,
+                        within: list[str] | None = None
                         ) -> tuple[list[dict[str, Any]], str | None]:
     """A keyset page of breaches, newest first by (occurred_at, breach_id): both fixed for
     a breach, so breaches found while a client pages never shift its pages (index
-    ``breaches_newest``)."""
-    rows = await conn.fetch(LIST_BREACHES, rule, severity, region, since, status, limit + 1,
-                            *(after or (None, None)))
+    ``breaches_newest``); ``within``: of these regions only."""
+    args = (rule, severity, region, since, status, limit + 1, *(after or (None, None)))
+    rows = await (conn.fetch(LIST_BREACHES, *args) if within is None
+                  else conn.fetch(LIST_BREACHES_OF, *args, within))
     shown, next_cursor = paging.page("breaches", rows, limit,
                                      lambda r: [r["occurred_at"], r["breach_id"]])
     return [breach_public(r) for r in shown], next_cursor
@@ -279,14 +284,15 @@ WHERE b.breach_id = $1 AND ($3::text IS NULL OR x.id > $3) ORDER BY x.id LIMIT $
 
 
 async def breach_evidence(conn: asyncpg.Connection, breach_id: uuid.UUID, limit: int,
-                          after: str | None = None) -> dict[str, Any] | None:
+                          after: str | None = None,
+                          within: list[str] | None = None) -> dict[str, Any] | None:
     """A keyset page of the events a breach cites, by event id, with type, time, station and
-    triage status; None if there is no such breach."""
-    count = await conn.fetchval("SELECT jsonb_array_length(event_ids) FROM breaches "
-                                "WHERE breach_id = $1", breach_id)
-    if count is None:
+    triage status; None if there is no such breach (or it is not of ``within``'s regions)."""
+    found = await conn.fetchrow("SELECT jsonb_array_length(event_ids) AS count, region "
+                                "FROM breaches WHERE breach_id = $1", breach_id)
+    if found is None or (within is not None and found["region"] not in within):
         return None
     rows = await conn.fetch(BREACH_EVIDENCE, breach_id, limit + 1, after)
     shown, next_cursor = paging.page("breach_events", rows, limit, lambda r: [r["event_id"]])
-    return {"breach_id": str(breach_id), "evidence_count": count,
+    return {"breach_id": str(breach_id), "evidence_count": found["count"],
             "events": [dict(r) for r in shown], "next": next_cursor}

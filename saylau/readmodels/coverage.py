@@ -78,12 +78,21 @@ ORDER BY 3 NULLS LAST, r.number NULLS LAST, 1
 """
 """Every registered station, and every other one an observer of the election is assigned
 to or present at; of one region when ``$2`` is given."""
+COVERAGE_OF = COVERAGE.replace(
+    "WHERE $2::text IS NULL OR COALESCE(r.region, s.region) = $2",
+    "WHERE ($2::text IS NULL OR COALESCE(r.region, s.region) = $2)\n"
+    "  AND COALESCE(r.region, s.region) = ANY($3::text[])")
+"""A regional principal's: the stations of her regions only."""
 
 
 async def coverage(conn: asyncpg.Connection, election: Election, region: str | None,
-                   now: datetime, silent_minutes: int) -> dict[str, Any]:
-    """Per station and per region: observers assigned and present, last report, silent."""
-    stations = [dict(r) for r in await conn.fetch(COVERAGE, election.id, region)]
+                   now: datetime, silent_minutes: int,
+                   within: list[str] | None = None) -> dict[str, Any]:
+    """Per station and per region: observers assigned and present, last report, silent
+    (``within``: the stations of these regions only)."""
+    found = await (conn.fetch(COVERAGE, election.id, region) if within is None
+                   else conn.fetch(COVERAGE_OF, election.id, region, within))
+    stations = [dict(r) for r in found]
     for s in stations:
         s["silent"] = is_silent(election, s["region"], s["last_report_at"], now,
                                 silent_minutes)

@@ -122,9 +122,11 @@ reports to their cities' surge time buckets ($5-$9); each city as it is now."""
 
 READ_MODEL = ReadModel("detentions", (city_detentions, detention_buckets), fold, write)
 
-async def detentions(conn: asyncpg.Connection) -> dict[str, Any]:
-    """Detention counts per city now (``saylau.readmodels.as_of``: at a past moment)."""
-    return summary(await _now(conn), None)
+async def detentions(conn: asyncpg.Connection,
+                     within: list[str] | None = None) -> dict[str, Any]:
+    """Detention counts per city now (``saylau.readmodels.as_of``: at a past moment);
+    ``within``: the cities of these regions only, and their totals."""
+    return summary(await _now(conn, within), None)
 
 
 def summary(totals: dict[City, list[int]], as_of: datetime | None) -> dict[str, Any]:
@@ -136,7 +138,11 @@ def summary(totals: dict[City, list[int]], as_of: datetime | None) -> dict[str, 
             "detained_now": sum(c["detained_now"] for c in cities), "as_of": as_of}
 
 
-async def _now(conn: asyncpg.Connection) -> dict[City, list[int]]:
-    rows = await conn.fetch("SELECT region, city, detained_total, released_total "
-                            "FROM city_detentions ORDER BY region, city")
+CITIES = "SELECT region, city, detained_total, released_total FROM city_detentions "
+CITIES_NOW, CITIES_OF = CITIES + "ORDER BY region, city", \
+    CITIES + "WHERE region = ANY($1::text[]) ORDER BY region, city"
+
+
+async def _now(conn: asyncpg.Connection, within: list[str] | None) -> dict[City, list[int]]:
+    rows = await (conn.fetch(CITIES_NOW) if within is None else conn.fetch(CITIES_OF, within))
     return {(r["region"], r["city"]): [r["detained_total"], r["released_total"]] for r in rows}

@@ -100,6 +100,14 @@ async def write(conn: asyncpg.Connection, rows: Rows, config: RuleConfig) -> lis
 
 READ_MODEL = ReadModel("events", (events,), fold, write)
 
+REGION_OF_EVENT = """COALESCE(e.region,
+  (SELECT r.region FROM station_registry r WHERE r.station_id = e.station_id),
+  (SELECT s.region FROM stations s WHERE s.station_id = e.station_id))"""
+"""The region a stored event ``e`` belongs to, as a reader bound to regions sees it: its own
+(or, for an event of no place of its own, what it points at's), else its station's (the
+registry's, else what the station's reports named): an observer's report names only its
+station. None: an event of no place at all, national."""
+
 
 async def known_event_ids(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     rows = await conn.fetch("SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])", ids)
@@ -114,11 +122,17 @@ async def fetch_records(conn: asyncpg.Connection, ids: list[uuid.UUID]
     return [(r["event_id"], r["record"].encode(), r["status"], r["region"]) for r in rows]
 
 
-async def event(conn: asyncpg.Connection, event_id: Any,
-                names: Names) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT record::text AS record, status, kafka_partition, "
-                              "kafka_offset FROM events WHERE event_id = $1", event_id)
-    if row is None:
+EVENT = ("SELECT record::text AS record, status, kafka_partition, kafka_offset "
+         "FROM events e WHERE event_id = $1")
+EVENT_OF = EVENT.replace(" FROM", f", {REGION_OF_EVENT} AS region FROM")
+
+
+async def event(conn: asyncpg.Connection, event_id: Any, names: Names,
+                within: list[str] | None = None) -> dict[str, Any] | None:
+    """One stored event; None when unknown, or not of ``within``'s regions (an event of no
+    region at all is national)."""
+    row = await conn.fetchrow(EVENT if within is None else EVENT_OF, event_id)
+    if row is None or (within is not None and row["region"] not in within):
         return None
     [record] = await shown_records([row["record"]], names)
     return {"record": record, "status": row["status"],
@@ -193,3 +207,31 @@ async def sealed_with(conn: asyncpg.Connection, key_ids: list[str]) -> list[dict
         "SELECT event_id, type, occurred_at, station_id, region, city FROM events "
         "WHERE record::text LIKE ANY($1::text[]) ORDER BY occurred_at, event_id", patterns)
     return [dict(r) for r in rows]
+
+
+EXPORT_PAGE = """
+SELECT kafka_partition, kafka_offset, occurred_at, event_id, record::text AS record, status
+FROM events e
+WHERE ($1::text[] IS NULL OR {region} = ANY($1::text[]))
+  AND ($2::timestamptz IS NULL OR (occurred_at, event_id) > ($2, $3))
+ORDER BY occurred_at, event_id LIMIT $4
+"""
+
+
+async def export_pages(pool: asyncpg.Pool, names: Names, within: list[str] | None,
+                       page: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every stored event (of ``within``'s regions only, when given; one of no region is
+    national) in occurred order, a page at a time, each as ``{partition, offset, record,
+    status}`` with names as ``names`` shows them. A connection is held per page only."""
+    after: tuple[Any, Any] = (None, None)
+    while True:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(EXPORT_PAGE.format(region=REGION_OF_EVENT), within,
+                                    *after, page)
+        if not rows:
+            return
+        records = await shown_records([r["record"] for r in rows], names)
+        yield [{"partition": r["kafka_partition"], "offset": r["kafka_offset"],
+                "record": record, "status": r["status"]}
+               for r, record in zip(rows, records, strict=True)]
+        after = (rows[-1]["occurred_at"], rows[-1]["event_id"])

@@ -18,6 +18,7 @@ from saylau.domain.vocabulary import EVIDENCE_ATTACHED
 from saylau.envelope import Envelope
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
+from saylau.readmodels.events import REGION_OF_EVENT
 from saylau.store.ddl import READ, table
 
 event_evidence = table(
@@ -84,3 +85,22 @@ async def files_of(conn: asyncpg.Connection, event_ids: list[uuid.UUID],
             {"sha256": r["sha256"], "caption": caption, "bound_by": str(r["bound_by"]),
              "media_type": r["media_type"], "derivative_sha256": r["derivative_sha256"]})
     return found
+
+
+BOUND_WITHIN = """
+SELECT EXISTS (
+  SELECT 1 FROM event_evidence v JOIN events e USING (event_id)
+  WHERE {region} = ANY($2::text[]) AND (v.sha256 = $1 OR v.sha256 IN (
+    SELECT sha256 FROM "{ingest}".evidence_files WHERE derivative_sha256 = $1)))
+"""
+"""Whether a report of the regions ``$2`` names the file ``$1`` (or the original whose
+metadata-free copy it is)."""
+
+
+async def bound_within(conn: asyncpg.Connection, sha256: str, ingest_schema: str,
+                       within: list[str] | None) -> bool:
+    """Whether a principal reading ``within`` (None: the whole country) may fetch the file:
+    a regional one only the files bound to her regions' reports."""
+    return within is None or bool(await conn.fetchval(
+        BOUND_WITHIN.format(ingest=ingest_schema.replace('"', '""'), region=REGION_OF_EVENT),
+        sha256, within))

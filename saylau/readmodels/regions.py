@@ -31,6 +31,21 @@ LIMIT $2
 found through its region index (``ix_station_registry_region``, ``stations_region``)."""
 
 
+NAMED = """
+SELECT EXISTS (SELECT 1 FROM region_rollups WHERE region = $1)
+    OR EXISTS (SELECT 1 FROM station_registry WHERE region = $1)
+    OR EXISTS (SELECT 1 FROM stations WHERE region = $1)
+    OR EXISTS (SELECT 1 FROM announced_turnout WHERE region = $1)
+"""
+"""Whether a report, a registry entry or an announced figure names the region (by index)."""
+
+
+async def named(conn: asyncpg.Connection, region: str) -> bool:
+    """Whether the read models hold anything of ``region`` (one the elections do not list
+    is shown as reports name it, never merged)."""
+    return bool(await conn.fetchval(NAMED, region))
+
+
 async def region_stations(conn: asyncpg.Connection, region: str,
                           limit: int) -> list[dict[str, Any]]:
     """Registered stations of ``region`` and those reported on, with incident totals and

@@ -142,21 +142,32 @@ FROM region_rollups r FULL JOIN (SELECT region, sum(breaches)::int AS open
   USING (region)
 ORDER BY region
 """
+REGIONS_OF = REGIONS.replace("ORDER BY region", "WHERE region = ANY($1::text[])\nORDER BY region")
+"""The roll-up of a regional principal's regions only."""
 RULES = """
 SELECT rule_id, severity, NULLIF(code, '') AS code, NULLIF(article, '') AS article,
        sum(breaches)::int AS breaches
 FROM open_breach_counts GROUP BY rule_id, severity, code, article
 ORDER BY breaches DESC, rule_id, severity, code, article
 """
+RULES_OF = RULES.replace("GROUP BY", "WHERE region = ANY($1::text[]) GROUP BY")
+"""The counts of a regional principal's regions only."""
 
 
-async def regions(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+async def regions(conn: asyncpg.Connection,
+                  within: list[str] | None = None) -> list[dict[str, Any]]:
     """Per region: stations with incidents, reports, people detained and still held, open
     breaches; a region is listed while a station, a city's detentions or an open breach names
-    it (read whole: a country has tens of regions)."""
-    return [dict(r) for r in await conn.fetch(REGIONS)]
+    it (read whole: a country has tens of regions). ``within``: only these regions."""
+    if within is None:
+        return [dict(r) for r in await conn.fetch(REGIONS)]
+    return [dict(r) for r in await conn.fetch(REGIONS_OF, within)]
 
 
-async def breach_summary(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Open breaches counted per rule, severity and article of law, most first."""
-    return [dict(r) for r in await conn.fetch(RULES)]
+async def breach_summary(conn: asyncpg.Connection,
+                         within: list[str] | None = None) -> list[dict[str, Any]]:
+    """Open breaches counted per rule, severity and article of law, most first (``within``:
+    of these regions only; a breach of no region counts nationally only)."""
+    if within is None:
+        return [dict(r) for r in await conn.fetch(RULES)]
+    return [dict(r) for r in await conn.fetch(RULES_OF, within)]

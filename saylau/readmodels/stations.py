@@ -117,6 +117,20 @@ async def _drop_zero_counts(conn: asyncpg.Connection, lowered: list[tuple[str, s
 READ_MODEL = ReadModel("stations", (station_incidents, stations), fold, write)
 
 
+STATION_REGION = """
+SELECT COALESCE((SELECT region FROM station_registry WHERE station_id = $1),
+                (SELECT region FROM stations WHERE station_id = $1))
+"""
+"""A station's region: its registry entry, else what its reports named."""
+
+
+async def station_in(conn: asyncpg.Connection, station_id: str,
+                     within: list[str] | None) -> bool:
+    """Whether a principal reading ``within`` (None: the whole country) may see the station
+    (a station of no known region is national)."""
+    return within is None or await conn.fetchval(STATION_REGION, station_id) in within
+
+
 async def station(conn: asyncpg.Connection, station_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow("SELECT * FROM stations WHERE station_id = $1", station_id)
     if row is None:
@@ -131,13 +145,23 @@ async def station(conn: asyncpg.Connection, station_id: str) -> dict[str, Any] |
             "distinct_incidents": distinct, "last_event_at": row["last_event_at"]}
 
 
+LIST_STATIONS = """
+SELECT station_id, region, city, total, last_event_at FROM stations
+WHERE ($1::text IS NULL OR region = $1) AND total > 0
+AND ($3::text IS NULL OR station_id > $3)
+ORDER BY station_id LIMIT $2
+"""
+LIST_STATIONS_OF = LIST_STATIONS.replace("AND total > 0", "AND total > 0 AND region = ANY($4::text[])")
+"""A regional principal's page: the same, of her regions only."""
+
+
 async def list_stations(conn: asyncpg.Connection, region: str | None, limit: int,
-                        after: str | None = None) -> list[dict[str, Any]]:
+                        after: str | None = None,
+                        within: list[str] | None = None) -> list[dict[str, Any]]:
     """Stations with incidents in ``station_id`` order (immutable, unique: a keyset page),
-    those after ``after``."""
-    rows = await conn.fetch(
-        "SELECT station_id, region, city, total, last_event_at FROM stations "
-        "WHERE ($1::text IS NULL OR region = $1) AND total > 0 "
-        "AND ($3::text IS NULL OR station_id > $3) "
-        "ORDER BY station_id LIMIT $2", region, limit, after)
+    those after ``after``; ``within``: of these regions only."""
+    if within is None:
+        rows = await conn.fetch(LIST_STATIONS, region, limit, after)
+    else:
+        rows = await conn.fetch(LIST_STATIONS_OF, region, limit, after, within)
     return [dict(r) for r in rows]

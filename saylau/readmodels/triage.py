@@ -18,7 +18,7 @@ from saylau.domain.breach import RuleConfig
 from saylau.domain.vocabulary import ESCALATED, NOT_REPORTS, TRIAGE_ACTIONS, UNVERIFIED
 from saylau.privacy.records import Names
 from saylau.readmodels.base import Batch, Change, ReadModel
-from saylau.readmodels.events import received_at, shown_records
+from saylau.readmodels.events import REGION_OF_EVENT, received_at, shown_records
 from saylau.store import paging
 from saylau.store.ddl import READ, table
 
@@ -119,15 +119,23 @@ FROM triage_queue q JOIN events e ON e.event_id = q.event_id
 WHERE $2::smallint IS NULL OR (q.queue_rank, q.received_at, q.event_id) > ($2, $3, $4)
 ORDER BY q.queue_rank, q.received_at, q.event_id LIMIT $1
 """
+TRIAGE_QUEUE_OF = TRIAGE_QUEUE.replace(
+    "WHERE $2", f"WHERE {REGION_OF_EVENT} = ANY($5::text[]) AND ($2").replace(
+    "\nORDER BY", ")\nORDER BY")
+"""A regional principal's page: her regions' reports only."""
 
 
 async def triage_queue_page(conn: asyncpg.Connection, limit: int, names: Names,
-                            after: tuple[Any, ...] | None = None
+                            after: tuple[Any, ...] | None = None,
+                            within: list[str] | None = None
                             ) -> tuple[list[dict[str, Any]], str | None]:
     """A keyset page of unverified reports, urgent first, each with its claim, escalations
     and comments. The key (rank, received_at, event_id) is unique; only an escalation moves
-    a report (to the head), and the live feed pushes it as ``urgent``."""
-    rows = await conn.fetch(TRIAGE_QUEUE, limit + 1, *(after or (None, None, None)))
+    a report (to the head), and the live feed pushes it as ``urgent``. ``within``: of these
+    regions' reports only."""
+    args = (limit + 1, *(after or (None, None, None)))
+    rows = await (conn.fetch(TRIAGE_QUEUE, *args) if within is None
+                  else conn.fetch(TRIAGE_QUEUE_OF, *args, within))
     shown, next_cursor = paging.page("triage", rows, limit, lambda r: [
         r["queue_rank"], r["received_at"], r["event_id"]])
     handled = await triage_summaries(conn, [r["event_id"] for r in shown], names)

@@ -37,6 +37,7 @@ from services.api.routes import (
     detentions,
     events,
     evidence,
+    export,
     health,
     incidents,
     live,
@@ -50,8 +51,8 @@ from services.api.routes import (
 )
 
 ROUTERS = (webhooks, incidents, regions, coverage, quickcount, admin, audit, stations,
-           detentions, breaches, broadcasts, timeline, triage, events, evidence, live, maps,
-           dashboard, health)
+           detentions, breaches, broadcasts, timeline, triage, events, evidence, export, live,
+           maps, dashboard, health)
 
 
 def create_app(config: Settings | None = None) -> FastAPI:

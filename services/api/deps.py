@@ -2,6 +2,9 @@
 by scope, the live-feed broadcaster, the settings and the (lazily started) producer."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 import asyncpg
@@ -12,19 +15,69 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from saylau.bootstrap import start_producer
+from saylau.domain.calendar import Calendars
+from saylau.domain.roles import Reach
 from saylau.privacy.records import Names
 from saylau.settings import Settings
 from saylau.store import paging
-from saylau.web.contract import answers
-from saylau.web.keys import Principal
-from saylau.web.service import require
+from saylau.web.contract import DECLARED, answers
+from saylau.web.keys import KeyRing, Principal
+from saylau.web.service import keyring, require
 from services.api.live import Broadcaster
 
 ReaderDep = Annotated[Principal, Depends(require("read", allow_public=True))]
 """A ``read`` key (or nobody, when PUBLIC_READ is on)."""
 SubscriberDep = Annotated[Principal, Depends(require("read"))]
 """A ``read`` key, always named: webhooks belong to a partner."""
-AdminDep = Annotated[Principal, Depends(require("admin"))]
+
+
+
+def national(scope: str, allow_public: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: a key or account holding ``scope`` whose reach is the whole country.
+    One bound to regions is refused with 403 naming why: the quick count's estimates are
+    national statistics, and the log's administration and audit are not a region's."""
+    holder = require(scope, allow_public=allow_public)
+
+    async def check(request: Request, ring: Annotated[KeyRing, Depends(keyring)]) -> Principal:
+        who = await holder(request, ring)
+        if not who.reach.national:
+            raise HTTPException(403, f"national-only: this route answers for the whole "
+                                     f"country, and {who.actor!r} is bound to "
+                                     f"{', '.join(who.reach.filter() or ())}")
+        return who
+
+    answers(check, {**DECLARED[holder].statuses, 403: (
+        f"the key lacks the {scope!r} scope, or it (or the account) is bound to regions: "
+        "this route is national-only")}, schemes=DECLARED[holder].schemes,
+        public=DECLARED[holder].public)
+    return check
+
+
+AdminDep = Annotated[Principal, Depends(national("admin"))]
+"""An ``admin`` key of national reach."""
+AuditorDep = Annotated[Principal, Depends(national("audit"))]
+"""An ``audit`` key of national reach."""
+NationalReaderDep = Annotated[Principal, Depends(national("read", allow_public=True))]
+"""A ``read`` key or account of national reach (or nobody, when PUBLIC_READ is on)."""
+
+
+@lru_cache(maxsize=1)
+def calendars() -> Calendars:
+    """The election files (their regions and aliases, their calendars), read once."""
+    return Calendars.load()
+
+
+def region_asked(name: str) -> str:
+    """A region named by a reader, canonical through the election files' aliases."""
+    return calendars().region_asked(name, datetime.now(UTC))
+
+
+def reach(who: ReaderDep) -> Reach:
+    """The regions the caller may read (``Reach.filter()``: None for the whole country)."""
+    return who.reach
+
+
+ReachDep = Annotated[Reach, Depends(reach)]
 
 
 def pool(request: Request) -> asyncpg.Pool:

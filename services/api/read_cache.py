@@ -15,8 +15,9 @@ and otherwise wait for the new one instead of asking PostgreSQL again. Fifty scr
 at once after a change cost one query, and none of them waits for it but the one that
 asked. An answer is only ever served to the same credential (``Authorization`` header,
 ``access_token``, session cookie) that obtained it through the full route, so a reader never
-sees what an auditor's key unsealed, and bad or revoked keys still get their 401 from the
-route. ``0`` turns it off. Each worker keeps its own (at most ``MAX_ENTRIES`` answers of at
+sees what an auditor's key unsealed, a principal bound to regions never gets an answer
+computed for a national one (the credential decides the reach), and bad or revoked keys
+still get their 401 from the route. ``0`` turns it off. Each worker keeps its own (at most ``MAX_ENTRIES`` answers of at
 most ``MAX_BYTES``; answers too old to be given are dropped whenever the feed moves).
 """
 from __future__ import annotations

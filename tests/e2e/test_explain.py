@@ -62,6 +62,8 @@ SELECT 'region-' || i, 'rule-' || j, 'high', '', '', 40
 FROM generate_series(0, 16) i, generate_series(0, 8) j;
 INSERT INTO report_minutes
 SELECT date_trunc('minute', occurred_at), count(*) FROM events GROUP BY 1;
+INSERT INTO region_report_minutes
+SELECT region, date_trunc('minute', occurred_at), count(*) FROM events GROUP BY 1, 2;
 INSERT INTO detention_minutes
 SELECT region, city, date_trunc('minute', occurred_at), count(*), 0 FROM events
 WHERE type = 'detention.reported' GROUP BY 1, 2, 3;
@@ -143,6 +145,8 @@ async def one(schema: str, query: str) -> Any:
 
 
 TINY = {"region_rollups", "open_breach_counts"}
+HERS = ["region-3"]
+"""The regions of a principal bound to one (of 17)."""
 AT = datetime(2021, 1, 10, 12, 0, 30, tzinfo=UTC)
 
 
@@ -168,6 +172,18 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
             "breaches"),
         "breach evidence": (breaches.BREACH_EVIDENCE, (breach["breach_id"], 1001, None),
                             "breaches"),
+        "triage of her region, first page": (triage.TRIAGE_QUEUE_OF,
+                                             (51, None, None, None, HERS), "triage_queue"),
+        "breaches of her region, first page": (breaches.LIST_BREACHES_OF, (
+            None, None, None, None, None, 1001, None, None, HERS), "breaches"),
+        "stations of her region": (stations.LIST_STATIONS_OF, (None, 101, None, HERS),
+                                   "stations"),
+        "timeline of her region": (timeline.REGION_REPORT_TIMELINE, (600, 144, HERS),
+                                   "region_report_minutes"),
+        "her region's latest report": (timeline.LATEST_REGION_REPORT, (
+            ["report.verified", "report.retracted"], HERS), "events"),
+        "a station's region": (stations.STATION_REGION, (some["station_id"],), "stations"),
+        "a region named": (regions.NAMED, ("region-99",), "stations"),  # unknown: by index
         "timeline": (timeline.REPORT_TIMELINE, (600, 144), "report_minutes"),
         "as of, the minute it falls in": (as_of.PART_MINUTE, (AT.replace(second=0), AT),
                                           "detention_reports"),
@@ -202,7 +218,11 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                   "timeline, the latest report", "regions", "breach summary",
                                   "regions, refreshed by a batch",
                                   "a batch's stations, as they were and are",
-                                  "surge evidence of a batch's detention buckets"])
+                                  "surge evidence of a batch's detention buckets",
+                                  "triage of her region, first page",
+                                  "breaches of her region, first page", "stations of her region",
+                                  "timeline of her region", "her region's latest report",
+                                  "a station's region", "a region named"])
 def test_hot_reads_use_their_indexes_not_a_scan_of_events(schema: str, read: str) -> None:
     sequential, own_table, plan = scanned(schema, read)
     assert not sequential & {"events", "breaches", own_table}, plan

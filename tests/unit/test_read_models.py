@@ -32,11 +32,14 @@ def applied(*events: Envelope) -> list[Decoded]:
 
 
 def test_reports_are_counted_per_utc_minute_and_triage_events_are_not() -> None:
-    a = event("ballot.stuffing_observed", "2021-01-10T11:20:05+06:00", {"ballots": 3}, key="a")
+    a = event("ballot.stuffing_observed", "2021-01-10T11:20:05+06:00", {"ballots": 3}, key="a",
+              place=ALMATY)
     b = event("ballot.stuffing_observed", "2021-01-10T05:20:59+00:00", {"ballots": 3}, key="b")
-    check = event("report.verified", "2021-01-10T11:20:30+06:00", {"event_id": str(a.event_id)})
-    minutes = timeline.fold(Batch(applied=applied(a, b, check)), CONFIG)
-    assert minutes == {datetime(2021, 1, 10, 5, 20, tzinfo=UTC): 2}
+    check = event("report.verified", "2021-01-10T11:20:30+06:00", {"event_id": str(a.event_id)},
+                  place=ALMATY)
+    national, regional = timeline.fold(Batch(applied=applied(a, b, check)), CONFIG)
+    assert national == {datetime(2021, 1, 10, 5, 20, tzinfo=UTC): 2}
+    assert regional == {("Almaty", datetime(2021, 1, 10, 5, 20, tzinfo=UTC)): 1}
 
 
 def test_a_withdrawn_detention_is_taken_back_at_the_minute_its_withdrawal_took_effect() -> None:

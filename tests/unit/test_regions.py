@@ -70,3 +70,15 @@ def test_a_registry_payload_region_is_named_too() -> None:
         "payload": {"number": 1, "region": "Nur-Sultan"}})
     assert CALENDARS.named(event).payload["region"] == "Astana"
 
+
+
+def test_a_region_a_reader_asks_for_is_named_as_the_election_of_that_moment() -> None:
+    known = CALENDARS
+    voting_2021, voting_2023 = datetime.fromisoformat("2021-01-10T09:00+06:00"), \
+        datetime.fromisoformat("2023-03-19T09:00+06:00")
+    assert known.region_asked("Turkestan", voting_2021) == "Turkistan"
+    assert known.region_asked(" turkistan region ", voting_2023) == "Turkistan"
+    assert known.region_asked("Astana", voting_2021) == "Nur-Sultan"
+    assert known.region_asked("Nur-Sultan", voting_2023) == "Astana"
+    assert known.region_asked("Abai", voting_2021) == "Abai"  # only 2023 lists it
+    assert known.region_asked("Atlantis ", voting_2021) == "Atlantis"  # listed by none

@@ -3,17 +3,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from saylau.audit.anchors import published_checkpoints, published_public_key
 from saylau.log.checkpoint import ALGORITHM, key_id
 from saylau.web.contract import errors
-from saylau.web.keys import Principal
-from saylau.web.service import require
-from services.api.deps import PoolDep, SettingsDep
+from services.api.deps import AuditorDep, PoolDep, SettingsDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-AuditorDep = Annotated[Principal, Depends(require("audit"))]
 
 
 @router.get("/checkpoints")

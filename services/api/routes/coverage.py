@@ -3,20 +3,13 @@ whether an open station has fallen silent; per region, the totals."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from saylau.domain.calendar import Calendars, Election
+from saylau.domain.calendar import Election
 from saylau.readmodels import coverage as coverage_reads
-from services.api.deps import PoolDep, ReaderDep, SettingsDep, answer
-
-
-@lru_cache(maxsize=1)
-def calendars() -> Calendars:
-    return Calendars.load()
-
+from services.api.deps import PoolDep, ReachDep, SettingsDep, answer, calendars, region_asked
 
 router = APIRouter(tags=["registries"])
 
@@ -51,12 +44,14 @@ def election_named(election_id: str | None, now: datetime) -> Election:
     403: {"description": "a key without the read scope, or an observer's token"},
     422: {"description": "unknown election_id (or none running now), or a bad parameter"},
     503: {"description": "the database is unavailable; retry"}})
-async def get_coverage(db: PoolDep, _: ReaderDep, cfg: SettingsDep,
+async def get_coverage(db: PoolDep, reach: ReachDep, cfg: SettingsDep,
                        election_id: ElectionQuery = None, region: RegionQuery = None) -> Any:
     """Per station: observers assigned and present now, the last report, ``silent`` (open for
-    voting and nothing for ``SAYLAU_SILENT_MINUTES``); per region: the totals."""
+    voting and nothing for ``SAYLAU_SILENT_MINUTES``); per region: the totals (of the
+    caller's regions only, when bound to regions)."""
     now = datetime.now(UTC)
     election = election_named(election_id, now)
     async with db.acquire() as conn:
-        return answer(await coverage_reads.coverage(conn, election, region, now,
-                                                    cfg.saylau_silent_minutes))
+        return answer(await coverage_reads.coverage(
+            conn, election, region and region_asked(region), now, cfg.saylau_silent_minutes,
+            reach.filter()))

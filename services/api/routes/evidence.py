@@ -10,6 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from saylau.evidence import (
     EvidenceError,
+    EvidenceNotFound,
     EvidenceStorage,
     RangeNotSatisfiable,
     check_digest,
@@ -17,6 +18,7 @@ from saylau.evidence import (
     servable_record,
 )
 from saylau.evidence.media import ALLOWED
+from saylau.readmodels.evidence import bound_within
 from saylau.web.contract import errors
 from saylau.web.service import problem
 from services.api.deps import ReaderDep, may_see_names
@@ -45,10 +47,13 @@ async def get_evidence(
         byte_range: Annotated[str | None, Header(alias="Range", description=(
             "bytes=first-last, bytes=first- or bytes=-suffix (one range; anything else is "
             "ignored and the whole file sent)"))] = None) -> Response:
-    """One evidence file (a photo's original needs an audit or admin key)."""
+    """One evidence file (a photo's original needs an audit or admin key); a key or account
+    bound to regions gets only the files of its regions' reports (another is answered as an
+    unknown one)."""
     storage = request.app.state.wiring.evidence
     try:
         check_digest(sha256)
+        await check_reach(request, sha256, who.reach.filter())
         opened = await anyio.to_thread.run_sync(_open, storage, sha256, may_see_names(who),
                                                 byte_range)
     except RangeNotSatisfiable as exc:
@@ -66,6 +71,17 @@ async def get_evidence(
         headers["Content-Length"] = str(last - first + 1)
     return StreamingResponse(chunks, status_code=200 if byte_range is None else 206,
                              media_type=record["media_type"], headers=headers)
+
+
+async def check_reach(request: Request, sha256: str, within: list[str] | None) -> None:
+    """A regional principal may fetch only the files of her regions' reports: another is
+    not found, as an unknown one (a national one asks nothing more of PostgreSQL)."""
+    if within is None:
+        return
+    wiring = request.app.state.wiring
+    async with wiring.pool.acquire() as conn:
+        if not await bound_within(conn, sha256, wiring.settings.ingest_schema, within):
+            raise EvidenceNotFound(f"no evidence file {sha256}")
 
 
 def _open(storage: EvidenceStorage, sha256: str, may_see_original: bool,

@@ -6,14 +6,17 @@ from typing import Any
 from fastapi import APIRouter
 
 from saylau.readmodels import incidents as incident_reads
-from services.api.deps import PoolDep, ReaderDep, answer
+from saylau.readmodels.stations import station_in
+from services.api.deps import PoolDep, ReachDep, answer
 
 router = APIRouter(tags=["registries"])
 
 
 @router.get("/v1/stations/{station_id}/incidents")
-async def get_station_incidents(station_id: str, db: PoolDep, _: ReaderDep) -> Any:
-    """Distinct incidents at a station, each with its corroboration count and report ids."""
+async def get_station_incidents(station_id: str, db: PoolDep, reach: ReachDep) -> Any:
+    """Distinct incidents at a station, each with its corroboration count and report ids
+    (none at a station of another region than the caller's, as at an unknown one)."""
     async with db.acquire() as conn:
-        return answer({"station_id": station_id,
-                       "incidents": await incident_reads.station_incidents(conn, station_id)})
+        found = await incident_reads.station_incidents(conn, station_id) \
+            if await station_in(conn, station_id, reach.filter()) else []
+    return answer({"station_id": station_id, "incidents": found})

@@ -43,8 +43,9 @@
       // same origin: the sign-in session cookie authorises the read (no key in the page)
       const reply = await fetch(`/v1/quickcount?${new URLSearchParams({ election_id: election })}`,
                                 { credentials: "same-origin" });
-      if (reply.status === 401) {
-        return; // signed out: the dashboard shows the sign-in form; poll again later
+      panel.hidden = reply.status === 403; // national statistics: not a coordinator's
+      if (reply.status === 401 || reply.status === 403) {
+        return; // signed out (the dashboard shows the sign-in form), or bound to regions
       } else if (reply.status === 404) {
         render(null);
       } else if (reply.ok) {

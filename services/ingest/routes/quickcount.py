@@ -50,14 +50,20 @@ def sample_event(sample: Sample, replaces: str | None = None) -> dict[str, Any]:
 
 
 @router.post("/v1/quickcount/samples", status_code=201, responses=errors(
-    409, s409="the election already has a sample (send replace), or no registered station "
-              "has registered voters"))
+    403, 409, s403="the key lacks the 'admin' scope, or it is bound to regions: the sample "
+                   "is national (its strata are every region)",
+    s409="the election already has a sample (send replace), or no registered station "
+         "has registered voters"))
 async def post_sample(body: SampleRequest, request: Request, principal: AdminKey,
                       intake: IntakeDep) -> Response:
     """Draw a stratified sample of registered stations (strata = regions, allocation
     proportional to registered voters, SRS within each) and append it to the log; 409 if the
     election already has one, unless ``replace`` (the new sample then names the one it
-    replaces in ``payload.replaces``)."""
+    replaces in ``payload.replaces``). National keys only."""
+    if not principal.reach.national:
+        return problem(403, "national-only: the quick-count sample is drawn over every region, "
+                            f"and {principal.actor!r} is bound to "
+                            f"{', '.join(principal.reach.filter() or ())}")
     wiring = request.app.state.wiring
     schema = wiring.settings.read_schema
     async with wiring.pool.acquire() as conn:
