@@ -121,7 +121,9 @@ def envelope_schemas() -> dict[str, dict[str, Any]]:
         "title": "Envelope",
         "description": "One report: the envelope (who, when, where) and its type's payload "
                        "(schemas/events/<type>.v<version>.json). Some types need a key with "
-                       "the triage or admin scope (403); a payload's event_id must name an "
+                       "the triage or admin scope (403); broadcast.sent is sent with POST "
+                       "/v1/broadcasts and broadcast.read by an observer's token only (403 "
+                       "elsewhere, naming `type`); a payload's event_id must name an "
                        "accepted event and evidence an uploaded file (422 otherwise).",
         "oneOf": variants, "examples": [EXAMPLE]}
     return schemas
