@@ -32,6 +32,7 @@ from saylau.envelope import Envelope
 from saylau.log.decode import Decoded
 from saylau.privacy.sealing import TEXT_WITHHELD
 from saylau.readmodels.base import Action, Batch, Change, Counted, Whereabouts
+from saylau.readmodels.placing import Registered, StationRegions, placed
 
 Targets = dict[uuid.UUID, tuple[Envelope, str, str | None]]
 """Earlier events the batch's events point at (``pointed_at``), with their stored status and
@@ -78,9 +79,15 @@ class Planner:
         return Counted(event, sign, tuple(incident_types(event, self.catalogue,
                                                          self.checklists)), withdrawn_at)
 
-    def plan(self, new: list[Decoded], targets: Targets) -> Batch:
-        """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge."""
-        batch, targets = Batch(applied=new, calendars=self.calendars), dict(targets)
+    def plan(self, new: list[Decoded], targets: Targets,
+             registered: Registered | None = None) -> Batch:
+        """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge (in
+        the region stored with them); ``registered``: the registry entries of the stations
+        ``new`` names, before it (``saylau.readmodels.placing``)."""
+        new = StationRegions(dict(registered or {})).place_all(new)
+        targets = {eid: (placed(target, region), status, region)
+                   for eid, (target, status, region) in targets.items()}
+        batch = Batch(applied=new, calendars=self.calendars)
         places = {eid: Whereabouts(region, target.station_id)
                   for eid, (target, _, region) in targets.items()}
         for item in new:

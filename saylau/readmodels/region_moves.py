@@ -8,9 +8,9 @@ add the batch's moves in one statement. So a batch costs the rows it changed, no
 every station of every region it touched (which grew with the number of stations: the
 largest statement of a small batch at 10,000).
 
-A move that cannot be told exactly (a station whose earlier reports named no region, or a
-row another projector worker changed between this statement's snapshot and its update) asks
-for a ``recount`` of that region instead: the roll-ups then sum it from its tables, under
+A move that cannot be told exactly (a station whose earlier reports named no region, a
+station that moved to another region, or a row another projector worker changed between this
+statement's snapshot and its update) asks for a ``recount`` of the regions concerned instead: the roll-ups then sum it from its tables, under
 their lock, as they did for every touched region before.
 """
 from __future__ import annotations
@@ -40,9 +40,11 @@ class RegionMoves:
         if region is None:
             return
         before = total - added
+        if seen and region_before is not None and region_before != region:
+            self.recount.add(region_before)  # it moved (registry, or its latest report)
         if not seen or (before and region_before != region):
             # another worker inserted or moved it since the snapshot, or its reports so far
-            # named no region: what it counted before, and where, is not known here
+            # named no region or another: what it counted before, and where, is not known
             self.recount.add(region)
             return
         self._move(region, (total > 0) - (before > 0), added, 0, 0)

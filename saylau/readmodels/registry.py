@@ -104,4 +104,14 @@ async def _upsert_stations(conn: asyncpg.Connection, rows: RegistryRows) -> None
         "location_stamp = GREATEST(r.location_stamp, EXCLUDED.location_stamp)", ids, *cols)
 
 
+async def registered_regions(conn: asyncpg.Connection, station_ids: list[str]
+                             ) -> dict[str, tuple[str, str | None]]:
+    """The stations' registry entries as stored: station → (details stamp, region); those
+    never registered are absent (``saylau.readmodels.placing``)."""
+    rows = await conn.fetch("SELECT station_id, details_stamp, region FROM station_registry "
+                            "WHERE station_id = ANY($1::text[]) AND details_stamp IS NOT NULL",
+                            station_ids)
+    return {r["station_id"]: (r["details_stamp"], r["region"]) for r in rows}
+
+
 READ_MODEL = ReadModel("registry", (station_registry,), fold, write)

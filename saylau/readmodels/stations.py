@@ -47,8 +47,9 @@ def fold(batch: Batch, config: RuleConfig) -> StationRows:
         e = c.event
         if not e.station_id:
             continue
-        row = rows.stations.setdefault(e.station_id, [e.region, e.city, 0, None])
-        row[0] = row[0] or e.region
+        row = rows.stations.setdefault(e.station_id, [None, e.city, 0, None])
+        if c.sign > 0 and e.region:  # the region of its latest report (registry first)
+            row[0] = e.region
         row[1] = row[1] or e.city
         for kind in c.kinds:
             rows.station_incidents[(e.station_id, kind)] += c.sign
@@ -91,7 +92,7 @@ counted AS (
 up AS (
   INSERT INTO stations AS s (station_id, region, city, total, last_event_at)
   SELECT * FROM k ON CONFLICT (station_id) DO UPDATE SET
-    region = COALESCE(s.region, EXCLUDED.region), city = COALESCE(s.city, EXCLUDED.city),
+    region = COALESCE(EXCLUDED.region, s.region), city = COALESCE(s.city, EXCLUDED.city),
     total = s.total + EXCLUDED.total,
     last_event_at = GREATEST(s.last_event_at, EXCLUDED.last_event_at)
   RETURNING s.station_id, s.region, s.city, s.total, s.last_event_at, s.xmax = 0 AS inserted)
