@@ -52,8 +52,8 @@ class PostgresProjectionStore:
                             ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         return await events.fetch_records(self.conn, ids)
 
-    async def registered_regions(self, station_ids: list[str]) -> Registered:
-        return await registry.registered_regions(self.conn, station_ids)
+    async def registry_entries(self, station_ids: list[str]) -> Registered:
+        return await registry.registry_entries(self.conn, station_ids)
 
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None:
         await tracking.insert_dead_letters(self.conn, self.topic, dead)

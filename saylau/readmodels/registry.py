@@ -104,7 +104,7 @@ async def _upsert_stations(conn: asyncpg.Connection, rows: RegistryRows) -> None
         "location_stamp = GREATEST(r.location_stamp, EXCLUDED.location_stamp)", ids, *cols)
 
 
-async def registered_regions(conn: asyncpg.Connection, station_ids: list[str]
+async def registry_entries(conn: asyncpg.Connection, station_ids: list[str]
                              ) -> dict[str, tuple[str, str | None]]:
     """The stations' registry entries as stored: station → (details stamp, region); those
     never registered are absent (``saylau.readmodels.placing``)."""

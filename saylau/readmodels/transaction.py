@@ -82,7 +82,7 @@ class ProjectionStore(Protocol):
     async def fetch_records(self, ids: list[uuid.UUID]
                             ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         """Stored events by id: record, status and region."""
-    async def registered_regions(self, station_ids: list[str]) -> Registered:
+    async def registry_entries(self, station_ids: list[str]) -> Registered:
         """The registry entries of these stations: station → (stamp, region)."""
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None: ...
     async def write(self, batch: Batch) -> None:
@@ -220,7 +220,7 @@ class Projection:
     async def _registered(self, store: ProjectionStore, batch: list[Decoded]) -> Registered:
         """The registry entries of the stations the batch's events name, in one query."""
         ids = sorted({d.event.station_id for d in batch if d.event.station_id})
-        return await store.registered_regions(ids) if ids else {}
+        return await store.registry_entries(ids) if ids else {}
 
 
 def rule_config(cfg: Settings) -> RuleConfig:

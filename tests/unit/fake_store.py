@@ -64,7 +64,7 @@ class InMemoryProjectionStore:
                             ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         return [(i, *self.state.events[i]) for i in ids if i in self.state.events]
 
-    async def registered_regions(self, station_ids: list[str]) -> Registered:
+    async def registry_entries(self, station_ids: list[str]) -> Registered:
         """The registry entries the registry read model's folds wrote, latest stamp wins."""
         entries: Registered = {}
         for rows in self.state.folds.get("registry", []):

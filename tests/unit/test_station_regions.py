@@ -25,7 +25,7 @@ ATYRAU = {"region": "Atyrau", "city": "Atyrau"}
 
 def registered(station: str, region: str, minute: int) -> Envelope:
     return event("station.registered", f"2021-01-10T07:{minute:02d}:00+06:00",
-                 {"number": 7, "region": region, "registered_voters": 900},
+                 {"number": 7, "address": "School 7", "region": region, "registered_voters": 900},
                  station_id=station, key=f"{station}{region}")
 
 
