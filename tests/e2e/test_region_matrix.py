@@ -43,6 +43,9 @@ COVERED_ELSEWHERE = {
                                             "same intake as POST /v1/events, per item",
     ("api", "GET", "/v1/live"): "tests/e2e/test_regional_flow.py (feat/flow): a coordinator's "
                                 "stream during traffic in two regions, and its resync",
+    ("ingest", "POST", "/v1/broadcasts"): "tests/e2e/test_broadcasts.py: a coordinator bound to "
+                                          "one region cannot address another's regions or "
+                                          "stations (403 naming the field)",
 }
 OUTSIDE = {
     ("api", "GET", "/healthz"): "liveness: no data",
@@ -72,7 +75,8 @@ partner's, and another's id answers as an unknown one."""
 COUNTS_ONLY = {"/v1/breaches/summary": lambda body: sum(r["breaches"] for r in body["rules"]),
                "/v1/timeline": lambda body: sum(b["reports"] for b in body["buckets"])}
 """Answers that hold counts and no names: the national one counts more than a region's."""
-QUERY = {"/v1/coverage": {"election_id": ELECTION}, "/v1/quickcount": {"election_id": ELECTION}}
+QUERY = {"/v1/coverage": {"election_id": ELECTION}, "/v1/quickcount": {"election_id": ELECTION},
+         "/v1/map/regions": {"election_id": ELECTION}, "/v1/map/stations": {"election_id": ELECTION}}
 BODY = {"/v1/admin/dead-letters/replay": {"all": True},
         "/v1/quickcount/samples": {"election_id": ELECTION, "size": 1, "seed": 7}}
 """What a national-only write is sent: valid, so that only the reach can refuse it."""
@@ -87,6 +91,8 @@ class Region:
     key: str = ""
     station: str = field(default_factory=lambda: unique("PS"))
     number: int = field(default_factory=lambda: 40000 + uuid.uuid4().int % 9999)
+    message: str = field(default_factory=lambda: unique("message"))
+    """A broadcast to this region's observers (its text, and its id once sent)."""
     city: str = field(default_factory=lambda: unique("town"))
     person: str = field(default_factory=lambda: f"Person {uuid.uuid4().hex[:10]}")
     report: str = ""
@@ -99,7 +105,7 @@ class Region:
     def markers(self) -> list[str]:
         """Bytes that belong to this region's data alone."""
         return [self.name, self.station, str(self.number), self.city, self.person,
-                self.report, self.observed, self.breach, *self.files]
+                self.report, self.observed, self.breach, self.message, *self.files]
 
     def path_values(self) -> dict[str, str]:
         return {"station_id": self.station, "event_id": self.report, "breach_id": self.breach,
@@ -132,6 +138,7 @@ def bind_keys(stack: Stack, regions: tuple[Region, ...]) -> None:
                               [r.name])
     stack.regional_admin = stack.add_key("regional-admin",
                                          ["ingest", "read", "audit", "admin", "triage"], [A])
+    stack.broadcaster = stack.add_key("centre-broadcaster", ["read", "broadcast"], None)
 
 
 def post_region(stack: Stack, region: Region) -> None:
@@ -152,19 +159,28 @@ def post_region(stack: Stack, region: Region) -> None:
     events = [
         envelope("station.registered", {"number": region.number, "address": region.city,
                                          "region": SPELLED[region.name],
-                                         "registered_voters": 900},
+                                         "registered_voters": 900,
+                                         "lat": 43.3 if region.name == A else 43.65,
+                                         "lon": 68.25 if region.name == A else 51.2},
                  station_id=region.station, place=place, election_id=ELECTION),
         report, detained, observed,
         envelope("turnout.announced", {"hour": 10, "percent": 21.5}, place=place)]
     results = stack.post_batch(events).json()["results"]
     assert [r["code"] for r in results] == [202] * len(events), results
+    sent = httpx.post(f"{stack.ingest_url}/v1/broadcasts", timeout=30, json={
+        "text": {"en": region.message}, "regions": [SPELLED[region.name]]},
+        headers={"Authorization": f"Bearer {stack.broadcaster}"})
+    assert sent.status_code == 202, sent.text
+    region.message = sent.json()["event_id"]  # the text is withheld from readers of the list
 
 
 def projected(stack: Stack, region: Region) -> bool:
     breaches = stack.get("/v1/breaches", region=region.name).json()["breaches"]
     region.breach = breaches[0]["breach_id"] if breaches else ""
+    sent = stack.get("/v1/broadcasts").json()["broadcasts"]
     return bool(region.breach) and all(stack.get(f"/v1/events/{e}").status_code == 200
-                                       for e in (region.report, region.observed))
+                                       for e in (region.report, region.observed)) and \
+        region.message in {b["id"] for b in sent}
 
 
 def operations() -> Iterator[tuple[str, str, str]]:
@@ -313,8 +329,9 @@ def test_the_export_holds_her_regions_with_names_as_the_role_allows(
     assert lines.headers["content-type"].startswith("application/x-ndjson")
     records = [json.loads(line)["record"] for line in lines.text.splitlines()]
     assert {r["event_id"] for r in records} >= {a.report}
-    assert all((r.get("place") or {}).get("region") == SPELLED[A]
+    assert all((r.get("place") or {}).get("region") in (SPELLED[A], A)
                or r.get("station_id") == a.station for r in records)
+    assert a.message in {r["event_id"] for r in records}  # her region's broadcast
     assert a.person in lines.text  # her role reads names in her region's reports
     table = run(stack, "/v1/export", a.key, format="csv")
     assert table.headers["content-type"].startswith("text/csv")
