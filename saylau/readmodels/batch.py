@@ -84,10 +84,11 @@ class Planner:
         """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge (in
         the region stored with them); ``registered``: the registry entries of the stations
         ``new`` names, before it (``saylau.readmodels.placing``)."""
-        new = StationRegions(dict(registered or {})).place_all(new)
+        stations = StationRegions(dict(registered or {}))
+        new = stations.place_all(new)
         targets = {eid: (placed(target, region), status, region)
                    for eid, (target, status, region) in targets.items()}
-        batch = Batch(applied=new, calendars=self.calendars)
+        batch = Batch(applied=new, calendars=self.calendars, by_registry=stations.by_registry)
         places = {eid: Whereabouts(region, target.station_id)
                   for eid, (target, _, region) in targets.items()}
         for item in new:

@@ -11,6 +11,7 @@ the region seen is the one the registry table would hold after the same events.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from saylau.domain.regions import station_region
@@ -40,6 +41,8 @@ class StationRegions:
     order."""
 
     registered: Registered = field(default_factory=dict)
+    by_registry: set[uuid.UUID] = field(default_factory=set)
+    """The events placed so far whose station had a registry entry (``Batch.by_registry``)."""
 
     def register(self, event: Envelope) -> None:
         """Take a ``station.registered`` into the registry, if later than what it holds."""
@@ -56,6 +59,8 @@ class StationRegions:
             return item
         self.register(event)
         registered = self.registered.get(event.station_id, ("", None))[1]
+        if registered:
+            self.by_registry.add(event.event_id)
         region = station_region(registered, event.region)
         return item if region == event.region else Decoded(item.message, item.record,
                                                             placed(event, region))

@@ -9,7 +9,7 @@ every station of every region it touched (which grew with the number of stations
 largest statement of a small batch at 10,000).
 
 A move that cannot be told exactly (a station whose earlier reports named no region, a
-station that moved to another region, or a row another projector worker changed between this
+station moved to its registry region, or a row another projector worker changed between this
 statement's snapshot and its update) asks for a ``recount`` of the regions concerned instead: the roll-ups then sum it from its tables, under
 their lock, as they did for every touched region before.
 """
@@ -40,14 +40,17 @@ class RegionMoves:
         if region is None:
             return
         before = total - added
-        if seen and region_before is not None and region_before != region:
-            self.recount.add(region_before)  # it moved (registry, or its latest report)
         if not seen or (before and region_before != region):
             # another worker inserted or moved it since the snapshot, or its reports so far
-            # named no region or another: what it counted before, and where, is not known
+            # named no region: what it counted before, and where, is not known here
             self.recount.add(region)
             return
         self._move(region, (total > 0) - (before > 0), added, 0, 0)
+
+    def moved(self, region_before: str | None, region: str) -> None:
+        """A station moved to its registry region (registered after its reports named
+        another, or registered anew): both regions are recounted."""
+        self.recount.update(r for r in (region_before, region) if r is not None)
 
     def city(self, region: str, detained: int, released: int,
              detained_added: int, released_added: int) -> None:

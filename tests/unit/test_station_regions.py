@@ -119,9 +119,18 @@ def test_a_withdrawn_report_is_taken_back_in_the_region_it_was_counted_in() -> N
     assert [(c.sign, c.event.region) for c in batch.counted] == [(-1, "Aktobe")]
 
 
-def test_a_station_that_moved_region_recounts_both() -> None:
+def test_a_station_moved_to_its_registry_region_recounts_both() -> None:
     moves = RegionMoves()
-    moves.station("Almaty", 4, 1, "Aktobe", seen=True)
-    moves.station("Atyrau", 0, 0, "Aktobe", seen=True)  # nothing counted: still recounted
-    assert moves.recount == {"Almaty", "Aktobe"} and moves.regions() == [
-        "Aktobe", "Almaty", "Atyrau"]
+    moves.moved("Aktobe", "Almaty")
+    moves.moved(None, "Atyrau")  # its reports so far named no region
+    assert moves.recount == {"Aktobe", "Almaty", "Atyrau"} and not moves.moves
+
+
+def test_a_stations_row_takes_its_registry_region_over_what_earlier_reports_named() -> None:
+    before, registry, after = stuffing("PS-9", 1, place=ATYRAU), registered("PS-9", "Aktobe", 2), \
+        stuffing("PS-9", 3)
+    rows = stations.fold(plan(before, registry, after), RuleConfig())
+    assert rows.registered == {"PS-9": "Aktobe"} and rows.stations["PS-9"][0] == "Aktobe"
+    unregistered = stations.fold(plan(stuffing("PS-10", 1, place=ATYRAU), stuffing(
+        "PS-10", 2, place={"region": "Aktobe"})), RuleConfig())
+    assert unregistered.stations["PS-10"][0] == "Atyrau" and not unregistered.registered
