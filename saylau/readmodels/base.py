@@ -87,8 +87,9 @@ class Batch:
     region its earlier, unregistered reports named."""
 
     def region_of(self, event: Envelope) -> str | None:
-        """The region an event belongs to: its own place's, else what it points at's; None
-        only for events with no place at all (national)."""
+        """The region an event belongs to: its own place's (for an event at a station, as
+        placed by its station's registry entry: ``saylau.readmodels.placing``), else what it
+        points at's; None only for events with no place at all (national)."""
         return event.region or self.about.get(event.event_id, NOWHERE).region
 
     def station_of(self, event: Envelope) -> str | None:

@@ -1,6 +1,8 @@
 """What a batch of new events means for the read models, decided in memory. Pure.
 
-``plan_batch`` walks the new events in log order: a verification, rejection or retraction
+``plan_batch`` first places each new event at a station in its station's registry region as
+of that event (``saylau.readmodels.placing``; an event pointing at a report keeps taking that
+report's region), then walks them in log order: a verification, rejection or retraction
 changes an earlier report's status (a withdrawn report is counted back, -1); an operator's
 claim, escalation or comment is recorded; every other event is counted (+1) and checked
 against the breach rules. The read models then fold the resulting ``Batch``.
@@ -85,7 +87,7 @@ class Planner:
         the region stored with them); ``registered``: the registry entries of the stations
         ``new`` names, before it (``saylau.readmodels.placing``)."""
         stations = StationRegions(dict(registered or {}))
-        new = stations.place_all(new)
+        new = [item if pointed_at(item.event) else stations.place(item) for item in new]
         targets = {eid: (placed(target, region), status, region)
                    for eid, (target, status, region) in targets.items()}
         batch = Batch(applied=new, calendars=self.calendars, by_registry=stations.by_registry)

@@ -64,7 +64,3 @@ class StationRegions:
         region = station_region(registered, event.region)
         return item if region == event.region else Decoded(item.message, item.record,
                                                             placed(event, region))
-
-    def place_all(self, items: list[Decoded]) -> list[Decoded]:
-        """Each item in its region, in log order."""
-        return [self.place(item) for item in items]

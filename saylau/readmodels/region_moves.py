@@ -10,8 +10,9 @@ largest statement of a small batch at 10,000).
 
 A move that cannot be told exactly (a station whose earlier reports named no region, a
 station moved to its registry region, or a row another projector worker changed between this
-statement's snapshot and its update) asks for a ``recount`` of the regions concerned instead: the roll-ups then sum it from its tables, under
-their lock, as they did for every touched region before.
+statement's snapshot and its update) asks for a ``recount`` of the regions concerned instead:
+the roll-ups then sum them from their tables, under their lock, as they did for every touched
+region before.
 """
 from __future__ import annotations
 

@@ -134,3 +134,12 @@ def test_a_stations_row_takes_its_registry_region_over_what_earlier_reports_name
     unregistered = stations.fold(plan(stuffing("PS-10", 1, place=ATYRAU), stuffing(
         "PS-10", 2, place={"region": "Aktobe"})), RuleConfig())
     assert unregistered.stations["PS-10"][0] == "Atyrau" and not unregistered.registered
+
+
+def test_an_event_pointing_at_a_report_keeps_taking_its_region() -> None:
+    report = stuffing("PS-11", 1, place=ATYRAU)
+    claim = event("triage.claimed", "2021-01-10T11:05:00+06:00",
+                  {"event_id": str(report.event_id), "operator": "d"}, station_id="PS-12")
+    batch = PLANNER.plan(applied(claim), {report.event_id: (report, "unverified", "Atyrau")},
+                         {"PS-12": entry(registered("PS-12", "Aktobe", 0))})
+    assert regions(batch) == {claim.event_id: "Atyrau"}
