@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack import Stack
+from tests.stack import Stack, execute_sql
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +23,12 @@ def own_stack() -> Iterator[Stack]:
     running = Stack()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def schemas() -> Iterator[list[str]]:
+    """Replay schemas a test creates, dropped afterwards."""
+    created: list[str] = []
+    yield created
+    for schema in created:
+        execute_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

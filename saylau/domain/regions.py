@@ -52,3 +52,12 @@ def not_canonical(granted: Iterable[str], canonical: Iterable[str]) -> str | Non
                     + (f" (did you mean {hint!r}?)" if hint else "")
                     + f"; canonical regions: {', '.join(known)}")
     return None
+
+
+def station_region(registered: str | None, named: str | None) -> str | None:
+    """The region of an event at a polling station: the station's registry entry (the latest
+    the log holds before the event), else the region the event names itself (``place``), else
+    none (issue 31: an observer's report names only its station). A registry entry wins over
+    the report's own place: the registry is the election commission's, a report's place is
+    what one observer typed."""
+    return registered or named

@@ -81,9 +81,15 @@ class Batch:
     (a triage action or report, evidence, a message's first report): that report's region
     and station (``saylau.readmodels.batch.pointed_at``)."""
 
+    by_registry: set[uuid.UUID] = field(default_factory=set)
+    """The new events whose station had a registry entry when they came: their region is
+    that entry's (``saylau.readmodels.placing``), which a station's row takes over the
+    region its earlier, unregistered reports named."""
+
     def region_of(self, event: Envelope) -> str | None:
-        """The region an event belongs to: its own place's, else what it points at's; None
-        only for events with no place at all (national)."""
+        """The region an event belongs to: its own place's (for an event at a station, as
+        placed by its station's registry entry: ``saylau.readmodels.placing``), else what it
+        points at's; None only for events with no place at all (national)."""
         return event.region or self.about.get(event.event_id, NOWHERE).region
 
     def station_of(self, event: Envelope) -> str | None:

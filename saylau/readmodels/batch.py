@@ -1,6 +1,8 @@
 """What a batch of new events means for the read models, decided in memory. Pure.
 
-``plan_batch`` walks the new events in log order: a verification, rejection or retraction
+``plan_batch`` first places each new event at a station in its station's registry region as
+of that event (``saylau.readmodels.placing``; an event pointing at a report keeps taking that
+report's region), then walks them in log order: a verification, rejection or retraction
 changes an earlier report's status (a withdrawn report is counted back, -1); an operator's
 claim, escalation or comment is recorded; every other event is counted (+1) and checked
 against the breach rules. The read models then fold the resulting ``Batch``.
@@ -32,6 +34,7 @@ from saylau.envelope import Envelope
 from saylau.log.decode import Decoded
 from saylau.privacy.sealing import TEXT_WITHHELD
 from saylau.readmodels.base import Action, Batch, Change, Counted, Whereabouts
+from saylau.readmodels.placing import Registered, StationRegions, placed
 
 Targets = dict[uuid.UUID, tuple[Envelope, str, str | None]]
 """Earlier events the batch's events point at (``pointed_at``), with their stored status and
@@ -78,9 +81,16 @@ class Planner:
         return Counted(event, sign, tuple(incident_types(event, self.catalogue,
                                                          self.checklists)), withdrawn_at)
 
-    def plan(self, new: list[Decoded], targets: Targets) -> Batch:
-        """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge."""
-        batch, targets = Batch(applied=new, calendars=self.calendars), dict(targets)
+    def plan(self, new: list[Decoded], targets: Targets,
+             registered: Registered | None = None) -> Batch:
+        """The ``Batch`` of ``new`` events; ``targets`` are the reports they may judge (in
+        the region stored with them); ``registered``: the registry entries of the stations
+        ``new`` names, before it (``saylau.readmodels.placing``)."""
+        stations = StationRegions(dict(registered or {}))
+        new = [item if pointed_at(item.event) else stations.place(item) for item in new]
+        targets = {eid: (placed(target, region), status, region)
+                   for eid, (target, status, region) in targets.items()}
+        batch = Batch(applied=new, calendars=self.calendars, by_registry=stations.by_registry)
         places = {eid: Whereabouts(region, target.station_id)
                   for eid, (target, _, region) in targets.items()}
         for item in new:

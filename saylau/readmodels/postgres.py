@@ -10,10 +10,11 @@ import asyncpg
 
 from saylau.domain.rules import RuleConfig
 from saylau.log.decode import Message
-from saylau.readmodels import READ_MODELS, breaches, events, tracking
+from saylau.readmodels import READ_MODELS, breaches, events, registry, tracking
 from saylau.readmodels.base import Batch, Change
 from saylau.readmodels.batch import event_change
 from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.placing import Registered
 from saylau.readmodels.region_moves import REGION_MOVES, RegionMoves
 
 REJECTED_CONTENT = (asyncpg.exceptions.DataError,
@@ -50,6 +51,9 @@ class PostgresProjectionStore:
     async def fetch_records(self, ids: list[uuid.UUID]
                             ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         return await events.fetch_records(self.conn, ids)
+
+    async def registry_entries(self, station_ids: list[str]) -> Registered:
+        return await registry.registry_entries(self.conn, station_ids)
 
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None:
         await tracking.insert_dead_letters(self.conn, self.topic, dead)

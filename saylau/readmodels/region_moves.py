@@ -8,10 +8,11 @@ add the batch's moves in one statement. So a batch costs the rows it changed, no
 every station of every region it touched (which grew with the number of stations: the
 largest statement of a small batch at 10,000).
 
-A move that cannot be told exactly (a station whose earlier reports named no region, or a
-row another projector worker changed between this statement's snapshot and its update) asks
-for a ``recount`` of that region instead: the roll-ups then sum it from its tables, under
-their lock, as they did for every touched region before.
+A move that cannot be told exactly (a station whose earlier reports named no region, a
+station moved to its registry region, or a row another projector worker changed between this
+statement's snapshot and its update) asks for a ``recount`` of the regions concerned instead:
+the roll-ups then sum them from their tables, under their lock, as they did for every touched
+region before.
 """
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ class RegionMoves:
             self.recount.add(region)
             return
         self._move(region, (total > 0) - (before > 0), added, 0, 0)
+
+    def moved(self, region_before: str | None, region: str) -> None:
+        """A station moved to its registry region (registered after its reports named
+        another, or registered anew): both regions are recounted."""
+        self.recount.update(r for r in (region_before, region) if r is not None)
 
     def city(self, region: str, detained: int, released: int,
              detained_added: int, released_added: int) -> None:

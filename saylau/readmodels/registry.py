@@ -104,4 +104,16 @@ async def _upsert_stations(conn: asyncpg.Connection, rows: RegistryRows) -> None
         "location_stamp = GREATEST(r.location_stamp, EXCLUDED.location_stamp)", ids, *cols)
 
 
+REGISTRY_ENTRIES = ("SELECT station_id, details_stamp, region FROM station_registry "
+                    "WHERE station_id = ANY($1::text[]) AND details_stamp IS NOT NULL")
+
+
+async def registry_entries(conn: asyncpg.Connection, station_ids: list[str]
+                           ) -> dict[str, tuple[str, str | None]]:
+    """The stations' registry entries as stored: station → (details stamp, region); those
+    never registered are absent (``saylau.readmodels.placing``). One query per batch."""
+    rows = await conn.fetch(REGISTRY_ENTRIES, station_ids)
+    return {r["station_id"]: (r["details_stamp"], r["region"]) for r in rows}
+
+
 READ_MODEL = ReadModel("registry", (station_registry,), fold, write)

@@ -11,7 +11,7 @@ from sqlalchemy import Column, DateTime, Index, Integer, PrimaryKeyConstraint, T
 
 from saylau.domain.breach import RuleConfig
 from saylau.readmodels.base import Batch, Change, ReadModel, columns
-from saylau.readmodels.region_moves import gathered
+from saylau.readmodels.region_moves import RegionMoves, gathered
 from saylau.store.ddl import READ, table
 
 station_incidents = table(
@@ -39,6 +39,9 @@ class StationRows:
     """station_id → [region, city, reports added, latest occurred_at]."""
     station_incidents: dict[tuple[str, str], int] = field(
         default_factory=lambda: defaultdict(int))
+    registered: dict[str, str] = field(default_factory=dict)
+    """station_id → its registry region at its batch's latest report there: the region its
+    row takes (``RELOCATE``) over the one its earlier, unregistered reports named."""
 
 
 def fold(batch: Batch, config: RuleConfig) -> StationRows:
@@ -47,8 +50,10 @@ def fold(batch: Batch, config: RuleConfig) -> StationRows:
         e = c.event
         if not e.station_id:
             continue
-        row = rows.stations.setdefault(e.station_id, [e.region, e.city, 0, None])
-        row[0] = row[0] or e.region
+        row = rows.stations.setdefault(e.station_id, [None, e.city, 0, None])
+        if c.sign > 0 and e.event_id in batch.by_registry:
+            rows.registered[e.station_id] = e.region
+        row[0] = rows.registered.get(e.station_id) or row[0] or e.region
         row[1] = row[1] or e.city
         for kind in c.kinds:
             rows.station_incidents[(e.station_id, kind)] += c.sign
@@ -63,10 +68,11 @@ async def write(conn: asyncpg.Connection, rows: StationRows, config: RuleConfig)
     if not rows.stations:
         return []
     ids = sorted(rows.stations)  # one lock order for every worker: no deadlocks
+    moves = gathered()
+    await _relocate(conn, rows.registered, moves)
     items = sorted((k, v) for k, v in rows.station_incidents.items() if v)
     found = await conn.fetch(UPSERT_STATIONS, ids, *columns([tuple(rows.stations[i]) for i in ids]),
                              *columns([(*k, v) for k, v in items], 3))
-    moves = gathered()
     for r in found:
         moves.station(r["region"], r["total"], rows.stations[r["station_id"]][2],
                       r["region_before"], r["inserted"] or r["existed"])
@@ -101,6 +107,27 @@ FROM up JOIN before USING (station_id)
 """Add a batch's reports to its stations ($1-$5) and to their counts per incident type
 ($6-$8); each station as it is now, with whether this statement inserted it and the region
 its snapshot read before (how the region roll-ups move)."""
+
+
+RELOCATE = """
+UPDATE stations s SET region = k.region
+FROM unnest($1::text[], $2::text[]) AS k(station_id, region)
+WHERE s.station_id = k.station_id AND s.region IS DISTINCT FROM k.region
+RETURNING s.region, (SELECT b.region FROM stations b WHERE b.station_id = s.station_id)
+  AS region_before
+"""
+"""Stations of the batch whose registry region differs from their row's, moved there (the
+subquery reads the statement's snapshot: the region before)."""
+
+
+async def _relocate(conn: asyncpg.Connection, registered: dict[str, str],
+                    moves: RegionMoves) -> None:
+    """A station's row follows its registry entry, which wins over the region its earlier
+    reports named (``saylau.domain.regions.station_region``); its regions are recounted."""
+    if registered:
+        ids = sorted(registered)
+        for r in await conn.fetch(RELOCATE, ids, [registered[i] for i in ids]):
+            moves.moved(r["region_before"], r["region"])
 
 
 async def _drop_zero_counts(conn: asyncpg.Connection, lowered: list[tuple[str, str]]) -> None:

@@ -27,6 +27,7 @@ from saylau.log.decode import Decoded, Message, PoisonMessage, decode
 from saylau.readmodels.base import Batch
 from saylau.readmodels.batch import Planner, Targets, pointed_at
 from saylau.readmodels.changefeed import ChangeFeed
+from saylau.readmodels.placing import Registered
 from saylau.readmodels.postgres import PostgresProjectionStore
 from saylau.readmodels.tracking import chain_heads, next_offsets
 from saylau.settings import Settings
@@ -81,6 +82,8 @@ class ProjectionStore(Protocol):
     async def fetch_records(self, ids: list[uuid.UUID]
                             ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         """Stored events by id: record, status and region."""
+    async def registry_entries(self, station_ids: list[str]) -> Registered:
+        """The registry entries of these stations: station → (stamp, region)."""
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None: ...
     async def write(self, batch: Batch) -> None:
         """Fold and write every read model, and publish the changes."""
@@ -167,7 +170,8 @@ class Projection:
             decoded = self._decoded(fresh, decodings, result)
             new = await self._drop_known(store, decoded)
             result.duplicates = len(decoded) - len(new)
-            await store.write(self._planner().plan(new, await self._targets(store, new)))
+            await store.write(self._planner().plan(new, await self._targets(store, new),
+                                                   await self._registered(store, new)))
             await store.insert_dead_letters(result.dead)
             await store.save_offsets(next_offsets(fresh), chain_heads(fresh))
             result.applied = len(new)
@@ -212,6 +216,11 @@ class Projection:
         return {eid: (decode(Message(0, 0, raw), self.catalogue, self.calendars).event, status,
                       region)
                 for eid, raw, status, region in await store.fetch_records(ids)}
+
+    async def _registered(self, store: ProjectionStore, batch: list[Decoded]) -> Registered:
+        """The registry entries of the stations the batch's events name, in one query."""
+        ids = sorted({d.event.station_id for d in batch if d.event.station_id})
+        return await store.registry_entries(ids) if ids else {}
 
 
 def rule_config(cfg: Settings) -> RuleConfig:

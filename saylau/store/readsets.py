@@ -10,7 +10,7 @@ from sqlalchemy import Column, DateTime, Text, text
 
 from saylau.store.ddl import INGEST, READ, ddl, table
 
-PROJECTION_VERSION = "5"
+PROJECTION_VERSION = "6"
 """Bump when a release changes what a projection writes (a fold, a rule, a column): the
 read models are then rebuilt by ``saylau rebuild``. Table changes alone change the version
 too (it hashes the read-model DDL)."""

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,15 +71,6 @@ def caught_up(stack: Stack) -> bool:
             return {p: e.high for p, e in log.extents.items() if e.high}
     rows = fetch(f'SELECT kafka_partition, next_offset FROM "{stack.name}".projector_offsets')
     return {r["kafka_partition"]: r["next_offset"] for r in rows} == asyncio.run(highs())
-
-
-@pytest.fixture
-def schemas() -> Iterator[list[str]]:
-    """Replay schemas a test creates, dropped afterwards."""
-    created: list[str] = []
-    yield created
-    for schema in created:
-        fetch(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def scenario(city: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:

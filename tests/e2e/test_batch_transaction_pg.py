@@ -30,3 +30,7 @@ class TestPostgresBatchTransaction(BatchTransactionContract):
             f'SELECT kafka_partition, next_offset FROM "{store.schema}".projector_offsets '
             "WHERE next_offset > 0")
         return {r["kafka_partition"]: r["next_offset"] for r in rows}
+
+    async def regions(self, store: PostgresProjectionStore) -> dict[uuid.UUID, str | None]:
+        rows = await store.conn.fetch(f'SELECT event_id, region FROM "{store.schema}".events')
+        return {r["event_id"]: r["region"] for r in rows}

@@ -20,6 +20,7 @@ from saylau.readmodels import (
     breaches,
     events,
     regions,
+    registry,
     rollups,
     stations,
     surges,
@@ -202,6 +203,11 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
             stations.UPSERT_STATIONS, ([some["station_id"], "PS-none"], ["region-3", None],
                                        [None, None], [1, 1], [AT, AT], [some["station_id"]],
                                        ["ballot.stuffing_observed"], [1]), "stations"),
+        "a batch's stations moved to their registry region": (
+            stations.RELOCATE, ([some["station_id"], "PS-none"], ["region-3", "region-5"]),
+            "stations"),
+        "a batch's stations' registry entries": (
+            registry.REGISTRY_ENTRIES, ([some["station_id"], "PS-none"],), "station_registry"),
         "surge evidence of a batch's detention buckets": (surges.SURGE_EVIDENCE, (
             [f"region-{i % 17}" for i in range(40)], [f"city-{i}" for i in range(40)],
             [AT.replace(hour=h % 24, minute=0, second=0) for h in range(40)],
@@ -218,6 +224,8 @@ def hot_reads(schema: str) -> dict[str, tuple[str, tuple[Any, ...], str]]:
                                   "timeline, the latest report", "regions", "breach summary",
                                   "regions, refreshed by a batch",
                                   "a batch's stations, as they were and are",
+                                  "a batch's stations moved to their registry region",
+                                  "a batch's stations' registry entries",
                                   "surge evidence of a batch's detention buckets",
                                   "triage of her region, first page",
                                   "breaches of her region, first page", "stations of her region",
@@ -229,6 +237,8 @@ def test_hot_reads_use_their_indexes_not_a_scan_of_events(schema: str, read: str
 
 
 @pytest.mark.parametrize("read", ["regions, refreshed by a batch",
+                                  "a batch's stations moved to their registry region",
+                                  "a batch's stations' registry entries",
                                   "surge evidence of a batch's detention buckets"])
 def test_a_replay_keeps_the_indexes_the_projections_own_statements_read(
         replay_schema: str, read: str) -> None:

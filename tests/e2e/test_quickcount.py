@@ -8,7 +8,6 @@ import random
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,14 +77,6 @@ def quickcount(stack: Stack, **params: Any) -> dict[str, Any]:
 
 def alerts(stack: Stack) -> list[dict[str, Any]]:
     return stack.get("/v1/breaches", rule="quickcount.discrepancy").json()["breaches"]
-
-
-@pytest.fixture
-def schemas() -> Iterator[list[str]]:
-    created: list[str] = []
-    yield created
-    for schema in created:
-        fetch(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.mark.slow

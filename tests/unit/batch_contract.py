@@ -17,7 +17,7 @@ from saylau.domain.rules import RuleConfig
 from saylau.log.decode import Message
 from saylau.readmodels.base import Batch
 from saylau.readmodels.transaction import LogRewound, Projection, ProjectionStore
-from tests.factories import detention
+from tests.factories import detention, envelope, stuffing
 
 RECEIVED = "2021-01-10T12:00:00+06:00"
 
@@ -72,6 +72,10 @@ class BatchTransactionContract(ABC):
     @abstractmethod
     async def offsets(self, store: Any) -> dict[int, int]: ...
 
+    @abstractmethod
+    async def regions(self, store: Any) -> dict[uuid.UUID, str | None]:
+        """The stored events' regions (the ``events.region`` column)."""
+
     def batch(self) -> tuple[list[Message], set[uuid.UUID]]:
         events = [detention("Almaty", 3), detention("Almaty", 4)]
         return ([message(i, e) for i, e in enumerate(events)],
@@ -121,3 +125,13 @@ class BatchTransactionContract(ABC):
         assert await self.detained(store) == 0 and await self.offsets(store) == {}
         assert (await projection().apply_to(store, batch)).applied == 2
         assert await self.stored_event_ids(store) == ids and await self.detained(store) == 7
+
+    async def test_a_station_registered_in_an_earlier_batch_places_its_later_reports(
+            self, store: Any) -> None:
+        registered = envelope("station.registered", {"number": 1, "address": "School 1", "region": "Aktobe",
+                                                     "registered_voters": 900},
+                              station_id="PS-contract")
+        observed = stuffing("PS-contract", place={"region": "Atyrau"})
+        await projection().apply_to(store, [message(0, registered)])
+        await projection().apply_to(store, [message(1, observed)])
+        assert (await self.regions(store))[uuid.UUID(observed["event_id"])] == "Aktobe"

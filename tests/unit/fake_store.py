@@ -18,6 +18,7 @@ from saylau.domain.vocabulary import TARGETING, UNVERIFIED
 from saylau.log.decode import Message
 from saylau.readmodels import READ_MODELS
 from saylau.readmodels.base import Batch
+from saylau.readmodels.placing import Registered
 
 
 class RejectedContent(Exception):
@@ -62,6 +63,15 @@ class InMemoryProjectionStore:
     async def fetch_records(self, ids: list[uuid.UUID]
                             ) -> list[tuple[uuid.UUID, bytes, str, str | None]]:
         return [(i, *self.state.events[i]) for i in ids if i in self.state.events]
+
+    async def registry_entries(self, station_ids: list[str]) -> Registered:
+        """The registry entries the registry read model's folds wrote, latest stamp wins."""
+        entries: Registered = {}
+        for rows in self.state.folds.get("registry", []):
+            for station, (at, _number, region, *_rest) in rows.details.items():
+                if station in station_ids and at > entries.get(station, ("", None))[0]:
+                    entries[station] = (at, region)
+        return entries
 
     async def insert_dead_letters(self, dead: list[tuple[Message, str]]) -> None:
         self.state.dead += [(m.partition, m.offset, reason) for m, reason in dead]

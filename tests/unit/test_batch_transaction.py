@@ -23,3 +23,6 @@ class TestInMemoryBatchTransaction(BatchTransactionContract):
 
     async def offsets(self, store: InMemoryProjectionStore) -> dict[int, int]:
         return {p: n for p, n in store.state.offsets.items() if n}
+
+    async def regions(self, store: InMemoryProjectionStore) -> dict[uuid.UUID, str | None]:
+        return {i: region for i, (_, _, region) in store.state.events.items()}
