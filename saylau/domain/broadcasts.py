@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from saylau.domain.calendar import Calendars
-from saylau.domain.regions import alias_index, spelling
 from saylau.domain.roles import Reach
 
 
@@ -41,25 +40,16 @@ class NotAddressable:
     msg: str
 
 
-def region_indexes(calendars: Calendars, now: datetime) -> list[dict[str, str]]:
-    """Every election's spellings of its regions, the election running at ``now`` first,
-    then the latest announced."""
-    current = calendars.for_event(None, now)
-    ordered = sorted(calendars.elections.values(),
-                     key=lambda e: (e is not current, -e.announced.timestamp()))
-    return [alias_index(e.regions) for e in ordered if e.regions]
-
-
-def canonical_regions(names: Iterable[str], indexes: Sequence[Mapping[str, str]]
+def canonical_regions(names: Iterable[str], calendars: Calendars, now: datetime
                       ) -> tuple[list[str], list[str]]:
-    """``names`` as the election files name them (the first index, the current election's,
-    preferred), and the names no election lists."""
+    """``names`` as the election files name them (``Calendars.region_asked``: the election
+    running at ``now`` first, then the latest announced), and the names no election lists."""
+    listed = {r for e in calendars.elections.values() for r in e.regions}
     found: list[str] = []
     unknown: list[str] = []
     for name in names:
-        canonical = next((index[spelling(name)] for index in indexes
-                          if spelling(name) in index), None)
-        if canonical is None:
+        canonical = calendars.region_asked(name, now)
+        if canonical not in listed:
             unknown.append(name)
         elif canonical not in found:
             found.append(canonical)

@@ -11,7 +11,6 @@ from saylau.domain.broadcasts import (
     address,
     canonical_regions,
     only_region,
-    region_indexes,
 )
 from saylau.domain.calendar import Calendars
 from saylau.domain.roles import NATIONAL, Reach
@@ -35,8 +34,8 @@ def service() -> Intake:
 
 
 def test_region_spellings_are_their_canonical_names_and_unknown_ones_are_named() -> None:
-    indexes = region_indexes(Calendars.load(), datetime(2023, 3, 19, 12, tzinfo=UTC))
-    found, unknown = canonical_regions(["Turkestan", "Turkistan", "Astana", "Atlantis"], indexes)
+    found, unknown = canonical_regions(["Turkestan", "Turkistan", "Astana", "Atlantis"],
+                                       Calendars.load(), datetime(2023, 3, 19, 12, tzinfo=UTC))
     assert found == ["Turkistan", "Astana"] and unknown == ["Atlantis"]  # the 2023 name first
 
 

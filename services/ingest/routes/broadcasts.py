@@ -23,7 +23,6 @@ from saylau.domain.broadcasts import (
     address,
     canonical_regions,
     only_region,
-    region_indexes,
 )
 from saylau.domain.vocabulary import BROADCAST_SENT
 from saylau.readmodels import broadcasts as broadcast_reads
@@ -100,7 +99,7 @@ async def send_broadcast(body: Broadcast, request: Request, sender: BroadcastSen
     the broadcast.sent is in the log."""
     wiring = request.app.state.wiring
     now = datetime.now(UTC)
-    regions, unknown = canonical_regions(body.regions or [], region_indexes(calendars(), now))
+    regions, unknown = canonical_regions(body.regions or [], calendars(), now)
     if unknown:
         return problem(422, [{"loc": ["body", "regions"], "msg": "no election file lists "
                                                                  "these regions: "
